@@ -1,0 +1,520 @@
+//! Configuration: `smtpd.toml`, grouped in tables, every key optional but validated.
+//!
+//! A mail server that starts with a typo in its config silently does the wrong thing for
+//! hours, so unknown keys are refused and every error names the file, the key and what is
+//! wrong with it.
+
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The whole configuration. Build it from a file with [`Config::load`], from TOML text with
+/// [`Config::from_toml`], or in code from [`Config::default`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub limits: Limits,
+    pub conversations: ConversationConfig,
+    pub message: MessageConfig,
+}
+
+/// `[server]`: where we listen and who we are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Addresses to accept SMTP on. Port 0 picks a free port (logged at start).
+    pub listen: Vec<SocketAddr>,
+    /// Our name in the banner, the EHLO reply and the `Received:` header.
+    pub hostname: String,
+    /// Reply domains: `reply+<token>@<domain>` is accepted for each of them.
+    pub domains: Vec<String>,
+    /// How long in-flight transactions may take to finish on SIGINT/SIGTERM.
+    #[serde(deserialize_with = "de_duration")]
+    pub shutdown_grace: Duration,
+    /// Networks whose clients are exempt from per-IP limits (a front MTA must not be throttled).
+    pub trusted_relays: Vec<Network>,
+}
+
+/// `[store]`: the SQLite database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Path of the SQLite file; its folder is created if missing.
+    pub path: PathBuf,
+    /// How long a write waits for another process's lock before answering `451`.
+    #[serde(deserialize_with = "de_duration")]
+    pub busy_timeout: Duration,
+}
+
+/// `[limits]`: everything a client controls has a bound.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    #[serde(deserialize_with = "de_size")]
+    pub max_message_size: usize,
+    pub max_recipients: usize,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    #[serde(deserialize_with = "de_duration")]
+    pub command_timeout: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub data_timeout: Duration,
+    pub hard_error_limit: u32,
+    pub max_line_length: usize,
+}
+
+/// `[conversations]`: reply tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversationConfig {
+    /// Days after creation a reply token stops being accepted; 0 = never.
+    pub token_ttl_days: u32,
+    /// Text of the `550 5.1.1` answer for a closed or expired conversation.
+    pub closed_reply_text: String,
+}
+
+/// `[message]`: what is kept of a message.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessageConfig {
+    #[serde(deserialize_with = "de_size")]
+    pub max_attachment_size: usize,
+    pub max_attachments: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            limits: Limits::default(),
+            conversations: ConversationConfig::default(),
+            message: MessageConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 2525))],
+            hostname: "localhost".into(),
+            domains: vec![],
+            shutdown_grace: Duration::from_secs(30),
+            trusted_relays: vec![
+                Network::from_str("127.0.0.0/8").unwrap_or(Network::any()),
+                Network::from_str("::1/128").unwrap_or(Network::any()),
+            ],
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("data/replyd.sqlite3"),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_size: 25 * 1024 * 1024,
+            max_recipients: 100,
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            command_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(300),
+            hard_error_limit: 20,
+            max_line_length: 2048,
+        }
+    }
+}
+
+impl Default for ConversationConfig {
+    fn default() -> Self {
+        ConversationConfig {
+            token_ttl_days: 0,
+            closed_reply_text: "This conversation is closed; please write to us again".into(),
+        }
+    }
+}
+
+impl Default for MessageConfig {
+    fn default() -> Self {
+        MessageConfig {
+            max_attachment_size: 10 * 1024 * 1024,
+            max_attachments: 50,
+        }
+    }
+}
+
+/// A configuration that cannot be used, with the place it comes from.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: String,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "{}: `{}`: {}", self.file, key, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and validates a TOML file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            key: None,
+            message: format!("cannot read the configuration file: {e}"),
+        })?;
+        Config::from_toml(&text, &file)
+    }
+
+    /// Parses and validates TOML text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError {
+            file: origin.to_string(),
+            key: e.span().and_then(|span| key_at(text, span.start)),
+            message: e.message().trim().to_string(),
+        })?;
+        config.validate().map_err(|(key, message)| ConfigError {
+            file: origin.to_string(),
+            key: Some(key.to_string()),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let positive = |key: &'static str, v: usize| {
+            if v == 0 {
+                Err((key, "must be greater than 0".to_string()))
+            } else {
+                Ok(())
+            }
+        };
+        if self.server.listen.is_empty() {
+            return Err(("server.listen", "needs at least one address".into()));
+        }
+        if self.server.domains.is_empty() {
+            return Err((
+                "server.domains",
+                "needs at least one reply domain, e.g. [\"support.example.com\"]".into(),
+            ));
+        }
+        for d in &self.server.domains {
+            if !is_domain(d) {
+                return Err(("server.domains", format!("{d:?} is not a domain name")));
+            }
+        }
+        if !is_domain(&self.server.hostname) {
+            return Err((
+                "server.hostname",
+                format!("{:?} is not a host name", self.server.hostname),
+            ));
+        }
+        if self.store.path.as_os_str().is_empty() {
+            return Err(("store.path", "must not be empty".into()));
+        }
+        positive("limits.max_message_size", self.limits.max_message_size)?;
+        positive("limits.max_recipients", self.limits.max_recipients)?;
+        positive("limits.max_connections", self.limits.max_connections)?;
+        positive(
+            "limits.max_connections_per_ip",
+            self.limits.max_connections_per_ip,
+        )?;
+        positive(
+            "limits.hard_error_limit",
+            self.limits.hard_error_limit as usize,
+        )?;
+        if self.limits.max_line_length < 512 {
+            return Err((
+                "limits.max_line_length",
+                "must be at least 512 (RFC 5321 §4.5.3.1.4)".into(),
+            ));
+        }
+        if self.limits.command_timeout.is_zero() {
+            return Err(("limits.command_timeout", "must be greater than 0".into()));
+        }
+        if self.limits.data_timeout.is_zero() {
+            return Err(("limits.data_timeout", "must be greater than 0".into()));
+        }
+        if self.conversations.closed_reply_text.contains(['\r', '\n']) {
+            return Err((
+                "conversations.closed_reply_text",
+                "must be a single line".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The first configured reply domain (where new conversations get their address).
+    pub fn default_domain(&self) -> &str {
+        self.server
+            .domains
+            .first()
+            .map(String::as_str)
+            .unwrap_or("localhost")
+    }
+}
+
+fn is_domain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// Names the `table.key` whose text contains byte offset `at`.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let at = at.min(text.len());
+    let before = text.get(..at)?;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map(|i| line_start + i)
+        .unwrap_or(text.len());
+    let line = text[line_start..line_end].trim();
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    if line.starts_with('[') {
+        return Some(
+            line.trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string(),
+        );
+    }
+    let key = line.split('=').next()?.trim().trim_matches('"');
+    if key.is_empty() {
+        return table;
+    }
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
+}
+
+/// An IP network in CIDR notation (`127.0.0.0/8`, `::1/128`, or a bare address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    fn any() -> Network {
+        Network {
+            addr: IpAddr::from([0, 0, 0, 0]),
+            prefix: 0,
+        }
+    }
+
+    /// Whether `ip` is inside this network (IPv4-mapped IPv6 counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - self.prefix as u32).unwrap_or(0);
+                (u32::from(net) & mask) == (u32::from(ip) & mask)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - self.prefix as u32).unwrap_or(0);
+                (u128::from(net) & mask) == (u128::from(ip) & mask)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Network {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP network like 10.0.0.0/8"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?} has a prefix length outside 0..={max}"))?,
+            None => max,
+        };
+        Ok(Network { addr, prefix })
+    }
+}
+
+impl<'de> Deserialize<'de> for Network {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumOrText {
+    Num(i64),
+    Text(String),
+}
+
+/// A duration: whole seconds (`30`) or text with a unit (`"500ms"`, `"30s"`, `"5m"`, `"1h"`).
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    match NumOrText::deserialize(d)? {
+        NumOrText::Num(n) if n >= 0 => Ok(Duration::from_secs(n as u64)),
+        NumOrText::Num(n) => Err(serde::de::Error::custom(format!(
+            "{n} is negative; expected seconds or text like \"30s\""
+        ))),
+        NumOrText::Text(t) => parse_duration(&t).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Parses `"500ms"`, `"30s"`, `"5m"`, `"1h"` or a bare number of seconds.
+pub fn parse_duration(t: &str) -> Result<Duration, String> {
+    let t = t.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{t:?} is not a duration like \"30s\", \"5m\" or \"500ms\""))?;
+    let ms = match unit.trim() {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        _ => None,
+    }
+    .ok_or_else(|| format!("{t:?} is not a duration like \"30s\", \"5m\" or \"500ms\""))?;
+    Ok(Duration::from_millis(ms))
+}
+
+/// A size: bytes (`26214400`) or text with a unit (`"25MiB"`, `"64KiB"`, `"1GiB"`, `"10MB"`).
+fn de_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    match NumOrText::deserialize(d)? {
+        NumOrText::Num(n) if n >= 0 => Ok(n as usize),
+        NumOrText::Num(n) => Err(serde::de::Error::custom(format!(
+            "{n} is negative; expected bytes or text like \"25MiB\""
+        ))),
+        NumOrText::Text(t) => parse_size(&t).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Parses `"25MiB"`, `"64KiB"`, `"10MB"`, `"1GiB"` or a bare number of bytes.
+pub fn parse_size(t: &str) -> Result<usize, String> {
+    let t = t.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || format!("{t:?} is not a size like \"25MiB\", \"64KiB\" or 1048576");
+    let n: usize = num.parse().map_err(|_| bad())?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1024,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1024 * 1024,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1024 * 1024 * 1024,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[server]\ndomains = [\"support.example.com\"]\n";
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml(
+            "[server]\ndomains = [\"a.example\"]\n[limits]\nmax_mesage_size = 10\n",
+            "smtpd.toml",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("smtpd.toml"), "{text}");
+        assert!(text.contains("limits.max_mesage_size"), "{text}");
+        assert!(text.contains("unknown field"), "{text}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let err = Config::from_toml(
+            "[server]\ndomains = [\"a.example\"]\n[limits]\nmax_message_size = \"lots\"\n",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("limits.max_message_size"));
+        let err = Config::from_toml(
+            "[server]\ndomains = [\"a.example\"]\n[limits]\nmax_recipients = 0\n",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("limits.max_recipients"));
+    }
+
+    #[test]
+    fn missing_domains_is_named() {
+        let err = Config::from_toml("[server]\nhostname = \"mx.example\"\n", "x.toml").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("server.domains"));
+    }
+
+    #[test]
+    fn units_parse() {
+        let c = Config::from_toml(
+            &format!("{MINIMAL}[limits]\nmax_message_size = \"1MiB\"\ncommand_timeout = \"5m\"\n"),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(c.limits.max_message_size, 1 << 20);
+        assert_eq!(c.limits.command_timeout, Duration::from_secs(300));
+        assert_eq!(c.limits.max_recipients, 100);
+    }
+
+    #[test]
+    fn networks() {
+        let n: Network = "127.0.0.0/8".parse().unwrap();
+        assert!(n.contains("127.1.2.3".parse().unwrap()));
+        assert!(n.contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!n.contains("10.0.0.1".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Network>().is_err());
+    }
+}

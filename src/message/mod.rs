@@ -1,0 +1,143 @@
+//! What a message says: headers, body, reply text and attachments, extracted once.
+//!
+//! The session hands the raw bytes here (on a blocking thread: MIME parsing is CPU work) and
+//! gets back a [`ParsedMessage`] that the store writes as it is. `replyd parse` and
+//! `replyd ingest` run the same [`extract`], so what an operator sees on the command line is
+//! what the server would store.
+
+mod attachments;
+
+use mail_parser::{Address, HeaderValue, MessageParser};
+use serde::Serialize;
+
+pub use attachments::{Attachment, SkippedAttachment};
+
+/// A parsed mailbox: `Name <address>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    pub address: String,
+}
+
+/// Limits on what is kept of a message.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtractOptions {
+    pub max_attachment_size: usize,
+    pub max_attachments: usize,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        ExtractOptions {
+            max_attachment_size: 10 * 1024 * 1024,
+            max_attachments: 50,
+        }
+    }
+}
+
+/// Everything the store keeps of one message.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ParsedMessage {
+    pub message_id: Option<String>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub from: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub subject: Option<String>,
+    /// The `Date:` header as RFC 3339, when it parses.
+    pub date: Option<String>,
+    pub text_body: Option<String>,
+    pub html_body: Option<String>,
+    /// What the customer wrote now.
+    pub reply_text: String,
+    /// What was trimmed off: quoted history, signatures, forwarded messages.
+    pub quoted_text: String,
+    pub attachments: Vec<Attachment>,
+    pub skipped_attachments: Vec<SkippedAttachment>,
+    /// Why this looks like automated mail (`auto_reply`, `bounce`, `list`), if it does.
+    pub automated: Option<String>,
+    /// Machine-readable problems found while parsing (`no_header_block`, `undecodable_part`…).
+    pub flags: Vec<String>,
+    /// Human-readable notes for the operator.
+    pub notes: Vec<String>,
+}
+
+/// Parses a raw RFC 5322 message. Never fails: whatever the bytes, the result is something
+/// the store can keep, with `flags` saying what was wrong.
+pub fn extract(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
+    let mut out = ParsedMessage::default();
+    if !has_header_block(raw) {
+        out.flags.push("no_header_block".into());
+    }
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        out.flags.push("unparseable".into());
+        let text = String::from_utf8_lossy(raw).into_owned();
+        out.reply_text = normalize_newlines(&text);
+        out.text_body = Some(text);
+        return out;
+    };
+    out.message_id = msg.message_id().map(str::to_string);
+    out.in_reply_to = msg_ids(msg.in_reply_to());
+    out.references = msg_ids(msg.references());
+    out.from = msg.from().and_then(|a| mailboxes(a).into_iter().next());
+    out.to = msg.to().map(mailboxes).unwrap_or_default();
+    out.cc = msg.cc().map(mailboxes).unwrap_or_default();
+    out.subject = msg.subject().map(str::to_string);
+    out.date = msg.date().map(|d| d.to_rfc3339());
+
+    out.text_body = msg
+        .text_bodies()
+        .next()
+        .and_then(|p| p.text_contents())
+        .map(str::to_string);
+    out.html_body = msg
+        .html_bodies()
+        .find(|p| p.is_text_html())
+        .and_then(|p| p.text_contents())
+        .map(str::to_string);
+    if out.text_body.is_none() {
+        // mail-parser converts an HTML-only body to text for `body_text`.
+        out.text_body = msg.body_text(0).map(|t| t.into_owned());
+    }
+    let body = out.text_body.clone().unwrap_or_default();
+    out.reply_text = normalize_newlines(&body).trim().to_string();
+
+    attachments::collect(&msg, opts, &mut out);
+    out
+}
+
+/// Whether the bytes start with at least one `Name: value` header line.
+pub fn has_header_block(raw: &[u8]) -> bool {
+    let line_end = raw.iter().position(|&b| b == b'\n').unwrap_or(raw.len());
+    let first = &raw[..line_end];
+    match first.iter().position(|&b| b == b':') {
+        Some(colon) if colon > 0 => first[..colon]
+            .iter()
+            .all(|&b| b.is_ascii_graphic() && b != b':'),
+        _ => false,
+    }
+}
+
+fn normalize_newlines(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+fn msg_ids(v: &HeaderValue<'_>) -> Vec<String> {
+    match v {
+        HeaderValue::Text(t) => vec![t.to_string()],
+        HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
+        _ => vec![],
+    }
+}
+
+fn mailboxes(a: &Address<'_>) -> Vec<Mailbox> {
+    a.iter()
+        .filter_map(|addr| {
+            Some(Mailbox {
+                name: addr.name().map(str::to_string),
+                address: addr.address()?.to_string(),
+            })
+        })
+        .collect()
+}

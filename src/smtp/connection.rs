@@ -1,0 +1,410 @@
+//! Bytes in, lines and message data out; replies buffered and flushed when the client waits.
+//!
+//! We do our own framing rather than trusting a library with it, because framing is where
+//! SMTP smuggling lives: only `<CRLF>.<CRLF>` ends DATA, where the first CRLF really is a
+//! CRLF; a bare LF ends a content line (stored as CRLF) but never takes part in the end of
+//! data, and dot-unstuffing applies only to lines that follow a CRLF. Every read is bounded:
+//! command lines by the line limit, data by the message size limit.
+
+use std::io;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// How much is read from the socket at a time.
+const READ_CHUNK: usize = 8 * 1024;
+/// An over-long command line is discarded up to its LF; past this many bytes with no LF the
+/// client is not speaking SMTP and is disconnected.
+const RUNAWAY_LINE: usize = 64 * 1024;
+
+/// The outcome of reading a command line.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// A line is in the caller's buffer, with its LF (smtp-proto wants it).
+    Complete,
+    /// Longer than the limit: discarded up to its LF.
+    TooLong,
+    /// No LF in sight after [`RUNAWAY_LINE`] bytes.
+    Runaway,
+    /// The client closed the connection.
+    Eof,
+}
+
+/// The outcome of reading message data after `354`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Data {
+    /// Ended by `<CRLF>.<CRLF>`; `bare_lf` says a bare LF was seen (and normalized).
+    Complete { bare_lf: bool },
+    /// Ended properly, but over the size limit: nothing was kept.
+    TooBig,
+    /// More than twice the size limit without an end: the client is disconnected.
+    Runaway,
+    /// The client closed the connection mid-message.
+    Eof,
+}
+
+pub(crate) struct Connection<S> {
+    stream: S,
+    buf: Vec<u8>,
+    pos: usize,
+    out: Vec<u8>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    pub fn new(stream: S) -> Self {
+        Connection {
+            stream,
+            buf: Vec::new(),
+            pos: 0,
+            out: Vec::new(),
+        }
+    }
+
+    /// Whether the client sent bytes we have not read yet.
+    pub fn has_buffered(&self) -> bool {
+        self.pos < self.buf.len()
+    }
+
+    /// Drops whatever the client sent that has not been read.
+    pub fn discard_buffered(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+    }
+
+    /// Queues a one-line reply; CR and LF in `text` are replaced so a client can never
+    /// inject a reply line.
+    pub fn reply(&mut self, code: u16, esc: &str, text: &str) {
+        self.out.extend_from_slice(code.to_string().as_bytes());
+        self.out.push(b' ');
+        if !esc.is_empty() {
+            self.out.extend_from_slice(esc.as_bytes());
+            self.out.push(b' ');
+        }
+        push_sanitized(&mut self.out, text);
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// Queues a multi-line reply (`250-a`, `250-b`, `250 c`).
+    pub fn reply_lines(&mut self, code: u16, lines: &[&str]) {
+        for (i, line) in lines.iter().enumerate() {
+            self.out.extend_from_slice(code.to_string().as_bytes());
+            self.out
+                .push(if i + 1 == lines.len() { b' ' } else { b'-' });
+            push_sanitized(&mut self.out, line);
+            self.out.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// Sends what is queued.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out).await?;
+            self.out.clear();
+            if self.out.capacity() > READ_CHUNK {
+                self.out = Vec::new();
+            }
+        }
+        self.stream.flush().await
+    }
+
+    /// Flushes, then closes our side.
+    pub async fn close(&mut self) {
+        let _ = self.flush().await;
+        let _ = self.stream.shutdown().await;
+    }
+
+    /// Reads more bytes; flushes queued replies first, since the client may be waiting for
+    /// them before it sends more (this is what makes pipelining work both ways).
+    async fn fill(&mut self) -> io::Result<usize> {
+        self.flush().await?;
+        if self.pos == self.buf.len() {
+            self.pos = 0;
+            self.buf.clear();
+            if self.buf.capacity() > 4 * READ_CHUNK {
+                // Give back what a large message needed; idle sessions stay small.
+                self.buf = Vec::new();
+            }
+        } else if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.buf.reserve(READ_CHUNK);
+        self.stream.read_buf(&mut self.buf).await
+    }
+
+    /// Waits until the client has sent something (or closed), without consuming it.
+    pub async fn wait_readable(&mut self) -> io::Result<usize> {
+        if self.has_buffered() {
+            return Ok(self.buf.len() - self.pos);
+        }
+        self.fill().await
+    }
+
+    /// Reads one command line (with its LF) into `line`, at most `max` bytes before the CRLF.
+    pub async fn read_line(&mut self, line: &mut Vec<u8>, max: usize) -> io::Result<Line> {
+        line.clear();
+        let mut too_long = false;
+        let mut seen = 0usize;
+        loop {
+            let avail = &self.buf[self.pos..];
+            if let Some(i) = avail.iter().position(|&b| b == b'\n') {
+                let chunk = &avail[..=i];
+                self.pos += i + 1;
+                if too_long || line.len() + chunk.len() > max + 2 {
+                    line.clear();
+                    return Ok(Line::TooLong);
+                }
+                line.extend_from_slice(chunk);
+                return Ok(Line::Complete);
+            }
+            seen += avail.len();
+            if !too_long {
+                if line.len() + avail.len() > max + 2 {
+                    too_long = true;
+                    line.clear();
+                } else {
+                    line.extend_from_slice(avail);
+                }
+            }
+            self.pos = self.buf.len();
+            if seen > RUNAWAY_LINE {
+                return Ok(Line::Runaway);
+            }
+            if self.fill().await? == 0 {
+                return Ok(Line::Eof);
+            }
+        }
+    }
+
+    /// Reads message data up to `<CRLF>.<CRLF>` into `out`, dot-unstuffed, bare LF stored as
+    /// CRLF, keeping at most `max` bytes.
+    pub async fn read_data(&mut self, out: &mut Vec<u8>, max: usize) -> io::Result<Data> {
+        out.clear();
+        let mut framer = DataFramer::new(max);
+        loop {
+            let avail = &self.buf[self.pos..];
+            let (used, done) = framer.feed(avail, out);
+            self.pos += used;
+            if let Some(end) = done {
+                return Ok(end);
+            }
+            if self.fill().await? == 0 {
+                return Ok(Data::Eof);
+            }
+        }
+    }
+}
+
+fn push_sanitized(out: &mut Vec<u8>, text: &str) {
+    out.extend(text.bytes().map(|b| match b {
+        b'\r' | b'\n' | 0 => b' ',
+        b => b,
+    }));
+}
+
+/// The DATA state machine, fed with whatever bytes arrived. Separate from the socket so it
+/// can be tested (and fuzzed) split at every byte position.
+pub(crate) struct DataFramer {
+    max: usize,
+    /// Bytes consumed from the client, to stop a client that never ends.
+    consumed: usize,
+    /// The current line started right after a CRLF (or at the start of data).
+    after_crlf: bool,
+    /// We are at the first byte of a line.
+    at_line_start: bool,
+    /// The last byte of the current line was CR.
+    prev_cr: bool,
+    too_big: bool,
+    bare_lf: bool,
+}
+
+impl DataFramer {
+    pub fn new(max: usize) -> Self {
+        DataFramer {
+            max,
+            consumed: 0,
+            after_crlf: true,
+            at_line_start: true,
+            prev_cr: false,
+            too_big: false,
+            bare_lf: false,
+        }
+    }
+
+    fn push(&mut self, out: &mut Vec<u8>, bytes: &[u8]) {
+        if self.too_big {
+            return;
+        }
+        if out.len() + bytes.len() > self.max {
+            self.too_big = true;
+            *out = Vec::new();
+            return;
+        }
+        out.extend_from_slice(bytes);
+    }
+
+    /// Consumes a prefix of `input`; returns how much, and the end if it was reached.
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> (usize, Option<Data>) {
+        let mut i = 0;
+        while i < input.len() {
+            if self.consumed.saturating_add(i) > self.max.saturating_mul(2) {
+                return (i, Some(Data::Runaway));
+            }
+            let rest = &input[i..];
+            if self.at_line_start {
+                if self.after_crlf && rest[0] == b'.' {
+                    // Decide with the first three bytes: ".\r\n" ends; "." + more unstuffs.
+                    if rest.len() < 3 && !rest.contains(&b'\n') {
+                        break; // wait for more bytes
+                    }
+                    if rest.starts_with(b".\r\n") {
+                        self.consumed += i + 3;
+                        let end = if self.too_big {
+                            Data::TooBig
+                        } else {
+                            Data::Complete {
+                                bare_lf: self.bare_lf,
+                            }
+                        };
+                        return (i + 3, Some(end));
+                    }
+                    if rest.len() >= 2 && rest[1] != b'\n' {
+                        // A period followed by other characters: drop the stuffed period.
+                        i += 1;
+                    }
+                }
+                self.at_line_start = false;
+                self.prev_cr = false;
+                continue;
+            }
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(lf) => {
+                    let content = &rest[..lf];
+                    let cr = if lf > 0 {
+                        content[lf - 1] == b'\r'
+                    } else {
+                        self.prev_cr
+                    };
+                    self.push(out, content);
+                    if cr {
+                        self.push(out, b"\n");
+                    } else {
+                        self.bare_lf = true;
+                        self.push(out, b"\r\n");
+                    }
+                    self.after_crlf = cr;
+                    self.at_line_start = true;
+                    i += lf + 1;
+                }
+                None => {
+                    self.push(out, rest);
+                    self.prev_cr = rest.last() == Some(&b'\r');
+                    i = input.len();
+                }
+            }
+        }
+        self.consumed += i;
+        (i, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(input: &[u8]) -> (Vec<u8>, Option<Data>, usize) {
+        let mut f = DataFramer::new(1 << 20);
+        let mut out = Vec::new();
+        let (used, end) = f.feed(input, &mut out);
+        (out, end, used)
+    }
+
+    /// Feeds `input` split at every position; the result must not depend on the split.
+    fn frame_split(input: &[u8]) -> (Vec<u8>, Option<Data>) {
+        let whole = frame(input);
+        for cut in 0..=input.len() {
+            let mut f = DataFramer::new(1 << 20);
+            let mut out = Vec::new();
+            let mut pending = input[..cut].to_vec();
+            let (used, end) = f.feed(&pending, &mut out);
+            let mut result = end;
+            if result.is_none() {
+                pending.drain(..used);
+                pending.extend_from_slice(&input[cut..]);
+                let (_, end) = f.feed(&pending, &mut out);
+                result = end;
+            }
+            assert_eq!(
+                (out.clone(), result.as_ref()),
+                (whole.0.clone(), whole.1.as_ref()),
+                "split at {cut}"
+            );
+        }
+        (whole.0, whole.1)
+    }
+
+    #[test]
+    fn empty_body_ends_at_first_line() {
+        let (out, end) = frame_split(b".\r\n");
+        assert_eq!(out, b"");
+        assert_eq!(end, Some(Data::Complete { bare_lf: false }));
+    }
+
+    #[test]
+    fn unstuffs_and_ends() {
+        let (out, end) = frame_split(b"Subject: x\r\n\r\n..hidden\r\n.\r\nMAIL FROM:<a@b>\r\n");
+        assert_eq!(out, b"Subject: x\r\n\r\n.hidden\r\n");
+        assert_eq!(end, Some(Data::Complete { bare_lf: false }));
+        let (_, _, used) = frame(b"a\r\n.\r\nNEXT");
+        assert_eq!(used, 6);
+    }
+
+    #[test]
+    fn only_crlf_dot_crlf_ends() {
+        for bad in [
+            &b"a\n.\nb"[..],
+            b"a\r.\rb",
+            b"a\r.\nb",
+            b"a\n.\rb",
+            b"a\n.\r\nb",
+            b"a\r.\r\nb",
+            b"a\r\n.\rb",
+            b"a\r\n.\nb",
+            b"a\r\n.\r\r\nb",
+            b"a\r\n\0.\r\nb",
+        ] {
+            let mut input = bad.to_vec();
+            input.extend_from_slice(b"\r\n.\r\n");
+            let (out, end) = frame_split(&input);
+            assert!(matches!(end, Some(Data::Complete { .. })), "{bad:?}");
+            // Everything before the real end is data.
+            assert!(out.ends_with(b"b\r\n"), "{bad:?} -> {out:?}");
+        }
+    }
+
+    #[test]
+    fn bare_lf_is_normalized_and_flagged() {
+        let (out, end) = frame_split(b"a\nb\r\n.\r\n");
+        assert_eq!(out, b"a\r\nb\r\n");
+        assert_eq!(end, Some(Data::Complete { bare_lf: true }));
+        // No unstuffing after a bare LF.
+        let (out, _) = frame_split(b"a\n..b\r\n.\r\n");
+        assert_eq!(out, b"a\r\n..b\r\n");
+    }
+
+    #[test]
+    fn bare_cr_is_data() {
+        let (out, _) = frame_split(b"a\rb\r\n.\r\n");
+        assert_eq!(out, b"a\rb\r\n");
+    }
+
+    #[test]
+    fn too_big_drains_then_runaway() {
+        let mut f = DataFramer::new(10);
+        let mut out = Vec::new();
+        let (_, end) = f.feed(b"0123456789abcdef\r\n.\r\n", &mut out);
+        assert_eq!(end, Some(Data::TooBig));
+        assert!(out.is_empty());
+        let mut f = DataFramer::new(10);
+        let (_, end) = f.feed(&[b'x'; 100], &mut out);
+        assert_eq!(end, Some(Data::Runaway));
+    }
+}

@@ -1,0 +1,601 @@
+//! One SMTP session: the state machine from greeting to QUIT.
+//!
+//! Commands are framed by our length-capped line reader and parsed by `smtp-proto`. Every
+//! refusal happens in the dialogue with the right code (no silent drops, no bounces of our
+//! own), every accepted message is committed before `250`, and a storage fault answers
+//! `451` with the session still usable.
+
+use super::connection::{Connection, Data, Line};
+use crate::address::{classify, Recipient};
+use crate::config::Config;
+use crate::message::{self, ExtractOptions};
+use crate::shutdown::{Phase, Signal};
+use crate::store::{Delivery, Destination, Envelope, Store, Stored, TokenStatus, Writer};
+use smtp_proto::{Error as ProtoError, Request};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// What every session shares.
+pub(crate) struct Context {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub writer: Writer,
+    pub ehlo_lines: Vec<String>,
+}
+
+impl Context {
+    pub fn new(config: Config, store: Arc<Store>, writer: Writer) -> Context {
+        let mut ehlo_lines = vec![
+            config.server.hostname.clone(),
+            "PIPELINING".into(),
+            format!("SIZE {}", config.limits.max_message_size),
+            "8BITMIME".into(),
+            "SMTPUTF8".into(),
+            "ENHANCEDSTATUSCODES".into(),
+        ];
+        ehlo_lines.shrink_to_fit();
+        Context {
+            config,
+            store,
+            writer,
+            ehlo_lines,
+        }
+    }
+}
+
+/// Commands that do no work and are limited per session.
+const JUNK_COMMAND_LIMIT: u32 = 100;
+
+struct Transaction {
+    sender: String,
+    smtputf8: bool,
+    recipients: Vec<(String, Destination)>,
+}
+
+pub(crate) struct Session<S> {
+    conn: Connection<S>,
+    ctx: Arc<Context>,
+    peer: SocketAddr,
+    shutdown: Signal,
+    helo: Option<String>,
+    esmtp: bool,
+    tx: Option<Transaction>,
+    errors: u32,
+    junk: u32,
+}
+
+enum Flow {
+    Continue,
+    Close,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    pub fn new(stream: S, ctx: Arc<Context>, peer: SocketAddr, shutdown: Signal) -> Self {
+        Session {
+            conn: Connection::new(stream),
+            ctx,
+            peer,
+            shutdown,
+            helo: None,
+            esmtp: false,
+            tx: None,
+            errors: 0,
+            junk: 0,
+        }
+    }
+
+    /// Runs the session to its end.
+    pub async fn run(mut self) {
+        let host = self.ctx.config.server.hostname.clone();
+        self.conn
+            .reply(220, "", &format!("{host} ESMTP replyd ready"));
+        let mut line = Vec::with_capacity(128);
+        loop {
+            if self.shutdown.phase() >= Phase::Draining {
+                self.conn.reply(
+                    421,
+                    "4.3.2",
+                    &format!("{host} Service shutting down, try again later"),
+                );
+                break;
+            }
+            let max = self.ctx.config.limits.max_line_length;
+            let timeout = self.ctx.config.limits.command_timeout;
+            let mut shutdown = self.shutdown.clone();
+            let read = tokio::select! {
+                r = tokio::time::timeout(timeout, self.conn.read_line(&mut line, max)) => r,
+                _ = shutdown.reached(Phase::Draining) => continue,
+            };
+            let flow = match read {
+                Err(_) => {
+                    self.conn
+                        .reply(421, "4.4.2", &format!("{host} Timeout exceeded, closing"));
+                    Flow::Close
+                }
+                Ok(Err(_)) | Ok(Ok(Line::Eof)) => return,
+                Ok(Ok(Line::Runaway)) => {
+                    self.conn
+                        .reply(421, "4.7.0", &format!("{host} Line too long, closing"));
+                    Flow::Close
+                }
+                Ok(Ok(Line::TooLong)) => self.error(500, "5.5.2", "Line too long"),
+                Ok(Ok(Line::Complete)) => self.command(&line).await,
+            };
+            if let Flow::Close = flow {
+                break;
+            }
+        }
+        self.conn.close().await;
+    }
+
+    /// Queues an error reply and counts it; too many errors end the session.
+    fn error(&mut self, code: u16, esc: &str, text: &str) -> Flow {
+        self.conn.reply(code, esc, text);
+        self.errors += 1;
+        if self.errors >= self.ctx.config.limits.hard_error_limit {
+            let host = &self.ctx.config.server.hostname;
+            self.conn
+                .reply(421, "4.7.0", &format!("{host} Too many errors, closing"));
+            return Flow::Close;
+        }
+        Flow::Continue
+    }
+
+    fn junk(&mut self) -> Flow {
+        self.junk += 1;
+        if self.junk > JUNK_COMMAND_LIMIT {
+            let host = &self.ctx.config.server.hostname;
+            self.conn.reply(
+                421,
+                "4.7.0",
+                &format!("{host} Too many commands without mail, closing"),
+            );
+            return Flow::Close;
+        }
+        Flow::Continue
+    }
+
+    async fn command(&mut self, line: &[u8]) -> Flow {
+        if line.contains(&0) {
+            return self.error(500, "5.5.2", "NUL character in command");
+        }
+        let Ok(text) = std::str::from_utf8(line) else {
+            return self.error(500, "5.5.2", "Invalid UTF-8 in command");
+        };
+        if is_forbidden(text) {
+            self.conn
+                .reply(221, "2.7.0", "Error: this is an SMTP server. Goodbye");
+            tracing::info!(peer = %self.peer, "forbidden command (HTTP or header line); closed");
+            return Flow::Close;
+        }
+        let request = match Request::parse(&mut line.iter()) {
+            Ok(r) => r,
+            Err(e) => return self.protocol_error(e),
+        };
+        match request {
+            Request::Ehlo { host } => {
+                self.helo = Some(host.into_owned());
+                self.esmtp = true;
+                self.tx = None;
+                let lines: Vec<&str> = self.ctx.ehlo_lines.iter().map(String::as_str).collect();
+                self.conn.reply_lines(250, &lines);
+                Flow::Continue
+            }
+            Request::Helo { host } => {
+                self.helo = Some(host.into_owned());
+                self.esmtp = false;
+                self.tx = None;
+                let host = self.ctx.config.server.hostname.clone();
+                self.conn.reply(250, "", &host);
+                Flow::Continue
+            }
+            Request::Lhlo { .. } => self.error(500, "5.5.1", "LHLO is for LMTP; use EHLO"),
+            Request::Mail { from } => self.mail(text, from.address.as_ref(), from.flags),
+            Request::Rcpt { to } => self.rcpt(text, to.address.as_ref()),
+            Request::Data => self.data().await,
+            Request::Rset => {
+                self.tx = None;
+                self.conn.reply(250, "2.0.0", "Ok");
+                self.junk()
+            }
+            Request::Noop { .. } => {
+                self.conn.reply(250, "2.0.0", "Ok");
+                self.junk()
+            }
+            Request::Vrfy { .. } => {
+                self.conn.reply(
+                    252,
+                    "2.5.0",
+                    "Cannot VRFY user, but will accept message and attempt delivery",
+                );
+                self.junk()
+            }
+            Request::Help { .. } => {
+                self.conn.reply(
+                    214,
+                    "2.0.0",
+                    "replyd accepts replies to reply+<token>@<domain>; see RFC 5321",
+                );
+                self.junk()
+            }
+            Request::Quit => {
+                let host = self.ctx.config.server.hostname.clone();
+                self.conn.reply(221, "2.0.0", &format!("{host} Bye"));
+                Flow::Close
+            }
+            Request::StartTls
+            | Request::Bdat { .. }
+            | Request::Auth { .. }
+            | Request::Expn { .. }
+            | Request::Etrn { .. }
+            | Request::Atrn { .. }
+            | Request::Burl { .. } => self.error(502, "5.5.1", "Command not implemented"),
+        }
+    }
+
+    fn protocol_error(&mut self, e: ProtoError) -> Flow {
+        match e {
+            ProtoError::UnknownCommand => self.error(500, "5.5.1", "Unknown command"),
+            ProtoError::InvalidSenderAddress => {
+                self.error(501, "5.1.7", "Bad sender address syntax")
+            }
+            ProtoError::InvalidRecipientAddress => {
+                self.error(501, "5.1.3", "Bad recipient address syntax")
+            }
+            ProtoError::SyntaxError { syntax } => {
+                self.error(501, "5.5.4", &format!("Syntax: {syntax}"))
+            }
+            ProtoError::InvalidParameter { param } => self.error(
+                501,
+                "5.5.4",
+                &format!("Invalid value for parameter {param}"),
+            ),
+            ProtoError::UnsupportedParameter { param } => {
+                let param: String = param.chars().take(64).collect();
+                self.error(555, "5.5.4", &format!("Unsupported parameter {param}"))
+            }
+            _ => self.error(500, "5.5.2", "Syntax error"),
+        }
+    }
+
+    fn mail(&mut self, line: &str, address: &str, flags: u64) -> Flow {
+        if self.helo.is_none() {
+            return self.error(503, "5.5.1", "Send HELO or EHLO first");
+        }
+        if self.tx.is_some() {
+            return self.error(503, "5.5.1", "Nested MAIL command");
+        }
+        let smtputf8 = flags & smtp_proto::MAIL_SMTPUTF8 != 0;
+        if !smtputf8 && !address.is_ascii() {
+            return self.error(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
+        }
+        match declared_size(line) {
+            Err(()) => return self.error(501, "5.5.4", "Invalid SIZE value"),
+            Ok(Some(size)) if size > self.ctx.config.limits.max_message_size as u64 => {
+                return self.error(
+                    552,
+                    "5.3.4",
+                    &format!(
+                        "Message size exceeds the limit of {} bytes",
+                        self.ctx.config.limits.max_message_size
+                    ),
+                );
+            }
+            Ok(_) => {}
+        }
+        // smtp-proto reports `<postmaster>` like `<>`: the raw line tells them apart.
+        let sender = if address.is_empty() && path_is_postmaster(line) {
+            "postmaster".to_string()
+        } else {
+            address.to_string()
+        };
+        self.tx = Some(Transaction {
+            sender,
+            smtputf8,
+            recipients: Vec::new(),
+        });
+        self.junk = 0;
+        self.conn.reply(250, "2.1.0", "Sender OK");
+        Flow::Continue
+    }
+
+    fn rcpt(&mut self, line: &str, address: &str) -> Flow {
+        let Some(tx) = &self.tx else {
+            return self.error(503, "5.5.1", "Need MAIL before RCPT");
+        };
+        if !tx.smtputf8 && !address.is_ascii() {
+            return self.error(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
+        }
+        if tx.recipients.len() >= self.ctx.config.limits.max_recipients {
+            return self.error(452, "4.5.3", "Too many recipients");
+        }
+        let address = if address.is_empty() {
+            if path_is_postmaster(line) {
+                "postmaster"
+            } else {
+                return self.error(501, "5.1.3", "Empty recipient address");
+            }
+        } else {
+            address
+        };
+        let dest = match classify(address, &self.ctx.config.server.domains) {
+            Recipient::Reply { token } => match self.ctx.store.token_status(&token) {
+                Ok(TokenStatus::Open { conversation_id }) => {
+                    Destination::Conversation(conversation_id)
+                }
+                Ok(TokenStatus::Closed) | Ok(TokenStatus::Expired) => {
+                    let text = self.ctx.config.conversations.closed_reply_text.clone();
+                    return self.error(550, "5.1.1", &text);
+                }
+                Ok(TokenStatus::Unknown) => {
+                    return self.error(550, "5.1.1", "No such conversation")
+                }
+                Err(e) => {
+                    tracing::error!(peer = %self.peer, error = %e, "token look-up failed");
+                    return self.error(451, "4.3.0", "Temporary storage failure, try again later");
+                }
+            },
+            Recipient::Postmaster => Destination::Operator("postmaster".into()),
+            Recipient::UnknownLocal => return self.error(550, "5.1.1", "No such user here"),
+            Recipient::Routed => {
+                return self.error(550, "5.7.1", "Source routing (% or !) is not accepted")
+            }
+            Recipient::Foreign => {
+                return self.error(550, "5.7.1", "Relay access denied: not a domain of ours")
+            }
+        };
+        if let Some(tx) = &mut self.tx {
+            tx.recipients.push((address.to_string(), dest));
+        }
+        self.conn.reply(250, "2.1.5", "Recipient OK");
+        Flow::Continue
+    }
+
+    async fn data(&mut self) -> Flow {
+        let Some(tx) = &self.tx else {
+            return self.error(503, "5.5.1", "Need MAIL before DATA");
+        };
+        if tx.recipients.is_empty() {
+            return self.error(554, "5.5.1", "No valid recipients");
+        }
+        if self.conn.has_buffered() {
+            // RFC 2920: DATA ends a pipeline group; bytes before 354 are a desynchronised or
+            // smuggling client.
+            self.conn
+                .reply(554, "5.5.0", "Improper use of SMTP command pipelining");
+            return Flow::Close;
+        }
+        self.conn.reply(354, "", "End data with <CR><LF>.<CR><LF>");
+        let max = self.ctx.config.limits.max_message_size;
+        let timeout = self.ctx.config.limits.data_timeout;
+        let host = self.ctx.config.server.hostname.clone();
+        let mut body = Vec::new();
+        let mut shutdown = self.shutdown.clone();
+        let read = tokio::select! {
+            r = tokio::time::timeout(timeout, self.conn.read_data(&mut body, max)) => r,
+            _ = shutdown.reached(Phase::Abort) => {
+                self.conn.reply(421, "4.3.2", &format!("{host} Service shutting down, try again later"));
+                return Flow::Close;
+            }
+        };
+        let outcome = match read {
+            Err(_) => {
+                self.conn
+                    .reply(421, "4.4.2", &format!("{host} Timeout exceeded, closing"));
+                return Flow::Close;
+            }
+            Ok(Err(_)) | Ok(Ok(Data::Eof)) => return Flow::Close,
+            Ok(Ok(Data::Runaway)) => {
+                self.conn.reply(
+                    421,
+                    "4.3.4",
+                    &format!("{host} Message far over the size limit, closing"),
+                );
+                return Flow::Close;
+            }
+            Ok(Ok(Data::TooBig)) => {
+                self.tx = None;
+                return self.error(
+                    552,
+                    "5.3.4",
+                    &format!("Message size exceeds the limit of {max} bytes"),
+                );
+            }
+            Ok(Ok(Data::Complete { bare_lf })) => bare_lf,
+        };
+        let _ = outcome;
+        let Some(tx) = self.tx.take() else {
+            return Flow::Continue;
+        };
+        self.deliver(tx, body).await
+    }
+
+    async fn deliver(&mut self, tx: Transaction, raw: Vec<u8>) -> Flow {
+        let now = crate::time::unix_now();
+        let id = &crate::address::new_token()[..12];
+        let trace_header = received_header(
+            self.helo.as_deref().unwrap_or("unknown"),
+            self.peer,
+            &self.ctx.config.server.hostname,
+            if self.esmtp { "ESMTP" } else { "SMTP" },
+            id,
+            (tx.recipients.len() == 1).then(|| tx.recipients[0].0.as_str()),
+            now,
+        );
+        let opts = ExtractOptions {
+            max_attachment_size: self.ctx.config.message.max_attachment_size,
+            max_attachments: self.ctx.config.message.max_attachments,
+        };
+        // MIME parsing is CPU work: keep it off the threads that serve other sessions.
+        let (raw, parsed) = match tokio::task::spawn_blocking(move || {
+            let parsed = message::extract(&raw, &opts);
+            (raw, parsed)
+        })
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(peer = %self.peer, error = %e, "message extraction failed");
+                return self.error(451, "4.3.0", "Temporary failure processing the message");
+            }
+        };
+        let mut destinations: Vec<Destination> = Vec::new();
+        for (_, d) in &tx.recipients {
+            if !destinations.contains(d) {
+                destinations.push(d.clone());
+            }
+        }
+        let size = raw.len();
+        let delivery = Delivery {
+            envelope: Envelope {
+                sender: tx.sender,
+                recipients: tx.recipients.into_iter().map(|(a, _)| a).collect(),
+                remote_ip: Some(self.peer.ip().to_string()),
+                helo: self.helo.clone(),
+            },
+            destinations,
+            trace_header,
+            raw,
+            parsed,
+            received_at: now,
+        };
+        match self.ctx.writer.write(delivery).await {
+            Ok(stored) => {
+                let ids: Vec<String> = stored.iter().map(Stored::to_string).collect();
+                let ids = ids.join(" ");
+                let duplicate = stored.iter().all(|s| {
+                    matches!(
+                        s,
+                        Stored::Message {
+                            duplicate: true,
+                            ..
+                        }
+                    )
+                });
+                tracing::info!(peer = %self.peer, size, stored = %ids, duplicate, "message stored");
+                let text = if duplicate {
+                    format!("Ok: already stored as {ids}")
+                } else {
+                    format!("Ok: stored as {ids}")
+                };
+                self.conn.reply(250, "2.0.0", &text);
+                Flow::Continue
+            }
+            Err(e) => {
+                tracing::error!(peer = %self.peer, size, error = %e, "message not stored; answered 451");
+                self.error(451, "4.3.0", "Temporary storage failure, try again later")
+            }
+        }
+    }
+}
+
+/// `GET`, `POST`, `CONNECT` and header-like lines: someone is not speaking SMTP to us, e.g.
+/// a browser tricked into posting to port 25 (cross-protocol attacks).
+fn is_forbidden(line: &str) -> bool {
+    let word = line.split([' ', '\r', '\n']).next().unwrap_or_default();
+    let upper = word.to_ascii_uppercase();
+    matches!(upper.as_str(), "GET" | "POST" | "CONNECT" | "PUT" | "HEAD")
+        || (word.len() > 1
+            && word.ends_with(':')
+            && word[..word.len() - 1]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
+/// Whether the path in a MAIL/RCPT line is `<postmaster>` (case-insensitive).
+fn path_is_postmaster(line: &str) -> bool {
+    let Some(start) = line.find('<') else {
+        return false;
+    };
+    let Some(len) = line[start + 1..].find('>') else {
+        return false;
+    };
+    line[start + 1..start + 1 + len]
+        .trim()
+        .eq_ignore_ascii_case("postmaster")
+}
+
+/// The `SIZE=` parameter of a MAIL line, read by us: smtp-proto's number wraps on 21+
+/// digits. `Err` for a value that is not a number or does not fit in 64 bits.
+fn declared_size(line: &str) -> Result<Option<u64>, ()> {
+    let params = match line.rfind('>') {
+        Some(i) => &line[i + 1..],
+        None => return Ok(None),
+    };
+    for param in params.split_ascii_whitespace() {
+        if let Some((name, value)) = param.split_once('=') {
+            if name.eq_ignore_ascii_case("SIZE") {
+                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(());
+                }
+                return value.parse::<u64>().map(Some).map_err(|_| ());
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Our trace header (RFC 5321 §4.4), with its CRLF.
+fn received_header(
+    helo: &str,
+    peer: SocketAddr,
+    hostname: &str,
+    protocol: &str,
+    id: &str,
+    single_recipient: Option<&str>,
+    now: i64,
+) -> String {
+    let ip = match peer.ip() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => format!("IPv6:{v6}"),
+        },
+    };
+    let helo: String = helo
+        .chars()
+        .filter(|c| !c.is_control() && *c != '(' && *c != ')')
+        .collect();
+    let mut h = format!(
+        "Received: from {helo} ([{ip}])\r\n\tby {hostname} (replyd) with {protocol} id {id}"
+    );
+    if let Some(rcpt) = single_recipient {
+        h.push_str(&format!("\r\n\tfor <{rcpt}>"));
+    }
+    h.push_str(&format!("; {}\r\n", crate::time::rfc5322(now)));
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_parameter() {
+        assert_eq!(
+            declared_size("MAIL FROM:<a@b> SIZE=1000\r\n"),
+            Ok(Some(1000))
+        );
+        assert_eq!(declared_size("MAIL FROM:<a@b>\r\n"), Ok(None));
+        assert_eq!(
+            declared_size("MAIL FROM:<a@b> SIZE=184467440737095516160\r\n"),
+            Err(())
+        );
+        assert_eq!(declared_size("MAIL FROM:<a@b> size=12x\r\n"), Err(()));
+    }
+
+    #[test]
+    fn postmaster_paths() {
+        assert!(path_is_postmaster("RCPT TO:<Postmaster>\r\n"));
+        assert!(!path_is_postmaster("RCPT TO:<>\r\n"));
+    }
+
+    #[test]
+    fn forbidden() {
+        assert!(is_forbidden("GET / HTTP/1.1\r\n"));
+        assert!(is_forbidden("Host: example.com\r\n"));
+        assert!(!is_forbidden("MAIL FROM:<a@b>\r\n"));
+        assert!(!is_forbidden("NOOP\r\n"));
+    }
+}

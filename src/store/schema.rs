@@ -1,0 +1,126 @@
+//! Schema and migrations.
+//!
+//! The program owns its schema: it creates it on a new file and migrates an older one in a
+//! transaction, tracking the version in `PRAGMA user_version`. A file written by a newer
+//! replyd is refused rather than half-understood.
+
+use super::StoreError;
+use rusqlite::Connection;
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const V1: &str = r#"
+CREATE TABLE conversations (
+    id            INTEGER PRIMARY KEY,
+    uuid          TEXT NOT NULL UNIQUE,
+    token         TEXT NOT NULL UNIQUE,
+    domain        TEXT NOT NULL,
+    contact_email TEXT,
+    channel       TEXT NOT NULL,
+    subject       TEXT,
+    status        TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+    created_at    TEXT NOT NULL,
+    closed_at     TEXT,
+    expires_at    INTEGER
+);
+
+-- The client's bytes, once however many conversations they were delivered to.
+CREATE TABLE raw_messages (
+    id     INTEGER PRIMARY KEY,
+    sha256 BLOB NOT NULL UNIQUE,
+    size   INTEGER NOT NULL,
+    data   BLOB NOT NULL
+);
+
+CREATE TABLE messages (
+    id                  INTEGER PRIMARY KEY,
+    conversation_id     INTEGER NOT NULL REFERENCES conversations(id),
+    direction           TEXT NOT NULL CHECK (direction IN ('incoming', 'outgoing')),
+    message_id          TEXT,
+    in_reply_to         TEXT,
+    refs                TEXT,
+    from_addr           TEXT,
+    from_name           TEXT,
+    to_addrs            TEXT,
+    cc_addrs            TEXT,
+    subject             TEXT,
+    date                TEXT,
+    text_body           TEXT,
+    html_body           TEXT,
+    reply_text          TEXT,
+    quoted_text         TEXT,
+    envelope_sender     TEXT,
+    envelope_recipients TEXT,
+    remote_ip           TEXT,
+    helo                TEXT,
+    received_at         TEXT NOT NULL,
+    trace_header        TEXT,
+    raw_id              INTEGER REFERENCES raw_messages(id),
+    dedupe_key          TEXT NOT NULL,
+    content_hash        BLOB NOT NULL,
+    automated           TEXT,
+    sender_is_contact   INTEGER,
+    flags               TEXT NOT NULL DEFAULT '',
+    notes               TEXT NOT NULL DEFAULT ''
+);
+-- A retried delivery (same conversation, Message-ID and bytes) is the same message.
+CREATE UNIQUE INDEX messages_retry ON messages(conversation_id, dedupe_key, content_hash)
+    WHERE direction = 'incoming';
+CREATE INDEX messages_conversation ON messages(conversation_id, id);
+CREATE INDEX messages_message_id ON messages(message_id);
+
+CREATE TABLE attachments (
+    id             INTEGER PRIMARY KEY,
+    message_id     INTEGER NOT NULL REFERENCES messages(id),
+    filename       TEXT,
+    content_type   TEXT NOT NULL,
+    size           INTEGER NOT NULL,
+    content_id     TEXT,
+    inline         INTEGER NOT NULL DEFAULT 0,
+    data           BLOB,
+    skipped_reason TEXT
+);
+CREATE INDEX attachments_message ON attachments(message_id);
+
+-- What reached the operator: postmaster mail, and mail accepted but not threaded.
+CREATE TABLE inbox (
+    id                  INTEGER PRIMARY KEY,
+    reason              TEXT NOT NULL,
+    conversation_id     INTEGER REFERENCES conversations(id),
+    from_addr           TEXT,
+    subject             TEXT,
+    message_id          TEXT,
+    envelope_sender     TEXT,
+    envelope_recipients TEXT,
+    remote_ip           TEXT,
+    helo                TEXT,
+    received_at         TEXT NOT NULL,
+    trace_header        TEXT,
+    raw_id              INTEGER REFERENCES raw_messages(id),
+    note                TEXT NOT NULL DEFAULT ''
+);
+"#;
+
+/// Brings the schema of `conn` to [`SCHEMA_VERSION`].
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+    // Another process may have migrated while we waited for the lock.
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < 1 {
+        tx.execute_batch(V1)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
