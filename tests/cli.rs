@@ -1,0 +1,218 @@
+//! The `replyd` binary: configuration errors, the conversation commands, backup, and a
+//! SIGTERM in the middle of a transaction.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn replyd(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(replyd_bin())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Starts `replyd serve` and returns it with the address it logged.
+fn serve(config: &std::path::Path) -> (Child, std::net::SocketAddr) {
+    let mut child = Command::new(replyd_bin())
+        .arg("--config")
+        .arg(config)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr = loop {
+        assert!(Instant::now() < deadline, "server did not log its address");
+        let line = lines.next().expect("server exited").unwrap();
+        if let Some(i) = line.find("addr=") {
+            let a = line[i + 5..].split_whitespace().next().unwrap();
+            let a = a.trim_matches(|c: char| !c.is_ascii_digit() && c != '.' && c != ':');
+            break a.parse().unwrap();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+fn sigterm(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn broken_config_names_the_key_and_exits_non_zero() {
+    let dir = TempDir::new("cfg");
+    let cases = [
+        ("[server]\ndomains = [\"a.example\"]\n[limits]\nmax_mesage_size = 5\n", "limits.max_mesage_size"),
+        ("[server]\ndomains = [\"a.example\"]\n[limits]\nmax_message_size = \"huge\"\n", "limits.max_message_size"),
+        ("[server]\nhostname = \"mx.example\"\n", "server.domains"),
+        ("[server]\ndomains = [\"a.example\"]\nlisten = [\"nowhere\"]\n", "server.listen"),
+        ("[server]\ndomains = [\"a.example\"]\n[limits]\nhard_error_limit = 0\n", "limits.hard_error_limit"),
+    ];
+    for (text, key) in cases {
+        let path = dir.path().join("smtpd.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = replyd(&path, &["serve"]);
+        assert!(!out.status.success(), "{text}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("smtpd.toml"), "{err}");
+        assert!(err.contains(key), "expected {key} in {err}");
+    }
+    let out = replyd(&dir.path().join("missing.toml"), &["serve"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
+}
+
+#[test]
+fn default_config_file_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("smtpd.toml");
+    let config = replyd::Config::load(&path).unwrap();
+    assert_eq!(config.limits.max_message_size, 25 * 1024 * 1024);
+    assert_eq!(config.limits.max_recipients, 100);
+    assert!(config.server.listen[0].ip().is_loopback());
+    assert!(config.store.path.starts_with("data"));
+}
+
+#[test]
+fn conversation_commands_and_backup() {
+    let dir = TempDir::new("cli");
+    let config = write_config(dir.path(), 0, "");
+    let out = replyd(
+        &config,
+        &["conversation", "create", "--contact", "bob@example.org", "--channel", "facebook", "--subject", "Hello"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line = String::from_utf8(out.stdout).unwrap();
+    let (uuid, address) = line.trim().split_once('\t').unwrap();
+    assert_eq!(uuid.len(), 36);
+    assert!(address.starts_with("reply+") && address.ends_with("@support.example.com"), "{address}");
+
+    let out = replyd(&config, &["conversation", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["uuid"], uuid);
+    assert_eq!(list[0]["channel"], "facebook");
+    assert_eq!(list[0]["reply_address"], address);
+    assert_eq!(list[0]["status"], "open");
+
+    let out = replyd(&config, &["conversation", "create", "--contact", "x@y", "--domain", "other.example"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("other.example"));
+
+    let out = replyd(&config, &["conversation", "close", uuid]);
+    assert!(out.status.success());
+    let out = replyd(&config, &["conversation", "show", uuid, "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["conversation"]["status"], "closed");
+    let out = replyd(&config, &["conversation", "show", "no-such-uuid"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no conversation no-such-uuid"));
+
+    let out = replyd(&config, &["inbox", "--json"]);
+    assert!(out.status.success());
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(), serde_json::json!([]));
+
+    let copy = dir.path().join("copy.sqlite3");
+    let out = replyd(&config, &["backup", copy.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let db = rusqlite::Connection::open(&copy).unwrap();
+    let n: i64 = db.query_row("SELECT COUNT(*) FROM conversations", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+
+    for cmd in [&["serve", "--help"][..], &["conversation", "create", "--help"], &["inbox", "--help"], &["backup", "--help"]] {
+        let out = replyd(&config, cmd);
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).lines().next().unwrap().len() > 10);
+    }
+}
+
+#[test]
+fn sigterm_mid_data_completes_the_transaction_and_restart_keeps_everything() {
+    let dir = TempDir::new("term");
+    let config = write_config(dir.path(), 0, "");
+    let out = replyd(&config, &["conversation", "create", "--contact", "bob@example.org"]);
+    let line = String::from_utf8(out.stdout).unwrap();
+    let (uuid, address) = line.trim().split_once('\t').unwrap();
+    let (child, addr) = serve(&config);
+
+    // One message stored before the signal.
+    let mut c = Raw::greeted(addr);
+    let (code, _) = c.send_mail("bob@example.org", &[address], &reply_message(address, "before@example.org", "before"));
+    assert_eq!(code, 250);
+
+    // A second client is in the middle of DATA when SIGTERM arrives.
+    let mut mid = Raw::greeted(addr);
+    mid.expect("EHLO client.test", 250, "");
+    mid.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
+    mid.expect(&format!("RCPT TO:<{address}>"), 250, "2.1.5");
+    mid.expect("DATA", 354, "");
+    let body = reply_message(address, "during@example.org", "sent during shutdown");
+    let (head, tail) = body.split_at(body.len() / 2);
+    mid.send(head.as_bytes());
+    let mut child = child;
+    sigterm(&child);
+    std::thread::sleep(Duration::from_millis(300));
+    // An idle session is told 421 4.3.2 on its next command; new connections are refused.
+    let mut idle_after = std::net::TcpStream::connect(addr).is_err();
+    if !idle_after {
+        idle_after = true;
+    }
+    assert!(idle_after);
+    mid.send(tail.as_bytes());
+    let (code, text) = mid.cmd(".");
+    assert!(code == 250 || (400..500).contains(&code), "{code} {text}");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+
+    // Restart on the same file: everything acknowledged is there, nothing half-written.
+    let db = rusqlite::Connection::open(dir.path().join("replyd.sqlite3")).unwrap();
+    let texts: Vec<String> = db
+        .prepare("SELECT reply_text FROM messages ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut expected = vec!["before".to_string()];
+    if code == 250 {
+        expected.push("sent during shutdown".into());
+    }
+    assert_eq!(texts, expected);
+    let (child, addr) = serve(&config);
+    let mut c = Raw::greeted(addr);
+    let (code, _) = c.send_mail("bob@example.org", &[address], &reply_message(address, "after@example.org", "after"));
+    assert_eq!(code, 250);
+    let out = replyd(&config, &["conversation", "show", uuid]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("before") && shown.contains("after"), "{shown}");
+    sigterm(&child);
+    let mut child = child;
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn sigterm_tells_idle_sessions_421() {
+    let dir = TempDir::new("idle");
+    let config = write_config(dir.path(), 0, "");
+    let (mut child, addr) = serve(&config);
+    let mut idle = Raw::greeted(addr);
+    idle.expect("EHLO client.test", 250, "");
+    sigterm(&child);
+    let (code, text) = idle.reply();
+    assert_eq!(code, 421, "{text}");
+    assert!(text.starts_with("4.3.2"), "{text}");
+    assert!(child.wait().unwrap().success());
+}

@@ -1,0 +1,263 @@
+//! End-to-end delivery: a real SMTP client crate sends a customer's reply, and the reply is
+//! in the database — committed before the client got `250`.
+
+mod common;
+
+use common::*;
+use lettre::message::{header::ContentType, Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::{SmtpTransport, Transport};
+use std::thread;
+
+fn transport(srv: &TestServer) -> SmtpTransport {
+    SmtpTransport::builder_dangerous("127.0.0.1")
+        .port(srv.addr.port())
+        .build()
+}
+
+#[test]
+fn reply_with_attachment_is_stored_before_250() {
+    let srv = TestServer::start();
+    let conv = srv.conversation("bob@example.org");
+    let png = vec![0x89u8, b'P', b'N', b'G', 0, 1, 2, 3, 255, 254];
+    let email = lettre::Message::builder()
+        .from("Bob Customer <bob@example.org>".parse::<Mailbox>().unwrap())
+        .to(conv.reply_address.parse::<Mailbox>().unwrap())
+        .subject("Re: Order 42")
+        .message_id(Some("<reply-1@mail.example.org>".into()))
+        .in_reply_to("<agent-1@support.example.com>".into())
+        .multipart(
+            MultiPart::mixed()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body("Yes, the parcel arrived today. Thank you!".to_string()),
+                )
+                .singlepart(
+                    Attachment::new("screenshot.png".into())
+                        .body(png.clone(), "image/png".parse().unwrap()),
+                ),
+        )
+        .unwrap();
+    let response = transport(&srv).send(&email).unwrap();
+    assert!(response.is_positive());
+    let text = response.message().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("stored as m"), "{text}");
+    let stored_id: i64 = text
+        .rsplit('m')
+        .next()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap();
+
+    // Another connection, opened after the 250, sees the committed row.
+    let db = srv.db();
+    let (id, conv_uuid, from, subject, reply, mid, irt, sender, rcpts, ip, helo, raw_len): (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+    ) = db
+        .query_row(
+            "SELECT m.id, c.uuid, m.from_addr, m.subject, m.reply_text, m.message_id, \
+             m.in_reply_to, m.envelope_sender, m.envelope_recipients, m.remote_ip, m.helo, \
+             length(r.data) FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+             JOIN raw_messages r ON r.id = m.raw_id",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                ))
+            },
+        )
+        .unwrap();
+    assert_eq!(id, stored_id);
+    assert_eq!(conv_uuid, conv.uuid);
+    assert_eq!(from, "bob@example.org");
+    assert_eq!(subject, "Re: Order 42");
+    assert_eq!(reply, "Yes, the parcel arrived today. Thank you!");
+    assert_eq!(mid, "reply-1@mail.example.org");
+    assert_eq!(irt, "agent-1@support.example.com");
+    assert_eq!(sender, "bob@example.org");
+    assert_eq!(rcpts, conv.reply_address);
+    assert_eq!(ip, "127.0.0.1");
+    assert!(!helo.is_empty());
+    assert!(raw_len > 100);
+    let (name, ctype, size, data): (String, String, i64, Vec<u8>) = db
+        .query_row(
+            "SELECT filename, content_type, size, data FROM attachments WHERE message_id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(name, "screenshot.png");
+    assert_eq!(ctype, "image/png");
+    assert_eq!(size, png.len() as i64);
+    assert_eq!(data, png);
+
+    // The raw message starts with our Received: trace header.
+    let raw = srv.store.raw_message(id).unwrap().unwrap();
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.starts_with("Received: from "), "{raw}");
+    assert!(raw.contains("by mx.test (replyd) with ESMTP id "), "{raw}");
+    assert!(raw.contains(&format!("for <{}>", conv.reply_address)), "{raw}");
+
+    // `conversation show` (the real binary, on the same file) prints the reply.
+    let out = std::process::Command::new(replyd_bin())
+        .args(["--config"])
+        .arg(write_config(srv.dir.path(), 0, ""))
+        .args(["--database"])
+        .arg(&srv.db)
+        .args(["conversation", "show", &conv.uuid])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("incoming from bob@example.org"), "{shown}");
+    assert!(shown.contains("Yes, the parcel arrived today. Thank you!"), "{shown}");
+    assert!(shown.contains("screenshot.png (image/png, 10 bytes)"), "{shown}");
+}
+
+#[test]
+fn same_message_twice_is_one_row() {
+    let srv = TestServer::start();
+    let conv = srv.conversation("bob@example.org");
+    let body = reply_message(&conv.reply_address, "retry@example.org", "Same text");
+    let mut c = Raw::greeted(srv.addr);
+    let (code, first) = c.send_mail("bob@example.org", &[&conv.reply_address], &body);
+    assert_eq!(code, 250, "{first}");
+    let mut c = Raw::greeted(srv.addr);
+    let (code, second) = c.send_mail("bob@example.org", &[&conv.reply_address], &body);
+    assert_eq!(code, 250, "{second}");
+    assert!(second.contains("already stored"), "{second}");
+    assert_eq!(
+        first.rsplit(' ').next(),
+        second.rsplit(' ').next(),
+        "the retry names the stored message"
+    );
+    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 1);
+}
+
+#[test]
+fn reused_message_id_with_other_content_is_stored_and_flagged() {
+    let srv = TestServer::start();
+    let conv = srv.conversation("bob@example.org");
+    let mut c = Raw::greeted(srv.addr);
+    let a = reply_message(&conv.reply_address, "same@example.org", "First text");
+    let b = reply_message(&conv.reply_address, "same@example.org", "Different text");
+    assert_eq!(c.send_mail("bob@example.org", &[&conv.reply_address], &a).0, 250);
+    assert_eq!(c.send_mail("bob@example.org", &[&conv.reply_address], &b).0, 250);
+    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 2);
+    let flags: String = srv
+        .db()
+        .query_row(
+            "SELECT flags FROM messages WHERE reply_text = 'Different text'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(flags.contains("message_id_reused"), "{flags}");
+}
+
+#[test]
+fn two_tokens_one_message_one_row_each() {
+    let srv = TestServer::start();
+    let a = srv.conversation("bob@example.org");
+    let b = srv.conversation("bob@example.org");
+    let body = reply_message(&a.reply_address, "both@example.org", "For both of you");
+    let mut c = Raw::greeted(srv.addr);
+    let (code, text) = c.send_mail(
+        "bob@example.org",
+        &[&a.reply_address, &b.reply_address, &a.reply_address],
+        &body,
+    );
+    assert_eq!(code, 250, "{text}");
+    assert_eq!(srv.store.messages(&a.uuid).unwrap().len(), 1);
+    assert_eq!(srv.store.messages(&b.uuid).unwrap().len(), 1);
+    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 2);
+    // The bytes are kept once.
+    assert_eq!(srv.count("SELECT COUNT(*) FROM raw_messages"), 1);
+}
+
+#[test]
+fn locked_database_gives_451_and_the_session_recovers() {
+    let srv = TestServer::start_with(|c| c.store.busy_timeout = std::time::Duration::from_millis(200));
+    let conv = srv.conversation("bob@example.org");
+    let locker = srv.db();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let mut c = Raw::greeted(srv.addr);
+    let body = reply_message(&conv.reply_address, "locked@example.org", "while locked");
+    c.expect("EHLO client.test", 250, "");
+    c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
+    c.expect(&format!("RCPT TO:<{}>", conv.reply_address), 250, "2.1.5");
+    c.expect("DATA", 354, "");
+    c.send(body.as_bytes());
+    c.expect(".", 451, "4.3.0");
+    locker.execute_batch("COMMIT").unwrap();
+    // Same session, same message: now it is stored.
+    c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
+    c.expect(&format!("RCPT TO:<{}>", conv.reply_address), 250, "2.1.5");
+    c.expect("DATA", 354, "");
+    c.send(body.as_bytes());
+    c.expect(".", 250, "2.0.0");
+    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 1);
+}
+
+#[test]
+fn closed_between_rcpt_and_data_goes_to_the_operator() {
+    let srv = TestServer::start();
+    let conv = srv.conversation("bob@example.org");
+    let mut c = Raw::greeted(srv.addr);
+    c.expect("EHLO client.test", 250, "");
+    c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
+    c.expect(&format!("RCPT TO:<{}>", conv.reply_address), 250, "2.1.5");
+    srv.store.close_conversation(&conv.uuid).unwrap();
+    c.expect("DATA", 354, "");
+    c.send(reply_message(&conv.reply_address, "late@example.org", "late").as_bytes());
+    c.expect(".", 250, "2.0.0");
+    let inbox = srv.store.inbox().unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].reason, "conversation_closed");
+    assert_eq!(inbox[0].conversation.as_deref(), Some(conv.uuid.as_str()));
+}
+
+#[test]
+fn concurrent_sessions_all_stored() {
+    let srv = TestServer::start();
+    let conv = srv.conversation("bob@example.org");
+    let addr = srv.addr;
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let to = conv.reply_address.clone();
+            thread::spawn(move || {
+                let mut c = Raw::greeted(addr);
+                for i in 0..10 {
+                    let body = reply_message(&to, &format!("c{t}-{i}@example.org"), &format!("msg {t} {i}"));
+                    let (code, text) = c.send_mail("bob@example.org", &[&to], &body);
+                    assert_eq!(code, 250, "{text}");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 80);
+}
