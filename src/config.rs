@@ -13,7 +13,7 @@ use std::time::Duration;
 
 /// The whole configuration. Build it from a file with [`Config::load`], from TOML text with
 /// [`Config::from_toml`], or in code from [`Config::default`].
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -66,6 +66,9 @@ pub struct Limits {
     pub data_timeout: Duration,
     pub hard_error_limit: u32,
     pub max_line_length: usize,
+    /// Pause before the banner for untrusted clients; a client that talks first is refused.
+    #[serde(deserialize_with = "de_duration")]
+    pub greeting_delay: Duration,
 }
 
 /// `[conversations]`: reply tokens.
@@ -85,18 +88,6 @@ pub struct MessageConfig {
     #[serde(deserialize_with = "de_size")]
     pub max_attachment_size: usize,
     pub max_attachments: usize,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            store: StoreConfig::default(),
-            limits: Limits::default(),
-            conversations: ConversationConfig::default(),
-            message: MessageConfig::default(),
-        }
-    }
 }
 
 impl Default for ServerConfig {
@@ -134,6 +125,7 @@ impl Default for Limits {
             data_timeout: Duration::from_secs(300),
             hard_error_limit: 20,
             max_line_length: 2048,
+            greeting_delay: Duration::from_secs(1),
         }
     }
 }

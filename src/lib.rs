@@ -15,6 +15,7 @@
 pub mod address;
 pub mod config;
 pub mod message;
+pub mod outbound;
 pub mod shutdown;
 pub mod smtp;
 pub mod store;

@@ -57,11 +57,23 @@ fn sigterm(child: &Child) {
 fn broken_config_names_the_key_and_exits_non_zero() {
     let dir = TempDir::new("cfg");
     let cases = [
-        ("[server]\ndomains = [\"a.example\"]\n[limits]\nmax_mesage_size = 5\n", "limits.max_mesage_size"),
-        ("[server]\ndomains = [\"a.example\"]\n[limits]\nmax_message_size = \"huge\"\n", "limits.max_message_size"),
+        (
+            "[server]\ndomains = [\"a.example\"]\n[limits]\nmax_mesage_size = 5\n",
+            "limits.max_mesage_size",
+        ),
+        (
+            "[server]\ndomains = [\"a.example\"]\n[limits]\nmax_message_size = \"huge\"\n",
+            "limits.max_message_size",
+        ),
         ("[server]\nhostname = \"mx.example\"\n", "server.domains"),
-        ("[server]\ndomains = [\"a.example\"]\nlisten = [\"nowhere\"]\n", "server.listen"),
-        ("[server]\ndomains = [\"a.example\"]\n[limits]\nhard_error_limit = 0\n", "limits.hard_error_limit"),
+        (
+            "[server]\ndomains = [\"a.example\"]\nlisten = [\"nowhere\"]\n",
+            "server.listen",
+        ),
+        (
+            "[server]\ndomains = [\"a.example\"]\n[limits]\nhard_error_limit = 0\n",
+            "limits.hard_error_limit",
+        ),
     ];
     for (text, key) in cases {
         let path = dir.path().join("smtpd.toml");
@@ -93,13 +105,29 @@ fn conversation_commands_and_backup() {
     let config = write_config(dir.path(), 0, "");
     let out = replyd(
         &config,
-        &["conversation", "create", "--contact", "bob@example.org", "--channel", "facebook", "--subject", "Hello"],
+        &[
+            "conversation",
+            "create",
+            "--contact",
+            "bob@example.org",
+            "--channel",
+            "facebook",
+            "--subject",
+            "Hello",
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let line = String::from_utf8(out.stdout).unwrap();
     let (uuid, address) = line.trim().split_once('\t').unwrap();
     assert_eq!(uuid.len(), 36);
-    assert!(address.starts_with("reply+") && address.ends_with("@support.example.com"), "{address}");
+    assert!(
+        address.starts_with("reply+") && address.ends_with("@support.example.com"),
+        "{address}"
+    );
 
     let out = replyd(&config, &["conversation", "list", "--json"]);
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -108,7 +136,17 @@ fn conversation_commands_and_backup() {
     assert_eq!(list[0]["reply_address"], address);
     assert_eq!(list[0]["status"], "open");
 
-    let out = replyd(&config, &["conversation", "create", "--contact", "x@y", "--domain", "other.example"]);
+    let out = replyd(
+        &config,
+        &[
+            "conversation",
+            "create",
+            "--contact",
+            "x@y",
+            "--domain",
+            "other.example",
+        ],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("other.example"));
 
@@ -123,19 +161,40 @@ fn conversation_commands_and_backup() {
 
     let out = replyd(&config, &["inbox", "--json"]);
     assert!(out.status.success());
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(), serde_json::json!([]));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
+        serde_json::json!([])
+    );
 
     let copy = dir.path().join("copy.sqlite3");
     let out = replyd(&config, &["backup", copy.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let db = rusqlite::Connection::open(&copy).unwrap();
-    let n: i64 = db.query_row("SELECT COUNT(*) FROM conversations", [], |r| r.get(0)).unwrap();
+    let n: i64 = db
+        .query_row("SELECT COUNT(*) FROM conversations", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 1);
 
-    for cmd in [&["serve", "--help"][..], &["conversation", "create", "--help"], &["inbox", "--help"], &["backup", "--help"]] {
+    for cmd in [
+        &["serve", "--help"][..],
+        &["conversation", "create", "--help"],
+        &["inbox", "--help"],
+        &["backup", "--help"],
+    ] {
         let out = replyd(&config, cmd);
         assert!(out.status.success());
-        assert!(String::from_utf8_lossy(&out.stdout).lines().next().unwrap().len() > 10);
+        assert!(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .unwrap()
+                .len()
+                > 10
+        );
     }
 }
 
@@ -143,14 +202,21 @@ fn conversation_commands_and_backup() {
 fn sigterm_mid_data_completes_the_transaction_and_restart_keeps_everything() {
     let dir = TempDir::new("term");
     let config = write_config(dir.path(), 0, "");
-    let out = replyd(&config, &["conversation", "create", "--contact", "bob@example.org"]);
+    let out = replyd(
+        &config,
+        &["conversation", "create", "--contact", "bob@example.org"],
+    );
     let line = String::from_utf8(out.stdout).unwrap();
     let (uuid, address) = line.trim().split_once('\t').unwrap();
     let (child, addr) = serve(&config);
 
     // One message stored before the signal.
     let mut c = Raw::greeted(addr);
-    let (code, _) = c.send_mail("bob@example.org", &[address], &reply_message(address, "before@example.org", "before"));
+    let (code, _) = c.send_mail(
+        "bob@example.org",
+        &[address],
+        &reply_message(address, "before@example.org", "before"),
+    );
     assert_eq!(code, 250);
 
     // A second client is in the middle of DATA when SIGTERM arrives.
@@ -193,11 +259,18 @@ fn sigterm_mid_data_completes_the_transaction_and_restart_keeps_everything() {
     assert_eq!(texts, expected);
     let (child, addr) = serve(&config);
     let mut c = Raw::greeted(addr);
-    let (code, _) = c.send_mail("bob@example.org", &[address], &reply_message(address, "after@example.org", "after"));
+    let (code, _) = c.send_mail(
+        "bob@example.org",
+        &[address],
+        &reply_message(address, "after@example.org", "after"),
+    );
     assert_eq!(code, 250);
     let out = replyd(&config, &["conversation", "show", uuid]);
     let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(shown.contains("before") && shown.contains("after"), "{shown}");
+    assert!(
+        shown.contains("before") && shown.contains("after"),
+        "{shown}"
+    );
     sigterm(&child);
     let mut child = child;
     assert!(child.wait().unwrap().success());

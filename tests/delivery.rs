@@ -117,7 +117,10 @@ fn reply_with_attachment_is_stored_before_250() {
     let raw = String::from_utf8_lossy(&raw);
     assert!(raw.starts_with("Received: from "), "{raw}");
     assert!(raw.contains("by mx.test (replyd) with ESMTP id "), "{raw}");
-    assert!(raw.contains(&format!("for <{}>", conv.reply_address)), "{raw}");
+    assert!(
+        raw.contains(&format!("for <{}>", conv.reply_address)),
+        "{raw}"
+    );
 
     // `conversation show` (the real binary, on the same file) prints the reply.
     let out = std::process::Command::new(replyd_bin())
@@ -128,11 +131,21 @@ fn reply_with_attachment_is_stored_before_250() {
         .args(["conversation", "show", &conv.uuid])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("incoming from bob@example.org"), "{shown}");
-    assert!(shown.contains("Yes, the parcel arrived today. Thank you!"), "{shown}");
-    assert!(shown.contains("screenshot.png (image/png, 10 bytes)"), "{shown}");
+    assert!(
+        shown.contains("Yes, the parcel arrived today. Thank you!"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("screenshot.png (image/png, 10 bytes)"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -162,8 +175,14 @@ fn reused_message_id_with_other_content_is_stored_and_flagged() {
     let mut c = Raw::greeted(srv.addr);
     let a = reply_message(&conv.reply_address, "same@example.org", "First text");
     let b = reply_message(&conv.reply_address, "same@example.org", "Different text");
-    assert_eq!(c.send_mail("bob@example.org", &[&conv.reply_address], &a).0, 250);
-    assert_eq!(c.send_mail("bob@example.org", &[&conv.reply_address], &b).0, 250);
+    assert_eq!(
+        c.send_mail("bob@example.org", &[&conv.reply_address], &a).0,
+        250
+    );
+    assert_eq!(
+        c.send_mail("bob@example.org", &[&conv.reply_address], &b).0,
+        250
+    );
     assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 2);
     let flags: String = srv
         .db()
@@ -198,7 +217,8 @@ fn two_tokens_one_message_one_row_each() {
 
 #[test]
 fn locked_database_gives_451_and_the_session_recovers() {
-    let srv = TestServer::start_with(|c| c.store.busy_timeout = std::time::Duration::from_millis(200));
+    let srv =
+        TestServer::start_with(|c| c.store.busy_timeout = std::time::Duration::from_millis(200));
     let conv = srv.conversation("bob@example.org");
     let locker = srv.db();
     locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
@@ -249,7 +269,11 @@ fn concurrent_sessions_all_stored() {
             thread::spawn(move || {
                 let mut c = Raw::greeted(addr);
                 for i in 0..10 {
-                    let body = reply_message(&to, &format!("c{t}-{i}@example.org"), &format!("msg {t} {i}"));
+                    let body = reply_message(
+                        &to,
+                        &format!("c{t}-{i}@example.org"),
+                        &format!("msg {t} {i}"),
+                    );
                     let (code, text) = c.send_mail("bob@example.org", &[&to], &body);
                     assert_eq!(code, 250, "{text}");
                 }

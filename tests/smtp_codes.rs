@@ -15,7 +15,13 @@ fn greeting_ehlo_and_simple_commands() {
     assert_eq!(code, 250);
     let caps: Vec<&str> = ehlo.lines().collect();
     assert_eq!(caps[0], "mx.test");
-    for cap in ["PIPELINING", "SIZE 26214400", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"] {
+    for cap in [
+        "PIPELINING",
+        "SIZE 26214400",
+        "8BITMIME",
+        "SMTPUTF8",
+        "ENHANCEDSTATUSCODES",
+    ] {
         assert!(caps.contains(&cap), "missing {cap} in {caps:?}");
     }
     assert!(!ehlo.contains("CHUNKING"), "{ehlo}");

@@ -63,12 +63,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.pos < self.buf.len()
     }
 
-    /// Drops whatever the client sent that has not been read.
-    pub fn discard_buffered(&mut self) {
-        self.buf.clear();
-        self.pos = 0;
-    }
-
     /// Queues a one-line reply; CR and LF in `text` are replaced so a client can never
     /// inject a reply line.
     pub fn reply(&mut self, code: u16, esc: &str, text: &str) {
@@ -302,6 +296,9 @@ impl DataFramer {
             }
         }
         self.consumed += i;
+        if self.consumed > self.max.saturating_mul(2) {
+            return (i, Some(Data::Runaway));
+        }
         (i, None)
     }
 }

@@ -233,7 +233,7 @@ async fn accept_loop(
                 ip: peer.ip(),
             })
         };
-        let session = Session::new(stream, ctx.clone(), peer, shutdown.subscribe());
+        let session = Session::new(stream, ctx.clone(), peer, trusted, shutdown.subscribe());
         tokio::spawn(async move {
             session.run().await;
             drop(ip_slot);

@@ -57,6 +57,8 @@ pub(crate) struct Session<S> {
     conn: Connection<S>,
     ctx: Arc<Context>,
     peer: SocketAddr,
+    /// The client is on a `trusted_relays` network (a front MTA).
+    trusted: bool,
     shutdown: Signal,
     helo: Option<String>,
     esmtp: bool,
@@ -71,11 +73,18 @@ enum Flow {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
-    pub fn new(stream: S, ctx: Arc<Context>, peer: SocketAddr, shutdown: Signal) -> Self {
+    pub fn new(
+        stream: S,
+        ctx: Arc<Context>,
+        peer: SocketAddr,
+        trusted: bool,
+        shutdown: Signal,
+    ) -> Self {
         Session {
             conn: Connection::new(stream),
             ctx,
             peer,
+            trusted,
             shutdown,
             helo: None,
             esmtp: false,
@@ -88,6 +97,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     /// Runs the session to its end.
     pub async fn run(mut self) {
         let host = self.ctx.config.server.hostname.clone();
+        let delay = self.ctx.config.limits.greeting_delay;
+        if !self.trusted && !delay.is_zero() {
+            // A client that talks before the banner is a spammer's ratware or a desynchronised
+            // pipeline: RFC 5321 §4.3.1 has the client wait for the greeting.
+            match tokio::time::timeout(delay, self.conn.wait_readable()).await {
+                Err(_) => {}
+                Ok(Ok(n)) if n > 0 => {
+                    tracing::info!(peer = %self.peer, "client talked before the greeting; refused");
+                    self.conn.reply(
+                        554,
+                        "5.5.0",
+                        "Protocol error: you talked before the greeting",
+                    );
+                    self.conn.close().await;
+                    return;
+                }
+                Ok(_) => return,
+            }
+        }
         self.conn
             .reply(220, "", &format!("{host} ESMTP replyd ready"));
         let mut line = Vec::with_capacity(128);

@@ -128,7 +128,8 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop.shutdown();
         if let (Some(rt), Some(task)) = (self.runtime.as_ref(), self.task.take()) {
-            let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), task).await });
+            let _ =
+                rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), task).await });
         }
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_timeout(Duration::from_secs(1));
@@ -194,7 +195,10 @@ impl Raw {
     pub fn expect(&mut self, line: &str, code: u16, esc: &str) -> String {
         let (c, text) = self.cmd(line);
         assert_eq!(c, code, "{line} -> {c} {text}");
-        assert!(text.starts_with(esc), "{line} -> {c} {text}, expected {esc}");
+        assert!(
+            text.starts_with(esc),
+            "{line} -> {c} {text}, expected {esc}"
+        );
         text
     }
 
