@@ -14,6 +14,7 @@
 
 pub mod address;
 pub mod config;
+pub mod intake;
 pub mod message;
 pub mod outbound;
 pub mod shutdown;

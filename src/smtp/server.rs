@@ -100,12 +100,12 @@ impl Server {
 
     /// The store the server writes to.
     pub fn store(&self) -> Arc<Store> {
-        self.ctx.store.clone()
+        self.ctx.intake.store.clone()
     }
 
     /// The writer, for notifications of committed messages.
     pub fn writer(&self) -> Writer {
-        self.ctx.writer.clone()
+        self.ctx.intake.writer.clone()
     }
 
     /// Serves until [`ShutdownHandle::shutdown`] is called, then drains: transactions in
@@ -117,7 +117,7 @@ impl Server {
             writer_thread,
             shutdown,
         } = self;
-        let max = ctx.config.limits.max_connections;
+        let max = ctx.intake.config.limits.max_connections;
         let slots = Arc::new(Semaphore::new(max));
         let per_ip = Arc::new(Mutex::new(HashMap::<IpAddr, usize>::new()));
         for l in &listeners {
@@ -139,7 +139,7 @@ impl Server {
         for t in &accept_tasks {
             t.abort();
         }
-        let grace = ctx.config.server.shutdown_grace;
+        let grace = ctx.intake.config.server.shutdown_grace;
         tracing::info!(
             grace_secs = grace.as_secs_f64(),
             "shutting down: draining sessions"
@@ -201,7 +201,7 @@ async fn accept_loop(
             tracing::warn!(%peer, "max_connections reached; refused with 421");
             tokio::spawn(refuse(
                 stream,
-                ctx.config.server.hostname.clone(),
+                ctx.intake.config.server.hostname.clone(),
                 "Too many connections",
             ));
             continue;
@@ -217,12 +217,12 @@ async fn accept_loop(
         } else {
             let mut map = per_ip.lock().unwrap_or_else(|p| p.into_inner());
             let n = map.entry(peer.ip()).or_insert(0);
-            if *n >= ctx.config.limits.max_connections_per_ip {
+            if *n >= ctx.intake.config.limits.max_connections_per_ip {
                 drop(map);
                 tracing::warn!(%peer, "max_connections_per_ip reached; refused with 421");
                 tokio::spawn(refuse(
                     stream,
-                    ctx.config.server.hostname.clone(),
+                    ctx.intake.config.server.hostname.clone(),
                     "Too many connections from your address",
                 ));
                 continue;

@@ -6,11 +6,10 @@
 //! `451` with the session still usable.
 
 use super::connection::{Connection, Data, Line};
-use crate::address::{classify, Recipient};
 use crate::config::Config;
-use crate::message::{self, ExtractOptions};
+use crate::intake::{Arrival, Intake};
 use crate::shutdown::{Phase, Signal};
-use crate::store::{Delivery, Destination, Envelope, Store, Stored, TokenStatus, Writer};
+use crate::store::{Destination, Store, Stored, Writer};
 use smtp_proto::{Error as ProtoError, Request};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,15 +17,13 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 /// What every session shares.
 pub(crate) struct Context {
-    pub config: Config,
-    pub store: Arc<Store>,
-    pub writer: Writer,
+    pub intake: Intake,
     pub ehlo_lines: Vec<String>,
 }
 
 impl Context {
     pub fn new(config: Config, store: Arc<Store>, writer: Writer) -> Context {
-        let mut ehlo_lines = vec![
+        let ehlo_lines = vec![
             config.server.hostname.clone(),
             "PIPELINING".into(),
             format!("SIZE {}", config.limits.max_message_size),
@@ -34,11 +31,12 @@ impl Context {
             "SMTPUTF8".into(),
             "ENHANCEDSTATUSCODES".into(),
         ];
-        ehlo_lines.shrink_to_fit();
         Context {
-            config,
-            store,
-            writer,
+            intake: Intake {
+                config,
+                store,
+                writer,
+            },
             ehlo_lines,
         }
     }
@@ -96,8 +94,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     /// Runs the session to its end.
     pub async fn run(mut self) {
-        let host = self.ctx.config.server.hostname.clone();
-        let delay = self.ctx.config.limits.greeting_delay;
+        let host = self.ctx.intake.config.server.hostname.clone();
+        let delay = self.ctx.intake.config.limits.greeting_delay;
         if !self.trusted && !delay.is_zero() {
             // A client that talks before the banner is a spammer's ratware or a desynchronised
             // pipeline: RFC 5321 §4.3.1 has the client wait for the greeting.
@@ -128,8 +126,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 );
                 break;
             }
-            let max = self.ctx.config.limits.max_line_length;
-            let timeout = self.ctx.config.limits.command_timeout;
+            let max = self.ctx.intake.config.limits.max_line_length;
+            let timeout = self.ctx.intake.config.limits.command_timeout;
             let mut shutdown = self.shutdown.clone();
             let read = tokio::select! {
                 r = tokio::time::timeout(timeout, self.conn.read_line(&mut line, max)) => r,
@@ -161,8 +159,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     fn error(&mut self, code: u16, esc: &str, text: &str) -> Flow {
         self.conn.reply(code, esc, text);
         self.errors += 1;
-        if self.errors >= self.ctx.config.limits.hard_error_limit {
-            let host = &self.ctx.config.server.hostname;
+        if self.errors >= self.ctx.intake.config.limits.hard_error_limit {
+            let host = &self.ctx.intake.config.server.hostname;
             self.conn
                 .reply(421, "4.7.0", &format!("{host} Too many errors, closing"));
             return Flow::Close;
@@ -173,7 +171,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     fn junk(&mut self) -> Flow {
         self.junk += 1;
         if self.junk > JUNK_COMMAND_LIMIT {
-            let host = &self.ctx.config.server.hostname;
+            let host = &self.ctx.intake.config.server.hostname;
             self.conn.reply(
                 421,
                 "4.7.0",
@@ -214,7 +212,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 self.helo = Some(host.into_owned());
                 self.esmtp = false;
                 self.tx = None;
-                let host = self.ctx.config.server.hostname.clone();
+                let host = self.ctx.intake.config.server.hostname.clone();
                 self.conn.reply(250, "", &host);
                 Flow::Continue
             }
@@ -248,7 +246,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 self.junk()
             }
             Request::Quit => {
-                let host = self.ctx.config.server.hostname.clone();
+                let host = self.ctx.intake.config.server.hostname.clone();
                 self.conn.reply(221, "2.0.0", &format!("{host} Bye"));
                 Flow::Close
             }
@@ -300,13 +298,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         }
         match declared_size(line) {
             Err(()) => return self.error(501, "5.5.4", "Invalid SIZE value"),
-            Ok(Some(size)) if size > self.ctx.config.limits.max_message_size as u64 => {
+            Ok(Some(size)) if size > self.ctx.intake.config.limits.max_message_size as u64 => {
                 return self.error(
                     552,
                     "5.3.4",
                     &format!(
                         "Message size exceeds the limit of {} bytes",
-                        self.ctx.config.limits.max_message_size
+                        self.ctx.intake.config.limits.max_message_size
                     ),
                 );
             }
@@ -335,7 +333,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         if !tx.smtputf8 && !address.is_ascii() {
             return self.error(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
         }
-        if tx.recipients.len() >= self.ctx.config.limits.max_recipients {
+        if tx.recipients.len() >= self.ctx.intake.config.limits.max_recipients {
             return self.error(452, "4.5.3", "Too many recipients");
         }
         let address = if address.is_empty() {
@@ -347,31 +345,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         } else {
             address
         };
-        let dest = match classify(address, &self.ctx.config.server.domains) {
-            Recipient::Reply { token } => match self.ctx.store.token_status(&token) {
-                Ok(TokenStatus::Open { conversation_id }) => {
-                    Destination::Conversation(conversation_id)
-                }
-                Ok(TokenStatus::Closed) | Ok(TokenStatus::Expired) => {
-                    let text = self.ctx.config.conversations.closed_reply_text.clone();
-                    return self.error(550, "5.1.1", &text);
-                }
-                Ok(TokenStatus::Unknown) => {
-                    return self.error(550, "5.1.1", "No such conversation")
-                }
-                Err(e) => {
-                    tracing::error!(peer = %self.peer, error = %e, "token look-up failed");
-                    return self.error(451, "4.3.0", "Temporary storage failure, try again later");
-                }
-            },
-            Recipient::Postmaster => Destination::Operator("postmaster".into()),
-            Recipient::UnknownLocal => return self.error(550, "5.1.1", "No such user here"),
-            Recipient::Routed => {
-                return self.error(550, "5.7.1", "Source routing (% or !) is not accepted")
-            }
-            Recipient::Foreign => {
-                return self.error(550, "5.7.1", "Relay access denied: not a domain of ours")
-            }
+        let dest = match self.ctx.intake.check_recipient(address) {
+            Ok(dest) => dest,
+            Err(refusal) => return self.error(refusal.code, refusal.esc, &refusal.text),
         };
         if let Some(tx) = &mut self.tx {
             tx.recipients.push((address.to_string(), dest));
@@ -395,9 +371,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             return Flow::Close;
         }
         self.conn.reply(354, "", "End data with <CR><LF>.<CR><LF>");
-        let max = self.ctx.config.limits.max_message_size;
-        let timeout = self.ctx.config.limits.data_timeout;
-        let host = self.ctx.config.server.hostname.clone();
+        let max = self.ctx.intake.config.limits.max_message_size;
+        let timeout = self.ctx.intake.config.limits.data_timeout;
+        let host = self.ctx.intake.config.server.hostname.clone();
         let mut body = Vec::new();
         let mut shutdown = self.shutdown.clone();
         let read = tokio::select! {
@@ -440,55 +416,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 
     async fn deliver(&mut self, tx: Transaction, raw: Vec<u8>) -> Flow {
-        let now = crate::time::unix_now();
-        let id = &crate::address::new_token()[..12];
-        let trace_header = received_header(
-            self.helo.as_deref().unwrap_or("unknown"),
-            self.peer,
-            &self.ctx.config.server.hostname,
-            if self.esmtp { "ESMTP" } else { "SMTP" },
-            id,
-            (tx.recipients.len() == 1).then(|| tx.recipients[0].0.as_str()),
-            now,
-        );
-        let opts = ExtractOptions {
-            max_attachment_size: self.ctx.config.message.max_attachment_size,
-            max_attachments: self.ctx.config.message.max_attachments,
-        };
-        // MIME parsing is CPU work: keep it off the threads that serve other sessions.
-        let (raw, parsed) = match tokio::task::spawn_blocking(move || {
-            let parsed = message::extract(&raw, &opts);
-            (raw, parsed)
-        })
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(peer = %self.peer, error = %e, "message extraction failed");
-                return self.error(451, "4.3.0", "Temporary failure processing the message");
-            }
-        };
-        let mut destinations: Vec<Destination> = Vec::new();
-        for (_, d) in &tx.recipients {
-            if !destinations.contains(d) {
-                destinations.push(d.clone());
-            }
-        }
         let size = raw.len();
-        let delivery = Delivery {
-            envelope: Envelope {
-                sender: tx.sender,
-                recipients: tx.recipients.into_iter().map(|(a, _)| a).collect(),
-                remote_ip: Some(self.peer.ip().to_string()),
-                helo: self.helo.clone(),
-            },
-            destinations,
-            trace_header,
-            raw,
-            parsed,
-            received_at: now,
+        let arrival = Arrival {
+            helo: self.helo.as_deref(),
+            remote_ip: Some(self.peer.ip()),
+            protocol: if self.esmtp { "ESMTP" } else { "SMTP" },
         };
-        match self.ctx.writer.write(delivery).await {
+        let result = self
+            .ctx
+            .intake
+            .deliver(&arrival, tx.sender, tx.recipients, raw)
+            .await;
+        match result {
             Ok(stored) => {
                 let ids: Vec<String> = stored.iter().map(Stored::to_string).collect();
                 let ids = ids.join(" ");
@@ -562,37 +501,6 @@ fn declared_size(line: &str) -> Result<Option<u64>, ()> {
         }
     }
     Ok(None)
-}
-
-/// Our trace header (RFC 5321 §4.4), with its CRLF.
-fn received_header(
-    helo: &str,
-    peer: SocketAddr,
-    hostname: &str,
-    protocol: &str,
-    id: &str,
-    single_recipient: Option<&str>,
-    now: i64,
-) -> String {
-    let ip = match peer.ip() {
-        std::net::IpAddr::V4(v4) => v4.to_string(),
-        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => format!("IPv6:{v6}"),
-        },
-    };
-    let helo: String = helo
-        .chars()
-        .filter(|c| !c.is_control() && *c != '(' && *c != ')')
-        .collect();
-    let mut h = format!(
-        "Received: from {helo} ([{ip}])\r\n\tby {hostname} (replyd) with {protocol} id {id}"
-    );
-    if let Some(rcpt) = single_recipient {
-        h.push_str(&format!("\r\n\tfor <{rcpt}>"));
-    }
-    h.push_str(&format!("; {}\r\n", crate::time::rfc5322(now)));
-    h
 }
 
 #[cfg(test)]

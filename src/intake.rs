@@ -1,0 +1,189 @@
+//! Taking in a message: who may receive it, and how it is stored.
+//!
+//! The SMTP session, LMTP and `replyd ingest` (a pipe from Postfix or Exim) all accept mail
+//! by the same rules, so those rules live here once: [`Intake::check_recipient`] decides a
+//! recipient (with the SMTP reply a refusal gets), and [`Intake::deliver`] adds our trace
+//! header, extracts the message off the async threads and hands it to the store's writer.
+
+use crate::address::{classify, Recipient};
+use crate::config::Config;
+use crate::message::{self, ExtractOptions};
+use crate::store::{
+    Delivery, Destination, Envelope, Store, StoreError, Stored, TokenStatus, Writer,
+};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// A refused recipient: the SMTP reply to give (`5xx` permanent, `4xx` try again later).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: u16,
+    pub esc: &'static str,
+    pub text: String,
+}
+
+impl Refusal {
+    fn new(code: u16, esc: &'static str, text: impl Into<String>) -> Refusal {
+        Refusal {
+            code,
+            esc,
+            text: text.into(),
+        }
+    }
+
+    /// Whether retrying later could succeed.
+    pub fn is_transient(&self) -> bool {
+        (400..500).contains(&self.code)
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.code, self.esc, self.text)
+    }
+}
+
+/// How a message reached us, for the `Received:` header.
+#[derive(Debug, Clone)]
+pub struct Arrival<'a> {
+    /// HELO/EHLO/LHLO name, if any.
+    pub helo: Option<&'a str>,
+    pub remote_ip: Option<IpAddr>,
+    /// `SMTP`, `ESMTP`, `LMTP`, `ESMTPS`, or `local` for a pipe.
+    pub protocol: &'a str,
+}
+
+/// The shared rules and the way to the store.
+pub struct Intake {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub writer: Writer,
+}
+
+impl Intake {
+    /// Decides an envelope recipient (already stripped of `<>`).
+    pub fn check_recipient(&self, address: &str) -> Result<Destination, Refusal> {
+        match classify(address, &self.config.server.domains) {
+            Recipient::Reply { token } => match self.store.token_status(&token) {
+                Ok(TokenStatus::Open { conversation_id }) => {
+                    Ok(Destination::Conversation(conversation_id))
+                }
+                Ok(TokenStatus::Closed) | Ok(TokenStatus::Expired) => Err(Refusal::new(
+                    550,
+                    "5.1.1",
+                    self.config.conversations.closed_reply_text.clone(),
+                )),
+                Ok(TokenStatus::Unknown) => Err(Refusal::new(550, "5.1.1", "No such conversation")),
+                Err(e) => {
+                    tracing::error!(error = %e, "token look-up failed");
+                    Err(Refusal::new(
+                        451,
+                        "4.3.0",
+                        "Temporary storage failure, try again later",
+                    ))
+                }
+            },
+            Recipient::Postmaster => Ok(Destination::Operator("postmaster".into())),
+            Recipient::UnknownLocal => Err(Refusal::new(550, "5.1.1", "No such user here")),
+            Recipient::Routed => Err(Refusal::new(
+                550,
+                "5.7.1",
+                "Source routing (% or !) is not accepted",
+            )),
+            Recipient::Foreign => Err(Refusal::new(
+                550,
+                "5.7.1",
+                "Relay access denied: not a domain of ours",
+            )),
+        }
+    }
+
+    /// Stores one message for its accepted recipients; resolves once committed.
+    pub async fn deliver(
+        &self,
+        arrival: &Arrival<'_>,
+        sender: String,
+        recipients: Vec<(String, Destination)>,
+        raw: Vec<u8>,
+    ) -> Result<Vec<Stored>, StoreError> {
+        let now = crate::time::unix_now();
+        let id = &crate::address::new_token()[..12];
+        let single = (recipients.len() == 1).then(|| recipients[0].0.as_str());
+        let trace_header = received_header(arrival, &self.config.server.hostname, id, single, now);
+        let opts = ExtractOptions {
+            max_attachment_size: self.config.message.max_attachment_size,
+            max_attachments: self.config.message.max_attachments,
+        };
+        let null_sender = sender.is_empty();
+        // MIME parsing is CPU work: keep it off the threads that serve other sessions.
+        let (raw, parsed) = tokio::task::spawn_blocking(move || {
+            let mut parsed = message::extract(&raw, &opts);
+            if null_sender && parsed.automated.is_none() {
+                parsed.automated = Some("bounce".into());
+            }
+            (raw, parsed)
+        })
+        .await
+        .map_err(|e| StoreError::Invalid(format!("message extraction failed: {e}")))?;
+        let mut destinations: Vec<Destination> = Vec::new();
+        for (_, d) in &recipients {
+            if !destinations.contains(d) {
+                destinations.push(d.clone());
+            }
+        }
+        let delivery = Delivery {
+            envelope: Envelope {
+                sender,
+                recipients: recipients.into_iter().map(|(a, _)| a).collect(),
+                remote_ip: arrival.remote_ip.map(|ip| ip.to_string()),
+                helo: arrival.helo.map(str::to_string),
+            },
+            destinations,
+            trace_header,
+            raw,
+            parsed,
+            received_at: now,
+        };
+        self.writer.write(delivery).await
+    }
+}
+
+/// Our trace header (RFC 5321 §4.4), with its CRLF.
+fn received_header(
+    arrival: &Arrival<'_>,
+    hostname: &str,
+    id: &str,
+    single_recipient: Option<&str>,
+    now: i64,
+) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_control() && *c != '(' && *c != ')')
+            .collect()
+    };
+    let mut h = String::from("Received: ");
+    if arrival.helo.is_some() || arrival.remote_ip.is_some() {
+        let helo = clean(arrival.helo.unwrap_or("unknown"));
+        h.push_str(&format!("from {helo}"));
+        if let Some(ip) = arrival.remote_ip {
+            let ip = match ip {
+                IpAddr::V4(v4) => v4.to_string(),
+                IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                    Some(v4) => v4.to_string(),
+                    None => format!("IPv6:{v6}"),
+                },
+            };
+            h.push_str(&format!(" ([{ip}])"));
+        }
+        h.push_str("\r\n\t");
+    }
+    h.push_str(&format!(
+        "by {hostname} (replyd) with {} id {id}",
+        arrival.protocol
+    ));
+    if let Some(rcpt) = single_recipient {
+        h.push_str(&format!("\r\n\tfor <{}>", clean(rcpt)));
+    }
+    h.push_str(&format!("; {}\r\n", crate::time::rfc5322(now)));
+    h
+}
