@@ -207,6 +207,7 @@ async fn accept_loop(
             continue;
         };
         let trusted = ctx
+            .intake
             .config
             .server
             .trusted_relays
