@@ -45,6 +45,38 @@ enum Command {
         /// Where to write the copy (must not exist).
         path: PathBuf,
     },
+    /// Stamps an agent's reply (stdin → stdout) with the conversation's reply headers and records it.
+    Stamp {
+        /// The conversation's UUID.
+        #[arg(long)]
+        conversation: String,
+        /// Only print the envelope sender (MAIL FROM) to send the conversation's mail with.
+        #[arg(long)]
+        print_sender: bool,
+        /// Display name for Reply-To (default: `[outbound] display_name`, else the From name).
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Delivers one message from stdin, as Postfix/Exim pipe transports do (exit codes: sysexits).
+    Ingest {
+        /// The envelope recipient.
+        #[arg(long)]
+        recipient: String,
+        /// The envelope sender (empty for the null sender).
+        #[arg(long, default_value = "")]
+        sender: String,
+        /// The client IP the front MTA received the message from.
+        #[arg(long)]
+        client_ip: Option<std::net::IpAddr>,
+    },
+    /// Shows what replyd extracts from a message file (or - for stdin), without storing it.
+    Parse {
+        /// The .eml file, or - for stdin.
+        file: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -93,6 +125,20 @@ struct ListArgs {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Ingest {
+        recipient,
+        sender,
+        client_ip,
+    } = cli.command
+    {
+        // Before logging is set up: a pipe transport reads our stderr into its bounce text.
+        let args = crate::ingest::Args {
+            recipient,
+            sender,
+            client_ip,
+        };
+        return crate::ingest::main(cli.config, cli.database, args);
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -158,6 +204,29 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
             }
             Ok(())
         }
+        Command::Stamp {
+            conversation,
+            print_sender,
+            display_name,
+        } => {
+            let store = open_store(&config)?;
+            if print_sender {
+                println!("{}", store.conversation(&conversation)?.reply_address);
+                return Ok(());
+            }
+            let mut raw = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut raw)?;
+            let name = display_name.or(config.outbound.display_name.clone());
+            let stamped = store.stamp_outgoing(&conversation, &raw, name.as_deref())?;
+            std::io::Write::write_all(&mut std::io::stdout(), &stamped.bytes)?;
+            eprintln!(
+                "replyd: recorded as m{}; send with MAIL FROM:<{}>",
+                stamped.stored_id, stamped.envelope_sender
+            );
+            Ok(())
+        }
+        Command::Parse { file, json } => parse(&file, json, &config),
+        Command::Ingest { .. } => Ok(()),
         Command::Backup { path } => {
             let store = open_store(&config)?;
             store.backup(&path)?;
@@ -303,4 +372,81 @@ fn print_conversation_line(c: &Conversation) {
         c.message_count,
         c.subject.as_deref().unwrap_or("")
     );
+}
+
+fn parse(
+    file: &std::path::Path,
+    json: bool,
+    config: &Config,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let raw = if file.as_os_str() == "-" {
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut raw)?;
+        raw
+    } else {
+        std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?
+    };
+    let opts = replyd::message::ExtractOptions {
+        max_attachment_size: config.message.max_attachment_size,
+        max_attachments: config.message.max_attachments,
+    };
+    let p = replyd::message::extract(&raw, &opts);
+    if json {
+        let attachments: Vec<_> = p
+            .attachments
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "filename": a.filename, "content_type": a.content_type, "size": a.size,
+                    "inline": a.inline, "content_id": a.content_id,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "subject": p.subject,
+            "from": p.from.as_ref().map(|f| f.address.clone()),
+            "from_name": p.from.as_ref().and_then(|f| f.name.clone()),
+            "to": p.to.iter().map(|m| m.address.clone()).collect::<Vec<_>>(),
+            "message_id": p.message_id,
+            "in_reply_to": p.in_reply_to,
+            "references": p.references,
+            "date": p.date,
+            "text": p.text_body,
+            "html": p.html_body,
+            "reply_text": p.reply_text,
+            "quoted_text": p.quoted_text,
+            "attachments": attachments,
+            "skipped_attachments": p.skipped_attachments,
+            "automated": p.automated,
+            "flags": p.flags,
+            "notes": p.notes,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "From: {}",
+            p.from
+                .as_ref()
+                .map(|f| f.address.as_str())
+                .unwrap_or("(none)")
+        );
+        println!("Subject: {}", p.subject.as_deref().unwrap_or("(none)"));
+        if let Some(a) = &p.automated {
+            println!("Automated: {a}");
+        }
+        for a in &p.attachments {
+            println!(
+                "Attachment: {} ({}, {} bytes{})",
+                a.filename.as_deref().unwrap_or("(unnamed)"),
+                a.content_type,
+                a.size,
+                if a.inline { ", inline" } else { "" }
+            );
+        }
+        println!("\n--- reply text ---\n{}", p.reply_text);
+        if !p.quoted_text.is_empty() {
+            println!("\n--- quoted (trimmed) ---\n{}", p.quoted_text);
+        }
+    }
+    Ok(())
 }

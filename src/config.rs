@@ -21,6 +21,15 @@ pub struct Config {
     pub limits: Limits,
     pub conversations: ConversationConfig,
     pub message: MessageConfig,
+    pub outbound: OutboundConfig,
+}
+
+/// `[outbound]`: stamping agent mail.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundConfig {
+    /// Display name of the `Reply-To` (e.g. "Example Support"); unset keeps the agent's name.
+    pub display_name: Option<String>,
 }
 
 /// `[server]`: where we listen and who we are.

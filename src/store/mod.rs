@@ -7,10 +7,14 @@
 //! writes (create/close a conversation) use a [`Store`], which any process may open at the
 //! same time as a running server.
 
+mod outgoing;
 mod schema;
+mod subscription;
 mod writer;
 
+pub use outgoing::{StampedMessage, MARKER_HEADER};
 pub use schema::SCHEMA_VERSION;
+pub use subscription::Subscription;
 pub use writer::{Delivery, Destination, Envelope, Stored, Writer};
 
 use crate::address;
@@ -200,7 +204,7 @@ impl Store {
         &self.path
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves the connection usable: SQLite rolls back.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -62,7 +62,9 @@ CREATE TABLE messages (
     automated           TEXT,
     sender_is_contact   INTEGER,
     flags               TEXT NOT NULL DEFAULT '',
-    notes               TEXT NOT NULL DEFAULT ''
+    notes               TEXT NOT NULL DEFAULT '',
+    -- For a delivery report: the outgoing message it is about.
+    related_message_id  INTEGER REFERENCES messages(id)
 );
 -- A retried delivery (same conversation, Message-ID and bytes) is the same message.
 CREATE UNIQUE INDEX messages_retry ON messages(conversation_id, dedupe_key, content_hash)

@@ -1,0 +1,133 @@
+//! `replyd ingest`: one message on stdin, delivered by the same rules as the server.
+//!
+//! This is the target of a Postfix `pipe(8)` or Exim `pipe` transport, which read our exit
+//! code (sysexits) to decide between delivered, bounce and retry. So every outcome maps to
+//! a code those programs know: 0 stored, 67 (EX_NOUSER) unknown or closed recipient, 65
+//! (EX_DATAERR) only for input that is not a message at all, and 75 (EX_TEMPFAIL) for every
+//! other failure — a locked database, a full disk, a bad config, even a bug — because mail
+//! retried later is mail not lost.
+
+use replyd::intake::{Arrival, Intake};
+use replyd::store::{Store, Writer};
+use replyd::Config;
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+const EX_OK: u8 = 0;
+const EX_DATAERR: u8 = 65;
+const EX_NOUSER: u8 = 67;
+const EX_TEMPFAIL: u8 = 75;
+
+/// The envelope given on the command line.
+#[derive(Debug, Default)]
+pub struct Args {
+    pub recipient: String,
+    pub sender: String,
+    pub client_ip: Option<IpAddr>,
+}
+
+pub fn main(config: PathBuf, database: Option<PathBuf>, args: Args) -> ExitCode {
+    let code = std::panic::catch_unwind(move || run(config, database, args)).unwrap_or_else(|_| {
+        eprintln!("replyd ingest: internal error; the message will be retried");
+        EX_TEMPFAIL
+    });
+    ExitCode::from(code)
+}
+
+fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
+    let mut config = match Config::load(&config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("replyd ingest: {e}");
+            return EX_TEMPFAIL;
+        }
+    };
+    if let Some(db) = database {
+        config.store.path = db;
+    }
+    let limit = config.limits.max_message_size;
+    let mut raw = Vec::new();
+    if let Err(e) = std::io::stdin()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut raw)
+    {
+        eprintln!("replyd ingest: cannot read the message: {e}");
+        return EX_TEMPFAIL;
+    }
+    if raw.len() > limit {
+        eprintln!("replyd ingest: message over max_message_size ({limit} bytes)");
+        return EX_TEMPFAIL;
+    }
+    if raw.iter().all(|b| b.is_ascii_whitespace()) || !replyd::message::has_header_block(&raw) {
+        eprintln!("replyd ingest: the input is not a message (no header block)");
+        return EX_DATAERR;
+    }
+    let store = match Store::open(&config.store.path, config.store.busy_timeout) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("replyd ingest: {e}");
+            return EX_TEMPFAIL;
+        }
+    };
+    let (writer, thread) = match Writer::spawn(&config.store.path, config.store.busy_timeout) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("replyd ingest: {e}");
+            return EX_TEMPFAIL;
+        }
+    };
+    let intake = Intake {
+        config,
+        store,
+        writer,
+    };
+    let recipient = args
+        .recipient
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_string();
+    let destination = match intake.check_recipient(&recipient) {
+        Ok(d) => d,
+        Err(refusal) => {
+            eprintln!("replyd ingest: <{recipient}>: {refusal}");
+            return if refusal.is_transient() {
+                EX_TEMPFAIL
+            } else {
+                EX_NOUSER
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("replyd ingest: {e}");
+            return EX_TEMPFAIL;
+        }
+    };
+    let arrival = Arrival {
+        helo: None,
+        remote_ip: args.client_ip,
+        protocol: "local",
+    };
+    let sender = args
+        .sender
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_string();
+    let result =
+        runtime.block_on(intake.deliver(&arrival, sender, vec![(recipient, destination)], raw));
+    drop(intake);
+    let _ = thread.join();
+    match result {
+        Ok(stored) => {
+            let ids: Vec<String> = stored.iter().map(ToString::to_string).collect();
+            eprintln!("replyd ingest: stored as {}", ids.join(" "));
+            EX_OK
+        }
+        Err(e) => {
+            eprintln!("replyd ingest: not stored, will be retried: {e}");
+            EX_TEMPFAIL
+        }
+    }
+}
