@@ -2,7 +2,7 @@
 //! messages. Limits apply per attachment and per message; what is over a limit is not kept
 //! but recorded, so the agent knows the customer sent it.
 
-use super::{ExtractOptions, ParsedMessage};
+use super::ExtractOptions;
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 use serde::Serialize;
 
@@ -28,7 +28,15 @@ pub struct SkippedAttachment {
     pub reason: String,
 }
 
-pub(super) fn collect(msg: &Message<'_>, opts: &ExtractOptions, out: &mut ParsedMessage) {
+/// The kept and the skipped attachments of `msg`; `html` is its HTML body, whose `cid:`
+/// references make an image inline.
+pub(super) fn collect(
+    msg: &Message<'_>,
+    opts: &ExtractOptions,
+    html: Option<&str>,
+) -> (Vec<Attachment>, Vec<SkippedAttachment>) {
+    let mut kept: Vec<Attachment> = Vec::new();
+    let mut skipped = Vec::new();
     for part in msg.attachments() {
         let (data, nested) = match &part.body {
             PartType::Message(inner) => (inner.raw_message().to_vec(), true),
@@ -37,7 +45,7 @@ pub(super) fn collect(msg: &Message<'_>, opts: &ExtractOptions, out: &mut Parsed
         let content_type = content_type(part, nested);
         let filename = part.attachment_name().map(str::to_string);
         let size = data.len();
-        let reason = if out.attachments.len() >= opts.max_attachments {
+        let reason = if kept.len() >= opts.max_attachments {
             Some(format!(
                 "more than max_attachments ({}) in one message",
                 opts.max_attachments
@@ -51,7 +59,7 @@ pub(super) fn collect(msg: &Message<'_>, opts: &ExtractOptions, out: &mut Parsed
             None
         };
         if let Some(reason) = reason {
-            out.skipped_attachments.push(SkippedAttachment {
+            skipped.push(SkippedAttachment {
                 filename,
                 content_type,
                 size,
@@ -59,19 +67,28 @@ pub(super) fn collect(msg: &Message<'_>, opts: &ExtractOptions, out: &mut Parsed
             });
             continue;
         }
-        out.attachments.push(Attachment {
+        let content_id = part
+            .content_id()
+            .map(|c| c.trim().trim_matches(|c| c == '<' || c == '>').to_string());
+        // An image the HTML shows with `cid:` is inline whatever its disposition says.
+        let referenced = content_id
+            .as_deref()
+            .zip(html)
+            .is_some_and(|(cid, html)| !cid.is_empty() && html.contains(&format!("cid:{cid}")));
+        kept.push(Attachment {
             filename,
             content_type,
             size,
-            content_id: part
-                .content_id()
-                .map(|c| c.trim_matches(|c| c == '<' || c == '>').to_string()),
-            inline: part
-                .content_disposition()
-                .is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline")),
+            inline: referenced
+                || (part
+                    .content_disposition()
+                    .is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"))
+                    && !nested),
+            content_id,
             data,
         });
     }
+    (kept, skipped)
 }
 
 fn content_type(part: &MessagePart<'_>, nested: bool) -> String {

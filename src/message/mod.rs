@@ -6,6 +6,7 @@
 //! what the server would store.
 
 mod attachments;
+mod automated;
 
 use mail_parser::{Address, HeaderValue, MessageParser};
 use serde::Serialize;
@@ -55,8 +56,10 @@ pub struct ParsedMessage {
     pub quoted_text: String,
     pub attachments: Vec<Attachment>,
     pub skipped_attachments: Vec<SkippedAttachment>,
-    /// Why this looks like automated mail (`auto_reply`, `bounce`, `list`), if it does.
+    /// Why this looks like automated mail (`auto_reply`, `bounce`, `list`, `loop`), if it does.
     pub automated: Option<String>,
+    /// Our own Message-IDs that a delivery report names (to link it to the outgoing mail).
+    pub reported_message_ids: Vec<String>,
     /// Machine-readable problems found while parsing (`no_header_block`, `undecodable_part`…).
     pub flags: Vec<String>,
     /// Human-readable notes for the operator.
@@ -103,7 +106,20 @@ pub fn extract(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     let body = out.text_body.clone().unwrap_or_default();
     out.reply_text = normalize_newlines(&body).trim().to_string();
 
-    attachments::collect(&msg, opts, &mut out);
+    (out.attachments, out.skipped_attachments) =
+        attachments::collect(&msg, opts, out.html_body.as_deref());
+    out.automated = automated::detect(&msg, crate::store::MARKER_HEADER).map(str::to_string);
+    if out.automated.as_deref() == Some("bounce") {
+        out.reported_message_ids = automated::our_message_ids(raw);
+    }
+    for (what, text) in [("text", &out.text_body), ("HTML", &out.html_body)] {
+        if text.as_deref().is_some_and(|t| t.contains('\u{FFFD}')) {
+            out.flags.push("undecodable_part".into());
+            out.notes.push(format!(
+                "the {what} body has bytes its charset could not decode (shown as U+FFFD)"
+            ));
+        }
+    }
     out
 }
 

@@ -316,15 +316,28 @@ fn write_message(
         (Some(f), Some(c)) => Some(f.address.eq_ignore_ascii_case(c)),
         _ => None,
     };
+    // A delivery report about one of our outgoing messages is linked to it.
+    let mut related: Option<i64> = None;
+    for id in &p.reported_message_ids {
+        related = tx
+            .prepare_cached(
+                "SELECT id FROM messages WHERE message_id = ?1 AND direction = 'outgoing' LIMIT 1",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        if related.is_some() {
+            break;
+        }
+    }
     let inserted = tx
         .prepare_cached(
             "INSERT INTO messages (conversation_id, direction, message_id, in_reply_to, refs, \
              from_addr, from_name, to_addrs, cc_addrs, subject, date, text_body, html_body, \
              reply_text, quoted_text, envelope_sender, envelope_recipients, remote_ip, helo, \
              received_at, trace_header, raw_id, dedupe_key, content_hash, automated, \
-             sender_is_contact, flags, notes) VALUES (?1, 'incoming', ?2, ?3, ?4, ?5, ?6, ?7, \
-             ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, \
-             ?25, ?26, ?27) ON CONFLICT DO NOTHING",
+             sender_is_contact, flags, notes, related_message_id) VALUES (?1, 'incoming', ?2, \
+             ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
+             ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28) ON CONFLICT DO NOTHING",
         )?
         .execute(params![
             conv,
@@ -354,6 +367,7 @@ fn write_message(
             sender_is_contact.map(i64::from),
             flags.join(" "),
             notes.join("\n"),
+            related,
         ])?;
     if inserted == 0 {
         let id: i64 = tx

@@ -1,0 +1,267 @@
+//! Automated mail is stored but flagged with why; a person's reply never is. Attachments,
+//! inline images, limits and nested messages, asserted on the stored rows.
+
+mod common;
+
+use common::*;
+
+fn send(srv: &TestServer, to: &str, sender: &str, headers: &str, body: &str) -> i64 {
+    let msg = format!(
+        "From: Someone <someone@example.org>\r\nTo: {to}\r\nMessage-ID: <{}@example.org>\r\n{headers}\r\n{body}\r\n",
+        replyd::address::new_token()
+    );
+    let mut c = Raw::greeted(srv.addr);
+    c.expect("EHLO client.test", 250, "");
+    c.expect(&format!("MAIL FROM:<{sender}>"), 250, "2.1.0");
+    c.expect(&format!("RCPT TO:<{to}>"), 250, "2.1.5");
+    c.expect("DATA", 354, "");
+    c.send(msg.as_bytes());
+    let text = c.expect(".", 250, "2.0.0");
+    text.rsplit('m').next().unwrap().trim().parse().unwrap()
+}
+
+fn automated(srv: &TestServer, id: i64) -> Option<String> {
+    srv.db()
+        .query_row("SELECT automated FROM messages WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+#[test]
+fn each_automated_rule_flags_and_people_are_not_flagged() {
+    let srv = TestServer::start();
+    let conv = srv.conversation("someone@example.org");
+    let to = conv.reply_address.as_str();
+    let person = "bob@example.org";
+    let cases: &[(&str, &str, &str, Option<&str>)] = &[
+        // (envelope sender, extra headers, subject, expected)
+        (
+            person,
+            "Auto-Submitted: auto-replied\r\n",
+            "Re: order",
+            Some("auto_reply"),
+        ),
+        (
+            person,
+            "Auto-Submitted: auto-generated; owner-email=x@y\r\n",
+            "Order",
+            Some("auto_reply"),
+        ),
+        (person, "Auto-Submitted: no\r\n", "Re: order", None),
+        (person, "X-Autoreply: yes\r\n", "Order", Some("auto_reply")),
+        (
+            person,
+            "X-Autorespond: on vacation\r\n",
+            "Order",
+            Some("auto_reply"),
+        ),
+        (
+            person,
+            "X-MS-Exchange-Inbox-Rules-Loop: bob@example.org\r\n",
+            "Order",
+            Some("auto_reply"),
+        ),
+        (
+            person,
+            "X-Auto-Response-Suppress: All\r\n",
+            "Re: order",
+            None,
+        ),
+        (person, "Precedence: bulk\r\n", "Newsletter", Some("list")),
+        (person, "Precedence: junk\r\n", "Offer", Some("list")),
+        (person, "Precedence: list\r\n", "Digest", Some("list")),
+        (
+            person,
+            "Precedence: auto_reply\r\n",
+            "Away",
+            Some("auto_reply"),
+        ),
+        (
+            person,
+            "List-Id: <users.lists.example.org>\r\n",
+            "Re: thread",
+            Some("list"),
+        ),
+        (
+            person,
+            "List-Unsubscribe: <mailto:leave@example.org>\r\n",
+            "Hello",
+            Some("list"),
+        ),
+        ("", "", "Delivery problem", Some("bounce")),
+        (
+            person,
+            "",
+            "Out of Office: back on Monday",
+            Some("auto_reply"),
+        ),
+        (person, "", "Automatic reply: Order 42", Some("auto_reply")),
+        (
+            person,
+            "",
+            "Abwesenheitsnotiz: Bestellung",
+            Some("auto_reply"),
+        ),
+        (person, "", "Re: your out of office message was odd", None),
+        (person, "", "Re: Order 42", None),
+        (person, "", "Thanks!", None),
+    ];
+    for (sender, headers, subject, expected) in cases {
+        let id = send(
+            &srv,
+            to,
+            sender,
+            &format!("Subject: {subject}\r\n{headers}"),
+            "Hello",
+        );
+        assert_eq!(
+            automated(&srv, id).as_deref(),
+            *expected,
+            "sender {sender:?}, headers {headers:?}, subject {subject:?}"
+        );
+    }
+    // mailer-daemon sender and multipart/report delivery and disposition reports.
+    let id = send(&srv, to, "", "Subject: Undelivered Mail\r\n", "x");
+    assert_eq!(automated(&srv, id).as_deref(), Some("bounce"));
+    let daemon = "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\nTo: x\r\nSubject: failure\r\n\r\nsorry\r\n";
+    let mut c = Raw::greeted(srv.addr);
+    let (code, text) = c.send_mail(person, &[to], daemon);
+    assert_eq!(code, 250);
+    let id: i64 = text.rsplit('m').next().unwrap().trim().parse().unwrap();
+    assert_eq!(automated(&srv, id).as_deref(), Some("bounce"));
+    let mdn = "From: bob@example.org\r\nSubject: Read: Order\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/report; report-type=disposition-notification; boundary=\"r\"\r\n\r\n\
+        --r\r\nContent-Type: text/plain\r\n\r\nYour message was read.\r\n\
+        --r\r\nContent-Type: message/disposition-notification\r\n\r\nDisposition: manual-action/MDN-sent-manually; displayed\r\n--r--\r\n";
+    let (code, text) = c.send_mail(person, &[to], mdn);
+    assert_eq!(code, 250);
+    let id: i64 = text.rsplit('m').next().unwrap().trim().parse().unwrap();
+    assert_eq!(automated(&srv, id).as_deref(), Some("auto_reply"));
+}
+
+#[test]
+fn bounce_is_linked_to_the_outgoing_message() {
+    let srv = TestServer::start();
+    let conv = srv.conversation("gone@example.org");
+    let stamped = srv
+        .store
+        .stamp_outgoing(
+            &conv.uuid,
+            b"From: Alice <alice@support.example.com>\r\nTo: gone@example.org\r\nSubject: Hi\r\n\r\nHello\r\n",
+            None,
+        )
+        .unwrap();
+    let dsn = format!(
+        "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\nTo: {to}\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n\
+         --B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n\
+         Final-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
+         --B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Alice <alice@support.example.com>\r\n\
+         Message-ID: <{id}>\r\nSubject: Hi\r\n\r\n--B--\r\n",
+        to = conv.reply_address,
+        id = stamped.message_id
+    );
+    let mut c = Raw::greeted(srv.addr);
+    let (code, text) = c.send_mail("", &[&conv.reply_address], &dsn);
+    assert_eq!(code, 250, "{text}");
+    let (automated, related): (Option<String>, Option<i64>) = srv
+        .db()
+        .query_row(
+            "SELECT automated, related_message_id FROM messages WHERE direction = 'incoming'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(automated.as_deref(), Some("bounce"));
+    assert_eq!(related, Some(stamped.stored_id));
+}
+
+#[test]
+fn attachments_inline_images_limits_and_nested_messages() {
+    let srv = TestServer::start_with(|c| {
+        c.message.max_attachment_size = 1000;
+        c.message.max_attachments = 3;
+    });
+    let conv = srv.conversation("bob@example.org");
+    let big = "QUJD".repeat(400); // 1200 decoded bytes
+    let msg = format!(
+        "From: Bob <bob@example.org>\r\nTo: {to}\r\nSubject: Re: photos\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"mixed\"\r\n\r\n\
+--mixed\r\nContent-Type: multipart/related; boundary=\"rel\"\r\n\r\n\
+--rel\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>See the picture:</p><img src=\"cid:img1@bob\">\r\n\
+--rel\r\nContent-Type: image/png\r\nContent-ID: <img1@bob>\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n\
+--rel--\r\n\
+--mixed\r\nContent-Type: application/pdf; name=\"invoice.pdf\"\r\nContent-Disposition: attachment; filename=\"invoice.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQ=\r\n\
+--mixed\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"huge.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{big}\r\n\
+--mixed\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"forwarded.eml\"\r\n\r\n\
+From: Carol <carol@example.org>\r\nSubject: the original\r\n\r\nNESTED TEXT MUST NOT BE IN THE REPLY\r\n\
+--mixed\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"a.txt\"\r\n\r\nA\r\n\
+--mixed\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"b.txt\"\r\n\r\nB\r\n\
+--mixed--\r\n",
+        to = conv.reply_address
+    );
+    let mut c = Raw::greeted(srv.addr);
+    let (code, text) = c.send_mail("bob@example.org", &[&conv.reply_address], &msg);
+    assert_eq!(code, 250, "{text}");
+    let m = &srv.store.messages(&conv.uuid).unwrap()[0];
+    let rows: Vec<(
+        Option<String>,
+        String,
+        i64,
+        Option<String>,
+        bool,
+        Option<String>,
+    )> = m
+        .attachments
+        .iter()
+        .map(|a| {
+            (
+                a.filename.clone(),
+                a.content_type.clone(),
+                a.size,
+                a.content_id.clone(),
+                a.inline,
+                a.skipped_reason.clone(),
+            )
+        })
+        .collect();
+    // Kept: inline image, pdf, nested message (3 = max_attachments); skipped: huge.bin (size),
+    // a.txt and b.txt (count).
+    assert_eq!(rows[0].1, "image/png");
+    assert_eq!(rows[0].3.as_deref(), Some("img1@bob"));
+    assert!(rows[0].4, "cid-referenced image is inline");
+    assert_eq!(rows[1].0.as_deref(), Some("invoice.pdf"));
+    assert_eq!(rows[1].2, 8);
+    assert!(!rows[1].4);
+    assert_eq!(rows[2].1, "message/rfc822");
+    assert_eq!(rows[2].0.as_deref(), Some("forwarded.eml"));
+    let skipped: Vec<_> = rows.iter().filter(|r| r.5.is_some()).collect();
+    assert_eq!(skipped.len(), 3, "{rows:?}");
+    let huge = skipped
+        .iter()
+        .find(|r| r.0.as_deref() == Some("huge.bin"))
+        .unwrap();
+    assert_eq!(huge.2, 1200);
+    assert!(huge.5.as_deref().unwrap().contains("max_attachment_size"));
+    assert!(skipped
+        .iter()
+        .any(|r| r.5.as_deref().unwrap().contains("max_attachments")));
+    // Kept bytes are there; skipped ones are not.
+    let data: Vec<(String, Option<Vec<u8>>)> = srv
+        .db()
+        .prepare("SELECT COALESCE(filename, ''), data FROM attachments ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(data[1].1.as_deref(), Some(&b"%PDF-1.4"[..]));
+    assert!(data.iter().find(|d| d.0 == "huge.bin").unwrap().1.is_none());
+    // The nested message's text is not in the reply.
+    let reply = m.reply_text.as_deref().unwrap();
+    assert!(reply.contains("See the picture"), "{reply}");
+    assert!(!reply.contains("NESTED TEXT"), "{reply}");
+}
