@@ -72,7 +72,7 @@ fn is_report(msg: &Message<'_>, kind: &str) -> bool {
     })
 }
 
-fn header_text<'a>(msg: &'a Message<'_>, name: &str) -> Option<String> {
+fn header_text(msg: &Message<'_>, name: &str) -> Option<String> {
     let v = msg.header(name)?;
     Some(match v {
         HeaderValue::Text(t) => t.to_string(),
