@@ -207,48 +207,34 @@ From: Carol <carol@example.org>\r\nSubject: the original\r\n\r\nNESTED TEXT MUST
     let (code, text) = c.send_mail("bob@example.org", &[&conv.reply_address], &msg);
     assert_eq!(code, 250, "{text}");
     let m = &srv.store.messages(&conv.uuid).unwrap()[0];
-    let rows: Vec<(
-        Option<String>,
-        String,
-        i64,
-        Option<String>,
-        bool,
-        Option<String>,
-    )> = m
-        .attachments
-        .iter()
-        .map(|a| {
-            (
-                a.filename.clone(),
-                a.content_type.clone(),
-                a.size,
-                a.content_id.clone(),
-                a.inline,
-                a.skipped_reason.clone(),
-            )
-        })
-        .collect();
+    let rows = &m.attachments;
     // Kept: inline image, pdf, nested message (3 = max_attachments); skipped: huge.bin (size),
     // a.txt and b.txt (count).
-    assert_eq!(rows[0].1, "image/png");
-    assert_eq!(rows[0].3.as_deref(), Some("img1@bob"));
-    assert!(rows[0].4, "cid-referenced image is inline");
-    assert_eq!(rows[1].0.as_deref(), Some("invoice.pdf"));
-    assert_eq!(rows[1].2, 8);
-    assert!(!rows[1].4);
-    assert_eq!(rows[2].1, "message/rfc822");
-    assert_eq!(rows[2].0.as_deref(), Some("forwarded.eml"));
-    let skipped: Vec<_> = rows.iter().filter(|r| r.5.is_some()).collect();
+    assert_eq!(rows[0].content_type, "image/png");
+    assert_eq!(rows[0].content_id.as_deref(), Some("img1@bob"));
+    assert!(rows[0].inline, "cid-referenced image is inline");
+    assert_eq!(rows[1].filename.as_deref(), Some("invoice.pdf"));
+    assert_eq!(rows[1].size, 8);
+    assert!(!rows[1].inline);
+    assert_eq!(rows[2].content_type, "message/rfc822");
+    assert_eq!(rows[2].filename.as_deref(), Some("forwarded.eml"));
+    let skipped: Vec<_> = rows.iter().filter(|r| r.skipped_reason.is_some()).collect();
     assert_eq!(skipped.len(), 3, "{rows:?}");
     let huge = skipped
         .iter()
         .find(|r| r.0.as_deref() == Some("huge.bin"))
         .unwrap();
-    assert_eq!(huge.2, 1200);
-    assert!(huge.5.as_deref().unwrap().contains("max_attachment_size"));
-    assert!(skipped
-        .iter()
-        .any(|r| r.5.as_deref().unwrap().contains("max_attachments")));
+    assert_eq!(huge.size, 1200);
+    assert!(huge
+        .skipped_reason
+        .as_deref()
+        .unwrap()
+        .contains("max_attachment_size"));
+    assert!(skipped.iter().any(|r| r
+        .skipped_reason
+        .as_deref()
+        .unwrap()
+        .contains("max_attachments")));
     // Kept bytes are there; skipped ones are not.
     let data: Vec<(String, Option<Vec<u8>>)> = srv
         .db()
