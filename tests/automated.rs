@@ -222,7 +222,7 @@ From: Carol <carol@example.org>\r\nSubject: the original\r\n\r\nNESTED TEXT MUST
     assert_eq!(skipped.len(), 3, "{rows:?}");
     let huge = skipped
         .iter()
-        .find(|r| r.0.as_deref() == Some("huge.bin"))
+        .find(|r| r.filename.as_deref() == Some("huge.bin"))
         .unwrap();
     assert_eq!(huge.size, 1200);
     assert!(huge
