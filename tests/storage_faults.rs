@@ -1,0 +1,139 @@
+//! Storage faults: a full disk and a read-only file system answer `451 4.3.0` (never 5xx),
+//! the server keeps serving, and mail flows again once storage recovers — no restart.
+//! (Tests run as root, where `chmod` stops nothing: these use a small tmpfs for ENOSPC and
+//! the immutable attribute for read-only storage — the kernel refuses a read-only remount
+//! while the server holds the database open for writing. The "locked" case is in
+//! tests/delivery.rs.)
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+/// A small tmpfs mounted for one test, unmounted on drop.
+struct Mount {
+    dir: TempDir,
+}
+
+impl Mount {
+    fn new(size: &str) -> Mount {
+        let dir = TempDir::new("mnt");
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("mount(8) must be available: these tests run as root");
+        assert!(
+            ok.success(),
+            "mounting a tmpfs failed: these tests need root"
+        );
+        Mount { dir }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn send(c: &mut Raw, to: &str, id: &str) -> (u16, String) {
+    c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
+    c.expect(&format!("RCPT TO:<{to}>"), 250, "2.1.5");
+    c.expect("DATA", 354, "");
+    let mut body = reply_message(to, id, "text");
+    // Make each message big enough to need new pages.
+    body.push_str(&"filler line to use some pages in the database file\r\n".repeat(200));
+    c.send(body.as_bytes());
+    c.cmd(".")
+}
+
+#[test]
+fn disk_full_gives_451_then_recovers_without_restart() {
+    let mount = Mount::new("4m");
+    let db = mount.dir.path().join("replyd.sqlite3");
+    let srv = TestServer::start_with(|c| c.store.path = db.clone());
+    let conv = srv.conversation("bob@example.org");
+    let mut c = Raw::greeted(srv.addr);
+    c.expect("EHLO client.test", 250, "");
+    assert_eq!(send(&mut c, &conv.reply_address, "ok1@example.org").0, 250);
+
+    // Fill the file system.
+    let filler = mount.dir.path().join("filler");
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=64k"])
+        .arg(format!("of={}", filler.display()))
+        .stderr(std::process::Stdio::null())
+        .status();
+    let mut refused = 0;
+    for i in 0..3 {
+        let (code, text) = send(&mut c, &conv.reply_address, &format!("full{i}@example.org"));
+        assert!(code == 451 || code == 250, "{code} {text}");
+        if code == 451 {
+            assert!(text.starts_with("4.3.0"), "{text}");
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "a full disk must refuse with 451");
+
+    // Room again: the same session delivers.
+    std::fs::remove_file(&filler).unwrap();
+    let (code, text) = send(&mut c, &conv.reply_address, "ok2@example.org");
+    assert_eq!(code, 250, "{text}");
+    let ids: Vec<String> = srv
+        .db()
+        .prepare("SELECT message_id FROM messages ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(ids.contains(&"ok1@example.org".to_string()));
+    assert!(ids.contains(&"ok2@example.org".to_string()));
+    // Every message that got 250 is there; none that got 451 is.
+    assert_eq!(ids.len(), 2 + (3 - refused));
+}
+
+/// Sets or clears the immutable attribute: even root cannot write such a file.
+fn immutable(files: &[std::path::PathBuf], on: bool) {
+    for f in files {
+        if f.exists() {
+            let ok = Command::new("chattr")
+                .arg(if on { "+i" } else { "-i" })
+                .arg(f)
+                .status()
+                .expect("chattr(1) (e2fsprogs) is needed");
+            assert!(ok.success(), "chattr on {} failed", f.display());
+        }
+    }
+}
+
+#[test]
+fn read_only_storage_gives_451_then_recovers() {
+    // A read-only remount is refused by the kernel while the server holds the database open
+    // for writing (EBUSY), so the files themselves are made unwritable instead.
+    let srv = TestServer::start();
+    let conv = srv.conversation("bob@example.org");
+    let mut c = Raw::greeted(srv.addr);
+    c.expect("EHLO client.test", 250, "");
+    assert_eq!(send(&mut c, &conv.reply_address, "rw1@example.org").0, 250);
+    let files: Vec<_> = ["", "-wal"]
+        .iter()
+        .map(|s| std::path::PathBuf::from(format!("{}{s}", srv.db.display())))
+        .collect();
+    immutable(&files, true);
+    let (code, text) = send(&mut c, &conv.reply_address, "ro@example.org");
+    immutable(&files, false);
+    assert_eq!(code, 451, "{text}");
+    assert!(text.starts_with("4.3.0"), "{text}");
+    // The server still answers other commands and other clients, and mail flows again.
+    c.expect("NOOP", 250, "2.0.0");
+    let mut other = Raw::greeted(srv.addr);
+    other.expect("EHLO other.test", 250, "");
+    let (code, text) = send(&mut c, &conv.reply_address, "rw2@example.org");
+    assert_eq!(code, 250, "{text}");
+    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 2);
+}
