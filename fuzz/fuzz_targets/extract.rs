@@ -1,0 +1,15 @@
+//! Message extraction (MIME parsing, body selection, reply trimming, attachments, automated
+//! mail detection) on arbitrary bytes: must never panic, and must always give valid UTF-8.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let opts = replyd::message::ExtractOptions {
+        max_attachment_size: 4096,
+        max_attachments: 4,
+    };
+    let parsed = replyd::message::extract(data, &opts);
+    assert!(parsed.attachments.len() <= 4);
+    assert!(parsed.attachments.iter().all(|a| a.size <= 4096));
+});
