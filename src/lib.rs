@@ -11,6 +11,48 @@
 //! conversations.
 //!
 //! Data flows one way: socket → [`smtp`] session → [`message`] extraction → [`store`].
+//!
+//! # Embedding
+//!
+//! ```no_run
+//! use replyd::{Config, Server, store::NewConversation};
+//!
+//! # async fn helpdesk() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = Config::default();
+//! config.server.domains = vec!["support.example.com".into()];
+//! config.server.listen = vec!["127.0.0.1:0".parse()?];
+//! config.store.path = "helpdesk/replyd.sqlite3".into();
+//!
+//! let server = Server::bind(config).await?;
+//! println!("SMTP on {:?}", server.local_addrs());
+//! let store = server.store();
+//! // Learn of every new reply, without polling; resume from a stored cursor after a restart.
+//! let mut replies = store.subscribe(store.last_message_id()?, Some(server.writer().committed()));
+//! let stop = server.shutdown_handle();
+//! let running = tokio::spawn(server.run());
+//!
+//! let conversation = store.create_conversation(&NewConversation {
+//!     contact_email: Some("bob@example.org"),
+//!     channel: "web_widget",
+//!     subject: Some("Order 42"),
+//!     domain: "support.example.com",
+//!     ttl_seconds: None,
+//! })?;
+//! // Stamp the agent's email before sending it with MAIL FROM:<envelope_sender>.
+//! let agent_mail = b"From: Alice <alice@support.example.com>\r\nTo: bob@example.org\r\n\
+//!                    Subject: Order 42\r\n\r\nHello Bob\r\n";
+//! let stamped = store.stamp_outgoing(&conversation.uuid, agent_mail, Some("Example Support"))?;
+//! # let _ = stamped;
+//!
+//! let reply = replies.next().await?;
+//! println!("{} wrote: {}", reply.from.unwrap_or_default(), reply.reply_text.unwrap_or_default());
+//!
+//! stop.shutdown();
+//! running.await??;
+//! # Ok(()) }
+//! ```
+//!
+//! `examples/embed.rs` is the same, runnable: `cargo run --example embed`.
 
 pub mod address;
 pub mod config;
