@@ -1,4 +1,4 @@
-//! The SMTP endpoint: a listener that limits connections ([`server`]), a session state
+//! The SMTP endpoint: a listener that limits connections (`server`), a session state
 //! machine per connection (`session`), and our own framing of lines and message data
 //! (`connection`).
 
