@@ -22,6 +22,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -186,16 +187,29 @@ pub enum TokenStatus {
 pub struct Store {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// Read connections for `RCPT` token look-ups, so sessions do not queue behind one
+    /// another or behind administrative work. No cache: a conversation created or closed a
+    /// moment ago by another process is seen at once (WAL readers never wait for writers).
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
 }
+
+/// Read connections kept for token look-ups.
+const READERS: usize = 4;
 
 impl Store {
     /// Opens (creating and migrating if needed) the database at `path`.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Store, StoreError> {
         let mut conn = open_connection(path, busy_timeout)?;
         schema::migrate(&mut conn)?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(path, busy_timeout).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
         Ok(Store {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
+            readers,
+            next_reader: AtomicUsize::new(0),
         })
     }
 
@@ -273,9 +287,22 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// A free read connection (or the next one, if all are busy).
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            if let Ok(guard) = self.readers[(start + i) % self.readers.len()].try_lock() {
+                return guard;
+            }
+        }
+        self.readers[start % self.readers.len()]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Looks a token up for `RCPT TO`: open, closed, expired or unknown.
     pub fn token_status(&self, token: &str) -> Result<TokenStatus, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn
             .prepare_cached("SELECT id, status, expires_at FROM conversations WHERE token = ?1")?;
         let row = stmt
