@@ -7,6 +7,8 @@
 
 mod attachments;
 mod automated;
+pub mod html;
+pub mod reply_text;
 
 use mail_parser::{Address, HeaderValue, MessageParser};
 use serde::Serialize;
@@ -89,22 +91,19 @@ pub fn extract(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     out.subject = msg.subject().map(str::to_string);
     out.date = msg.date().map(|d| d.to_rfc3339());
 
-    out.text_body = msg
+    let plain = msg
         .text_bodies()
-        .next()
-        .and_then(|p| p.text_contents())
-        .map(str::to_string);
+        .find(|p| !p.is_text_html())
+        .and_then(|p| p.text_contents());
     out.html_body = msg
         .html_bodies()
         .find(|p| p.is_text_html())
         .and_then(|p| p.text_contents())
         .map(str::to_string);
-    if out.text_body.is_none() {
-        // mail-parser converts an HTML-only body to text for `body_text`.
-        out.text_body = msg.body_text(0).map(|t| t.into_owned());
-    }
-    let body = out.text_body.clone().unwrap_or_default();
-    out.reply_text = normalize_newlines(&body).trim().to_string();
+    let body = split_body(plain, out.html_body.as_deref());
+    out.text_body = body.text;
+    out.reply_text = body.reply;
+    out.quoted_text = body.quoted;
 
     (out.attachments, out.skipped_attachments) =
         attachments::collect(&msg, opts, out.html_body.as_deref());
@@ -121,6 +120,46 @@ pub fn extract(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
         }
     }
     out
+}
+
+/// A body, split into what the customer wrote now and what was trimmed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Body {
+    /// The whole text (converted from HTML when there is no text part), LF line endings.
+    pub text: Option<String>,
+    pub reply: String,
+    pub quoted: String,
+}
+
+/// Splits a message body: the text part when there is one (what the customer's client
+/// wrote as plain text is the most faithful), else the HTML, whose quote containers are
+/// removed before it is converted to text.
+pub fn split_body(plain: Option<&str>, html: Option<&str>) -> Body {
+    if let Some(text) = plain {
+        let split = reply_text::split_plain(text);
+        return Body {
+            text: Some(normalize_newlines(text)),
+            reply: split.reply,
+            quoted: split.quoted,
+        };
+    }
+    let Some(html) = html else {
+        return Body::default();
+    };
+    let (kept, removed) = html::strip_quotes(html);
+    let split = reply_text::split_plain(&html::html_to_text(&kept));
+    let mut quoted = html::html_to_text(&removed);
+    if !split.quoted.is_empty() {
+        if !quoted.is_empty() {
+            quoted.insert_str(0, "\n\n");
+        }
+        quoted.insert_str(0, &split.quoted);
+    }
+    Body {
+        text: Some(html::html_to_text(html)),
+        reply: split.reply,
+        quoted,
+    }
 }
 
 /// Whether the bytes start with at least one `Name: value` header line.
