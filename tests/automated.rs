@@ -251,3 +251,44 @@ From: Carol <carol@example.org>\r\nSubject: the original\r\n\r\nNESTED TEXT MUST
     assert!(reply.contains("See the picture"), "{reply}");
     assert!(!reply.contains("NESTED TEXT"), "{reply}");
 }
+
+#[test]
+fn who_wrote_it_customer_agent_or_colleague() {
+    let srv = TestServer::start();
+    let conv = srv.conversation("Bob@Example.org");
+    let to = conv.reply_address.clone();
+    let mut c = Raw::greeted(srv.addr);
+    for (from, expected) in [
+        ("Bob <bob@example.org>", true),
+        ("Alice Agent <alice@support.example.com>", false),
+        ("Carol Colleague <carol@example.org>", false),
+    ] {
+        let msg = format!(
+            "From: {from}\r\nTo: {to}\r\nCc: carol@example.org\r\nSubject: Re: x\r\nMessage-ID: <{}@x>\r\n\r\nhello\r\n",
+            replyd::address::new_token()
+        );
+        assert_eq!(c.send_mail("bob@example.org", &[&to], &msg).0, 250);
+        let m = srv.store.messages(&conv.uuid).unwrap().pop().unwrap();
+        assert_eq!(m.sender_is_contact, Some(expected), "{from}");
+        assert!(m.from.is_some());
+        assert_eq!(m.cc.as_deref(), Some("carol@example.org"));
+    }
+}
+
+#[test]
+fn undecodable_text_is_noted_and_stored_as_valid_utf8() {
+    let srv = TestServer::start();
+    let conv = srv.conversation("bob@example.org");
+    let mut c = Raw::greeted(srv.addr);
+    c.expect("EHLO client.test", 250, "");
+    c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
+    c.expect(&format!("RCPT TO:<{}>", conv.reply_address), 250, "2.1.5");
+    c.expect("DATA", 354, "");
+    // Declared UTF-8, but the bytes are not.
+    c.send(b"From: bob@example.org\r\nSubject: bytes\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nCaf\xe9 \xff\xfe ok\r\n.\r\n");
+    assert_eq!(c.reply().0, 250);
+    let m = srv.store.messages(&conv.uuid).unwrap().pop().unwrap();
+    assert!(m.flags.contains("undecodable_part"), "{}", m.flags);
+    assert!(m.notes.contains("could not decode"), "{}", m.notes);
+    assert!(m.reply_text.unwrap().ends_with(" ok"));
+}

@@ -289,3 +289,28 @@ fn sigterm_tells_idle_sessions_421() {
     assert!(text.starts_with("4.3.2"), "{text}");
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn a_database_from_a_newer_replyd_is_refused() {
+    let dir = TempDir::new("newer");
+    let config = write_config(dir.path(), 0, "");
+    // Create the schema, then pretend a newer replyd migrated it.
+    assert!(replyd(&config, &["conversation", "list"]).status.success());
+    let db = rusqlite::Connection::open(dir.path().join("replyd.sqlite3")).unwrap();
+    let current: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(current, replyd::store::SCHEMA_VERSION);
+    db.pragma_update(None, "user_version", current + 1).unwrap();
+    drop(db);
+    for args in [&["serve"][..], &["conversation", "list"]] {
+        let out = replyd(&config, args);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("newer"), "{err}");
+        assert!(
+            err.contains(&format!("schema version {}", current + 1)),
+            "{err}"
+        );
+    }
+}
