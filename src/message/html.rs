@@ -162,7 +162,7 @@ pub fn strip_quotes(html: &str) -> (String, String) {
     (out, quoted_parts.join("\n"))
 }
 
-/// Convert HTML to readable plain text: paragraphs and <br> as line breaks, lists as "- item" / "1. item", links as "text (url)" (just "url" when text == url), entities decoded (named common ones + numeric), <script>/<style>/<head> dropped, whitespace collapsed like a browser, no more than one blank line in a row.
+/// Convert HTML to readable plain text: paragraphs and <br> as line breaks, lists as "- item" / "1. item", links as "text (url)" (just "url" when text == url), entities decoded (named common ones + numeric), `<script>`/`<style>`/`<head>` dropped, whitespace collapsed like a browser, no more than one blank line in a row.
 pub fn html_to_text(html: &str) -> String {
     let toks = tokenize(html);
     let removed = vec![false; toks.len()];

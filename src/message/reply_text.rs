@@ -19,7 +19,7 @@
 //!    block (also when wrapped over up to three lines) go with it. Text between blocks
 //!    stays in the reply (inline / bottom-posted answers); a blank line before a removed
 //!    block is kept, the ones after it are dropped.
-//! 4. A trailing short "Sent with <App>" line and a dash sign-off (`-John`) at the end of
+//! 4. A trailing short "Sent with &lt;App&gt;" line and a dash sign-off (`-John`) at the end of
 //!    the reply are moved out too.
 //! 5. If nothing is left, the whole text is the reply.
 //!
