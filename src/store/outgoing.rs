@@ -141,7 +141,7 @@ impl Store {
                 join(&parsed.cc),
                 parsed.subject,
                 parsed.date,
-                parsed.text_body,
+                super::writer::text_body_unless_reply(&parsed),
                 parsed.html_body,
                 parsed.reply_text,
                 parsed.quoted_text,

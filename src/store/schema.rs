@@ -46,6 +46,7 @@ CREATE TABLE messages (
     cc_addrs            TEXT,
     subject             TEXT,
     date                TEXT,
+    -- NULL when it is the reply text itself (nothing was trimmed): the bytes are kept once.
     text_body           TEXT,
     html_body           TEXT,
     reply_text          TEXT,

@@ -122,6 +122,47 @@ impl Writer {
     }
 }
 
+/// Pause between checkpoints.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(250);
+
+/// WAL frames (pages) after which the checkpointer makes the log start over.
+const WAL_RESTART_FRAMES: i64 = 16 * 1024;
+
+/// Copies committed pages from the WAL into the database file after commits, on its own
+/// connection and thread, so a commit never waits for a checkpoint's writes and fsync.
+/// PASSIVE checkpoints never block the writer; when the log has grown large a RESTART one
+/// makes the next transaction start the log over, so the WAL stays bounded.
+fn checkpointer(path: PathBuf, busy_timeout: Duration, signal: mpsc::Receiver<()>) {
+    let conn = match open_connection(&path, busy_timeout) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "checkpointer: cannot open the database; SQLite will checkpoint on close only");
+            return;
+        }
+    };
+    let _ = conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024);
+    while signal.recv().is_ok() {
+        // At most a few checkpoints a second: each one fsyncs the database file, and many
+        // small ones would compete with the commits' own fsyncs for the disk.
+        std::thread::sleep(CHECKPOINT_PAUSE);
+        while signal.try_recv().is_ok() {}
+        let frames: Result<i64, _> =
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1));
+        match frames {
+            Ok(n) if n > WAL_RESTART_FRAMES => {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "checkpoint (restart) failed; retried after the next commit");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "checkpoint failed; retried after the next commit")
+            }
+        }
+    }
+    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+}
+
 fn run(
     mut conn: Connection,
     path: PathBuf,
@@ -129,6 +170,14 @@ fn run(
     rx: mpsc::Receiver<Job>,
     committed: watch::Sender<i64>,
 ) {
+    let (checkpoint, signal) = mpsc::sync_channel::<()>(1);
+    let checkpoint_thread = {
+        let path = path.clone();
+        std::thread::Builder::new()
+            .name("replyd-checkpoint".into())
+            .spawn(move || checkpointer(path, busy_timeout, signal))
+            .ok()
+    };
     let mut healthy = true;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -141,6 +190,7 @@ fn run(
         if !healthy {
             match open_connection(&path, busy_timeout) {
                 Ok(c) => {
+                    let _ = c.pragma_update(None, "wal_autocheckpoint", 0);
                     conn = c;
                     healthy = true;
                 }
@@ -164,6 +214,7 @@ fn run(
                     }
                     let _ = job.reply.send(result);
                 }
+                let _ = checkpoint.try_send(());
                 if max_id > 0 {
                     committed.send_if_modified(|v| {
                         let changed = max_id > *v;
@@ -178,6 +229,10 @@ fn run(
                 fail_all(batch, &e);
             }
         }
+    }
+    drop(checkpoint);
+    if let Some(t) = checkpoint_thread {
+        let _ = t.join();
     }
 }
 
@@ -350,7 +405,7 @@ fn write_message(
             join(&p.cc),
             p.subject,
             p.date,
-            p.text_body,
+            text_body_unless_reply(p),
             p.html_body,
             p.reply_text,
             p.quoted_text,
@@ -414,6 +469,13 @@ fn write_message(
         id,
         duplicate: false,
     })
+}
+
+/// The text body, or `None` when it is the reply text itself (read back with COALESCE).
+pub(super) fn text_body_unless_reply(p: &ParsedMessage) -> Option<&str> {
+    p.text_body
+        .as_deref()
+        .filter(|t| t.trim_end() != p.reply_text.trim_end())
 }
 
 fn write_inbox(
