@@ -2,6 +2,8 @@
 //! SMTP client for protocol edge cases, and the `replyd` binary for CLI tests.
 #![allow(dead_code)]
 
+pub mod mta;
+
 use replyd::store::{Conversation, NewConversation};
 use replyd::{Config, Server, ShutdownHandle, Store};
 use std::io::{BufRead, BufReader, Read, Write};
