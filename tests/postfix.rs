@@ -112,10 +112,14 @@ fn smtp_client_uses_starttls_to_replyd() {
         c.tls.require_tls = true;
     });
     let conv = srv.conversation("bob@example.org");
+    // A transport of its own, so only mail to replyd requires TLS.
     let pf = Postfix::start(
-        "smtp_tls_security_level = encrypt",
         "",
-        &smtp_transport(&srv),
+        "replyd-smtp unix - - n - - smtp\n  -o smtp_tls_security_level=encrypt\n",
+        &format!(
+            "reply@{DOMAIN} replyd-smtp:[127.0.0.1]:{}\n",
+            srv.addr.port()
+        ),
     );
     let sent = swaks(
         pf.port,
