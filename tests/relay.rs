@@ -90,3 +90,39 @@ fn untrusted_client_headers_are_ignored() {
     assert_eq!((r.relay_ip, r.relay_helo), (None, None));
     assert_eq!((r.spf, r.dkim, r.dmarc), (None, None, None));
 }
+
+#[test]
+fn a_version_1_database_gains_the_relay_columns() {
+    let dir = TempDir::new("v1");
+    let path = dir.path().join("old.sqlite3");
+    drop(replyd::Store::open(&path, Duration::from_secs(1)).unwrap());
+    // Make it what replyd 0.1 wrote: no relay columns, user_version 1.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    for col in [
+        "relay_ip",
+        "relay_helo",
+        "auth_spf",
+        "auth_dkim",
+        "auth_dmarc",
+    ] {
+        db.execute_batch(&format!("ALTER TABLE messages DROP COLUMN {col}"))
+            .unwrap();
+    }
+    db.pragma_update(None, "user_version", 1).unwrap();
+    drop(db);
+    drop(replyd::Store::open(&path, Duration::from_secs(1)).unwrap());
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, replyd::store::SCHEMA_VERSION);
+    let n: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name IN \
+             ('relay_ip', 'relay_helo', 'auth_spf', 'auth_dkim', 'auth_dmarc')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 5);
+}
