@@ -22,6 +22,8 @@ pub struct Config {
     pub conversations: ConversationConfig,
     pub message: MessageConfig,
     pub outbound: OutboundConfig,
+    pub lmtp: LmtpConfig,
+    pub tls: TlsConfig,
 }
 
 /// `[outbound]`: stamping agent mail.
@@ -46,7 +48,38 @@ pub struct ServerConfig {
     #[serde(deserialize_with = "de_duration")]
     pub shutdown_grace: Duration,
     /// Networks whose clients are exempt from per-IP limits (a front MTA must not be throttled).
+    /// Their topmost `Received:` header names the original client, and their
+    /// `Authentication-Results` (with our `authserv_id`) are believed.
     pub trusted_relays: Vec<Network>,
+    /// Connections from `trusted_relays` to the SMTP listeners start with a PROXY protocol
+    /// (v1 or v2) header naming the real client.
+    pub proxy_protocol: bool,
+    /// The authserv-id our front MTA writes in `Authentication-Results`; unset = ignore them.
+    pub authserv_id: Option<String>,
+}
+
+/// `[lmtp]`: LMTP listeners for a front MTA on this machine (RFC 2033); off by default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LmtpConfig {
+    /// TCP addresses to accept LMTP on.
+    pub listen: Vec<SocketAddr>,
+    /// A Unix socket to accept LMTP on (a stale socket file is replaced).
+    pub socket: Option<PathBuf>,
+    /// Permissions of the Unix socket (the front MTA's delivery agent must be able to write).
+    pub socket_mode: u32,
+}
+
+/// `[tls]`: STARTTLS on the SMTP listeners; off unless `cert` and `key` are set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first; re-read on SIGHUP.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1); re-read on SIGHUP.
+    pub key: Option<PathBuf>,
+    /// Refuse `MAIL` with `530 5.7.0` until the client has done STARTTLS (SMTP only).
+    pub require_tls: bool,
 }
 
 /// `[store]`: the SQLite database.
@@ -110,6 +143,18 @@ impl Default for ServerConfig {
                 Network::from_str("127.0.0.0/8").unwrap_or(Network::any()),
                 Network::from_str("::1/128").unwrap_or(Network::any()),
             ],
+            proxy_protocol: false,
+            authserv_id: None,
+        }
+    }
+}
+
+impl Default for LmtpConfig {
+    fn default() -> Self {
+        LmtpConfig {
+            listen: vec![],
+            socket: None,
+            socket_mode: 0o660,
         }
     }
 }
@@ -258,10 +303,55 @@ impl Config {
         if self.limits.data_timeout.is_zero() {
             return Err(("limits.data_timeout", "must be greater than 0".into()));
         }
+        self.validate_mta()?;
         if self.conversations.closed_reply_text.contains(['\r', '\n']) {
             return Err((
                 "conversations.closed_reply_text",
                 "must be a single line".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `[lmtp]`, `[tls]`, `proxy_protocol` and `authserv_id`.
+    fn validate_mta(&self) -> Result<(), (&'static str, String)> {
+        match (&self.tls.cert, &self.tls.key) {
+            (Some(_), None) => return Err(("tls.key", "is needed when tls.cert is set".into())),
+            (None, Some(_)) => return Err(("tls.cert", "is needed when tls.key is set".into())),
+            _ => {}
+        }
+        if self.tls.require_tls && self.tls.cert.is_none() {
+            return Err((
+                "tls.require_tls",
+                "needs tls.cert and tls.key (nothing to offer STARTTLS with)".into(),
+            ));
+        }
+        if self.lmtp.socket_mode > 0o777 {
+            return Err((
+                "lmtp.socket_mode",
+                format!(
+                    "{:#o} is not a file mode; write it like 0o660",
+                    self.lmtp.socket_mode
+                ),
+            ));
+        }
+        if let Some(p) = &self.lmtp.socket {
+            if p.as_os_str().is_empty() {
+                return Err(("lmtp.socket", "must not be empty".into()));
+            }
+        }
+        if let Some(id) = &self.server.authserv_id {
+            if id.is_empty() || id.contains(|c: char| c.is_whitespace() || c == ';' || c == '(') {
+                return Err((
+                    "server.authserv_id",
+                    format!("{id:?} is not an authserv-id like \"mx.example.com\""),
+                ));
+            }
+        }
+        if self.server.proxy_protocol && self.server.trusted_relays.is_empty() {
+            return Err((
+                "server.proxy_protocol",
+                "is only accepted from trusted_relays, and that list is empty".into(),
             ));
         }
         Ok(())
@@ -508,6 +598,37 @@ mod tests {
         assert_eq!(c.limits.max_message_size, 1 << 20);
         assert_eq!(c.limits.command_timeout, Duration::from_secs(300));
         assert_eq!(c.limits.max_recipients, 100);
+    }
+
+    #[test]
+    fn mta_keys() {
+        let c = Config::from_toml(
+            &format!(
+                "{MINIMAL}proxy_protocol = true\nauthserv_id = \"mx.example.com\"\n\
+                 [lmtp]\nlisten = [\"127.0.0.1:2424\"]\nsocket = \"/run/replyd/lmtp.sock\"\n\
+                 socket_mode = 0o666\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\nrequire_tls = true\n"
+            ),
+            "x",
+        )
+        .unwrap();
+        assert!(c.server.proxy_protocol);
+        assert_eq!(c.lmtp.socket_mode, 0o666);
+        assert_eq!(c.lmtp.listen.len(), 1);
+        assert!(c.tls.require_tls);
+        let d = Config::from_toml(MINIMAL, "x").unwrap();
+        assert!(d.lmtp.listen.is_empty() && d.lmtp.socket.is_none() && d.tls.cert.is_none());
+        assert!(!d.server.proxy_protocol);
+        let err =
+            Config::from_toml(&format!("{MINIMAL}[tls]\ncert = \"c.pem\"\n"), "x").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("tls.key"));
+        let err =
+            Config::from_toml(&format!("{MINIMAL}[tls]\nrequire_tls = true\n"), "x").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("tls.require_tls"));
+        let err =
+            Config::from_toml(&format!("{MINIMAL}[lmtp]\nsocket_mode = 4096\n"), "x").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("lmtp.socket_mode"));
+        let err = Config::from_toml(&format!("{MINIMAL}authserv_id = \"a b\"\n"), "x").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("server.authserv_id"));
     }
 
     #[test]

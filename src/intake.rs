@@ -4,10 +4,13 @@
 //! by the same rules, so those rules live here once: [`Intake::check_recipient`] decides a
 //! recipient (with the SMTP reply a refusal gets), and [`Intake::deliver`] adds our trace
 //! header, extracts the message off the async threads and hands it to the store's writer.
+//! From a trusted relay it also records the original client and the relay's verdicts
+//! ([`crate::relay`]).
 
 use crate::address::{classify, Recipient};
 use crate::config::Config;
 use crate::message::{self, ExtractOptions};
+use crate::relay::{self, RelayFacts};
 use crate::store::{
     Delivery, Destination, Envelope, Store, StoreError, Stored, TokenStatus, Writer,
 };
@@ -51,6 +54,10 @@ pub struct Arrival<'a> {
     pub remote_ip: Option<IpAddr>,
     /// `SMTP`, `ESMTP`, `LMTP`, `ESMTPS`, or `local` for a pipe.
     pub protocol: &'a str,
+    /// The client is a front MTA on `trusted_relays` (or local: a Unix socket, a pipe): its
+    /// topmost `Received:` names the original client, and its `Authentication-Results`
+    /// count.
+    pub trusted_relay: bool,
 }
 
 /// The shared rules and the way to the store.
@@ -115,13 +122,20 @@ impl Intake {
             max_attachments: self.config.message.max_attachments,
         };
         let null_sender = sender.is_empty();
+        let relayed = arrival.trusted_relay;
+        let authserv_id = self.config.server.authserv_id.clone();
         // MIME parsing is CPU work: keep it off the threads that serve other sessions.
-        let (raw, parsed) = tokio::task::spawn_blocking(move || {
+        let (raw, parsed, facts) = tokio::task::spawn_blocking(move || {
             let mut parsed = message::extract(&raw, &opts);
             if null_sender && parsed.automated.is_none() {
                 parsed.automated = Some("bounce".into());
             }
-            (raw, parsed)
+            let facts = if relayed {
+                relay::inspect(&raw, authserv_id.as_deref())
+            } else {
+                RelayFacts::default()
+            };
+            (raw, parsed, facts)
         })
         .await
         .map_err(|e| StoreError::Invalid(format!("message extraction failed: {e}")))?;
@@ -131,12 +145,28 @@ impl Intake {
                 destinations.push(d.clone());
             }
         }
+        // Behind a relay, the client of record is the relay's client; the relay is kept too.
+        // A pipe has no relay address, and a client address given on its command line wins.
+        let local = arrival.protocol == "local";
+        let (remote_ip, helo) = match facts.client_ip {
+            Some(ip) if !(local && arrival.remote_ip.is_some()) => (Some(ip), facts.client_helo),
+            _ => (arrival.remote_ip, arrival.helo.map(str::to_string)),
+        };
+        let relayed = relayed && !local;
         let delivery = Delivery {
             envelope: Envelope {
                 sender,
                 recipients: recipients.into_iter().map(|(a, _)| a).collect(),
-                remote_ip: arrival.remote_ip.map(|ip| ip.to_string()),
-                helo: arrival.helo.map(str::to_string),
+                remote_ip: remote_ip.map(|ip| ip.to_string()),
+                helo,
+                relay_ip: relayed
+                    .then_some(arrival.remote_ip)
+                    .flatten()
+                    .map(|ip| ip.to_string()),
+                relay_helo: relayed.then(|| arrival.helo.map(str::to_string)).flatten(),
+                spf: facts.spf,
+                dkim: facts.dkim,
+                dmarc: facts.dmarc,
             },
             destinations,
             trace_header,

@@ -59,6 +59,7 @@ pub mod config;
 pub mod intake;
 pub mod message;
 pub mod outbound;
+pub mod relay;
 pub mod shutdown;
 pub mod smtp;
 pub mod store;

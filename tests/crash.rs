@@ -62,9 +62,7 @@ fn kill_9_mid_transaction_loses_nothing_acknowledged() {
             stream
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .unwrap();
-            let mut c = Raw {
-                reader: BufReader::new(stream),
-            };
+            let mut c = Raw::over(Box::new(stream));
             if c.reply().0 != 220 || c.cmd("EHLO crash.test").0 != 250 {
                 return;
             }

@@ -6,8 +6,11 @@
 //! data, and dot-unstuffing applies only to lines that follow a CRLF. Every read is bounded:
 //! command lines by the line limit, data by the message size limit.
 
+use super::proxy;
+use super::stream::Stream;
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_rustls::TlsAcceptor;
 
 /// How much is read from the socket at a time.
 const READ_CHUNK: usize = 8 * 1024;
@@ -55,6 +58,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             buf: Vec::new(),
             pos: 0,
             out: Vec::new(),
+        }
+    }
+
+    pub fn stream(&self) -> &S {
+        &self.stream
+    }
+
+    /// Reads a PROXY protocol header, and not one byte after it.
+    pub async fn read_proxy(&mut self) -> io::Result<proxy::Header> {
+        loop {
+            match proxy::parse(&self.buf[self.pos..]) {
+                Ok(Some((header, used))) => {
+                    self.pos += used;
+                    return Ok(header);
+                }
+                Ok(None) => {
+                    if self.fill().await? == 0 {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                }
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            }
         }
     }
 
@@ -184,6 +209,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 return Ok(Data::Eof);
             }
         }
+    }
+}
+
+impl Connection<Stream> {
+    /// Sends what is queued (the `220` to STARTTLS), then runs the TLS handshake on the
+    /// socket. Whatever the client sent after the command is discarded, never read as if it
+    /// had come over TLS (CVE-2011-0411); returns how many bytes that was.
+    pub async fn start_tls(&mut self, acceptor: TlsAcceptor) -> io::Result<usize> {
+        self.flush().await?;
+        let discarded = self.buf.len() - self.pos;
+        self.buf = Vec::new();
+        self.pos = 0;
+        let Stream::Tcp(tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "STARTTLS is only offered on TCP",
+            ));
+        };
+        let tls = acceptor.accept(tcp).await?;
+        self.stream = Stream::Tls(Box::new(tls));
+        Ok(discarded)
     }
 }
 

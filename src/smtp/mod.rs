@@ -1,9 +1,14 @@
-//! The SMTP endpoint: a listener that limits connections (`server`), a session state
-//! machine per connection (`session`), and our own framing of lines and message data
-//! (`connection`).
+//! The SMTP and LMTP endpoint: listeners that limit connections (`server`), a session
+//! state machine per connection (`session`), our own framing of lines and message data
+//! (`connection`), the stream under it (`stream`: TCP, Unix socket, TLS after STARTTLS),
+//! the certificate (`tls`) and the PROXY protocol header of a load balancer (`proxy`).
 
 mod connection;
+mod proxy;
 mod server;
 mod session;
+mod stream;
+mod tls;
 
 pub use server::{Server, ServerError};
+pub use tls::TlsError;

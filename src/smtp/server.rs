@@ -1,28 +1,41 @@
-//! The listener: accepts connections, limits them, and runs one session task each.
+//! The listeners: accept connections, limit them, and run one session task each.
 //!
 //! Limits are enforced at accept time with an immediate `421` rather than by leaving clients
 //! in the kernel backlog, where they would time out without knowing why. A front MTA on a
 //! trusted network is exempt from the per-IP limit, as Postfix exempts `$mynetworks`.
+//! Behind a load balancer speaking the PROXY protocol, the per-IP limit and everything else
+//! apply to the real client the header names, so that header is read before the limit.
+//!
+//! SMTP listeners, LMTP listeners (TCP) and the LMTP Unix socket share the limits and the
+//! session state machine; SIGHUP re-reads the STARTTLS certificate.
 
-use super::session::{Context, Session};
+use super::connection::Connection;
+use super::proxy;
+use super::session::{Context, Protocol, Session};
+use super::stream::Stream;
+use super::tls::{Tls, TlsError};
 use crate::config::Config;
 use crate::shutdown::{Phase, ShutdownHandle};
 use crate::store::{Store, StoreError, Writer};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Why the server could not start.
 #[derive(Debug)]
 pub enum ServerError {
     Store(StoreError),
     Bind(SocketAddr, std::io::Error),
+    /// The LMTP Unix socket could not be created.
+    BindUnix(PathBuf, std::io::Error),
+    /// The STARTTLS certificate or key cannot be used.
+    Tls(TlsError),
 }
 
 impl fmt::Display for ServerError {
@@ -30,6 +43,10 @@ impl fmt::Display for ServerError {
         match self {
             ServerError::Store(e) => write!(f, "cannot open the store: {e}"),
             ServerError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            ServerError::BindUnix(path, e) => {
+                write!(f, "cannot listen on {}: {e}", path.display())
+            }
+            ServerError::Tls(e) => write!(f, "cannot set up STARTTLS: {e}"),
         }
     }
 }
@@ -59,37 +76,61 @@ impl From<StoreError> for ServerError {
 /// # Ok(()) }
 /// ```
 pub struct Server {
-    listeners: Vec<TcpListener>,
+    listeners: Vec<(TcpListener, Protocol)>,
+    unix: Option<(UnixListener, PathBuf)>,
     ctx: Arc<Context>,
     writer_thread: JoinHandle<()>,
     shutdown: ShutdownHandle,
 }
 
 impl Server {
-    /// Opens (and migrates) the store, starts the writer and binds every listen address.
+    /// Opens (and migrates) the store, loads the STARTTLS certificate, starts the writer
+    /// and binds every SMTP and LMTP address.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        let tls = Tls::load(&config.tls).map_err(ServerError::Tls)?;
         let store = Arc::new(Store::open(&config.store.path, config.store.busy_timeout)?);
         let (writer, writer_thread) = Writer::spawn(&config.store.path, config.store.busy_timeout)?;
         let mut listeners = Vec::new();
-        for addr in &config.server.listen {
+        let smtp = config.server.listen.iter().map(|a| (a, Protocol::Smtp));
+        let lmtp = config.lmtp.listen.iter().map(|a| (a, Protocol::Lmtp));
+        for (addr, protocol) in smtp.chain(lmtp) {
             let l = TcpListener::bind(addr)
                 .await
                 .map_err(|e| ServerError::Bind(*addr, e))?;
-            listeners.push(l);
+            listeners.push((l, protocol));
         }
+        let unix = match &config.lmtp.socket {
+            Some(path) => Some((
+                bind_unix(path, config.lmtp.socket_mode)
+                    .map_err(|e| ServerError::BindUnix(path.clone(), e))?,
+                path.clone(),
+            )),
+            None => None,
+        };
         Ok(Server {
             listeners,
-            ctx: Arc::new(Context::new(config, store, writer)),
+            unix,
+            ctx: Arc::new(Context::new(config, store, writer, tls)),
             writer_thread,
             shutdown: ShutdownHandle::new(),
         })
     }
 
-    /// The addresses actually bound (useful with port 0).
+    /// The SMTP addresses actually bound (useful with port 0).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.addrs(Protocol::Smtp)
+    }
+
+    /// The LMTP TCP addresses actually bound.
+    pub fn lmtp_addrs(&self) -> Vec<SocketAddr> {
+        self.addrs(Protocol::Lmtp)
+    }
+
+    fn addrs(&self, protocol: Protocol) -> Vec<SocketAddr> {
         self.listeners
             .iter()
-            .filter_map(|l| l.local_addr().ok())
+            .filter(|(_, p)| *p == protocol)
+            .filter_map(|(l, _)| l.local_addr().ok())
             .collect()
     }
 
@@ -110,31 +151,45 @@ impl Server {
 
     /// Serves until [`ShutdownHandle::shutdown`] is called, then drains: transactions in
     /// flight get `shutdown_grace` to finish, the rest are told `421 4.3.2`.
+    ///
+    /// On Unix, SIGHUP re-reads the STARTTLS certificate and key while it runs.
     pub async fn run(self) -> Result<(), ServerError> {
         let Server {
             listeners,
+            unix,
             ctx,
             writer_thread,
             shutdown,
         } = self;
         let max = ctx.intake.config.limits.max_connections;
-        let slots = Arc::new(Semaphore::new(max));
-        let per_ip = Arc::new(Mutex::new(HashMap::<IpAddr, usize>::new()));
-        for l in &listeners {
-            if let Ok(addr) = l.local_addr() {
-                tracing::info!(%addr, "listening for SMTP");
-            }
-        }
+        let limits = Limits {
+            slots: Arc::new(Semaphore::new(max)),
+            per_ip: Arc::new(Mutex::new(HashMap::new())),
+        };
         let mut accept_tasks = Vec::new();
-        for listener in listeners {
+        for (listener, protocol) in listeners {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "listening for {}", protocol_name(protocol));
+            }
             accept_tasks.push(tokio::spawn(accept_loop(
                 listener,
+                protocol,
                 ctx.clone(),
-                slots.clone(),
-                per_ip.clone(),
+                limits.clone(),
                 shutdown.clone(),
             )));
         }
+        let socket_path = unix.as_ref().map(|(_, p)| p.clone());
+        if let Some((listener, path)) = unix {
+            tracing::info!(path = %path.display(), "listening for LMTP");
+            accept_tasks.push(tokio::spawn(accept_unix(
+                listener,
+                ctx.clone(),
+                limits.clone(),
+                shutdown.clone(),
+            )));
+        }
+        accept_tasks.push(tokio::spawn(reload_on_hangup(ctx.clone())));
         shutdown.subscribe().reached(Phase::Draining).await;
         for t in &accept_tasks {
             t.abort();
@@ -144,6 +199,10 @@ impl Server {
             grace_secs = grace.as_secs_f64(),
             "shutting down: draining sessions"
         );
+        if let Some(path) = socket_path {
+            let _ = std::fs::remove_file(path);
+        }
+        let slots = limits.slots;
         let all = max as u32;
         if tokio::time::timeout(grace, slots.acquire_many(all))
             .await
@@ -159,6 +218,75 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+fn protocol_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Smtp => "SMTP",
+        Protocol::Lmtp => "LMTP",
+    }
+}
+
+/// Binds the LMTP Unix socket, replacing a stale socket file (but not a live one, nor
+/// anything that is not a socket), with `mode` as its permissions.
+fn bind_unix(path: &Path, mode: u32) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "exists and is not a socket",
+            ));
+        }
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                "another server is listening on it",
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(listener)
+}
+
+/// Re-reads the STARTTLS certificate on every SIGHUP (and otherwise just logs it, rather
+/// than letting the signal kill the daemon).
+async fn reload_on_hangup(ctx: Arc<Context>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; certificates are read at start only");
+            return;
+        };
+        while hangup.recv().await.is_some() {
+            match &ctx.tls {
+                None => tracing::info!("SIGHUP: no [tls] certificate to re-read"),
+                Some(tls) => match tls.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificate re-read"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "SIGHUP: TLS certificate not re-read; the old one stays")
+                    }
+                },
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(ctx);
+}
+
+/// The connection limits every listener shares.
+#[derive(Clone)]
+struct Limits {
+    slots: Arc<Semaphore>,
+    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
 /// Decrements the per-IP count when a session ends.
@@ -181,9 +309,9 @@ impl Drop for IpSlot {
 
 async fn accept_loop(
     listener: TcpListener,
+    protocol: Protocol,
     ctx: Arc<Context>,
-    slots: Arc<Semaphore>,
-    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    limits: Limits,
     shutdown: ShutdownHandle,
 ) {
     loop {
@@ -197,57 +325,143 @@ async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
+        let conn = Connection::new(Stream::Tcp(stream));
+        let Ok(permit) = limits.slots.clone().try_acquire_owned() else {
             tracing::warn!(%peer, "max_connections reached; refused with 421");
             tokio::spawn(refuse(
-                stream,
+                conn,
                 ctx.intake.config.server.hostname.clone(),
                 "Too many connections",
             ));
             continue;
         };
-        let trusted = ctx
-            .intake
-            .config
-            .server
-            .trusted_relays
-            .iter()
-            .any(|n| n.contains(peer.ip()));
-        let ip_slot = if trusted {
-            None
-        } else {
-            let mut map = per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        tokio::spawn(serve_tcp(
+            conn,
+            peer,
+            protocol,
+            ctx.clone(),
+            limits.clone(),
+            permit,
+            shutdown.clone(),
+        ));
+    }
+}
+
+/// One TCP connection: the PROXY header if one is due, the per-IP limit, the session.
+async fn serve_tcp(
+    mut conn: Connection<Stream>,
+    socket_peer: SocketAddr,
+    protocol: Protocol,
+    ctx: Arc<Context>,
+    limits: Limits,
+    permit: OwnedSemaphorePermit,
+    shutdown: ShutdownHandle,
+) {
+    let config = &ctx.intake.config;
+    let is_trusted = |ip: IpAddr| config.server.trusted_relays.iter().any(|n| n.contains(ip));
+    let mut peer = socket_peer;
+    if protocol == Protocol::Smtp && config.server.proxy_protocol && is_trusted(peer.ip()) {
+        match tokio::time::timeout(config.limits.command_timeout, conn.read_proxy()).await {
+            Ok(Ok(proxy::Header::Proxied { source, .. })) => {
+                tracing::debug!(proxy = %socket_peer, client = %source, "PROXY header");
+                peer = source;
+            }
+            Ok(Ok(proxy::Header::Local)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(proxy = %socket_peer, error = %e, "no valid PROXY header; closed");
+                conn.close().await;
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(proxy = %socket_peer, "no PROXY header in time; closed");
+                conn.close().await;
+                return;
+            }
+        }
+    }
+    let trusted = is_trusted(peer.ip());
+    let ip_slot = if trusted {
+        None
+    } else {
+        let admitted = {
+            let mut map = limits.per_ip.lock().unwrap_or_else(|p| p.into_inner());
             let n = map.entry(peer.ip()).or_insert(0);
-            if *n >= ctx.intake.config.limits.max_connections_per_ip {
-                drop(map);
-                tracing::warn!(%peer, "max_connections_per_ip reached; refused with 421");
-                tokio::spawn(refuse(
-                    stream,
-                    ctx.intake.config.server.hostname.clone(),
-                    "Too many connections from your address",
-                ));
+            let admitted = *n < config.limits.max_connections_per_ip;
+            if admitted {
+                *n += 1;
+            }
+            admitted
+        };
+        if !admitted {
+            tracing::warn!(%peer, "max_connections_per_ip reached; refused with 421");
+            refuse(
+                conn,
+                config.server.hostname.clone(),
+                "Too many connections from your address",
+            )
+            .await;
+            return;
+        }
+        Some(IpSlot {
+            map: limits.per_ip.clone(),
+            ip: peer.ip(),
+        })
+    };
+    let session = Session::new(
+        conn,
+        ctx.clone(),
+        Some(peer),
+        trusted,
+        protocol,
+        shutdown.subscribe(),
+    );
+    session.run().await;
+    drop(ip_slot);
+    drop(permit);
+}
+
+/// The LMTP Unix socket: whoever can write to it is a local MTA, hence trusted.
+async fn accept_unix(
+    listener: UnixListener,
+    ctx: Arc<Context>,
+    limits: Limits,
+    shutdown: ShutdownHandle,
+) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
-            *n += 1;
-            Some(IpSlot {
-                map: per_ip.clone(),
-                ip: peer.ip(),
-            })
         };
-        let session = Session::new(stream, ctx.clone(), peer, trusted, shutdown.subscribe());
+        let conn = Connection::new(Stream::Unix(stream));
+        let Ok(permit) = limits.slots.clone().try_acquire_owned() else {
+            tracing::warn!("max_connections reached; LMTP socket client refused with 421");
+            tokio::spawn(refuse(
+                conn,
+                ctx.intake.config.server.hostname.clone(),
+                "Too many connections",
+            ));
+            continue;
+        };
+        let session = Session::new(
+            conn,
+            ctx.clone(),
+            None,
+            true,
+            Protocol::Lmtp,
+            shutdown.subscribe(),
+        );
         tokio::spawn(async move {
             session.run().await;
-            drop(ip_slot);
             drop(permit);
         });
     }
 }
 
-async fn refuse(mut stream: TcpStream, hostname: String, why: &str) {
-    let line = format!("421 4.7.0 {hostname} {why}, try again later\r\n");
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
-        let _ = stream.write_all(line.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
+async fn refuse(mut conn: Connection<Stream>, hostname: String, why: &str) {
+    conn.reply(421, "4.7.0", &format!("{hostname} {why}, try again later"));
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn.close()).await;
 }

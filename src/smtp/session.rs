@@ -1,28 +1,44 @@
-//! One SMTP session: the state machine from greeting to QUIT.
+//! One SMTP or LMTP session: the state machine from greeting to QUIT.
 //!
 //! Commands are framed by our length-capped line reader and parsed by `smtp-proto`. Every
 //! refusal happens in the dialogue with the right code (no silent drops, no bounces of our
 //! own), every accepted message is committed before `250`, and a storage fault answers
 //! `451` with the session still usable.
+//!
+//! LMTP (RFC 2033) is the same machine with a [`Protocol`] flag: `LHLO` instead of
+//! `EHLO`/`HELO`, and after the data one reply per accepted recipient, in `RCPT` order, so
+//! the front MTA knows each recipient's fate. STARTTLS (RFC 3207) swaps the stream under
+//! the session; bytes the client pipelined after the command are discarded, never read as
+//! if they had come over TLS (CVE-2011-0411), and the session starts over from `EHLO`.
 
 use super::connection::{Connection, Data, Line};
+use super::stream::Stream;
+use super::tls::Tls;
 use crate::config::Config;
 use crate::intake::{Arrival, Intake};
 use crate::shutdown::{Phase, Signal};
-use crate::store::{Destination, Store, Stored, Writer};
+use crate::store::{Destination, Store, StoreError, Stored, Writer};
 use smtp_proto::{Error as ProtoError, Request};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Which dialect a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    Smtp,
+    Lmtp,
+}
 
 /// What every session shares.
 pub(crate) struct Context {
     pub intake: Intake,
     pub ehlo_lines: Vec<String>,
+    /// The STARTTLS certificate, when `[tls]` is configured.
+    pub tls: Option<Tls>,
 }
 
 impl Context {
-    pub fn new(config: Config, store: Arc<Store>, writer: Writer) -> Context {
+    pub fn new(config: Config, store: Arc<Store>, writer: Writer, tls: Option<Tls>) -> Context {
         let ehlo_lines = vec![
             config.server.hostname.clone(),
             "PIPELINING".into(),
@@ -38,6 +54,7 @@ impl Context {
                 writer,
             },
             ehlo_lines,
+            tls,
         }
     }
 }
@@ -51,12 +68,14 @@ struct Transaction {
     recipients: Vec<(String, Destination)>,
 }
 
-pub(crate) struct Session<S> {
-    conn: Connection<S>,
+pub(crate) struct Session {
+    conn: Connection<Stream>,
     ctx: Arc<Context>,
-    peer: SocketAddr,
-    /// The client is on a `trusted_relays` network (a front MTA).
+    /// The client (after a PROXY header, the real one); `None` on a Unix socket.
+    peer: Option<SocketAddr>,
+    /// The client is on a `trusted_relays` network (a front MTA), or on our Unix socket.
     trusted: bool,
+    protocol: Protocol,
     shutdown: Signal,
     helo: Option<String>,
     esmtp: bool,
@@ -70,19 +89,33 @@ enum Flow {
     Close,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+/// How a session's client shows in the log.
+struct PeerName(Option<SocketAddr>);
+
+impl std::fmt::Display for PeerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(a) => write!(f, "{a}"),
+            None => f.write_str("unix"),
+        }
+    }
+}
+
+impl Session {
     pub fn new(
-        stream: S,
+        conn: Connection<Stream>,
         ctx: Arc<Context>,
-        peer: SocketAddr,
+        peer: Option<SocketAddr>,
         trusted: bool,
+        protocol: Protocol,
         shutdown: Signal,
     ) -> Self {
         Session {
-            conn: Connection::new(stream),
+            conn,
             ctx,
             peer,
             trusted,
+            protocol,
             shutdown,
             helo: None,
             esmtp: false,
@@ -102,7 +135,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             match tokio::time::timeout(delay, self.conn.wait_readable()).await {
                 Err(_) => {}
                 Ok(Ok(n)) if n > 0 => {
-                    tracing::info!(peer = %self.peer, "client talked before the greeting; refused");
+                    tracing::info!(peer = %PeerName(self.peer), "client talked before the greeting; refused");
                     self.conn.reply(
                         554,
                         "5.5.0",
@@ -114,8 +147,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 Ok(_) => return,
             }
         }
+        let dialect = match self.protocol {
+            Protocol::Smtp => "ESMTP",
+            Protocol::Lmtp => "LMTP",
+        };
         self.conn
-            .reply(220, "", &format!("{host} ESMTP replyd ready"));
+            .reply(220, "", &format!("{host} {dialect} replyd ready"));
         let mut line = Vec::with_capacity(128);
         loop {
             if self.shutdown.phase() >= Phase::Draining {
@@ -192,19 +229,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         if is_forbidden(text) {
             self.conn
                 .reply(221, "2.7.0", "Error: this is an SMTP server. Goodbye");
-            tracing::info!(peer = %self.peer, "forbidden command (HTTP or header line); closed");
+            tracing::info!(peer = %PeerName(self.peer), "forbidden command (HTTP or header line); closed");
             return Flow::Close;
         }
         let request = match Request::parse(&mut line.iter()) {
             Ok(r) => r,
             Err(e) => return self.protocol_error(e),
         };
+        let lmtp = self.protocol == Protocol::Lmtp;
         match request {
-            Request::Ehlo { host } => {
+            Request::Ehlo { .. } | Request::Helo { .. } if lmtp => {
+                self.error(500, "5.5.1", "This is LMTP; use LHLO")
+            }
+            Request::Lhlo { .. } if !lmtp => self.error(500, "5.5.1", "LHLO is for LMTP; use EHLO"),
+            Request::Ehlo { host } | Request::Lhlo { host } => {
                 self.helo = Some(host.into_owned());
                 self.esmtp = true;
                 self.tx = None;
-                let lines: Vec<&str> = self.ctx.ehlo_lines.iter().map(String::as_str).collect();
+                let mut lines: Vec<&str> = self.ctx.ehlo_lines.iter().map(String::as_str).collect();
+                if !lmtp && self.ctx.tls.is_some() && !self.conn.stream().is_tls() {
+                    lines.insert(1, "STARTTLS");
+                }
                 self.conn.reply_lines(250, &lines);
                 Flow::Continue
             }
@@ -216,7 +261,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 self.conn.reply(250, "", &host);
                 Flow::Continue
             }
-            Request::Lhlo { .. } => self.error(500, "5.5.1", "LHLO is for LMTP; use EHLO"),
+            Request::StartTls => self.starttls().await,
             Request::Mail { from } => self.mail(text, from.address.as_ref(), from.flags),
             Request::Rcpt { to } => self.rcpt(text, to.address.as_ref()),
             Request::Data => self.data().await,
@@ -250,8 +295,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 self.conn.reply(221, "2.0.0", &format!("{host} Bye"));
                 Flow::Close
             }
-            Request::StartTls
-            | Request::Bdat { .. }
+            Request::Bdat { .. }
             | Request::Auth { .. }
             | Request::Expn { .. }
             | Request::Etrn { .. }
@@ -285,9 +329,55 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         }
     }
 
+    async fn starttls(&mut self) -> Flow {
+        let tls = match &self.ctx.tls {
+            Some(tls) if self.protocol == Protocol::Smtp => tls,
+            _ => return self.error(502, "5.5.1", "Command not implemented"),
+        };
+        if self.conn.stream().is_tls() {
+            return self.error(503, "5.5.1", "TLS already active");
+        }
+        if !self.esmtp {
+            return self.error(503, "5.5.1", "Send EHLO first");
+        }
+        let acceptor = tls.acceptor();
+        self.conn.reply(220, "2.0.0", "Ready to start TLS");
+        // RFC 3207 §4.2: nothing learnt before the handshake carries over.
+        self.helo = None;
+        self.esmtp = false;
+        self.tx = None;
+        let timeout = self.ctx.intake.config.limits.command_timeout;
+        let peer = PeerName(self.peer);
+        match tokio::time::timeout(timeout, self.conn.start_tls(acceptor)).await {
+            Ok(Ok(discarded)) => {
+                if discarded > 0 {
+                    tracing::warn!(%peer, discarded, "bytes pipelined after STARTTLS discarded");
+                }
+                Flow::Continue
+            }
+            Ok(Err(e)) => {
+                tracing::info!(%peer, error = %e, "TLS handshake failed; closed");
+                Flow::Close
+            }
+            Err(_) => {
+                tracing::info!(%peer, "TLS handshake timed out; closed");
+                Flow::Close
+            }
+        }
+    }
+
     fn mail(&mut self, line: &str, address: &str, flags: u64) -> Flow {
         if self.helo.is_none() {
-            return self.error(503, "5.5.1", "Send HELO or EHLO first");
+            return match self.protocol {
+                Protocol::Smtp => self.error(503, "5.5.1", "Send HELO or EHLO first"),
+                Protocol::Lmtp => self.error(503, "5.5.1", "Send LHLO first"),
+            };
+        }
+        if self.protocol == Protocol::Smtp
+            && self.ctx.intake.config.tls.require_tls
+            && !self.conn.stream().is_tls()
+        {
+            return self.error(530, "5.7.0", "Must issue a STARTTLS command first");
         }
         if self.tx.is_some() {
             return self.error(503, "5.5.1", "Nested MAIL command");
@@ -399,12 +489,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 return Flow::Close;
             }
             Ok(Ok(Data::TooBig)) => {
+                let text = format!("Message size exceeds the limit of {max} bytes");
+                if self.protocol == Protocol::Lmtp {
+                    // RFC 2033 §4.2: one reply per accepted recipient, whatever the outcome.
+                    let n = self.tx.take().map_or(0, |tx| tx.recipients.len());
+                    for _ in 1..n {
+                        self.conn.reply(552, "5.3.4", &text);
+                    }
+                }
                 self.tx = None;
-                return self.error(
-                    552,
-                    "5.3.4",
-                    &format!("Message size exceeds the limit of {max} bytes"),
-                );
+                return self.error(552, "5.3.4", &text);
             }
             Ok(Ok(Data::Complete { bare_lf })) => bare_lf,
         };
@@ -417,16 +511,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     async fn deliver(&mut self, tx: Transaction, raw: Vec<u8>) -> Flow {
         let size = raw.len();
+        let protocol = match (self.protocol, self.esmtp, self.conn.stream().is_tls()) {
+            (Protocol::Lmtp, _, _) => "LMTP",
+            (Protocol::Smtp, true, true) => "ESMTPS",
+            (Protocol::Smtp, true, false) => "ESMTP",
+            (Protocol::Smtp, false, _) => "SMTP",
+        };
         let arrival = Arrival {
             helo: self.helo.as_deref(),
-            remote_ip: Some(self.peer.ip()),
-            protocol: if self.esmtp { "ESMTP" } else { "SMTP" },
+            remote_ip: self.peer.map(|p| p.ip()),
+            protocol,
+            trusted_relay: self.trusted,
         };
+        let destinations: Vec<Destination> = tx.recipients.iter().map(|(_, d)| d.clone()).collect();
         let result = self
             .ctx
             .intake
             .deliver(&arrival, tx.sender, tx.recipients, raw)
             .await;
+        if self.protocol == Protocol::Lmtp {
+            return self.lmtp_replies(&destinations, size, result);
+        }
+        let peer = PeerName(self.peer);
         match result {
             Ok(stored) => {
                 let ids: Vec<String> = stored.iter().map(Stored::to_string).collect();
@@ -440,7 +546,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                         }
                     )
                 });
-                tracing::info!(peer = %self.peer, size, stored = %ids, duplicate, "message stored");
+                tracing::info!(%peer, size, stored = %ids, duplicate, "message stored");
                 let text = if duplicate {
                     format!("Ok: already stored as {ids}")
                 } else {
@@ -450,10 +556,67 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 Flow::Continue
             }
             Err(e) => {
-                tracing::error!(peer = %self.peer, size, error = %e, "message not stored; answered 451");
+                tracing::error!(%peer, size, error = %e, "message not stored; answered 451");
                 self.error(451, "4.3.0", "Temporary storage failure, try again later")
             }
         }
+    }
+
+    /// RFC 2033 §4.2: one reply per accepted `RCPT`, in order. A token given twice gets two
+    /// replies naming the same stored row (the store keeps one copy per conversation).
+    fn lmtp_replies(
+        &mut self,
+        destinations: &[Destination],
+        size: usize,
+        result: Result<Vec<Stored>, StoreError>,
+    ) -> Flow {
+        let peer = PeerName(self.peer);
+        let stored = match result {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::error!(%peer, size, error = %e, "message not stored; answered 451 per recipient");
+                for _ in 1..destinations.len() {
+                    self.conn
+                        .reply(451, "4.3.0", "Temporary storage failure, try again later");
+                }
+                return self.error(451, "4.3.0", "Temporary storage failure, try again later");
+            }
+        };
+        // The store answers once per distinct destination, in first-seen order.
+        let mut distinct: Vec<&Destination> = Vec::new();
+        for d in destinations {
+            if !distinct.contains(&d) {
+                distinct.push(d);
+            }
+        }
+        let mut failed = false;
+        for d in destinations {
+            let outcome = distinct
+                .iter()
+                .position(|x| *x == d)
+                .and_then(|i| stored.get(i));
+            match outcome {
+                Some(
+                    s @ Stored::Message {
+                        duplicate: true, ..
+                    },
+                ) => self
+                    .conn
+                    .reply(250, "2.0.0", &format!("Ok: already stored as {s}")),
+                Some(s) => self.conn.reply(250, "2.0.0", &format!("Ok: stored as {s}")),
+                None => {
+                    failed = true;
+                    self.conn
+                        .reply(451, "4.3.0", "Temporary storage failure, try again later");
+                }
+            }
+        }
+        let ids: Vec<String> = stored.iter().map(Stored::to_string).collect();
+        tracing::info!(%peer, size, stored = %ids.join(" "), recipients = destinations.len(), "message stored (LMTP)");
+        if failed {
+            self.errors += 1;
+        }
+        Flow::Continue
     }
 }
 

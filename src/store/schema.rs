@@ -8,7 +8,7 @@ use super::StoreError;
 use rusqlite::Connection;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const V1: &str = r#"
 CREATE TABLE conversations (
@@ -105,6 +105,16 @@ CREATE TABLE inbox (
 );
 "#;
 
+/// v2: mail relayed by a front MTA. `remote_ip`/`helo` name the original client (from the
+/// relay's `Received:`); these name the relay, and hold its SPF/DKIM/DMARC verdicts.
+const V2: &str = r#"
+ALTER TABLE messages ADD COLUMN relay_ip TEXT;
+ALTER TABLE messages ADD COLUMN relay_helo TEXT;
+ALTER TABLE messages ADD COLUMN auth_spf TEXT;
+ALTER TABLE messages ADD COLUMN auth_dkim TEXT;
+ALTER TABLE messages ADD COLUMN auth_dmarc TEXT;
+"#;
+
 /// Brings the schema of `conn` to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -122,6 +132,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version < 1 {
         tx.execute_batch(V1)?;
+    }
+    if version < 2 {
+        tx.execute_batch(V2)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;

@@ -27,8 +27,16 @@ pub struct Envelope {
     pub sender: String,
     /// Every accepted `RCPT TO`.
     pub recipients: Vec<String>,
+    /// The client: behind a trusted relay, the relay's client (from its `Received:`).
     pub remote_ip: Option<String>,
     pub helo: Option<String>,
+    /// The trusted relay that handed the message to us, if one did.
+    pub relay_ip: Option<String>,
+    pub relay_helo: Option<String>,
+    /// The relay's SPF/DKIM/DMARC verdicts (`Authentication-Results` with our authserv-id).
+    pub spf: Option<String>,
+    pub dkim: Option<String>,
+    pub dmarc: Option<String>,
 }
 
 /// Where one copy of a message goes.
@@ -437,6 +445,7 @@ fn write_message(
         });
     }
     let id = tx.last_insert_rowid();
+    record_relay(tx, id, &d.envelope)?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO attachments (message_id, filename, content_type, size, content_id, inline, \
          data, skipped_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -476,6 +485,31 @@ pub(super) fn text_body_unless_reply(p: &ParsedMessage) -> Option<&str> {
     p.text_body
         .as_deref()
         .filter(|t| t.trim_end() != p.reply_text.trim_end())
+}
+
+/// The relay columns (schema v2), kept out of the main INSERT.
+fn record_relay(tx: &Connection, id: i64, e: &Envelope) -> Result<(), StoreError> {
+    if e.relay_ip.is_none()
+        && e.relay_helo.is_none()
+        && e.spf.is_none()
+        && e.dkim.is_none()
+        && e.dmarc.is_none()
+    {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "UPDATE messages SET relay_ip = ?2, relay_helo = ?3, auth_spf = ?4, auth_dkim = ?5, \
+         auth_dmarc = ?6 WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        e.relay_ip,
+        e.relay_helo,
+        e.spf,
+        e.dkim,
+        e.dmarc
+    ])?;
+    Ok(())
 }
 
 fn write_inbox(

@@ -2,11 +2,14 @@
 //! SMTP client for protocol edge cases, and the `replyd` binary for CLI tests.
 #![allow(dead_code)]
 
+pub mod mta;
+
 use replyd::store::{Conversation, NewConversation};
 use replyd::{Config, Server, ShutdownHandle, Store};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +55,8 @@ pub fn test_config(dir: &Path) -> Config {
 /// A running in-process server.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The first LMTP TCP listener, when `[lmtp] listen` was set.
+    pub lmtp_addr: Option<SocketAddr>,
     pub store: Arc<Store>,
     pub db: PathBuf,
     pub stop: ShutdownHandle,
@@ -77,11 +82,13 @@ impl TestServer {
             .unwrap();
         let server = runtime.block_on(Server::bind(config)).unwrap();
         let addr = server.local_addrs()[0];
+        let lmtp_addr = server.lmtp_addrs().first().copied();
         let store = server.store();
         let stop = server.shutdown_handle();
         let task = runtime.spawn(server.run());
         TestServer {
             addr,
+            lmtp_addr,
             store,
             db,
             stop,
@@ -137,18 +144,59 @@ impl Drop for TestServer {
     }
 }
 
-/// A raw SMTP client over TCP: send exact bytes, read exact replies.
+/// What a [`Raw`] client talks over: TCP, a Unix socket, TLS.
+pub trait Duplex: Read + Write + Send {}
+impl<T: Read + Write + Send> Duplex for T {}
+
+/// A raw SMTP/LMTP client: send exact bytes, read exact replies.
 pub struct Raw {
-    pub reader: BufReader<TcpStream>,
+    pub reader: BufReader<Box<dyn Duplex>>,
 }
 
 impl Raw {
     pub fn connect(addr: SocketAddr) -> Raw {
         let s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Raw::over(Box::new(s))
+    }
+
+    /// A client on a Unix socket (LMTP).
+    pub fn unix(path: &Path) -> Raw {
+        let s = std::os::unix::net::UnixStream::connect(path).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Raw::over(Box::new(s))
+    }
+
+    pub fn over(stream: Box<dyn Duplex>) -> Raw {
         Raw {
-            reader: BufReader::new(s),
+            reader: BufReader::new(stream),
         }
+    }
+
+    /// Runs a TLS handshake on the connection (after `220` to STARTTLS) and returns the
+    /// server's certificate. The certificate is not verified: tests use self-signed ones.
+    pub fn start_tls(&mut self) -> Vec<u8> {
+        assert!(
+            self.reader.buffer().is_empty(),
+            "the server sent bytes after its 220 to STARTTLS"
+        );
+        let plain = std::mem::replace(&mut self.reader, BufReader::new(Box::new(std::io::empty())));
+        let mut sock = plain.into_inner();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("mx.test").unwrap();
+        let mut tls = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        while tls.is_handshaking() {
+            tls.complete_io(&mut sock).unwrap();
+        }
+        let cert = tls.peer_certificates().unwrap()[0].to_vec();
+        self.reader = BufReader::new(Box::new(rustls::StreamOwned::new(tls, sock)));
+        cert
     }
 
     /// Connects and reads the greeting, asserting it is 220.
@@ -222,6 +270,130 @@ impl Raw {
     pub fn is_closed(&mut self) -> bool {
         let mut buf = [0u8; 1];
         matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+    }
+}
+
+/// Accepts any server certificate (tests use self-signed ones) but checks signatures.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A self-signed certificate for `mx.test` (and its key), made with the openssl CLI into
+/// `dir`: (cert.pem, key.pem).
+pub fn self_signed_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf) {
+    let cert = dir.join(format!("{tag}-cert.pem"));
+    let key = dir.join(format!("{tag}-key.pem"));
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args(["-nodes", "-subj", "/CN=mx.test", "-days", "2"])
+        .args(["-addext", "subjectAltName=DNS:mx.test", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("cannot run openssl ({e}): install it with `apt-get install openssl` (./scripts/test does)")
+        });
+    assert!(status.success(), "openssl req failed");
+    (cert, key)
+}
+
+/// `replyd serve` as a child process, with the SMTP address it logged; killed on drop.
+pub struct ServeProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl ServeProcess {
+    pub fn start(config: &Path) -> ServeProcess {
+        let mut child = Command::new(replyd_bin())
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let addr = loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "server did not log its address"
+            );
+            let line = lines.next().expect("server exited").unwrap();
+            if line.contains("listening for SMTP") {
+                if let Some(i) = line.find("addr=") {
+                    let a = line[i + 5..].split_whitespace().next().unwrap();
+                    break a.parse().unwrap();
+                }
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        ServeProcess { child, addr }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
