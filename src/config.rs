@@ -111,6 +111,34 @@ pub struct Limits {
     /// Pause before the banner for untrusted clients; a client that talks first is refused.
     #[serde(deserialize_with = "de_duration")]
     pub greeting_delay: Duration,
+    /// Slowest accepted DATA transfer, in bytes per second, once the first `data_timeout`
+    /// is used up (a slowloris client that trickles bytes is cut off); 0 = only the timeout.
+    pub min_data_rate: u64,
+    /// Commands that do no work (NOOP, RSET, VRFY, HELP) per session without a MAIL.
+    pub junk_command_limit: u32,
+    /// More `Received:` headers than this is a mail loop: `554 5.4.0`.
+    pub max_received_headers: usize,
+    /// Largest header block accepted: `552 5.3.4` beyond.
+    #[serde(deserialize_with = "de_size")]
+    pub max_header_size: usize,
+    /// What a bare LF (not CRLF) in message data does: `normalize` (stored as CRLF) or
+    /// `reject` (`550 5.5.2`).
+    pub bare_lf: BareLf,
+    /// New connections per client IP per minute; 0 = unlimited. Not for `trusted_relays`.
+    pub max_connection_rate_per_ip: u32,
+    /// Messages (MAIL commands) per client IP per minute; 0 = unlimited. Not for
+    /// `trusted_relays`.
+    pub max_message_rate_per_ip: u32,
+}
+
+/// What a bare LF in message data does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BareLf {
+    /// A bare LF ends a line and is stored as CRLF (never part of the end of data).
+    Normalize,
+    /// The message is refused with `550 5.5.2` after its real end.
+    Reject,
 }
 
 /// `[conversations]`: reply tokens.
@@ -180,6 +208,13 @@ impl Default for Limits {
             hard_error_limit: 20,
             max_line_length: 2048,
             greeting_delay: Duration::from_secs(1),
+            min_data_rate: 500,
+            junk_command_limit: 100,
+            max_received_headers: 50,
+            max_header_size: 1024 * 1024,
+            bare_lf: BareLf::Normalize,
+            max_connection_rate_per_ip: 0,
+            max_message_rate_per_ip: 0,
         }
     }
 }
@@ -282,6 +317,12 @@ impl Config {
         }
         positive("limits.max_message_size", self.limits.max_message_size)?;
         positive("limits.max_recipients", self.limits.max_recipients)?;
+        positive("limits.max_received_headers", self.limits.max_received_headers)?;
+        positive("limits.max_header_size", self.limits.max_header_size)?;
+        positive(
+            "limits.junk_command_limit",
+            self.limits.junk_command_limit as usize,
+        )?;
         positive("limits.max_connections", self.limits.max_connections)?;
         positive(
             "limits.max_connections_per_ip",

@@ -8,7 +8,7 @@
 //! ([`crate::relay`]).
 
 use crate::address::{classify, Recipient};
-use crate::config::Config;
+use crate::config::{BareLf, Config};
 use crate::message::{self, ExtractOptions};
 use crate::relay::{self, RelayFacts};
 use crate::store::{
@@ -105,6 +105,39 @@ impl Intake {
         }
     }
 
+    /// Checks a complete message against the content limits: loops (`Received:` count),
+    /// the header block size, and bare LF when the policy is `reject`.
+    pub fn check_message(&self, raw: &[u8], bare_lf: bool) -> Result<(), Refusal> {
+        let limits = &self.config.limits;
+        if bare_lf && limits.bare_lf == BareLf::Reject {
+            return Err(Refusal::new(
+                550,
+                "5.5.2",
+                "Bare LF in message data; lines must end with CRLF",
+            ));
+        }
+        let header_len = header_block_len(raw);
+        if header_len > limits.max_header_size {
+            return Err(Refusal::new(
+                552,
+                "5.3.4",
+                format!(
+                    "Message header block of {header_len} bytes exceeds the limit of {}",
+                    limits.max_header_size
+                ),
+            ));
+        }
+        let received = count_received(&raw[..header_len]);
+        if received > limits.max_received_headers {
+            return Err(Refusal::new(
+                554,
+                "5.4.0",
+                format!("Too many Received headers ({received}): mail loop"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Stores one message for its accepted recipients; resolves once committed.
     pub async fn deliver(
         &self,
@@ -176,6 +209,35 @@ impl Intake {
         };
         self.writer.write(delivery).await
     }
+}
+
+/// Length of the header block, up to and including the empty line (all of it if none).
+fn header_block_len(raw: &[u8]) -> usize {
+    let mut start = 0;
+    while start < raw.len() {
+        let end = raw[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(raw.len(), |i| start + i + 1);
+        let line = &raw[start..end];
+        if line == b"\r\n" || line == b"\n" {
+            return end;
+        }
+        start = end;
+    }
+    raw.len()
+}
+
+/// `Received:` fields in a header block (name case-insensitive, at the start of a line).
+fn count_received(headers: &[u8]) -> usize {
+    headers
+        .split(|&b| b == b'\n')
+        .filter(|line| {
+            line.len() >= 9
+                && line[..8].eq_ignore_ascii_case(b"received")
+                && line[8..].iter().find(|b| **b != b' ' && **b != b'\t') == Some(&b':')
+        })
+        .count()
 }
 
 /// Our trace header (RFC 5321 §4.4), with its CRLF.

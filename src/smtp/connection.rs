@@ -9,6 +9,8 @@
 use super::proxy;
 use super::stream::Stream;
 use std::io;
+use std::time::Duration;
+use tokio::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsAcceptor;
 
@@ -42,6 +44,8 @@ pub(crate) enum Data {
     Runaway,
     /// The client closed the connection mid-message.
     Eof,
+    /// The client went quiet for the data timeout, or sent slower than the minimum rate.
+    Timeout,
 }
 
 pub(crate) struct Connection<S> {
@@ -195,9 +199,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Reads message data up to `<CRLF>.<CRLF>` into `out`, dot-unstuffed, bare LF stored as
     /// CRLF, keeping at most `max` bytes.
-    pub async fn read_data(&mut self, out: &mut Vec<u8>, max: usize) -> io::Result<Data> {
+    ///
+    /// Time: the client may be silent for at most `timeout`, and the whole transfer gets
+    /// `timeout` plus one second per `min_rate` bytes received (0 = no rate), so a client
+    /// that trickles bytes to hold the session open (slowloris) is cut off.
+    pub async fn read_data(
+        &mut self,
+        out: &mut Vec<u8>,
+        max: usize,
+        timeout: Duration,
+        min_rate: u64,
+    ) -> io::Result<Data> {
         out.clear();
         let mut framer = DataFramer::new(max);
+        let mut deadline = Instant::now() + timeout;
         loop {
             let avail = &self.buf[self.pos..];
             let (used, done) = framer.feed(avail, out);
@@ -205,31 +220,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if let Some(end) = done {
                 return Ok(end);
             }
-            if self.fill().await? == 0 {
+            let n = match tokio::time::timeout_at(deadline, self.fill()).await {
+                Err(_) => return Ok(Data::Timeout),
+                Ok(r) => r?,
+            };
+            if n == 0 {
                 return Ok(Data::Eof);
             }
+            let idle_limit = Instant::now() + timeout;
+            deadline = if min_rate == 0 {
+                idle_limit
+            } else {
+                (deadline + Duration::from_secs_f64(n as f64 / min_rate as f64)).min(idle_limit)
+            };
         }
-    }
-}
-
-impl Connection<Stream> {
-    /// Sends what is queued (the `220` to STARTTLS), then runs the TLS handshake on the
-    /// socket. Whatever the client sent after the command is discarded, never read as if it
-    /// had come over TLS (CVE-2011-0411); returns how many bytes that was.
-    pub async fn start_tls(&mut self, acceptor: TlsAcceptor) -> io::Result<usize> {
-        self.flush().await?;
-        let discarded = self.buf.len() - self.pos;
-        self.buf = Vec::new();
-        self.pos = 0;
-        let Stream::Tcp(tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "STARTTLS is only offered on TCP",
-            ));
-        };
-        let tls = acceptor.accept(tcp).await?;
-        self.stream = Stream::Tls(Box::new(tls));
-        Ok(discarded)
     }
 }
 

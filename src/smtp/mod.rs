@@ -5,6 +5,7 @@
 
 mod connection;
 mod proxy;
+mod rate;
 mod server;
 mod session;
 mod stream;
@@ -12,3 +13,6 @@ mod tls;
 
 pub use server::{Server, ServerError};
 pub use tls::TlsError;
+
+#[doc(hidden)]
+pub mod fuzzing;

@@ -94,9 +94,7 @@ impl Server {
         let smtp = config.server.listen.iter().map(|a| (a, Protocol::Smtp));
         let lmtp = config.lmtp.listen.iter().map(|a| (a, Protocol::Lmtp));
         for (addr, protocol) in smtp.chain(lmtp) {
-            let l = TcpListener::bind(addr)
-                .await
-                .map_err(|e| ServerError::Bind(*addr, e))?;
+            let l = listen(addr).map_err(|e| ServerError::Bind(*addr, e))?;
             listeners.push((l, protocol));
         }
         let unix = match &config.lmtp.socket {
@@ -347,6 +345,22 @@ async fn accept_loop(
     }
 }
 
+/// Pending connections the kernel may queue for us (capped by `net.core.somaxconn`). A
+/// burst of clients — a queue draining after an outage — must reach `accept`, where
+/// limits answer them, instead of timing out in a short backlog.
+const BACKLOG: u32 = 4096;
+
+fn listen(addr: &SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(*addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// One TCP connection: the PROXY header if one is due, the per-IP limit, the session.
 async fn serve_tcp(
     mut conn: Connection<Stream>,
@@ -380,6 +394,16 @@ async fn serve_tcp(
         }
     }
     let trusted = is_trusted(peer.ip());
+    if !trusted && !ctx.connection_rate.allow(peer.ip()) {
+        tracing::warn!(%peer, "max_connection_rate_per_ip reached; refused with 421");
+        refuse(
+            conn,
+            config.server.hostname.clone(),
+            "Too many connections from your address per minute",
+        )
+        .await;
+        return;
+    }
     let ip_slot = if trusted {
         None
     } else {

@@ -12,6 +12,7 @@
 //! if they had come over TLS (CVE-2011-0411), and the session starts over from `EHLO`.
 
 use super::connection::{Connection, Data, Line};
+use super::rate::RateLimiter;
 use super::stream::Stream;
 use super::tls::Tls;
 use crate::config::Config;
@@ -35,6 +36,10 @@ pub(crate) struct Context {
     pub ehlo_lines: Vec<String>,
     /// The STARTTLS certificate, when `[tls]` is configured.
     pub tls: Option<Tls>,
+    /// New connections per client IP per minute.
+    pub connection_rate: RateLimiter,
+    /// Messages per client IP per minute.
+    pub message_rate: RateLimiter,
 }
 
 impl Context {
@@ -48,6 +53,8 @@ impl Context {
             "ENHANCEDSTATUSCODES".into(),
         ];
         Context {
+            connection_rate: RateLimiter::new(config.limits.max_connection_rate_per_ip),
+            message_rate: RateLimiter::new(config.limits.max_message_rate_per_ip),
             intake: Intake {
                 config,
                 store,
@@ -58,9 +65,6 @@ impl Context {
         }
     }
 }
-
-/// Commands that do no work and are limited per session.
-const JUNK_COMMAND_LIMIT: u32 = 100;
 
 struct Transaction {
     sender: String,
@@ -207,7 +211,7 @@ impl Session {
 
     fn junk(&mut self) -> Flow {
         self.junk += 1;
-        if self.junk > JUNK_COMMAND_LIMIT {
+        if self.junk > self.ctx.intake.config.limits.junk_command_limit {
             let host = &self.ctx.intake.config.server.hostname;
             self.conn.reply(
                 421,
@@ -382,6 +386,12 @@ impl Session {
         if self.tx.is_some() {
             return self.error(503, "5.5.1", "Nested MAIL command");
         }
+        if let Some(peer) = self.peer.filter(|_| !self.trusted) {
+            if !self.ctx.message_rate.allow(peer.ip()) {
+                tracing::warn!(%peer, "max_message_rate_per_ip reached; MAIL refused with 450");
+                return self.error(450, "4.7.1", "Too much mail from your address, try again later");
+            }
+        }
         let smtputf8 = flags & smtp_proto::MAIL_SMTPUTF8 != 0;
         if !smtputf8 && !address.is_ascii() {
             return self.error(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
@@ -461,26 +471,27 @@ impl Session {
             return Flow::Close;
         }
         self.conn.reply(354, "", "End data with <CR><LF>.<CR><LF>");
-        let max = self.ctx.intake.config.limits.max_message_size;
-        let timeout = self.ctx.intake.config.limits.data_timeout;
+        let limits = &self.ctx.intake.config.limits;
+        let (max, timeout, min_rate) = (limits.max_message_size, limits.data_timeout, limits.min_data_rate);
         let host = self.ctx.intake.config.server.hostname.clone();
         let mut body = Vec::new();
         let mut shutdown = self.shutdown.clone();
         let read = tokio::select! {
-            r = tokio::time::timeout(timeout, self.conn.read_data(&mut body, max)) => r,
+            r = self.conn.read_data(&mut body, max, timeout, min_rate) => r,
             _ = shutdown.reached(Phase::Abort) => {
                 self.conn.reply(421, "4.3.2", &format!("{host} Service shutting down, try again later"));
                 return Flow::Close;
             }
         };
-        let outcome = match read {
-            Err(_) => {
+        let bare_lf = match read {
+            Ok(Data::Timeout) => {
+                tracing::info!(peer = %PeerName(self.peer), "data timeout or too slow; closed");
                 self.conn
                     .reply(421, "4.4.2", &format!("{host} Timeout exceeded, closing"));
                 return Flow::Close;
             }
-            Ok(Err(_)) | Ok(Ok(Data::Eof)) => return Flow::Close,
-            Ok(Ok(Data::Runaway)) => {
+            Err(_) | Ok(Data::Eof) => return Flow::Close,
+            Ok(Data::Runaway) => {
                 self.conn.reply(
                     421,
                     "4.3.4",
@@ -488,25 +499,33 @@ impl Session {
                 );
                 return Flow::Close;
             }
-            Ok(Ok(Data::TooBig)) => {
+            Ok(Data::TooBig) => {
                 let text = format!("Message size exceeds the limit of {max} bytes");
-                if self.protocol == Protocol::Lmtp {
-                    // RFC 2033 §4.2: one reply per accepted recipient, whatever the outcome.
-                    let n = self.tx.take().map_or(0, |tx| tx.recipients.len());
-                    for _ in 1..n {
-                        self.conn.reply(552, "5.3.4", &text);
-                    }
-                }
-                self.tx = None;
-                return self.error(552, "5.3.4", &text);
+                return self.refuse_message(552, "5.3.4", &text);
             }
-            Ok(Ok(Data::Complete { bare_lf })) => bare_lf,
+            Ok(Data::Complete { bare_lf }) => bare_lf,
         };
-        let _ = outcome;
+        if let Err(refusal) = self.ctx.intake.check_message(&body, bare_lf) {
+            tracing::info!(peer = %PeerName(self.peer), reply = %refusal, "message refused");
+            return self.refuse_message(refusal.code, refusal.esc, &refusal.text);
+        }
         let Some(tx) = self.tx.take() else {
             return Flow::Continue;
         };
         self.deliver(tx, body).await
+    }
+
+    /// Refuses the message of the transaction: one reply, or in LMTP one per accepted
+    /// recipient (RFC 2033 §4.2). The session goes on.
+    fn refuse_message(&mut self, code: u16, esc: &str, text: &str) -> Flow {
+        if self.protocol == Protocol::Lmtp {
+            let n = self.tx.as_ref().map_or(0, |tx| tx.recipients.len());
+            for _ in 1..n {
+                self.conn.reply(code, esc, text);
+            }
+        }
+        self.tx = None;
+        self.error(code, esc, text)
     }
 
     async fn deliver(&mut self, tx: Transaction, raw: Vec<u8>) -> Flow {

@@ -1,0 +1,123 @@
+//! The entry point of the session fuzz target and of the test that replays what it found.
+//! Not a public API: it is here because the session is private to the crate.
+//!
+//! One store for the whole process, on a memory file system (`/dev/shm` when there is one),
+//! with a live conversation whose token is fixed, so the fuzzer can reach DATA and the
+//! delivery path; each input is one whole session over an in-memory stream.
+
+use super::connection::Connection;
+use super::session::{Context, Protocol, Session};
+use super::stream::Stream;
+use crate::config::Config;
+use crate::shutdown::ShutdownHandle;
+use crate::store::{NewConversation, Store, Writer};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The token of the conversation the fuzzer can deliver to.
+pub const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+struct Harness {
+    runtime: tokio::runtime::Runtime,
+    ctx: Arc<Context>,
+    store: Arc<Store>,
+    runs: AtomicU64,
+}
+
+fn harness() -> Option<&'static Harness> {
+    static HARNESS: OnceLock<Option<Harness>> = OnceLock::new();
+    HARNESS
+        .get_or_init(|| {
+            let dir = if std::path::Path::new("/dev/shm").is_dir() {
+                std::path::PathBuf::from("/dev/shm")
+            } else {
+                std::env::temp_dir()
+            };
+            let path = dir.join(format!("replyd-fuzz-{}.sqlite3", std::process::id()));
+            let mut config = Config::default();
+            config.server.domains = vec!["support.example.com".into()];
+            config.server.hostname = "mx.fuzz".into();
+            config.store.path = path.clone();
+            config.limits.max_message_size = 64 * 1024;
+            config.limits.greeting_delay = Duration::ZERO;
+            config.limits.command_timeout = Duration::from_secs(2);
+            config.limits.data_timeout = Duration::from_secs(2);
+            let store = Arc::new(Store::open(&path, config.store.busy_timeout).ok()?);
+            let conv = store
+                .create_conversation(&NewConversation {
+                    contact_email: Some("bob@example.org"),
+                    channel: "email",
+                    subject: None,
+                    domain: "support.example.com",
+                    ttl_seconds: None,
+                })
+                .ok()?;
+            store
+                .conn()
+                .execute(
+                    "UPDATE conversations SET token = ?1 WHERE uuid = ?2",
+                    [TOKEN, conv.uuid.as_str()],
+                )
+                .ok()?;
+            let (writer, _thread) = Writer::spawn(&path, config.store.busy_timeout).ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            Some(Harness {
+                runtime,
+                ctx: Arc::new(Context::new(config, store.clone(), writer, None)),
+                store,
+                runs: AtomicU64::new(0),
+            })
+        })
+        .as_ref()
+}
+
+/// Runs one session on `input` (the first byte picks SMTP or LMTP) and returns what the
+/// server answered.
+pub fn session(input: &[u8]) -> Vec<u8> {
+    let Some(h) = harness() else {
+        return Vec::new();
+    };
+    if h.runs.fetch_add(1, Ordering::Relaxed) % 1000 == 999 {
+        // Keep the memory file system from filling up over a long run.
+        let _ = h.store.conn().execute_batch(
+            "DELETE FROM attachments; DELETE FROM inbox; DELETE FROM messages; \
+             DELETE FROM raw_messages;",
+        );
+    }
+    let (protocol, input) = match input.split_first() {
+        Some((b, rest)) if b & 1 == 1 => (Protocol::Lmtp, rest),
+        Some((_, rest)) => (Protocol::Smtp, rest),
+        None => (Protocol::Smtp, input),
+    };
+    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
+    h.runtime.block_on(async {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let session = Session::new(
+            Connection::new(Stream::Memory(server)),
+            h.ctx.clone(),
+            Some(peer),
+            true,
+            protocol,
+            ShutdownHandle::new().subscribe(),
+        );
+        let task = tokio::spawn(session.run());
+        let (mut rd, mut wr) = tokio::io::split(&mut client);
+        let mut out = Vec::new();
+        let write = async {
+            let _ = wr.write_all(input).await;
+            let _ = wr.shutdown().await;
+        };
+        let read = async {
+            let _ = rd.read_to_end(&mut out).await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), async { tokio::join!(write, read) }).await;
+        drop(client);
+        let _ = task.await;
+        out
+    })
+}
