@@ -317,7 +317,10 @@ impl Config {
         }
         positive("limits.max_message_size", self.limits.max_message_size)?;
         positive("limits.max_recipients", self.limits.max_recipients)?;
-        positive("limits.max_received_headers", self.limits.max_received_headers)?;
+        positive(
+            "limits.max_received_headers",
+            self.limits.max_received_headers,
+        )?;
         positive("limits.max_header_size", self.limits.max_header_size)?;
         positive(
             "limits.junk_command_limit",

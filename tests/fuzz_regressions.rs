@@ -43,19 +43,28 @@ fn session_regressions() {
     assert!(!cases.is_empty());
     for (name, data) in cases {
         let out = replyd::smtp::fuzzing::session(&data);
-        assert!(out.starts_with(b"220 "), "{name}: {}", String::from_utf8_lossy(&out));
+        assert!(
+            out.starts_with(b"220 "),
+            "{name}: {}",
+            String::from_utf8_lossy(&out)
+        );
         for line in out.split_inclusive(|&b| b == b'\n') {
             assert!(line.ends_with(b"\r\n"), "{name}: {line:?}");
             assert!(line[..3].iter().all(u8::is_ascii_digit), "{name}: {line:?}");
         }
     }
     // The seed that completes a transaction was stored.
-    let out = replyd::smtp::fuzzing::session(&inputs("session")
-        .into_iter()
-        .find(|(n, _)| n == "seed-smtp-full")
-        .unwrap()
-        .1);
+    let out = replyd::smtp::fuzzing::session(
+        &inputs("session")
+            .into_iter()
+            .find(|(n, _)| n == "seed-smtp-full")
+            .unwrap()
+            .1,
+    );
     let text = String::from_utf8_lossy(&out);
-    assert!(text.contains("250 2.0.0 Ok: stored as m"), "{text}");
+    assert!(
+        text.contains("250 2.0.0 Ok: ") && text.contains("stored as m"),
+        "{text}"
+    );
     assert!(text.contains("221 2.0.0"), "{text}");
 }

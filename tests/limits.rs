@@ -32,33 +32,51 @@ fn slow_data_sender_is_cut_off() {
     let conv = srv.conversation("bob@example.org");
     let mut c = Raw::greeted(srv.addr);
     start_data(&mut c, &conv.reply_address);
+    drop(c);
+    // Redo it on a plain socket we can write from another thread while we wait for a reply.
+    let stream = std::net::TcpStream::connect(srv.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut c = Raw::over(Box::new(stream));
+    assert_eq!(c.reply().0, 220);
+    start_data(&mut c, &conv.reply_address);
     // 10 bytes every 200 ms (50 B/s), never going quiet for the whole timeout.
     let started = Instant::now();
-    let mut cut = false;
-    for _ in 0..50 {
-        c.send(b"slowloris\n");
-        std::thread::sleep(Duration::from_millis(200));
-        if started.elapsed() > Duration::from_secs(3) {
-            break;
+    let trickle = std::thread::spawn(move || {
+        for _ in 0..25 {
+            if std::io::Write::write_all(&mut writer, b"slowloris\n").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
-        c.reader.get_ref().set_nonblocking(true).unwrap();
-        let mut probe = [0u8; 1];
-        let ready = std::io::Read::read(c.reader.get_mut(), &mut probe);
-        c.reader.get_ref().set_nonblocking(false).unwrap();
-        if let Ok(1) = ready {
-            assert_eq!(probe[0], b'4');
-            cut = true;
-            break;
-        }
-    }
-    assert!(cut, "a 50 B/s sender must be cut off");
-    assert!(started.elapsed() < Duration::from_secs(3));
+    });
+    let (code, text) = c.reply();
+    let elapsed = started.elapsed();
+    assert_eq!((code, &text[..5]), (421, "4.4.2"), "{text}");
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "cut off after {elapsed:?}"
+    );
+    assert!(
+        elapsed > Duration::from_millis(700),
+        "not before the data timeout: {elapsed:?}"
+    );
+    trickle.join().unwrap();
     assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 0);
 
     // A client that sends at a normal pace is not affected by the rate.
     let mut c = Raw::greeted(srv.addr);
     start_data(&mut c, &conv.reply_address);
-    c.send(reply_message(&conv.reply_address, "fast@example.org", &"fast ".repeat(2000)).as_bytes());
+    c.send(
+        reply_message(
+            &conv.reply_address,
+            "fast@example.org",
+            &"fast ".repeat(2000),
+        )
+        .as_bytes(),
+    );
     c.expect(".", 250, "2.0.0");
 }
 
@@ -128,7 +146,9 @@ fn mail_loop_is_554_5_4_0() {
     c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
     c.expect(&format!("RCPT TO:<{}>", conv.reply_address), 250, "2.1.5");
     c.expect("DATA", 354, "");
-    let hops: String = (0..5).map(|i| format!("received: from h{i} by x; now\r\n")).collect();
+    let hops: String = (0..5)
+        .map(|i| format!("received: from h{i} by x; now\r\n"))
+        .collect();
     c.send(format!("{hops}Subject: ok\r\n\r\nfine\r\n").as_bytes());
     c.expect(".", 250, "2.0.0");
     assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 1);
@@ -140,7 +160,9 @@ fn header_block_over_the_limit_is_552() {
     let conv = srv.conversation("bob@example.org");
     let mut c = Raw::greeted(srv.addr);
     start_data(&mut c, &conv.reply_address);
-    let fat: String = (0..30).map(|i| format!("X-Padding-{i}: {}\r\n", "p".repeat(40))).collect();
+    let fat: String = (0..30)
+        .map(|i| format!("X-Padding-{i}: {}\r\n", "p".repeat(40)))
+        .collect();
     c.send(format!("{fat}Subject: fat\r\n\r\nbody\r\n").as_bytes());
     c.expect(".", 552, "5.3.4");
     assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 0);

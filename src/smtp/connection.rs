@@ -10,8 +10,8 @@ use super::proxy;
 use super::stream::Stream;
 use std::io;
 use std::time::Duration;
-use tokio::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 /// How much is read from the socket at a time.
@@ -234,6 +234,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 (deadline + Duration::from_secs_f64(n as f64 / min_rate as f64)).min(idle_limit)
             };
         }
+    }
+}
+
+impl Connection<Stream> {
+    /// Sends what is queued (the `220` to STARTTLS), then runs the TLS handshake on the
+    /// socket. Whatever the client sent after the command is discarded, never read as if it
+    /// had come over TLS (CVE-2011-0411); returns how many bytes that was.
+    pub async fn start_tls(&mut self, acceptor: TlsAcceptor) -> io::Result<usize> {
+        self.flush().await?;
+        let discarded = self.buf.len() - self.pos;
+        self.buf = Vec::new();
+        self.pos = 0;
+        let Stream::Tcp(tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "STARTTLS is only offered on TCP",
+            ));
+        };
+        let tls = acceptor.accept(tcp).await?;
+        self.stream = Stream::Tls(Box::new(tls));
+        Ok(discarded)
     }
 }
 

@@ -24,6 +24,8 @@ struct Harness {
     ctx: Arc<Context>,
     store: Arc<Store>,
     runs: AtomicU64,
+    /// Never triggered; sessions watch it (a dropped handle reads as "shut down").
+    shutdown: ShutdownHandle,
 }
 
 fn harness() -> Option<&'static Harness> {
@@ -35,7 +37,11 @@ fn harness() -> Option<&'static Harness> {
             } else {
                 std::env::temp_dir()
             };
-            let path = dir.join(format!("replyd-fuzz-{}.sqlite3", std::process::id()));
+            // One file, reused by the next run rather than left behind per process.
+            let path = dir.join("replyd-fuzz-harness.sqlite3");
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
             let mut config = Config::default();
             config.server.domains = vec!["support.example.com".into()];
             config.server.hostname = "mx.fuzz".into();
@@ -71,13 +77,16 @@ fn harness() -> Option<&'static Harness> {
                 ctx: Arc::new(Context::new(config, store.clone(), writer, None)),
                 store,
                 runs: AtomicU64::new(0),
+                shutdown: ShutdownHandle::new(),
             })
         })
         .as_ref()
 }
 
-/// Runs one session on `input` (the first byte picks SMTP or LMTP) and returns what the
-/// server answered.
+/// Runs one session on `input` and returns what the server answered. The first byte picks
+/// SMTP or LMTP (bit 0) and how the client sends (bit 1): all at once (pipelining, also
+/// where it is not allowed), or line by line, letting the server answer each line first —
+/// the way to reach the message data after `354`.
 pub fn session(input: &[u8]) -> Vec<u8> {
     let Some(h) = harness() else {
         return Vec::new();
@@ -89,11 +98,13 @@ pub fn session(input: &[u8]) -> Vec<u8> {
              DELETE FROM raw_messages;",
         );
     }
-    let (protocol, input) = match input.split_first() {
-        Some((b, rest)) if b & 1 == 1 => (Protocol::Lmtp, rest),
-        Some((_, rest)) => (Protocol::Smtp, rest),
-        None => (Protocol::Smtp, input),
+    let (mode, input) = input.split_first().map_or((0, input), |(b, r)| (*b, r));
+    let protocol = if mode & 1 == 1 {
+        Protocol::Lmtp
+    } else {
+        Protocol::Smtp
     };
+    let line_by_line = mode & 2 == 2;
     let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
     h.runtime.block_on(async {
         let (mut client, server) = tokio::io::duplex(64 * 1024);
@@ -103,19 +114,31 @@ pub fn session(input: &[u8]) -> Vec<u8> {
             Some(peer),
             true,
             protocol,
-            ShutdownHandle::new().subscribe(),
+            h.shutdown.subscribe(),
         );
         let task = tokio::spawn(session.run());
         let (mut rd, mut wr) = tokio::io::split(&mut client);
         let mut out = Vec::new();
         let write = async {
-            let _ = wr.write_all(input).await;
+            if line_by_line {
+                for line in input.split_inclusive(|&b| b == b'\n') {
+                    if wr.write_all(line).await.is_err() {
+                        break;
+                    }
+                    for _ in 0..8 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            } else {
+                let _ = wr.write_all(input).await;
+            }
             let _ = wr.shutdown().await;
         };
         let read = async {
             let _ = rd.read_to_end(&mut out).await;
         };
-        let _ = tokio::time::timeout(Duration::from_secs(10), async { tokio::join!(write, read) }).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), async { tokio::join!(write, read) })
+            .await;
         drop(client);
         let _ = task.await;
         out

@@ -389,7 +389,11 @@ impl Session {
         if let Some(peer) = self.peer.filter(|_| !self.trusted) {
             if !self.ctx.message_rate.allow(peer.ip()) {
                 tracing::warn!(%peer, "max_message_rate_per_ip reached; MAIL refused with 450");
-                return self.error(450, "4.7.1", "Too much mail from your address, try again later");
+                return self.error(
+                    450,
+                    "4.7.1",
+                    "Too much mail from your address, try again later",
+                );
             }
         }
         let smtputf8 = flags & smtp_proto::MAIL_SMTPUTF8 != 0;
@@ -472,7 +476,11 @@ impl Session {
         }
         self.conn.reply(354, "", "End data with <CR><LF>.<CR><LF>");
         let limits = &self.ctx.intake.config.limits;
-        let (max, timeout, min_rate) = (limits.max_message_size, limits.data_timeout, limits.min_data_rate);
+        let (max, timeout, min_rate) = (
+            limits.max_message_size,
+            limits.data_timeout,
+            limits.min_data_rate,
+        );
         let host = self.ctx.intake.config.server.hostname.clone();
         let mut body = Vec::new();
         let mut shutdown = self.shutdown.clone();
