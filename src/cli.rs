@@ -240,7 +240,42 @@ fn open_store(config: &Config) -> Result<Store, StoreError> {
     Store::open(&config.store.path, config.store.busy_timeout)
 }
 
+/// Raises the soft open-files limit toward the hard one, so `max_connections` sessions
+/// (plus the database and listeners) fit; warns when they cannot.
+fn raise_open_files_limit(wanted: u64) {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+            return;
+        }
+        let target = (wanted as libc::rlim_t).min(lim.rlim_max);
+        if target > lim.rlim_cur {
+            let raised = libc::rlimit {
+                rlim_cur: target,
+                rlim_max: lim.rlim_max,
+            };
+            // SAFETY: as above.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+                lim.rlim_cur = target;
+            }
+        }
+        if (lim.rlim_cur as u64) < wanted {
+            tracing::warn!(
+                open_files = lim.rlim_cur as u64,
+                wanted,
+                "the open-files limit is below max_connections; raise it (LimitNOFILE=) or lower limits.max_connections"
+            );
+        }
+    }
+}
+
 fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    raise_open_files_limit(config.limits.max_connections as u64 + 64);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
