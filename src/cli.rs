@@ -242,6 +242,8 @@ fn open_store(config: &Config) -> Result<Store, StoreError> {
 
 /// Raises the soft open-files limit toward the hard one, so `max_connections` sessions
 /// (plus the database and listeners) fit; warns when they cannot.
+// `rlim_t` is not `u64` on every platform.
+#[allow(clippy::unnecessary_cast)]
 fn raise_open_files_limit(wanted: u64) {
     #[cfg(unix)]
     {
