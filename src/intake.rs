@@ -157,8 +157,8 @@ impl Intake {
         let null_sender = sender.is_empty();
         let relayed = arrival.trusted_relay;
         let authserv_id = self.config.server.authserv_id.clone();
-        // MIME parsing is CPU work: keep it off the threads that serve other sessions.
-        let (raw, parsed, facts) = tokio::task::spawn_blocking(move || {
+        let inline = raw.len() <= INLINE_PARSE_LIMIT;
+        let work = move || {
             let mut parsed = message::extract(&raw, &opts);
             if null_sender && parsed.automated.is_none() {
                 parsed.automated = Some("bounce".into());
@@ -169,9 +169,17 @@ impl Intake {
                 RelayFacts::default()
             };
             (raw, parsed, facts)
-        })
-        .await
-        .map_err(|e| StoreError::Invalid(format!("message extraction failed: {e}")))?;
+        };
+        // MIME parsing is CPU work: a large message is parsed off the threads that serve
+        // other sessions. A small one takes tens of microseconds, less than handing it to
+        // another thread and back.
+        let (raw, parsed, facts) = if inline {
+            work()
+        } else {
+            tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|e| StoreError::Invalid(format!("message extraction failed: {e}")))?
+        };
         let mut destinations: Vec<Destination> = Vec::new();
         for (_, d) in &recipients {
             if !destinations.contains(d) {
@@ -239,6 +247,9 @@ fn count_received(headers: &[u8]) -> usize {
         })
         .count()
 }
+
+/// Messages up to this size are parsed on the session's own thread.
+const INLINE_PARSE_LIMIT: usize = 64 * 1024;
 
 /// Our trace header (RFC 5321 §4.4), with its CRLF.
 fn received_header(
