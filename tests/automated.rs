@@ -280,10 +280,7 @@ fn undecodable_text_is_noted_and_stored_as_valid_utf8() {
     let srv = TestServer::start();
     let conv = srv.conversation("bob@example.org");
     let mut c = Raw::greeted(srv.addr);
-    c.expect("EHLO client.test", 250, "");
-    c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
-    c.expect(&format!("RCPT TO:<{}>", conv.reply_address), 250, "2.1.5");
-    c.expect("DATA", 354, "");
+    c.start_data(&conv.reply_address);
     // Declared UTF-8, but the bytes are not.
     c.send(b"From: bob@example.org\r\nSubject: bytes\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nCaf\xe9 \xff\xfe ok\r\n.\r\n");
     assert_eq!(c.reply().0, 250);

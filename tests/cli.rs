@@ -4,9 +4,8 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 fn replyd(config: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(replyd_bin())
@@ -15,42 +14,6 @@ fn replyd(config: &std::path::Path, args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-/// Starts `replyd serve` and returns it with the address it logged.
-fn serve(config: &std::path::Path) -> (Child, std::net::SocketAddr) {
-    let mut child = Command::new(replyd_bin())
-        .arg("--config")
-        .arg(config)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let addr = loop {
-        assert!(Instant::now() < deadline, "server did not log its address");
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(i) = line.find("addr=") {
-            let a = line[i + 5..].split_whitespace().next().unwrap();
-            let a = a.trim_matches(|c: char| !c.is_ascii_digit() && c != '.' && c != ':');
-            break a.parse().unwrap();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
-}
-
-fn sigterm(child: &Child) {
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
 }
 
 #[test]
@@ -208,7 +171,8 @@ fn sigterm_mid_data_completes_the_transaction_and_restart_keeps_everything() {
     );
     let line = String::from_utf8(out.stdout).unwrap();
     let (uuid, address) = line.trim().split_once('\t').unwrap();
-    let (child, addr) = serve(&config);
+    let mut srv = ServeProcess::start(&config);
+    let addr = srv.addr;
 
     // One message stored before the signal.
     let mut c = Raw::greeted(addr);
@@ -221,15 +185,11 @@ fn sigterm_mid_data_completes_the_transaction_and_restart_keeps_everything() {
 
     // A second client is in the middle of DATA when SIGTERM arrives.
     let mut mid = Raw::greeted(addr);
-    mid.expect("EHLO client.test", 250, "");
-    mid.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
-    mid.expect(&format!("RCPT TO:<{address}>"), 250, "2.1.5");
-    mid.expect("DATA", 354, "");
+    mid.start_data(&address);
     let body = reply_message(address, "during@example.org", "sent during shutdown");
     let (head, tail) = body.split_at(body.len() / 2);
     mid.send(head.as_bytes());
-    let mut child = child;
-    sigterm(&child);
+    srv.signal("TERM");
     std::thread::sleep(Duration::from_millis(300));
     // An idle session is told 421 4.3.2 on its next command; new connections are refused.
     let mut idle_after = std::net::TcpStream::connect(addr).is_err();
@@ -240,7 +200,7 @@ fn sigterm_mid_data_completes_the_transaction_and_restart_keeps_everything() {
     mid.send(tail.as_bytes());
     let (code, text) = mid.cmd(".");
     assert!(code == 250 || (400..500).contains(&code), "{code} {text}");
-    let status = child.wait().unwrap();
+    let status = srv.child.wait().unwrap();
     assert!(status.success(), "{status}");
 
     // Restart on the same file: everything acknowledged is there, nothing half-written.
@@ -257,7 +217,8 @@ fn sigterm_mid_data_completes_the_transaction_and_restart_keeps_everything() {
         expected.push("sent during shutdown".into());
     }
     assert_eq!(texts, expected);
-    let (child, addr) = serve(&config);
+    let mut srv = ServeProcess::start(&config);
+    let addr = srv.addr;
     let mut c = Raw::greeted(addr);
     let (code, _) = c.send_mail(
         "bob@example.org",
@@ -271,23 +232,23 @@ fn sigterm_mid_data_completes_the_transaction_and_restart_keeps_everything() {
         shown.contains("before") && shown.contains("after"),
         "{shown}"
     );
-    sigterm(&child);
-    let mut child = child;
-    assert!(child.wait().unwrap().success());
+    srv.signal("TERM");
+    assert!(srv.child.wait().unwrap().success());
 }
 
 #[test]
 fn sigterm_tells_idle_sessions_421() {
     let dir = TempDir::new("idle");
     let config = write_config(dir.path(), 0, "");
-    let (mut child, addr) = serve(&config);
+    let mut srv = ServeProcess::start(&config);
+    let addr = srv.addr;
     let mut idle = Raw::greeted(addr);
     idle.expect("EHLO client.test", 250, "");
-    sigterm(&child);
+    srv.signal("TERM");
     let (code, text) = idle.reply();
     assert_eq!(code, 421, "{text}");
     assert!(text.starts_with("4.3.2"), "{text}");
-    assert!(child.wait().unwrap().success());
+    assert!(srv.child.wait().unwrap().success());
 }
 
 #[test]

@@ -5,34 +5,10 @@ mod common;
 
 use common::*;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn serve(config: &std::path::Path) -> (Child, std::net::SocketAddr) {
-    let mut child = Command::new(replyd_bin())
-        .arg("--config")
-        .arg(config)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(i) = line.find("addr=") {
-            let a: String = line[i + 5..]
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                .collect();
-            break a.parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
-}
 
 #[test]
 fn kill_9_mid_transaction_loses_nothing_acknowledged() {
@@ -46,7 +22,8 @@ fn kill_9_mid_transaction_loses_nothing_acknowledged() {
         .unwrap();
     let line = String::from_utf8(out.stdout).unwrap();
     let address = line.trim().split_once('\t').unwrap().1.to_string();
-    let (mut child, addr) = serve(&config);
+    let mut srv = ServeProcess::start(&config);
+    let addr = srv.addr;
 
     // message id -> the exact body sent, for those that got 250.
     let acked: Arc<Mutex<HashMap<String, String>>> = Arc::default();
@@ -95,8 +72,8 @@ fn kill_9_mid_transaction_loses_nothing_acknowledged() {
     while acked.lock().unwrap().len() < 300 && started.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    srv.child.kill().unwrap(); // SIGKILL
+    srv.child.wait().unwrap();
     for c in clients {
         c.join().unwrap();
     }
@@ -108,7 +85,8 @@ fn kill_9_mid_transaction_loses_nothing_acknowledged() {
     );
 
     // Restart on the same file: it opens (WAL recovery) and serves.
-    let (mut child, addr) = serve(&config);
+    let mut srv = ServeProcess::start(&config);
+    let addr = srv.addr;
     let db = rusqlite::Connection::open(dir.path().join("replyd.sqlite3")).unwrap();
     let check: String = db
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -150,6 +128,6 @@ fn kill_9_mid_transaction_loses_nothing_acknowledged() {
         &reply_message(&address, "after-crash@example.org", "after"),
     );
     assert_eq!(code, 250);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    srv.child.kill().unwrap();
+    srv.child.wait().unwrap();
 }

@@ -224,10 +224,7 @@ fn locked_database_gives_451_and_the_session_recovers() {
     locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let mut c = Raw::greeted(srv.addr);
     let body = reply_message(&conv.reply_address, "locked@example.org", "while locked");
-    c.expect("EHLO client.test", 250, "");
-    c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
-    c.expect(&format!("RCPT TO:<{}>", conv.reply_address), 250, "2.1.5");
-    c.expect("DATA", 354, "");
+    c.start_data(&conv.reply_address);
     c.send(body.as_bytes());
     c.expect(".", 451, "4.3.0");
     locker.execute_batch("COMMIT").unwrap();

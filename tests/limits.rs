@@ -6,13 +6,6 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-fn start_data(c: &mut Raw, to: &str) {
-    c.expect("EHLO client.test", 250, "");
-    c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
-    c.expect(&format!("RCPT TO:<{to}>"), 250, "2.1.5");
-    c.expect("DATA", 354, "");
-}
-
 #[test]
 fn idle_client_gets_421_4_4_2() {
     let srv = TestServer::start_with(|c| c.limits.command_timeout = Duration::from_millis(500));
@@ -31,7 +24,7 @@ fn slow_data_sender_is_cut_off() {
     });
     let conv = srv.conversation("bob@example.org");
     let mut c = Raw::greeted(srv.addr);
-    start_data(&mut c, &conv.reply_address);
+    c.start_data(&conv.reply_address);
     drop(c);
     // Redo it on a plain socket we can write from another thread while we wait for a reply.
     let stream = std::net::TcpStream::connect(srv.addr).unwrap();
@@ -41,7 +34,7 @@ fn slow_data_sender_is_cut_off() {
     let mut writer = stream.try_clone().unwrap();
     let mut c = Raw::over(Box::new(stream));
     assert_eq!(c.reply().0, 220);
-    start_data(&mut c, &conv.reply_address);
+    c.start_data(&conv.reply_address);
     // 10 bytes every 200 ms (50 B/s), never going quiet for the whole timeout.
     let started = Instant::now();
     let trickle = std::thread::spawn(move || {
@@ -68,7 +61,7 @@ fn slow_data_sender_is_cut_off() {
 
     // A client that sends at a normal pace is not affected by the rate.
     let mut c = Raw::greeted(srv.addr);
-    start_data(&mut c, &conv.reply_address);
+    c.start_data(&conv.reply_address);
     c.send(
         reply_message(
             &conv.reply_address,
@@ -136,7 +129,7 @@ fn mail_loop_is_554_5_4_0() {
     let srv = TestServer::start_with(|c| c.limits.max_received_headers = 5);
     let conv = srv.conversation("bob@example.org");
     let mut c = Raw::greeted(srv.addr);
-    start_data(&mut c, &conv.reply_address);
+    c.start_data(&conv.reply_address);
     let hops: String = (0..6)
         .map(|i| format!("Received: from hop{i}.example by hop{}.example; Wed, 25 Nov 2026 10:00:00 +0000\r\n", i + 1))
         .collect();
@@ -159,7 +152,7 @@ fn header_block_over_the_limit_is_552() {
     let srv = TestServer::start_with(|c| c.limits.max_header_size = 1000);
     let conv = srv.conversation("bob@example.org");
     let mut c = Raw::greeted(srv.addr);
-    start_data(&mut c, &conv.reply_address);
+    c.start_data(&conv.reply_address);
     let fat: String = (0..30)
         .map(|i| format!("X-Padding-{i}: {}\r\n", "p".repeat(40)))
         .collect();
@@ -173,7 +166,7 @@ fn bare_lf_reject_policy_gives_one_550_after_the_real_end() {
     let srv = TestServer::start_with(|c| c.limits.bare_lf = replyd::config::BareLf::Reject);
     let conv = srv.conversation("bob@example.org");
     let mut c = Raw::greeted(srv.addr);
-    start_data(&mut c, &conv.reply_address);
+    c.start_data(&conv.reply_address);
     c.send(b"Subject: lf\r\n\r\nline\n.\nMAIL FROM:<evil@example.net>\r\n.\r\n");
     let (code, text) = c.reply();
     assert_eq!((code, &text[..5]), (550, "5.5.2"), "{text}");

@@ -192,10 +192,7 @@ fn oversized_data_is_drained_then_552_and_session_goes_on() {
     let srv = TestServer::start_with(|c| c.limits.max_message_size = 2000);
     let conv = srv.conversation("bob@example.org");
     let mut c = Raw::greeted(srv.addr);
-    c.expect("EHLO client.test", 250, "");
-    c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
-    c.expect(&format!("RCPT TO:<{}>", conv.reply_address), 250, "2.1.5");
-    c.expect("DATA", 354, "");
+    c.start_data(&conv.reply_address);
     let big = "x".repeat(70);
     let mut body = reply_message(&conv.reply_address, "big@example.org", "start");
     for _ in 0..40 {
@@ -219,10 +216,7 @@ fn data_far_past_the_limit_is_421_and_closed() {
     let srv = TestServer::start_with(|c| c.limits.max_message_size = 1000);
     let conv = srv.conversation("bob@example.org");
     let mut c = Raw::greeted(srv.addr);
-    c.expect("EHLO client.test", 250, "");
-    c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
-    c.expect(&format!("RCPT TO:<{}>", conv.reply_address), 250, "2.1.5");
-    c.expect("DATA", 354, "");
+    c.start_data(&conv.reply_address);
     let line = format!("{}\r\n", "y".repeat(98));
     // 3000 bytes without an end: past twice the limit.
     for _ in 0..30 {
@@ -239,10 +233,7 @@ fn empty_body_is_a_message() {
     let srv = TestServer::start();
     let conv = srv.conversation("bob@example.org");
     let mut c = Raw::greeted(srv.addr);
-    c.expect("EHLO client.test", 250, "");
-    c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
-    c.expect(&format!("RCPT TO:<{}>", conv.reply_address), 250, "2.1.5");
-    c.expect("DATA", 354, "");
+    c.start_data(&conv.reply_address);
     c.expect(".", 250, "2.0.0");
     assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 1);
     let flags: String = srv

@@ -6,13 +6,6 @@ mod common;
 
 use common::*;
 
-fn start_data(c: &mut Raw, to: &str) {
-    c.expect("EHLO client.test", 250, "");
-    c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
-    c.expect(&format!("RCPT TO:<{to}>"), 250, "2.1.5");
-    c.expect("DATA", 354, "");
-}
-
 #[test]
 fn only_crlf_dot_crlf_ends_data() {
     let variants: &[&[u8]] = &[
@@ -31,7 +24,7 @@ fn only_crlf_dot_crlf_ends_data() {
     let conv = srv.conversation("bob@example.org");
     for (n, v) in variants.iter().enumerate() {
         let mut c = Raw::greeted(srv.addr);
-        start_data(&mut c, &conv.reply_address);
+        c.start_data(&conv.reply_address);
         let mut msg = format!(
             "From: bob@example.org\r\nSubject: smuggle {n}\r\nMessage-ID: <smuggle-{n}@example.org>\r\n\r\nHello"
         )
@@ -89,7 +82,7 @@ fn bare_lf_is_stored_as_crlf_and_bare_cr_kept() {
     let srv = TestServer::start();
     let conv = srv.conversation("bob@example.org");
     let mut c = Raw::greeted(srv.addr);
-    start_data(&mut c, &conv.reply_address);
+    c.start_data(&conv.reply_address);
     c.send(b"Subject: lf\r\nMessage-ID: <lf@example.org>\r\n\r\nline one\nline two\rstill two\r\n..dotted\r\n.\r\n");
     assert_eq!(c.reply().0, 250);
     let raw: Vec<u8> = srv

@@ -250,6 +250,14 @@ impl Raw {
         text
     }
 
+    /// EHLO, MAIL from bob@example.org, RCPT to `to`, DATA: ready for the message bytes.
+    pub fn start_data(&mut self, to: &str) {
+        self.expect("EHLO client.test", 250, "");
+        self.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
+        self.expect(&format!("RCPT TO:<{to}>"), 250, "2.1.5");
+        self.expect("DATA", 354, "");
+    }
+
     /// EHLO, MAIL, RCPT…, DATA, body, dot: returns the final reply.
     pub fn send_mail(&mut self, from: &str, rcpts: &[&str], body: &str) -> (u16, String) {
         self.expect("EHLO client.test", 250, "");
