@@ -208,6 +208,18 @@ fi
 if wanted replyd && [[ -z "${SKIP[replyd]:-}" && ! -x "$REPLYD_BIN" ]]; then
     skip_receiver replyd "$REPLYD_BIN does not exist"
 fi
+# Snapshot the binary and its config template now: replyd is being developed in this tree, and
+# a rebuild or a new config key landing mid-run must not mix versions between rounds.
+REPLYD_TEMPLATE="$TMP/smtpd.toml.template"
+if wanted replyd && [[ -z "${SKIP[replyd]:-}" ]]; then
+    cp "$REPLYD_BIN" "$TMP/replyd"
+    REPLYD_BIN="$TMP/replyd"
+    if [[ -f "$ROOT/smtpd.toml" ]]; then
+        cp "$ROOT/smtpd.toml" "$REPLYD_TEMPLATE"
+    else
+        log "note: $ROOT/smtpd.toml does not exist; replyd gets the built-in fallback config"
+    fi
+fi
 if wanted mailin && [[ -z "${SKIP[mailin]:-}" && ! -x "$MAILIN_BIN" ]]; then
     skip_receiver mailin "$MAILIN_BIN does not exist"
 fi
@@ -261,7 +273,7 @@ start_replyd() { # port dir
         local cap=$((IDLE + 1000 > 1000 ? IDLE + 1000 : 1000))
         limits=(--set "limits.max_connections=$cap" --set "limits.max_connections_per_ip=$cap")
     fi
-    python3 "$LIB/replyd_config.py" --template "$ROOT/smtpd.toml" --out "$dir/smtpd.toml" \
+    python3 "$LIB/replyd_config.py" --template "$REPLYD_TEMPLATE" --out "$dir/smtpd.toml" \
         --set "store.path=\"$dir/replyd.sqlite3\"" \
         --set "server.listen=[\"127.0.0.1:$port\"]" "${limits[@]}" >"$dir/config.log" 2>&1 ||
         { cat "$dir/config.log" >&2; return 1; }
@@ -445,6 +457,12 @@ stop_receiver() {
     CUR_RECV_PID=""
 }
 
+drop_data() { # dir -- delete a counted run's databases and queue now (not all at the end:
+    # the disk may discard synchronously on delete, which would stall the cleanup for minutes)
+    [[ "$KEEP_TMP" == 1 ]] && return 0
+    rm -rf "$1"/*.sqlite3 "$1"/*.sqlite3-wal "$1"/*.sqlite3-shm "$1/pf/queue"
+}
+
 rotated() { # round -> receivers in this round's order (rotated by round number)
     local round="$1" list=() out=() n i
     for r in "${WANT[@]}"; do [[ -z "${SKIP[$r]:-}" ]] && list+=("$r"); done
@@ -500,6 +518,7 @@ run_load() { # case recv round size sessions msgs reuse
     fi
     stop_receiver "$recv"
     stored=$("count_$recv" "$dir")
+    drop_data "$dir"
     peak=$(cut -d' ' -f1 "$dir/peak" 2>/dev/null || echo "")
     cpu=$(cut -d' ' -f4 "$dir/peak" 2>/dev/null || echo "")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$case" "$recv" "$round" "$msgs" \
@@ -534,7 +553,7 @@ run_idle() { # recv round
     CUR_IDLE_PID=$!
     local i
     for ((i = 0; i < (IDLE_CONNECT_TIMEOUT + 60) * 10; i++)); do
-        grep -q '^READY' "$dir/idle.out" && break
+        grep -qs '^READY' "$dir/idle.out" && break
         kill -0 "$CUR_IDLE_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -553,6 +572,7 @@ run_idle() { # recv round
     alive=$(grep '^CLOSED' "$dir/idle.out" | sed 's/.*"alive": *\([0-9]*\).*/\1/' || true)
     stop_receiver "$recv"
     stored=$("count_$recv" "$dir")
+    drop_data "$dir"
     python3 - "$recv" "$round" "$IDLE" "$ready" "$before" "$after" "$probe" "$stored" "${alive:-}" >>"$RAW/idle.tsv" <<'PY'
 import json, sys
 recv, rnd, target, ready, before, after, probe, stored, alive = sys.argv[1:]

@@ -185,7 +185,7 @@ fn sigterm_mid_data_completes_the_transaction_and_restart_keeps_everything() {
 
     // A second client is in the middle of DATA when SIGTERM arrives.
     let mut mid = Raw::greeted(addr);
-    mid.start_data(&address);
+    mid.start_data(address);
     let body = reply_message(address, "during@example.org", "sent during shutdown");
     let (head, tail) = body.split_at(body.len() / 2);
     mid.send(head.as_bytes());
