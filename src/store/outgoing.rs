@@ -107,15 +107,10 @@ impl Store {
         let parsed = message::extract(&stamped.bytes, &ExtractOptions::default());
         let hash = Sha256::digest(&stamped.bytes).to_vec();
         tx.execute(
-            "INSERT INTO raw_messages (sha256, size, data) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (sha256) DO NOTHING",
+            "INSERT INTO raw_messages (sha256, size, data) VALUES (?1, ?2, ?3)",
             params![hash, stamped.bytes.len() as i64, stamped.bytes],
         )?;
-        let raw_id: i64 = tx.query_row(
-            "SELECT id FROM raw_messages WHERE sha256 = ?1",
-            [&hash],
-            |r| r.get(0),
-        )?;
+        let raw_id = tx.last_insert_rowid();
         let join = |list: &[message::Mailbox]| {
             (!list.is_empty()).then(|| {
                 list.iter()

@@ -25,10 +25,11 @@ CREATE TABLE conversations (
     expires_at    INTEGER
 );
 
--- The client's bytes, once however many conversations they were delivered to.
+-- The client's bytes, once however many conversations they were delivered to. Append-only
+-- (no index): retries are recognised on `messages` and do not write their bytes again.
 CREATE TABLE raw_messages (
     id     INTEGER PRIMARY KEY,
-    sha256 BLOB NOT NULL UNIQUE,
+    sha256 BLOB NOT NULL,
     size   INTEGER NOT NULL,
     data   BLOB NOT NULL
 );
@@ -67,11 +68,11 @@ CREATE TABLE messages (
     -- For a delivery report: the outgoing message it is about.
     related_message_id  INTEGER REFERENCES messages(id)
 );
--- A retried delivery (same conversation, Message-ID and bytes) is the same message.
-CREATE UNIQUE INDEX messages_retry ON messages(conversation_id, dedupe_key, content_hash)
-    WHERE direction = 'incoming';
+-- A retried delivery (same conversation, Message-ID and bytes) is the same message. The
+-- same index finds a message by its Message-ID (`dedupe_key`; '' when it has none), for
+-- threading and for linking delivery reports: one index, not two.
+CREATE UNIQUE INDEX messages_retry ON messages(dedupe_key, conversation_id, content_hash);
 CREATE INDEX messages_conversation ON messages(conversation_id, id);
-CREATE INDEX messages_message_id ON messages(message_id);
 
 CREATE TABLE attachments (
     id             INTEGER PRIMARY KEY,

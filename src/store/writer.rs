@@ -277,24 +277,44 @@ fn write_batch(
     Ok(results)
 }
 
+/// The client's bytes, written once per delivery when the first copy needs them (a retried
+/// delivery that is all duplicates writes nothing). Append-only: no index to update.
+struct RawBytes<'a> {
+    delivery: &'a Delivery,
+    hash: &'a [u8],
+    id: Option<i64>,
+}
+
+impl RawBytes<'_> {
+    fn id(&mut self, tx: &Connection) -> Result<i64, StoreError> {
+        if let Some(id) = self.id {
+            return Ok(id);
+        }
+        let raw = &self.delivery.raw;
+        tx.prepare_cached("INSERT INTO raw_messages (sha256, size, data) VALUES (?1, ?2, ?3)")?
+            .execute(params![self.hash, raw.len() as i64, raw])?;
+        let id = tx.last_insert_rowid();
+        self.id = Some(id);
+        Ok(id)
+    }
+}
+
 fn write_delivery(tx: &Connection, d: &Delivery) -> Result<Vec<Stored>, StoreError> {
     let hash = Sha256::digest(&d.raw).to_vec();
-    tx.prepare_cached(
-        "INSERT INTO raw_messages (sha256, size, data) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (sha256) DO NOTHING",
-    )?
-    .execute(params![hash, d.raw.len() as i64, d.raw])?;
-    let raw_id: i64 = tx
-        .prepare_cached("SELECT id FROM raw_messages WHERE sha256 = ?1")?
-        .query_row([&hash], |r| r.get(0))?;
+    let mut raw = RawBytes {
+        delivery: d,
+        hash: &hash,
+        id: None,
+    };
     let received_at = crate::time::rfc3339(d.received_at);
     let mut stored = Vec::with_capacity(d.destinations.len());
     for dest in &d.destinations {
         stored.push(match dest {
             Destination::Conversation(conv) => {
-                write_message(tx, d, *conv, raw_id, &hash, &received_at)?
+                write_message(tx, d, *conv, &mut raw, &hash, &received_at)?
             }
             Destination::Operator(reason) => {
+                let raw_id = raw.id(tx)?;
                 write_inbox(tx, d, reason, None, "", raw_id, &received_at)?
             }
         });
@@ -318,11 +338,26 @@ fn write_message(
     tx: &Connection,
     d: &Delivery,
     conv: i64,
-    raw_id: i64,
+    raw: &mut RawBytes<'_>,
     hash: &[u8],
     received_at: &str,
 ) -> Result<Stored, StoreError> {
     let p = &d.parsed;
+    let dedupe_key = p.message_id.clone().unwrap_or_default();
+    // A retried delivery: same conversation, Message-ID and bytes.
+    let existing: Option<i64> = tx
+        .prepare_cached(
+            "SELECT id FROM messages WHERE dedupe_key = ?1 AND conversation_id = ?2 \
+             AND content_hash = ?3",
+        )?
+        .query_row(params![dedupe_key, conv, hash], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = existing {
+        return Ok(Stored::Message {
+            id,
+            duplicate: true,
+        });
+    }
     let (status, contact): (String, Option<String>) = tx
         .prepare_cached("SELECT status, contact_email FROM conversations WHERE id = ?1")?
         .query_row([conv], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -334,11 +369,10 @@ fn write_message(
             "conversation_closed",
             Some(conv),
             "the conversation was closed between RCPT and the end of DATA",
-            raw_id,
+            raw.id(tx)?,
             received_at,
         );
     }
-    let dedupe_key = p.message_id.clone().unwrap_or_default();
     let mut flags = p.flags.clone();
     let mut notes = p.notes.clone();
     if !dedupe_key.is_empty() {
@@ -361,7 +395,7 @@ fn write_message(
         let other: Option<String> = tx
             .prepare_cached(
                 "SELECT c.uuid FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-                 WHERE m.message_id = ?1 AND m.conversation_id != ?2 LIMIT 1",
+                 WHERE m.dedupe_key = ?1 AND m.conversation_id != ?2 LIMIT 1",
             )?
             .query_row(params![id, conv], |r| r.get(0))
             .optional()?;
@@ -384,7 +418,7 @@ fn write_message(
     for id in &p.reported_message_ids {
         related = tx
             .prepare_cached(
-                "SELECT id FROM messages WHERE message_id = ?1 AND direction = 'outgoing' LIMIT 1",
+                "SELECT id FROM messages WHERE dedupe_key = ?1 AND direction = 'outgoing' LIMIT 1",
             )?
             .query_row([id], |r| r.get(0))
             .optional()?;
@@ -392,6 +426,7 @@ fn write_message(
             break;
         }
     }
+    let raw_id = raw.id(tx)?;
     let inserted = tx
         .prepare_cached(
             "INSERT INTO messages (conversation_id, direction, message_id, in_reply_to, refs, \
