@@ -157,8 +157,10 @@ fn make_key(s: &str) -> (String, bool) {
             count += 1;
             space = false;
         }
-        for l in c.to_lowercase() {
-            out.push(l);
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
         }
         count += 1;
     }
