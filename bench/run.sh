@@ -603,12 +603,21 @@ PY
 } >"$RAW/meta.txt"
 
 # --------------------------------------------------------------------------- main loop
+cpu_busy() { # percent of CPU time not idle over the next 2 seconds, machine-wide
+    local a b
+    a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    sleep 2
+    b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%.0f", (busy + idle) > 0 ? 100 * busy / (busy + idle) : 0 }'
+}
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-if awk -v l="${LOAD_START%% *}" 'BEGIN { exit !(l > 0.5) }'; then
-    loud "load average is $LOAD_START before the bench starts: something else is using the CPU," \
-        "and the figures will be perturbed (the log line of each run shows the load average)"
+BUSY_START=$(cpu_busy)
+if ((BUSY_START > 20)); then
+    loud "the CPU is ${BUSY_START}% busy before the bench starts (load average $LOAD_START):" \
+        "something else is running, and the figures will be perturbed"
 fi
-echo "- load average at start: $LOAD_START" >>"$RAW/meta.txt"
+echo "- before the first round: CPU ${BUSY_START}% busy, load average $LOAD_START" >>"$RAW/meta.txt"
 IFS=, read -r -a CASE_LIST <<<"$CASES"
 log "temp dir $TMP; receivers: $RECEIVERS; cases: $CASES; rounds: $ROUNDS"
 for case in "${CASE_LIST[@]}"; do
@@ -657,7 +666,7 @@ for case in "${CASE_LIST[@]}"; do
     echo
 done
 
-echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW/meta.txt"
+echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg) (includes the bench's own processes)" >>"$RAW/meta.txt"
 mkdir -p "$(dirname "$RESULTS")"
 python3 "$LIB/report.py" --dir "$RAW" --out "$RESULTS" >/dev/null
 log "report written to $RESULTS"
