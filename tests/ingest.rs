@@ -4,24 +4,11 @@
 mod common;
 
 use common::*;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 fn ingest(config: &std::path::Path, args: &[&str], input: &[u8]) -> (i32, String) {
-    let mut child = Command::new(replyd_bin())
-        .arg("--config")
-        .arg(config)
-        .arg("ingest")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input).unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let mut all = vec!["ingest"];
+    all.extend_from_slice(args);
+    let out = replyd_with_stdin(config, &all, input);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -242,23 +242,11 @@ fn stamp_command_round_trip() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), address);
-    let mut child = std::process::Command::new(replyd_bin())
-        .arg("--config")
-        .arg(&config)
-        .args(["stamp", "--conversation", uuid])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(AGENT_REPLY.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = replyd_with_stdin(
+        &config,
+        &["stamp", "--conversation", uuid],
+        AGENT_REPLY.as_bytes(),
+    );
     assert!(
         out.status.success(),
         "{}",

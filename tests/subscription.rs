@@ -4,8 +4,6 @@
 mod common;
 
 use common::*;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[test]
@@ -36,22 +34,12 @@ fn subscriber_sees_every_message_in_order_from_any_process() {
     }
     // One more from another process.
     let config = write_config(srv.dir.path(), 0, "");
-    let mut child = Command::new(replyd_bin())
-        .arg("--config")
-        .arg(&config)
-        .args(["ingest", "--recipient", &conv.reply_address])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(
-            reply_message(&conv.reply_address, "piped@example.org", "from a pipe").as_bytes(),
-        )
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let out = replyd_with_stdin(
+        &config,
+        &["ingest", "--recipient", &conv.reply_address],
+        reply_message(&conv.reply_address, "piped@example.org", "from a pipe").as_bytes(),
+    );
+    assert!(out.status.success());
 
     let texts: Vec<String> = rt.block_on(async {
         let mut v = Vec::new();
@@ -82,20 +70,12 @@ fn subscriber_sees_every_message_in_order_from_any_process() {
     let cfg = config.clone();
     let sender = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(300));
-        let mut child = Command::new(replyd_bin())
-            .arg("--config")
-            .arg(&cfg)
-            .args(["ingest", "--recipient", &addr])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(reply_message(&addr, "late@example.org", "late one").as_bytes())
-            .unwrap();
-        child.wait().unwrap()
+        replyd_with_stdin(
+            &cfg,
+            &["ingest", "--recipient", &addr],
+            reply_message(&addr, "late@example.org", "late one").as_bytes(),
+        )
+        .status
     });
     let m = rt.block_on(async {
         tokio::time::timeout(Duration::from_secs(10), sub.next())

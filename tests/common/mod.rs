@@ -419,6 +419,23 @@ pub fn replyd_bin() -> &'static str {
     env!("CARGO_BIN_EXE_replyd")
 }
 
+/// Runs `replyd --config CONFIG ARGS…` with `input` on stdin, as a pipe transport would.
+pub fn replyd_with_stdin(config: &Path, args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut child = Command::new(replyd_bin())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
 /// Writes a config file for the binary into `dir` and returns its path.
 pub fn write_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
     let path = dir.join("smtpd.toml");
