@@ -184,6 +184,27 @@ pub enum TokenStatus {
 
 /// Reads and administrative writes. Cheap to share (`Arc<Store>`); safe to use from several
 /// processes at once with a running server.
+///
+/// ```no_run
+/// use replyd::store::{NewConversation, Store};
+/// use std::time::Duration;
+///
+/// # fn demo() -> Result<(), replyd::StoreError> {
+/// let store = Store::open("data/replyd.sqlite3".as_ref(), Duration::from_secs(5))?;
+/// let conv = store.create_conversation(&NewConversation {
+///     contact_email: Some("bob@example.org"),
+///     channel: "facebook",
+///     subject: Some("Order 42"),
+///     domain: "support.example.com",
+///     ttl_seconds: None,
+/// })?;
+/// println!("tell the agent's mail client to use {}", conv.reply_address);
+/// for m in store.messages(&conv.uuid)? {
+///     println!("{} {}: {}", m.direction, m.from.unwrap_or_default(), m.reply_text.unwrap_or_default());
+/// }
+/// store.close_conversation(&conv.uuid)?; // later replies are refused with 550 5.1.1
+/// # Ok(()) }
+/// ```
 pub struct Store {
     path: PathBuf,
     conn: Mutex<Connection>,

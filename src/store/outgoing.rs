@@ -31,6 +31,15 @@ impl Store {
     /// Stamps `raw` (an RFC 5322 message written by an agent) for conversation `uuid` and
     /// records it as outgoing. `display_name` is used for `Reply-To`; without it, the
     /// display name of the message's `From:` is kept.
+    ///
+    /// ```no_run
+    /// # fn demo(store: &replyd::Store, uuid: &str) -> Result<(), replyd::StoreError> {
+    /// let agent_mail = std::fs::read("reply.eml").map_err(replyd::StoreError::Io)?;
+    /// let stamped = store.stamp_outgoing(uuid, &agent_mail, Some("Example Support"))?;
+    /// // Send `stamped.bytes` with MAIL FROM:<stamped.envelope_sender>, so bounces come back.
+    /// # let _ = stamped;
+    /// # Ok(()) }
+    /// ```
     pub fn stamp_outgoing(
         &self,
         uuid: &str,

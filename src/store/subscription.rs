@@ -15,7 +15,22 @@ use tokio::sync::watch;
 const POLL: Duration = Duration::from_millis(200);
 
 /// A stream of incoming messages committed after a cursor. Create it with
-/// [`Store::subscribe`] or `Server::subscribe`.
+/// [`Store::subscribe`]; in the server's process pass `Server::writer().committed()` to be
+/// woken at once.
+///
+/// ```no_run
+/// # async fn demo(store: std::sync::Arc<replyd::Store>, saved_cursor: i64) -> Result<(), replyd::StoreError> {
+/// let mut replies = store.subscribe(saved_cursor, None);
+/// loop {
+///     let m = replies.next().await?;
+///     if m.automated.is_none() {
+///         println!("{} wrote in {}: {}", m.from.unwrap_or_default(), m.conversation,
+///                  m.reply_text.unwrap_or_default());
+///     }
+///     // Persist `replies.cursor()` to resume here after a restart.
+/// }
+/// # }
+/// ```
 pub struct Subscription {
     store: Arc<Store>,
     cursor: i64,
