@@ -201,7 +201,7 @@ impl Default for Limits {
         Limits {
             max_message_size: 25 * 1024 * 1024,
             max_recipients: 100,
-            max_connections: 20_000,
+            max_connections: 16_000,
             max_connections_per_ip: 50,
             command_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(300),
