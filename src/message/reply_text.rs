@@ -6,7 +6,9 @@
 //!
 //! 1. Lines are normalized (any line ending, trailing whitespace trimmed) and each gets a
 //!    lowercased, whitespace-collapsed "key" for pattern checks. Very long lines are never
-//!    analysed beyond the quote-marker check.
+//!    analysed beyond the quote-marker check, nor is unquoted text beyond the first 64 KiB
+//!    (except the last few lines): a pasted 1 MiB log costs what 64 KiB cost, and text past
+//!    that budget stays in the reply as written.
 //! 2. The first *tail marker* is searched: a `-- ` signature delimiter, a mobile
 //!    signature ("Sent from my iPhone", "Von meinem iPhone gesendet", "iPhoneから送信" …),
 //!    an underscore separator followed by a header block or a short footer, an
@@ -54,7 +56,24 @@ pub(crate) enum LineRole {
 
 /// Classify already split lines (no line terminators inside). Used by the HTML side too.
 pub(crate) fn line_roles(lines: &[&str]) -> Vec<LineRole> {
-    let infos: Vec<LineInfo> = lines.iter().map(|l| LineInfo::new(l)).collect();
+    // Pattern checks cost per line; a huge body (a pasted log, a 1 MiB text) is analysed in
+    // its first ANALYZE_BUDGET bytes of unquoted text and its last SIGNATURE_LINES lines.
+    // Text beyond that stays in the reply as written: nothing is lost, and a customer's own
+    // text long enough to hit the budget is far longer than any reply above a quote.
+    let tail_from = lines.len().saturating_sub(SIGNATURE_LINES);
+    let mut budget = ANALYZE_BUDGET;
+    let infos: Vec<LineInfo> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let analyze = budget > 0 || i >= tail_from;
+            let info = LineInfo::new(l, analyze);
+            if info.kind == Kind::Text {
+                budget = budget.saturating_sub(info.raw.len() + 1);
+            }
+            info
+        })
+        .collect();
     classify(&infos)
 }
 
@@ -73,6 +92,10 @@ pub(crate) fn is_header_field_line(line: &str) -> bool {
 const MAX_ANALYZE: usize = 1000;
 /// The key keeps at most this many characters.
 const MAX_KEY_CHARS: usize = 400;
+/// Bytes of unquoted text lines, from the top, that are matched against patterns.
+const ANALYZE_BUDGET: usize = 64 * 1024;
+/// Lines at the very end that are always analysed (a trailing "Sent from my iPhone").
+const SIGNATURE_LINES: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -88,12 +111,12 @@ struct LineInfo<'a> {
     label: Option<u8>,
     /// Lowercased, invisible characters removed, whitespace collapsed, trimmed.
     key: String,
-    /// The line is too long to be analysed; no pattern matches it.
+    /// The line is too long, or beyond the analysis budget; no pattern matches it.
     long: bool,
 }
 
 impl<'a> LineInfo<'a> {
-    fn new(line: &'a str) -> Self {
+    fn new(line: &'a str, analyze: bool) -> Self {
         let raw = line.trim_end();
         let first = raw
             .chars()
@@ -103,7 +126,7 @@ impl<'a> LineInfo<'a> {
             Some('>') => Kind::Quoted,
             Some(_) => Kind::Text,
         };
-        let long = raw.len() > MAX_ANALYZE;
+        let long = !analyze || raw.len() > MAX_ANALYZE;
         let key = if kind == Kind::Text && !long {
             make_key(raw).0
         } else {

@@ -99,7 +99,7 @@ impl Writer {
         path: &Path,
         busy_timeout: Duration,
     ) -> Result<(Writer, JoinHandle<()>), StoreError> {
-        let conn = open_connection(path, busy_timeout)?;
+        let conn = open_writer_connection(path, busy_timeout)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let last: i64 = conn
             .query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
@@ -128,6 +128,14 @@ impl Writer {
     pub fn committed(&self) -> watch::Receiver<i64> {
         self.committed.clone()
     }
+}
+
+/// The writer's connection: checkpoints are the checkpointer thread's job, never a commit's
+/// (SQLite's default runs one inside the commit that crosses 1,000 WAL pages).
+fn open_writer_connection(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    let conn = open_connection(path, busy_timeout)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    Ok(conn)
 }
 
 /// Pause between checkpoints.
@@ -196,9 +204,8 @@ fn run(
             }
         }
         if !healthy {
-            match open_connection(&path, busy_timeout) {
+            match open_writer_connection(&path, busy_timeout) {
                 Ok(c) => {
-                    let _ = c.pragma_update(None, "wal_autocheckpoint", 0);
                     conn = c;
                     healthy = true;
                 }

@@ -875,3 +875,39 @@ fn random_bytes_never_panic() {
         }
     }
 }
+
+/// A line of `n` bytes of prose (no pattern matches it).
+fn prose_lines(total: usize) -> String {
+    let line = "The export still fails with the same error after the update, see below.\n";
+    line.repeat(total / line.len() + 1)
+}
+
+#[test]
+fn huge_body_markers_within_budget_still_trim() {
+    let body = format!(
+        "{}\n-----Original Message-----\nFrom: Support\n\nOld text\n",
+        prose_lines(40 * 1024)
+    );
+    let s = split_plain(&body);
+    assert!(s.quoted.starts_with("-----Original Message-----"));
+    assert!(!s.reply.contains("Old text"));
+}
+
+#[test]
+fn huge_body_beyond_budget_keeps_text_but_still_drops_quotes_and_signature() {
+    // Past the analysis budget no marker is looked for: the text below it stays in the
+    // reply (nothing is lost). `>` quotes are recognised everywhere, and the last lines are
+    // still checked for a mobile signature.
+    let body = format!(
+        "{}\nOn Mon, Mar 1, 2021 at 10:00 AM, Support <help@example.com> wrote:\n> quoted\n\n{}\n-----Original Message-----\nOld text\n{}\nSent from my iPhone\n",
+        prose_lines(30 * 1024),
+        prose_lines(2 * ANALYZE_BUDGET),
+        "More old text\n".repeat(SIGNATURE_LINES)
+    );
+    let s = split_plain(&body);
+    assert!(s.reply.contains("-----Original Message-----\nOld text"));
+    assert!(!s.reply.contains("> quoted"));
+    assert!(!s.reply.contains("On Mon, Mar 1, 2021"));
+    assert!(!s.reply.contains("Sent from my iPhone"));
+    assert!(s.quoted.ends_with("Sent from my iPhone"));
+}
