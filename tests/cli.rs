@@ -214,7 +214,7 @@ fn sigterm_mid_data_completes_the_transaction_and_restart_keeps_everything() {
     // Restart on the same file: everything acknowledged is there, nothing half-written.
     let db = rusqlite::Connection::open(dir.path().join("replyd.sqlite3")).unwrap();
     let texts: Vec<String> = db
-        .prepare("SELECT reply_text FROM messages ORDER BY id")
+        .prepare("SELECT reply_text FROM messages_full ORDER BY id")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()

@@ -94,7 +94,9 @@ fn kill_9_mid_transaction_loses_nothing_acknowledged() {
     assert_eq!(check, "ok");
     let mut stored: HashMap<String, (i64, String)> = HashMap::new();
     let mut stmt = db
-        .prepare("SELECT message_id, COUNT(*), MIN(reply_text) FROM messages GROUP BY message_id")
+        .prepare(
+            "SELECT message_id, COUNT(*), MIN(reply_text) FROM messages_full GROUP BY message_id",
+        )
         .unwrap();
     for row in stmt
         .query_map([], |r| {

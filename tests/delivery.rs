@@ -67,7 +67,7 @@ fn reply_with_attachment_is_stored_before_250() {
         .query_row(
             "SELECT m.id, c.uuid, m.from_addr, m.subject, m.reply_text, m.message_id, \
              m.in_reply_to, m.envelope_sender, m.envelope_recipients, m.remote_ip, m.helo, \
-             length(r.data) FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+             length(r.data) FROM messages_full m JOIN conversations c ON c.id = m.conversation_id \
              JOIN raw_messages r ON r.id = m.raw_id",
             [],
             |r| {
@@ -187,7 +187,7 @@ fn reused_message_id_with_other_content_is_stored_and_flagged() {
     let flags: String = srv
         .db()
         .query_row(
-            "SELECT flags FROM messages WHERE reply_text = 'Different text'",
+            "SELECT flags FROM messages_full WHERE reply_text = 'Different text'",
             [],
             |r| r.get(0),
         )
@@ -281,4 +281,53 @@ fn concurrent_sessions_all_stored() {
         h.join().unwrap();
     }
     assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 80);
+}
+
+#[test]
+fn large_plain_reply_is_stored_once_and_read_back_whole() {
+    let srv = TestServer::start();
+    let conv = srv.conversation("bob@example.org");
+    // 600 KiB of the customer's own text (a pasted log), CRLF on the wire.
+    let line = "2026-11-25 10:00:01 ERROR export failed: timeout talking to storage — réessayer";
+    let text: Vec<String> = (0..7000).map(|i| format!("{i:05} {line}")).collect();
+    let body = reply_message(&conv.reply_address, "big@example.org", &text.join("\r\n"));
+    let mut c = Raw::greeted(srv.addr);
+    let (code, reply) = c.send_mail("bob@example.org", &[&conv.reply_address], &body);
+    assert_eq!(code, 250, "{reply}");
+
+    let expected = text.join("\n");
+    let db = srv.db();
+    // The row keeps no second copy: the reply text is a range of the raw bytes.
+    let (inline, start, len, raw_len): (Option<String>, i64, i64, i64) = db
+        .query_row(
+            "SELECT m.reply_text, m.reply_start, m.reply_len, length(r.data) \
+             FROM messages m JOIN raw_messages r ON r.id = m.raw_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(inline, None);
+    assert!(
+        start > 0 && start + len <= raw_len,
+        "{start}+{len} in {raw_len}"
+    );
+    let size: i64 = db
+        .query_row(
+            "SELECT SUM(length(CAST(reply_text AS BLOB))) + SUM(length(text_body)) FROM messages",
+            [],
+            |r| r.get::<_, Option<i64>>(0).map(|v| v.unwrap_or(0)),
+        )
+        .unwrap();
+    assert_eq!(size, 0, "no text column holds the body a second time");
+    // SQL readers (the view) and the API both get the whole text, LF line ends.
+    let (full, text_body): (String, String) = db
+        .query_row("SELECT reply_text, text_body FROM messages_full", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(full, expected);
+    assert_eq!(text_body, expected);
+    let stored = srv.store.messages_after(0, 10).unwrap();
+    assert_eq!(stored[0].reply_text.as_deref(), Some(expected.as_str()));
+    assert_eq!(stored[0].text_body.as_deref(), Some(expected.as_str()));
 }

@@ -46,7 +46,7 @@ fn exit_codes_follow_sysexits() {
     let (ip, text, sender): (String, String, String) = srv
         .db()
         .query_row(
-            "SELECT remote_ip, reply_text, envelope_sender FROM messages",
+            "SELECT remote_ip, reply_text, envelope_sender FROM messages_full",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )

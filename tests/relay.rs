@@ -92,13 +92,17 @@ fn untrusted_client_headers_are_ignored() {
 }
 
 #[test]
-fn a_version_1_database_gains_the_relay_columns() {
+fn a_version_1_database_gains_the_relay_columns_and_the_reply_range() {
     let dir = TempDir::new("v1");
     let path = dir.path().join("old.sqlite3");
     drop(replyd::Store::open(&path, Duration::from_secs(1)).unwrap());
-    // Make it what replyd 0.1 wrote: no relay columns, user_version 1.
+    // Make it what replyd 0.1 wrote: no relay columns, no reply range, no view,
+    // user_version 1.
     let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch("DROP VIEW messages_full").unwrap();
     for col in [
+        "reply_start",
+        "reply_len",
         "relay_ip",
         "relay_helo",
         "auth_spf",
@@ -125,4 +129,17 @@ fn a_version_1_database_gains_the_relay_columns() {
         )
         .unwrap();
     assert_eq!(n, 5);
+    let n: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name IN \
+             ('reply_start', 'reply_len')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 2);
+    let n: i64 = db
+        .query_row("SELECT COUNT(*) FROM messages_full", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0);
 }

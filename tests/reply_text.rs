@@ -86,7 +86,7 @@ fn stored_rows_have_the_reply_text_and_the_quoted_history() {
         let (reply, quoted): (String, String) = srv
             .db()
             .query_row(
-                "SELECT reply_text, quoted_text FROM messages WHERE id = ?1",
+                "SELECT reply_text, quoted_text FROM messages_full WHERE id = ?1",
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )

@@ -54,6 +54,11 @@ pub struct ParsedMessage {
     pub html_body: Option<String>,
     /// What the customer wrote now.
     pub reply_text: String,
+    /// Where `reply_text` lies in the raw bytes (`start`, `len`), when it is a verbatim
+    /// stretch of them with CRLF line ends turned into LF: the store then keeps it once, as
+    /// this range of the raw message, instead of a second copy of a possibly large text.
+    #[serde(skip)]
+    pub reply_range: Option<(usize, usize)>,
     /// What was trimmed off: quoted history, signatures, forwarded messages.
     pub quoted_text: String,
     pub attachments: Vec<Attachment>,
@@ -104,6 +109,9 @@ pub fn extract(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     out.text_body = body.text;
     out.reply_text = body.reply;
     out.quoted_text = body.quoted;
+    if let Some(text) = plain {
+        out.reply_range = verbatim_range(raw, text, &out.reply_text);
+    }
 
     (out.attachments, out.skipped_attachments) =
         attachments::collect(&msg, opts, out.html_body.as_deref());
@@ -174,6 +182,50 @@ pub fn has_header_block(raw: &[u8]) -> bool {
     }
 }
 
+/// Where `reply` lies in `raw`, when `text` is a slice of `raw` (a part mail-parser did not
+/// have to decode: 7bit/8bit UTF-8) and `reply` is a stretch of it whose line ends are CRLF
+/// or LF (read back as `replace(substr(raw, start + 1, len), CRLF, LF)`). Anything else —
+/// a decoded part, trimmed trailing spaces, a lone CR, a NUL — gives `None`, and the reply
+/// text is stored as it is.
+pub fn verbatim_range(raw: &[u8], text: &str, reply: &str) -> Option<(usize, usize)> {
+    let base = raw.as_ptr() as usize;
+    let start = text.as_ptr() as usize;
+    if reply.is_empty()
+        || reply.contains('\0')
+        || start < base
+        || start + text.len() > base + raw.len()
+    {
+        return None;
+    }
+    let offset = start - base;
+    let (t, r) = (text.as_bytes(), reply.as_bytes());
+    let first_line = reply.split('\n').next().unwrap_or(reply).as_bytes();
+    // The reply starts at the start of a line; try the first few lines that begin like it.
+    let line_starts = std::iter::once(0).chain(
+        t.iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'\n')
+            .map(|(i, _)| i + 1),
+    );
+    line_starts
+        .filter(|&s| t[s..].starts_with(first_line))
+        .take(4)
+        .find_map(|s| {
+            let (mut i, mut j) = (s, 0);
+            while j < r.len() {
+                if r[j] == b'\n' && t[i..].starts_with(b"\r\n") {
+                    i += 2;
+                } else if t.get(i) == Some(&r[j]) {
+                    i += 1;
+                } else {
+                    return None;
+                }
+                j += 1;
+            }
+            Some((offset + s, i - s))
+        })
+}
+
 fn normalize_newlines(s: &str) -> String {
     s.replace("\r\n", "\n").replace('\r', "\n")
 }
@@ -196,3 +248,6 @@ fn mailboxes(a: &Address<'_>) -> Vec<Mailbox> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -374,10 +374,10 @@ impl Store {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT m.id, c.uuid, m.direction, m.message_id, m.in_reply_to, m.refs, m.from_addr, \
              m.from_name, m.to_addrs, m.cc_addrs, m.subject, m.date, \
-             COALESCE(m.text_body, m.reply_text), m.html_body, \
+             m.text_body, m.html_body, \
              m.reply_text, m.quoted_text, m.envelope_sender, m.envelope_recipients, m.remote_ip, \
              m.helo, m.received_at, m.automated, m.sender_is_contact, m.flags, m.notes \
-             FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE {clause}"
+             FROM messages_full m JOIN conversations c ON c.id = m.conversation_id WHERE {clause}"
         ))?;
         let mut messages = stmt
             .query_map([arg], |r| {

@@ -440,9 +440,10 @@ fn write_message(
              from_addr, from_name, to_addrs, cc_addrs, subject, date, text_body, html_body, \
              reply_text, quoted_text, envelope_sender, envelope_recipients, remote_ip, helo, \
              received_at, trace_header, raw_id, dedupe_key, content_hash, automated, \
-             sender_is_contact, flags, notes, related_message_id) VALUES (?1, 'incoming', ?2, \
-             ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-             ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28) ON CONFLICT DO NOTHING",
+             sender_is_contact, flags, notes, related_message_id, reply_start, reply_len) \
+             VALUES (?1, 'incoming', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+             ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30) \
+             ON CONFLICT DO NOTHING",
         )?
         .execute(params![
             conv,
@@ -457,7 +458,7 @@ fn write_message(
             p.date,
             text_body_unless_reply(p),
             p.html_body,
-            p.reply_text,
+            p.reply_range.is_none().then_some(p.reply_text.as_str()),
             p.quoted_text,
             d.envelope.sender,
             d.envelope.recipients.join(", "),
@@ -473,6 +474,8 @@ fn write_message(
             flags.join(" "),
             notes.join("\n"),
             related,
+            p.reply_range.map(|(start, _)| start as i64),
+            p.reply_range.map(|(_, len)| len as i64),
         ])?;
     if inserted == 0 {
         let id: i64 = tx
