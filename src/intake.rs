@@ -168,12 +168,13 @@ impl Intake {
             } else {
                 RelayFacts::default()
             };
-            (raw, parsed, facts)
+            let hash = crate::store::content_hash(&raw);
+            (raw, parsed, facts, hash)
         };
         // MIME parsing is CPU work: a large message is parsed off the threads that serve
         // other sessions. A small one takes tens of microseconds, less than handing it to
         // another thread and back.
-        let (raw, parsed, facts) = if inline {
+        let (raw, parsed, facts, content_hash) = if inline {
             work()
         } else {
             tokio::task::spawn_blocking(work)
@@ -212,6 +213,7 @@ impl Intake {
             destinations,
             trace_header,
             raw,
+            content_hash,
             parsed,
             received_at: now,
         };

@@ -198,36 +198,53 @@ pub fn verbatim_range(raw: &[u8], text: &str, reply: &str) -> Option<(usize, usi
         return None;
     }
     let offset = start - base;
-    let (t, r) = (text.as_bytes(), reply.as_bytes());
+    let t = text.as_bytes();
     let first_line = reply.split('\n').next().unwrap_or(reply).as_bytes();
     // The reply starts at the start of a line; try the first few lines that begin like it.
-    let line_starts = std::iter::once(0).chain(
-        t.iter()
-            .enumerate()
-            .filter(|&(_, &b)| b == b'\n')
-            .map(|(i, _)| i + 1),
-    );
+    let line_starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', t).map(|i| i + 1));
     line_starts
         .filter(|&s| t[s..].starts_with(first_line))
         .take(4)
         .find_map(|s| {
-            let (mut i, mut j) = (s, 0);
-            while j < r.len() {
-                if r[j] == b'\n' && t[i..].starts_with(b"\r\n") {
-                    i += 2;
-                } else if t.get(i) == Some(&r[j]) {
-                    i += 1;
-                } else {
+            // Line by line: the text has the reply's line, then CRLF or LF where the reply
+            // has LF.
+            let mut i = s;
+            let mut lines = reply.split('\n').peekable();
+            while let Some(line) = lines.next() {
+                if !t[i..].starts_with(line.as_bytes()) {
                     return None;
                 }
-                j += 1;
+                i += line.len();
+                if lines.peek().is_some() {
+                    if t[i..].starts_with(b"\r\n") {
+                        i += 2;
+                    } else if t[i..].starts_with(b"\n") {
+                        i += 1;
+                    } else {
+                        return None;
+                    }
+                }
             }
             Some((offset + s, i - s))
         })
 }
 
+/// CRLF and lone CR become LF, in one pass.
 fn normalize_newlines(s: &str) -> String {
-    s.replace("\r\n", "\n").replace('\r', "\n")
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut start = 0;
+    for i in memchr::memchr_iter(b'\r', bytes) {
+        out.push_str(&s[start..i]);
+        out.push('\n');
+        start = if bytes.get(i + 1) == Some(&b'\n') {
+            i + 2
+        } else {
+            i + 1
+        };
+    }
+    out.push_str(&s[start..]);
+    out
 }
 
 fn msg_ids(v: &HeaderValue<'_>) -> Vec<String> {

@@ -192,26 +192,17 @@ fn make_key(s: &str) -> (String, bool) {
 
 /// Split on CRLF, CR or LF.
 fn split_lines(body: &str) -> Vec<&str> {
-    let mut lines = Vec::new();
     let bytes = body.as_bytes();
+    let mut lines = Vec::with_capacity(bytes.len() / 40 + 1);
     let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\n' => {
-                lines.push(&body[start..i]);
-                i += 1;
-                start = i;
-            }
-            b'\r' => {
-                lines.push(&body[start..i]);
-                i += 1;
-                if i < bytes.len() && bytes[i] == b'\n' {
-                    i += 1;
-                }
-                start = i;
-            }
-            _ => i += 1,
+    for i in memchr::memchr2_iter(b'\r', b'\n', bytes) {
+        if i < start {
+            continue; // the LF of a CRLF
+        }
+        lines.push(&body[start..i]);
+        start = i + 1;
+        if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            start += 1;
         }
     }
     if start < bytes.len() {

@@ -340,7 +340,7 @@ impl DataFramer {
                 self.prev_cr = false;
                 continue;
             }
-            match rest.iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', rest) {
                 Some(lf) => {
                     let content = &rest[..lf];
                     let cr = if lf > 0 {

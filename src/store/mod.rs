@@ -15,7 +15,7 @@ mod writer;
 pub use outgoing::{StampedMessage, MARKER_HEADER};
 pub use schema::SCHEMA_VERSION;
 pub use subscription::Subscription;
-pub use writer::{Delivery, Destination, Envelope, Stored, Writer};
+pub use writer::{content_hash, Delivery, Destination, Envelope, Stored, Writer};
 
 use crate::address;
 use rusqlite::{params, Connection, OptionalExtension};
