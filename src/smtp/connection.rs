@@ -128,12 +128,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.stream.flush().await
     }
 
-    /// Flushes, then closes our side.
-    pub async fn close(&mut self) {
-        let _ = self.flush().await;
-        let _ = self.stream.shutdown().await;
-    }
-
     /// Reads more bytes; flushes queued replies first, since the client may be waiting for
     /// them before it sends more (this is what makes pipelining work both ways).
     async fn fill(&mut self) -> io::Result<usize> {
@@ -238,6 +232,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 }
 
 impl Connection<Stream> {
+    /// Flushes, then closes our side. A TCP or Unix socket is closed when the session drops
+    /// it (one system call, not two); TLS sends its close_notify here.
+    pub async fn close(&mut self) {
+        let _ = self.flush().await;
+        if !matches!(self.stream, Stream::Tcp(_) | Stream::Unix(_)) {
+            let _ = self.stream.shutdown().await;
+        }
+    }
+
     /// Sends what is queued (the `220` to STARTTLS), then runs the TLS handshake on the
     /// socket. Whatever the client sent after the command is discarded, never read as if it
     /// had come over TLS (CVE-2011-0411); returns how many bytes that was.
