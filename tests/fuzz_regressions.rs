@@ -34,6 +34,11 @@ fn extract_regressions() {
         };
         let parsed = replyd::message::extract(&data, &opts);
         assert!(parsed.attachments.len() <= 4, "{name}");
+        // What the store reads back for a reply kept as a range of the raw bytes.
+        if let Some((start, len)) = parsed.reply_range {
+            let stored = std::str::from_utf8(&data[start..start + len]).unwrap();
+            assert_eq!(stored.replace("\r\n", "\n"), parsed.reply_text, "{name}");
+        }
     }
 }
 
