@@ -1,9 +1,11 @@
 //! The writer: one thread, one write connection, group commit.
 //!
 //! Sessions hand their delivery to the writer over a channel and await the outcome. The
-//! writer takes everything that is pending, writes it in one transaction (each delivery in
-//! its own savepoint, so one bad delivery does not sink the others) and commits once: many
-//! messages share one fsync, and `250` still means "committed". After a storage error the
+//! writer takes everything that is pending, writes it in one transaction and commits once:
+//! many messages share one fsync, and `250` still means "committed". Should one delivery
+//! fail, the batch is written again with a savepoint per delivery, so one bad delivery does
+//! not sink the others. The work that can run in parallel (parsing, the content hash) is
+//! done before the hand-over, on the session's side. After a storage error the
 //! connection is reopened for the next batch, so the server recovers without a restart
 //! once the disk has room again or the lock is released.
 
