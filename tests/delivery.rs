@@ -123,20 +123,16 @@ fn reply_with_attachment_is_stored_before_250() {
     );
 
     // `conversation show` (the real binary, on the same file) prints the reply.
-    let out = std::process::Command::new(replyd_bin())
-        .args(["--config"])
-        .arg(write_config(srv.dir.path(), 0, ""))
-        .args(["--database"])
-        .arg(&srv.db)
-        .args(["conversation", "show", &conv.uuid])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let shown = replyd_ok(
+        &write_config(srv.dir.path(), 0, ""),
+        &[
+            "--database",
+            srv.db.to_str().unwrap(),
+            "conversation",
+            "show",
+            &conv.uuid,
+        ],
     );
-    let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("incoming from bob@example.org"), "{shown}");
     assert!(
         shown.contains("Yes, the parcel arrived today. Thank you!"),

@@ -102,19 +102,8 @@ fn parse_command_prints_the_same_extraction() {
     let config = write_config(dir.path(), 0, "");
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ios_mail_ja_iso2022jp.eml");
-    let out = std::process::Command::new(replyd_bin())
-        .arg("--config")
-        .arg(&config)
-        .args(["parse", "--json"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = replyd_ok(&config, &["parse", "--json", path.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["from"], "yamada@example.jp");
     assert_eq!(v["reply_text"], "ありがとうございます。無事に届きました。");
     assert!(v["quoted_text"]

@@ -275,18 +275,7 @@ fn recipient_sees_changes_made_elsewhere_at_once() {
     let cli = |args: &[&str]| {
         let mut all = vec!["--database", srv.db.to_str().unwrap()];
         all.extend_from_slice(args);
-        let out = std::process::Command::new(replyd_bin())
-            .arg("--config")
-            .arg(&config)
-            .args(&all)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        replyd_ok(&config, &all)
     };
     let rcpt = |address: &str| {
         let mut c = Raw::greeted(srv.addr);

@@ -419,6 +419,23 @@ pub fn replyd_bin() -> &'static str {
     env!("CARGO_BIN_EXE_replyd")
 }
 
+/// Runs `replyd --config CONFIG ARGS…` and returns its standard output; fails the test,
+/// showing the standard error, if it exits non-zero.
+pub fn replyd_ok(config: &Path, args: &[&str]) -> String {
+    let out = Command::new(replyd_bin())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "replyd {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Runs `replyd --config CONFIG ARGS…` with `input` on stdin, as a pipe transport would.
 pub fn replyd_with_stdin(config: &Path, args: &[&str], input: &[u8]) -> std::process::Output {
     let mut child = Command::new(replyd_bin())
