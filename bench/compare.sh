@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# A/B comparison of two replyd binaries under the same smtp-source load, alternating runs.
+#
+#   bench/compare.sh OLD_BINARY NEW_BINARY            # 1 KiB x 10 sessions, 6 runs each
+#   RUNS=8 SESSIONS=200 MESSAGES=10000 SIZE=1024 bench/compare.sh old new
+#
+# Why: on a small VM one run of the same binary varies by 10-15 %, so a change worth 5 % is
+# invisible in single runs and easy to "see" where there is none. This alternates A and B
+# (fresh database each run, same config) and prints the mean and spread of msgs/s and of
+# the receiver's CPU per message (user + system of the whole process, from /proc), which
+# is the steadier of the two. Build the old binary with e.g.
+#   git stash && cargo build --release && cp target/release/replyd /tmp/replyd-old && git stash pop
+# Needs smtp-source (postfix) and sqlite3; bench/run.sh installs them.
+set -euo pipefail
+
+[ $# -eq 2 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+A=$(realpath "$1")
+B=$(realpath "$2")
+RUNS=${RUNS:-6}
+SESSIONS=${SESSIONS:-10}
+MESSAGES=${MESSAGES:-10000}
+SIZE=${SIZE:-1024}
+PORT=${PORT:-25299}
+for tool in smtp-source sqlite3 python3; do
+  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || { echo "compare.sh: $tool is missing" >&2; exit 1; }
+done
+SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
+
+TMP=$(mktemp -d /tmp/replyd-compare.XXXXXX)
+SERVER=
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+cat >"$TMP/smtpd.toml" <<EOF
+[server]
+listen = ["127.0.0.1:$PORT"]
+hostname = "mx.support.example.com"
+domains = ["support.example.com"]
+[store]
+path = "$TMP/replyd.sqlite3"
+[limits]
+max_connections = 11000
+max_connections_per_ip = 11000
+EOF
+
+# One run: prints "msgs_per_s cpu_ms_per_msg".
+run() {
+  local bin=$1
+  rm -f "$TMP"/replyd.sqlite3*
+  local address
+  address=$("$bin" --config "$TMP/smtpd.toml" conversation create --contact bench@example.org \
+    | grep -o 'reply+[0-9a-f]*@support.example.com' | head -1)
+  "$bin" --config "$TMP/smtpd.toml" serve 2>"$TMP/log" &
+  SERVER=$!
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+    sleep 0.1
+  done
+  local t0 t1 ticks
+  t0=$(date +%s.%N)
+  "$SOURCE" -s "$SESSIONS" -m "$MESSAGES" -l "$SIZE" -f sender@example.org -t "$address" \
+    "127.0.0.1:$PORT"
+  t1=$(date +%s.%N)
+  ticks=$(awk '{print $14 + $15}' "/proc/$SERVER/stat")
+  kill "$SERVER"
+  wait "$SERVER" || true
+  SERVER=
+  local stored
+  stored=$(sqlite3 "$TMP/replyd.sqlite3" "SELECT COUNT(*) FROM messages WHERE direction = 'incoming'")
+  [ "$stored" -eq "$MESSAGES" ] || { echo "compare.sh: $bin stored $stored of $MESSAGES" >&2; exit 1; }
+  python3 -c "import os; t=$t1-$t0; print(f'{$MESSAGES/t:.1f} {$ticks*1000/os.sysconf(\"SC_CLK_TCK\")/$MESSAGES:.4f}')"
+}
+
+echo "A = $A"
+echo "B = $B"
+echo "$RUNS runs each, alternating; $SESSIONS sessions, $MESSAGES messages of $SIZE bytes"
+for i in $(seq "$RUNS"); do
+  for side in A B; do
+    bin=$A
+    [ "$side" = B ] && bin=$B
+    echo "$side $(run "$bin")" | tee -a "$TMP/results"
+  done
+done
+python3 - "$TMP/results" <<'EOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    side, rate, cpu = line.split()
+    rows.setdefault(side, []).append((float(rate), float(cpu)))
+for side in ("A", "B"):
+    rates = [r for r, _ in rows[side]]
+    cpus = [c for _, c in rows[side]]
+    print(f"{side}: {statistics.mean(rates):8.0f} msgs/s (sd {statistics.pstdev(rates):5.0f}), "
+          f"CPU {statistics.mean(cpus):.3f} ms/msg (sd {statistics.pstdev(cpus):.3f})")
+a = statistics.mean(r for r, _ in rows["A"])
+b = statistics.mean(r for r, _ in rows["B"])
+print(f"B / A: {b / a:.3f} msgs/s")
+EOF
