@@ -321,7 +321,6 @@ fn write_batch(
 /// delivery that is all duplicates writes nothing). Append-only: no index to update.
 struct RawBytes<'a> {
     delivery: &'a Delivery,
-    hash: &'a [u8],
     id: Option<i64>,
 }
 
@@ -332,7 +331,11 @@ impl RawBytes<'_> {
         }
         let raw = &self.delivery.raw;
         tx.prepare_cached("INSERT INTO raw_messages (sha256, size, data) VALUES (?1, ?2, ?3)")?
-            .execute(params![self.hash, raw.len() as i64, raw])?;
+            .execute(params![
+                &self.delivery.content_hash[..],
+                raw.len() as i64,
+                raw
+            ])?;
         let id = tx.last_insert_rowid();
         self.id = Some(id);
         Ok(id)
@@ -340,19 +343,15 @@ impl RawBytes<'_> {
 }
 
 fn write_delivery(tx: &Connection, d: &Delivery) -> Result<Vec<Stored>, StoreError> {
-    let hash = &d.content_hash[..];
     let mut raw = RawBytes {
         delivery: d,
-        hash,
         id: None,
     };
     let received_at = crate::time::rfc3339(d.received_at);
     let mut stored = Vec::with_capacity(d.destinations.len());
     for dest in &d.destinations {
         stored.push(match dest {
-            Destination::Conversation(conv) => {
-                write_message(tx, d, *conv, &mut raw, hash, &received_at)?
-            }
+            Destination::Conversation(conv) => write_message(tx, d, *conv, &mut raw, &received_at)?,
             Destination::Operator(reason) => {
                 let raw_id = raw.id(tx)?;
                 write_inbox(tx, d, reason, None, "", raw_id, &received_at)?
@@ -379,10 +378,10 @@ fn write_message(
     d: &Delivery,
     conv: i64,
     raw: &mut RawBytes<'_>,
-    hash: &[u8],
     received_at: &str,
 ) -> Result<Stored, StoreError> {
     let p = &d.parsed;
+    let hash = &d.content_hash[..];
     let dedupe_key = p.message_id.clone().unwrap_or_default();
     // A retried delivery: same conversation, Message-ID and bytes.
     let existing: Option<i64> = tx
