@@ -155,10 +155,15 @@ fn open_writer_connection(path: &Path, busy_timeout: Duration) -> Result<Connect
 }
 
 /// Pause between checkpoints.
-const CHECKPOINT_PAUSE: Duration = Duration::from_millis(250);
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(100);
 
-/// WAL frames (pages) after which the checkpointer makes the log start over.
-const WAL_RESTART_FRAMES: i64 = 16 * 1024;
+/// WAL frames (pages) after which the checkpointer makes the log start over. Small on
+/// purpose: a commit that appends to the end of the WAL file makes the filesystem allocate
+/// blocks and journal the new size before its fsync returns (measured here: 0.45 ms against
+/// 0.26 ms for overwriting blocks already there), so a log that starts over at 4 MiB and
+/// is overwritten in place makes every commit cheaper. (At 16 Ki frames, a fresh database
+/// spent its first 64 MiB of mail appending.)
+const WAL_RESTART_FRAMES: i64 = 1024;
 
 /// Copies committed pages from the WAL into the database file after commits, on its own
 /// connection and thread, so a commit never waits for a checkpoint's writes and fsync.
