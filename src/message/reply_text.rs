@@ -818,6 +818,20 @@ const SENT_PREFIXES: &[&str] = &[
 ];
 
 /// Phrases a mobile signature ends with (languages where the verb comes last).
+/// The first bytes of [`SENT_PREFIXES`].
+const SENT_PREFIX_FIRST_BYTES: [bool; 256] = {
+    let mut set = [false; 256];
+    let mut i = 0;
+    while i < SENT_PREFIXES.len() {
+        let p = SENT_PREFIXES[i].as_bytes();
+        // An empty prefix would match every line, and this filter would hide it.
+        assert!(!p.is_empty(), "empty SENT_PREFIXES entry");
+        set[p[0] as usize] = true;
+        i += 1;
+    }
+    set
+};
+
 const SENT_SUFFIXES: &[&str] = &[
     "outlook を入手",
     "outlook 다운로드",
@@ -927,7 +941,12 @@ fn is_mobile_signature(key: &str, loose: bool) -> bool {
         return false;
     }
     let k = key.trim_end_matches(['.', '!', '。', ' ']);
-    let prefix = SENT_PREFIXES.iter().find(|p| k.starts_with(*p));
+    // Most lines start with a byte no prefix starts with: skip the hundred comparisons.
+    let prefix = k
+        .as_bytes()
+        .first()
+        .filter(|b| SENT_PREFIX_FIRST_BYTES[usize::from(**b)])
+        .and_then(|_| SENT_PREFIXES.iter().find(|p| k.starts_with(*p)));
     let suffix = SENT_SUFFIXES.iter().any(|s| k.ends_with(s));
     if prefix.is_none() && !suffix {
         return false;

@@ -477,9 +477,11 @@ fn write_message(
              from_addr, from_name, to_addrs, cc_addrs, subject, date, text_body, html_body, \
              reply_text, quoted_text, envelope_sender, envelope_recipients, remote_ip, helo, \
              received_at, trace_header, raw_id, dedupe_key, content_hash, automated, \
-             sender_is_contact, flags, notes, related_message_id, reply_start, reply_len) \
+             sender_is_contact, flags, notes, related_message_id, reply_start, reply_len, \
+             relay_ip, relay_helo, auth_spf, auth_dkim, auth_dmarc) \
              VALUES (?1, 'incoming', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-             ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30) \
+             ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, \
+             ?31, ?32, ?33, ?34, ?35) \
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![
@@ -513,6 +515,11 @@ fn write_message(
             related,
             p.reply_range.map(|(start, _)| start as i64),
             p.reply_range.map(|(_, len)| len as i64),
+            d.envelope.relay_ip,
+            d.envelope.relay_helo,
+            d.envelope.spf,
+            d.envelope.dkim,
+            d.envelope.dmarc,
         ])?;
     if inserted == 0 {
         let id: i64 = tx
@@ -527,7 +534,6 @@ fn write_message(
         });
     }
     let id = tx.last_insert_rowid();
-    record_relay(tx, id, &d.envelope)?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO attachments (message_id, filename, content_type, size, content_id, inline, \
          data, skipped_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -567,31 +573,6 @@ pub(super) fn text_body_unless_reply(p: &ParsedMessage) -> Option<&str> {
     p.text_body
         .as_deref()
         .filter(|t| t.trim_end() != p.reply_text.trim_end())
-}
-
-/// The relay columns (schema v2), kept out of the main INSERT.
-fn record_relay(tx: &Connection, id: i64, e: &Envelope) -> Result<(), StoreError> {
-    if e.relay_ip.is_none()
-        && e.relay_helo.is_none()
-        && e.spf.is_none()
-        && e.dkim.is_none()
-        && e.dmarc.is_none()
-    {
-        return Ok(());
-    }
-    tx.prepare_cached(
-        "UPDATE messages SET relay_ip = ?2, relay_helo = ?3, auth_spf = ?4, auth_dkim = ?5, \
-         auth_dmarc = ?6 WHERE id = ?1",
-    )?
-    .execute(params![
-        id,
-        e.relay_ip,
-        e.relay_helo,
-        e.spf,
-        e.dkim,
-        e.dmarc
-    ])?;
-    Ok(())
 }
 
 fn write_inbox(
