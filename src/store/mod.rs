@@ -10,6 +10,7 @@
 mod outgoing;
 mod schema;
 mod subscription;
+mod wal_writes;
 mod writer;
 
 pub use outgoing::{StampedMessage, MARKER_HEADER};
@@ -78,7 +79,25 @@ pub(crate) fn open_connection(
             std::fs::create_dir_all(parent).map_err(StoreError::Io)?;
         }
     }
-    let conn = Connection::open(path)?;
+    configure(Connection::open(path)?, busy_timeout)
+}
+
+/// The writer's connection: [`open_connection`]'s settings, with WAL writes gathered into
+/// one system call per commit ([`wal_writes`]).
+pub(crate) fn open_writer_connection(
+    path: &Path,
+    busy_timeout: Duration,
+) -> Result<Connection, StoreError> {
+    // The database exists (a Store opened it first); only the VFS differs.
+    let conn = configure(wal_writes::open(path)?, busy_timeout)?;
+    // Checkpoints are the checkpointer thread's job, never a commit's (SQLite's default runs
+    // one inside the commit that crosses 1,000 WAL pages).
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    Ok(conn)
+}
+
+/// The settings every replyd connection uses.
+fn configure(conn: Connection, busy_timeout: Duration) -> Result<Connection, StoreError> {
     conn.busy_timeout(busy_timeout)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;

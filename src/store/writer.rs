@@ -9,7 +9,7 @@
 //! connection is reopened for the next batch, so the server recovers without a restart
 //! once the disk has room again or the lock is released.
 
-use super::{open_connection, StoreError};
+use super::{open_connection, open_writer_connection, StoreError};
 use crate::message::ParsedMessage;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
@@ -144,14 +144,6 @@ impl Writer {
     pub fn committed(&self) -> watch::Receiver<i64> {
         self.committed.clone()
     }
-}
-
-/// The writer's connection: checkpoints are the checkpointer thread's job, never a commit's
-/// (SQLite's default runs one inside the commit that crosses 1,000 WAL pages).
-fn open_writer_connection(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
-    let conn = open_connection(path, busy_timeout)?;
-    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    Ok(conn)
 }
 
 /// Pause between checkpoints.
