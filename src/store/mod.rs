@@ -98,6 +98,14 @@ pub(crate) fn open_writer_connection(
     // Checkpoints are the checkpointer thread's job, never a commit's (SQLite's default runs
     // one inside the commit that crosses 1,000 WAL pages).
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // The gathered frames reach the file at the commit's sync; without one (a synchronous
+    // level below FULL) other connections could be told of frames not yet written.
+    let synchronous: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+    if synchronous < 2 {
+        return Err(StoreError::Invalid(format!(
+            "the writer needs synchronous=FULL (found level {synchronous})"
+        )));
+    }
     Ok(conn)
 }
 

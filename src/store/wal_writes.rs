@@ -11,8 +11,11 @@
 //! commit's sync) with the code the write would have returned, and the transaction fails
 //! as it would have. Other connections and processes read WAL frames only up to the end
 //! that the WAL index publishes, which SQLite does after the commit's sync, so they never
-//! see a frame that is still gathered here. Database files and every other file go straight
-//! to the default VFS.
+//! see a frame that is still gathered here. That holds only with `synchronous=FULL`: below
+//! it a WAL commit has no sync, the index would publish frames still held here, and readers
+//! would fail with "disk I/O error" (tried: it does), so the writer's connection refuses to
+//! open with a lower level. Database files and every other file go straight to the default
+//! VFS.
 //!
 //! Only the writer thread's connection uses it ([`open`]).
 
