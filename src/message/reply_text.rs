@@ -159,35 +159,82 @@ fn is_invisible(c: char) -> bool {
 }
 
 /// Lowercase, drop invisible characters, collapse whitespace, trim. Returns the key and
-/// whether it was truncated.
+/// whether it was truncated (at [`MAX_KEY_CHARS`] characters, counting the spaces kept).
+///
+/// Runs once per text line of every message, so a run of ASCII that is not whitespace
+/// (most of any line) is lowercased and copied in one go; other characters go through
+/// `char`'s Unicode rules one at a time.
 fn make_key(s: &str) -> (String, bool) {
-    let mut out = String::with_capacity(s.len().min(MAX_KEY_CHARS * 2));
+    let bytes = s.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len().min(MAX_KEY_CHARS * 2));
     let mut count = 0usize;
     let mut space = false;
-    for c in s.chars() {
-        if is_invisible(c) {
-            continue;
-        }
-        if c.is_whitespace() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if is_ascii_space(b) {
             space = !out.is_empty();
+            i += 1;
             continue;
         }
+        let (c, len) = if b.is_ascii() {
+            (b as char, 1)
+        } else {
+            let Some(c) = s[i..].chars().next() else {
+                break;
+            };
+            if is_invisible(c) || c.is_whitespace() {
+                if !is_invisible(c) {
+                    space = !out.is_empty();
+                }
+                i += c.len_utf8();
+                continue;
+            }
+            (c, c.len_utf8())
+        };
         if count >= MAX_KEY_CHARS {
-            return (out, true);
+            return (key_string(out), true);
         }
         if space {
-            out.push(' ');
+            out.push(b' ');
             count += 1;
             space = false;
         }
-        if c.is_ascii() {
-            out.push(c.to_ascii_lowercase());
+        if len == 1 {
+            // This byte and the ASCII non-space bytes after it, as far as the limit allows
+            // (the first one is always kept: the limit was checked before its space).
+            let run = bytes[i..]
+                .iter()
+                .position(|&b| !b.is_ascii() || is_ascii_space(b))
+                .unwrap_or(bytes.len() - i);
+            let take = run.min(1 + MAX_KEY_CHARS.saturating_sub(count + 1));
+            out.extend(bytes[i..i + take].iter().map(u8::to_ascii_lowercase));
+            count += take;
+            if take < run {
+                return (key_string(out), true);
+            }
+            i += run;
         } else {
-            out.extend(c.to_lowercase());
+            let mut buf = [0u8; 4];
+            for l in c.to_lowercase() {
+                out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+            }
+            count += 1;
+            i += len;
         }
-        count += 1;
     }
-    (out, false)
+    (key_string(out), false)
+}
+
+/// What `char::is_whitespace` says of an ASCII byte (note the vertical tab).
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r')
+}
+
+/// `make_key`'s bytes are ASCII and whole UTF-8 encodings of `char`s, so this never
+/// replaces anything; it just avoids an `unsafe` conversion.
+fn key_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Split on CRLF, CR or LF.

@@ -482,7 +482,9 @@ impl Session {
             limits.min_data_rate,
         );
         let host = self.ctx.intake.config.server.hostname.clone();
-        let mut body = Vec::new();
+        // Room for a typical short reply at once (growing from empty took nine
+        // reallocations for a 1 KiB message); larger ones grow as they arrive.
+        let mut body = Vec::with_capacity(4096.min(max));
         let mut shutdown = self.shutdown.clone();
         let read = tokio::select! {
             r = self.conn.read_data(&mut body, max, timeout, min_rate) => r,

@@ -911,3 +911,73 @@ fn huge_body_beyond_budget_keeps_text_but_still_drops_quotes_and_signature() {
     assert!(!s.reply.contains("Sent from my iPhone"));
     assert!(s.quoted.ends_with("Sent from my iPhone"));
 }
+
+/// The definition `make_key` implements, one `char` at a time with Unicode's rules.
+fn key_by_chars(s: &str) -> (String, bool) {
+    let mut out = String::new();
+    let mut count = 0;
+    let mut space = false;
+    for c in s.chars().filter(|c| !is_invisible(*c)) {
+        if c.is_whitespace() {
+            space = !out.is_empty();
+            continue;
+        }
+        if count >= MAX_KEY_CHARS {
+            return (out, true);
+        }
+        if space {
+            out.push(' ');
+            count += 1;
+            space = false;
+        }
+        out.extend(c.to_lowercase());
+        count += 1;
+    }
+    (out, false)
+}
+
+#[test]
+fn key_ascii_path_agrees_with_unicode_rules() {
+    let samples = [
+        "",
+        "   ",
+        "On Mon, 3 Jun 2024 at 10:00, Support <help@example.com> wrote:",
+        "  \tFROM:\x0bBob\x0c  Smith\r",
+        "Von:\u{00A0}Bob\u{2003}Müller\u{200B}",
+        "ÉTÉ ΣΊΣΥΦΟΣ İstanbul \u{FEFF}Straße",
+        "发件人：  张三\u{3000}<zhang@example.cn>",
+        "a\u{0085}b\u{00AD}c\u{2028}d",
+        "*De :* Jean",
+    ];
+    for s in samples {
+        assert_eq!(make_key(s), key_by_chars(s), "{s:?}");
+    }
+    // Truncation counts characters (and the inserted spaces), not bytes.
+    for s in [
+        "x".repeat(500),
+        "é ".repeat(300),
+        format!("{} {}", "a".repeat(400), "b"),
+    ] {
+        assert_eq!(make_key(&s), key_by_chars(&s), "{s:?}");
+        assert!(make_key(&s).1);
+    }
+    // Runs of ASCII ending on, before and after the limit, with and without a space or a
+    // wider character in front.
+    for n in 395..=405 {
+        for s in [
+            "a".repeat(n),
+            format!("{} {}", "b".repeat(n - 10), "c".repeat(20)),
+            format!("{}É{}", "d".repeat(n - 5), "e".repeat(10)),
+            format!("  {}\u{200B}{} ", "F".repeat(n / 2), "G".repeat(n / 2)),
+            "ab ".repeat(n / 3),
+            format!("{}\u{00A0}x", "é".repeat(n - 1)),
+        ] {
+            assert_eq!(make_key(&s), key_by_chars(&s), "{n}: {s:?}");
+        }
+    }
+    // Every single character, each with ASCII on both sides.
+    for c in (0..0x3100u32).filter_map(char::from_u32) {
+        let s = format!("A {c}B\t{c}");
+        assert_eq!(make_key(&s), key_by_chars(&s), "U+{:04X}", c as u32);
+    }
+}
