@@ -177,20 +177,22 @@ fn make_key(s: &str) -> (String, bool) {
             i += 1;
             continue;
         }
-        let (c, len) = if b.is_ascii() {
-            (b as char, 1)
+        let c = if b.is_ascii() {
+            b as char
         } else {
             let Some(c) = s[i..].chars().next() else {
                 break;
             };
-            if is_invisible(c) || c.is_whitespace() {
-                if !is_invisible(c) {
-                    space = !out.is_empty();
-                }
+            if is_invisible(c) {
                 i += c.len_utf8();
                 continue;
             }
-            (c, c.len_utf8())
+            if c.is_whitespace() {
+                space = !out.is_empty();
+                i += c.len_utf8();
+                continue;
+            }
+            c
         };
         if count >= MAX_KEY_CHARS {
             return (key_string(out), true);
@@ -200,7 +202,7 @@ fn make_key(s: &str) -> (String, bool) {
             count += 1;
             space = false;
         }
-        if len == 1 {
+        if c.is_ascii() {
             // This byte and the ASCII non-space bytes after it, as far as the limit allows
             // (the first one is always kept: the limit was checked before its space).
             let run = bytes[i..]
@@ -220,7 +222,7 @@ fn make_key(s: &str) -> (String, bool) {
                 out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
             }
             count += 1;
-            i += len;
+            i += c.len_utf8();
         }
     }
     (key_string(out), false)
