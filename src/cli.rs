@@ -4,6 +4,7 @@
 //! database path and domains are the server's; `--database` overrides the path.
 
 use clap::{Args, Parser, Subcommand};
+use replyd::config::MessageConfig;
 use replyd::store::{Conversation, NewConversation, Store, StoreError};
 use replyd::{Config, Server};
 use std::net::SocketAddr;
@@ -17,9 +18,9 @@ use std::process::ExitCode;
     about = "Threads customers' email replies into helpdesk conversations stored in SQLite."
 )]
 struct Cli {
-    /// Configuration file.
-    #[arg(long, global = true, default_value = "smtpd.toml")]
-    config: PathBuf,
+    /// Configuration file [default: smtpd.toml].
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     /// Database file (overrides `[store] path` of the config).
     #[arg(long, global = true)]
     database: Option<PathBuf>,
@@ -123,8 +124,13 @@ struct ListArgs {
     json: bool,
 }
 
+/// The configuration file read when `--config` is not given.
+const DEFAULT_CONFIG: &str = "smtpd.toml";
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let named = cli.config.is_some();
+    let config_path = cli.config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
     if let Command::Ingest {
         recipient,
         sender,
@@ -137,7 +143,7 @@ pub fn main() -> ExitCode {
             sender,
             client_ip,
         };
-        return crate::ingest::main(cli.config, cli.database, args);
+        return crate::ingest::main(config_path, cli.database, args);
     }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -148,7 +154,14 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let mut config = match Config::load(&cli.config) {
+    if let Command::Parse { file, json } = &cli.command {
+        if !named && !config_path.exists() {
+            // `parse` reads only the [message] limits: with no configuration file here and
+            // none named, it uses their defaults, so it can be run on a file from anywhere.
+            return finish(parse(file, *json, &MessageConfig::default()));
+        }
+    }
+    let mut config = match Config::load(&config_path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("replyd: {e}");
@@ -158,7 +171,11 @@ pub fn main() -> ExitCode {
     if let Some(db) = &cli.database {
         config.store.path = db.clone();
     }
-    match run(cli.command, config) {
+    finish(run(cli.command, config))
+}
+
+fn finish(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("replyd: {e}");
@@ -227,7 +244,7 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
             );
             Ok(())
         }
-        Command::Parse { file, json } => parse(&file, json, &config),
+        Command::Parse { file, json } => parse(&file, json, &config.message),
         Command::Ingest { .. } => Ok(()),
         Command::Backup { path } => {
             let store = open_store(&config)?;
@@ -416,7 +433,7 @@ fn print_conversation_line(c: &Conversation) {
 fn parse(
     file: &std::path::Path,
     json: bool,
-    config: &Config,
+    limits: &MessageConfig,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let raw = if file.as_os_str() == "-" {
         let mut raw = Vec::new();
@@ -426,8 +443,8 @@ fn parse(
         std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?
     };
     let opts = replyd::message::ExtractOptions {
-        max_attachment_size: config.message.max_attachment_size,
-        max_attachments: config.message.max_attachments,
+        max_attachment_size: limits.max_attachment_size,
+        max_attachments: limits.max_attachments,
     };
     let p = replyd::message::extract(&raw, &opts);
     if json {

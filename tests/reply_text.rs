@@ -115,3 +115,44 @@ fn parse_command_prints_the_same_extraction() {
     assert!(v["subject"].as_str().unwrap().starts_with("Re:"));
     assert!(v["text"].as_str().unwrap().contains("iPhoneから送信"));
 }
+
+/// `replyd parse` needs only the attachment limits: run where there is no `smtpd.toml` and
+/// with no `--config`, it uses the defaults rather than refusing. A configuration file that
+/// is named but missing is still an error.
+#[test]
+fn parse_command_runs_without_a_configuration_file() {
+    let dir = TempDir::new("parse-noconfig");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ios_mail_ja_iso2022jp.eml");
+    let out = std::process::Command::new(replyd_bin())
+        .current_dir(dir.path())
+        .args(["parse", "--json", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["reply_text"], "ありがとうございます。無事に届きました。");
+
+    let missing = dir.path().join("missing.toml");
+    let out = std::process::Command::new(replyd_bin())
+        .current_dir(dir.path())
+        .arg("--config")
+        .arg(&missing)
+        .args(["parse", "--json", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
+    // Other commands need the configuration: without one they say which file is missing.
+    let out = std::process::Command::new(replyd_bin())
+        .current_dir(dir.path())
+        .args(["conversation", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("smtpd.toml"));
+}
