@@ -327,3 +327,40 @@ fn large_plain_reply_is_stored_once_and_read_back_whole() {
     assert_eq!(stored[0].reply_text.as_deref(), Some(expected.as_str()));
     assert_eq!(stored[0].text_body.as_deref(), Some(expected.as_str()));
 }
+
+/// Bytes that make the MIME parser fail (in debug builds mail-parser 0.11 asserts on this
+/// malformed nesting; found by the fuzzer) are still accepted and stored: `250`, a row in the
+/// conversation with the raw text, flagged `parser_failed`, and the session goes on.
+#[test]
+fn a_message_the_parser_fails_on_is_stored_unparsed_and_flagged() {
+    let srv = TestServer::start();
+    let conv = srv.conversation("bob@example.org");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fuzz-regressions/extract/nested-rfc822-parser-assertion.eml");
+    let mut data = std::fs::read(path).unwrap();
+    data.extend_from_slice(b"\r\n");
+    let mut c = Raw::greeted(srv.addr);
+    c.expect("EHLO client.test", 250, "");
+    c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
+    c.expect(&format!("RCPT TO:<{}>", conv.reply_address), 250, "2.1.5");
+    c.expect("DATA", 354, "");
+    c.send(&data);
+    let (code, text) = c.cmd(".");
+    assert_eq!(code, 250, "{text}");
+    let (flags, body): (String, String) = srv
+        .db()
+        .query_row(
+            "SELECT m.flags, f.text_body FROM messages m JOIN messages_full f ON f.id = m.id \
+             JOIN conversations c ON c.id = m.conversation_id WHERE c.uuid = ?1",
+            [&conv.uuid],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    if cfg!(debug_assertions) {
+        assert!(flags.contains("parser_failed"), "{flags}");
+        assert!(body.contains("Content-Type: message/rfc822"), "{body}");
+    }
+    // The session is still usable.
+    c.expect("RSET", 250, "2.0.0");
+    c.expect("QUIT", 221, "2.0.0");
+}

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: replyd::smtp::fuzzing::ignore_caught_parser_panics(), |data: &[u8]| {
     let out = replyd::smtp::fuzzing::session(data);
     for line in out.split_inclusive(|&b| b == b'\n') {
         assert!(line.ends_with(b"\r\n"), "reply line without CRLF: {line:?}");

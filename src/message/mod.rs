@@ -75,18 +75,50 @@ pub struct ParsedMessage {
 
 /// Parses a raw RFC 5322 message. Never fails: whatever the bytes, the result is something
 /// the store can keep, with `flags` saying what was wrong.
+///
+/// The MIME parser is a dependency fed hostile bytes. Should it (or the extraction after
+/// it) panic, the message is kept unparsed, flagged `parser_failed`, rather than the panic
+/// ending the session with no reply to the client, which would retry the same bytes for
+/// days. (mail-parser 0.11's debug assertions fire on some malformed nesting: the fuzzer
+/// found one, `tests/fuzz-regressions/extract/`.)
 pub fn extract(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
+    match std::panic::catch_unwind(|| extract_parsed(raw, opts)) {
+        Ok(parsed) => parsed,
+        Err(_) => {
+            tracing::error!(
+                size = raw.len(),
+                "the MIME parser failed on a message; it is kept unparsed (flag parser_failed)"
+            );
+            let mut out = unparsed(raw, "parser_failed");
+            out.notes.push(
+                "the MIME parser failed on this message: the text shown is its raw bytes".into(),
+            );
+            out
+        }
+    }
+}
+
+/// A message kept as its bytes: the text is the raw message, decoded as UTF-8 where it is.
+fn unparsed(raw: &[u8], flag: &str) -> ParsedMessage {
     let mut out = ParsedMessage::default();
     if !has_header_block(raw) {
         out.flags.push("no_header_block".into());
     }
+    out.flags.push(flag.into());
+    let text = String::from_utf8_lossy(raw).into_owned();
+    out.reply_text = normalize_newlines(&text);
+    out.text_body = Some(text);
+    out
+}
+
+fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     let Some(msg) = MessageParser::default().parse(raw) else {
-        out.flags.push("unparseable".into());
-        let text = String::from_utf8_lossy(raw).into_owned();
-        out.reply_text = normalize_newlines(&text);
-        out.text_body = Some(text);
-        return out;
+        return unparsed(raw, "unparseable");
     };
+    let mut out = ParsedMessage::default();
+    if !has_header_block(raw) {
+        out.flags.push("no_header_block".into());
+    }
     out.message_id = msg.message_id().map(str::to_string);
     out.in_reply_to = msg_ids(msg.in_reply_to());
     out.references = msg_ids(msg.references());
