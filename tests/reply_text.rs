@@ -122,13 +122,18 @@ fn parse_command_prints_the_same_extraction() {
 #[test]
 fn parse_command_runs_without_a_configuration_file() {
     let dir = TempDir::new("parse-noconfig");
-    let path =
+    let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ios_mail_ja_iso2022jp.eml");
-    let out = std::process::Command::new(replyd_bin())
-        .current_dir(dir.path())
-        .args(["parse", "--json", path.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let fixture = fixture.to_str().unwrap();
+    // In a directory with no smtpd.toml.
+    let run = |args: &[&str]| {
+        std::process::Command::new(replyd_bin())
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["parse", "--json", fixture]);
     assert!(
         out.status.success(),
         "{}",
@@ -137,22 +142,11 @@ fn parse_command_runs_without_a_configuration_file() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["reply_text"], "ありがとうございます。無事に届きました。");
 
-    let missing = dir.path().join("missing.toml");
-    let out = std::process::Command::new(replyd_bin())
-        .current_dir(dir.path())
-        .arg("--config")
-        .arg(&missing)
-        .args(["parse", "--json", path.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = run(&["--config", "missing.toml", "parse", "--json", fixture]);
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
     // Other commands need the configuration: without one they say which file is missing.
-    let out = std::process::Command::new(replyd_bin())
-        .current_dir(dir.path())
-        .args(["conversation", "list"])
-        .output()
-        .unwrap();
+    let out = run(&["conversation", "list"]);
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("smtpd.toml"));
 }
