@@ -87,11 +87,12 @@ pub fn extract(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
         Err(_) => {
             tracing::error!(
                 size = raw.len(),
-                "the MIME parser failed on a message; it is kept unparsed (flag parser_failed)"
+                "parsing a message failed (a bug in the MIME parser or the extraction); it is kept unparsed (flag parser_failed)"
             );
             let mut out = unparsed(raw, "parser_failed");
             out.notes.push(
-                "the MIME parser failed on this message: the text shown is its raw bytes".into(),
+                "parsing this message failed (a bug in the MIME parser or the extraction): the text shown is its raw bytes"
+                    .into(),
             );
             out
         }
