@@ -99,12 +99,18 @@ pub fn extract(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     }
 }
 
-/// A message kept as its bytes: the text is the raw message, decoded as UTF-8 where it is.
-fn unparsed(raw: &[u8], flag: &str) -> ParsedMessage {
+/// An empty result for `raw`, with the flag every path sets alike.
+fn started(raw: &[u8]) -> ParsedMessage {
     let mut out = ParsedMessage::default();
     if !has_header_block(raw) {
         out.flags.push("no_header_block".into());
     }
+    out
+}
+
+/// A message kept as its bytes: the text is the raw message, decoded as UTF-8 where it is.
+fn unparsed(raw: &[u8], flag: &str) -> ParsedMessage {
+    let mut out = started(raw);
     out.flags.push(flag.into());
     let text = String::from_utf8_lossy(raw).into_owned();
     out.reply_text = normalize_newlines(&text);
@@ -116,10 +122,7 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     let Some(msg) = MessageParser::default().parse(raw) else {
         return unparsed(raw, "unparseable");
     };
-    let mut out = ParsedMessage::default();
-    if !has_header_block(raw) {
-        out.flags.push("no_header_block".into());
-    }
+    let mut out = started(raw);
     out.message_id = msg.message_id().map(str::to_string);
     out.in_reply_to = msg_ids(msg.in_reply_to());
     out.references = msg_ids(msg.references());
