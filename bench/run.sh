@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of replyd against Postfix smtp-sink (ceiling), a Postfix smtpd whose
-# every message goes to the hold queue, an aiosmtpd + SQLite receiver and a mailin-embedded +
-# SQLite receiver. All traffic stays on 127.0.0.0/8. See bench/README.md.
+# every message goes to the hold queue, an aiosmtpd + SQLite receiver, a mailin-embedded +
+# SQLite receiver and fsync-sink (the least a durable receiver can do: pwrite + fdatasync per
+# message, a thread per connection). All traffic stays on 127.0.0.0/8. See bench/README.md.
 #
 #   bench/run.sh                                   # everything, 3 rounds
 #   CASES=1k-10 ROUNDS=1 MESSAGES=2000 bench/run.sh
@@ -16,9 +17,9 @@
 #                       a case id is SIZE-SESSIONS[-reuse] (SIZE: 1k, 64k, 1m; -reuse: many
 #                       messages per connection, else one message per connection) or `idle`
 #   IDLE=10000          idle connections in the idle case
-#   RECEIVERS=replyd,smtp-sink,postfix,aiosmtpd,mailin
+#   RECEIVERS=replyd,smtp-sink,postfix,aiosmtpd,mailin,fsync-sink
 #   SENDER=sender@example.org   envelope sender given to smtp-source
-#   PORT_BASE=25250     receivers listen on 127.0.0.1:PORT_BASE+1..5
+#   PORT_BASE=25250     receivers listen on 127.0.0.1:PORT_BASE+1..6
 #   RUN_TIMEOUT=900     seconds one smtp-source run may take before it counts as failed
 #   IDLE_CONNECT_TIMEOUT=20  seconds the idle helper spends opening connections
 #   PROBE_TIMEOUT=30    seconds the new client of the idle case waits for its 250
@@ -42,7 +43,7 @@ MESSAGES_1M="${MESSAGES_1M:-$((MESSAGES / 50))}"
 ((MESSAGES_1M >= 1)) || MESSAGES_1M=1
 CASES="${CASES:-1k-1,1k-10,1k-50,1k-200,1k-10-reuse,1k-200-reuse,64k-10,1m-10,idle}"
 IDLE="${IDLE:-10000}"
-RECEIVERS="${RECEIVERS:-replyd,smtp-sink,postfix,aiosmtpd,mailin}"
+RECEIVERS="${RECEIVERS:-replyd,smtp-sink,postfix,aiosmtpd,mailin,fsync-sink}"
 SENDER="${SENDER:-sender@example.org}"
 PORT_BASE="${PORT_BASE:-25250}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-900}"
@@ -58,6 +59,8 @@ KEEP_TMP="${KEEP_TMP:-0}"
 REPLYD_BIN="$ROOT/target/release/replyd"
 MAILIN_DIR="$BENCH/peers/mailin"
 MAILIN_BIN="$MAILIN_DIR/target/release/mailin-sqlite-peer"
+FSYNC_SINK_DIR="$BENCH/peers/fsync-sink"
+FSYNC_SINK_BIN="$FSYNC_SINK_DIR/target/release/fsync-sink"
 AIOSMTPD_PY="$BENCH/peers/aiosmtpd_sqlite.py"
 # Receivers other than replyd accept any recipient; they get the same shape of address.
 DEFAULT_RCPT="reply+0123456789abcdef0123456789abcdef@support.example.com"
@@ -183,7 +186,7 @@ skip_receiver() { # name reason
 }
 IFS=, read -r -a WANT <<<"$RECEIVERS"
 for r in "${WANT[@]}"; do
-    case "$r" in replyd | smtp-sink | postfix | aiosmtpd | mailin) ;; *) loud "unknown receiver '$r'"; exit 2 ;; esac
+    case "$r" in replyd | smtp-sink | postfix | aiosmtpd | mailin | fsync-sink) ;; *) loud "unknown receiver '$r'"; exit 2 ;; esac
 done
 wanted() { [[ ",$RECEIVERS," == *",$1,"* ]]; }
 
@@ -202,6 +205,14 @@ if [[ "$SKIP_BUILD" != 1 ]]; then
             --target-dir "$MAILIN_DIR/target" >"$TMP/build-mailin.log" 2>&1; then
             tail -25 "$TMP/build-mailin.log" >&2
             skip_receiver mailin "cargo build of bench/peers/mailin failed"
+        fi
+    fi
+    if wanted fsync-sink; then
+        log "building the fsync-sink peer (release, own target dir)"
+        if ! cargo build --release --manifest-path "$FSYNC_SINK_DIR/Cargo.toml" \
+            --target-dir "$FSYNC_SINK_DIR/target" >"$TMP/build-fsync-sink.log" 2>&1; then
+            tail -25 "$TMP/build-fsync-sink.log" >&2
+            skip_receiver fsync-sink "cargo build of bench/peers/fsync-sink failed"
         fi
     fi
 fi
@@ -223,13 +234,16 @@ fi
 if wanted mailin && [[ -z "${SKIP[mailin]:-}" && ! -x "$MAILIN_BIN" ]]; then
     skip_receiver mailin "$MAILIN_BIN does not exist"
 fi
+if wanted fsync-sink && [[ -z "${SKIP[fsync-sink]:-}" && ! -x "$FSYNC_SINK_BIN" ]]; then
+    skip_receiver fsync-sink "$FSYNC_SINK_BIN does not exist"
+fi
 
 # --------------------------------------------------------------------------- helpers
 port_of() {
     case "$1" in
     replyd) echo $((PORT_BASE + 1)) ;; smtp-sink) echo $((PORT_BASE + 2)) ;;
     postfix) echo $((PORT_BASE + 3)) ;; aiosmtpd) echo $((PORT_BASE + 4)) ;;
-    mailin) echo $((PORT_BASE + 5)) ;;
+    mailin) echo $((PORT_BASE + 5)) ;; fsync-sink) echo $((PORT_BASE + 6)) ;;
     esac
 }
 
@@ -439,6 +453,19 @@ start_mailin() {
 stop_mailin() { kill_wait "$RECV_PID" 20; }
 count_mailin() { sqlite_count "$1/mailin.sqlite3" messages; }
 
+start_fsync-sink() {
+    local port="$1" dir="$2"
+    "$FSYNC_SINK_BIN" --listen "127.0.0.1:$port" --file "$dir/fsync-sink.spool" >"$dir/fsync-sink.log" 2>&1 &
+    RECV_PID=$!
+    CUR_RECV_PID=$RECV_PID
+    RCPT="$DEFAULT_RCPT"
+    BASELINE=0
+    # start-up writes and syncs its 256 MiB spool before it listens
+    wait_listen "$port" "$RECV_PID" 60 || { tail -10 "$dir/fsync-sink.log" >&2; return 1; }
+}
+stop_fsync-sink() { kill_wait "$RECV_PID" 10; }
+count_fsync-sink() { "$FSYNC_SINK_BIN" --count "$1/fsync-sink.spool" 2>/dev/null || echo "?"; }
+
 start_receiver() { # name dir -> 0 if up
     local name="$1" dir="$2" port
     port=$(port_of "$name")
@@ -460,7 +487,7 @@ stop_receiver() {
 drop_data() { # dir -- delete a counted run's databases and queue now (not all at the end:
     # the disk may discard synchronously on delete, which would stall the cleanup for minutes)
     [[ "$KEEP_TMP" == 1 ]] && return 0
-    rm -rf "$1"/*.sqlite3 "$1"/*.sqlite3-wal "$1"/*.sqlite3-shm "$1/pf/queue"
+    rm -rf "$1"/*.sqlite3 "$1"/*.sqlite3-wal "$1"/*.sqlite3-shm "$1"/*.spool "$1/pf/queue"
 }
 
 rotated() { # round -> receivers in this round's order (rotated by round number)
@@ -593,7 +620,7 @@ PY
     echo "- run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`ROUNDS=$ROUNDS MESSAGES=$MESSAGES MESSAGES_64K=$MESSAGES_64K MESSAGES_1M=$MESSAGES_1M IDLE=$IDLE CASES=$CASES\`"
     echo "- machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), temp dir on $(df -T "$TMP" | awk 'NR == 2 { print $1 " (" $2 ")" }')"
     echo "- load: Postfix \`smtp-source\` $(postconf -d mail_version 2>/dev/null | cut -d' ' -f3); msgs/s = messages ÷ wall time of the smtp-source run; MiB/s counts the payload (\`-l\`) only"
-    echo "- peers: Postfix $(postconf -d mail_version 2>/dev/null | cut -d' ' -f3) (smtpd process limit $POSTFIX_MAXPROC), aiosmtpd $(python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)' 2>/dev/null) on Python $(python3 -c 'import platform; print(platform.python_version())'), mailin-embedded $(grep -A1 'name = "mailin-embedded"' "$MAILIN_DIR/Cargo.lock" 2>/dev/null | sed -n 's/version = "\(.*\)"/\1/p'), SQLite WAL + synchronous=FULL"
+    echo "- peers: Postfix $(postconf -d mail_version 2>/dev/null | cut -d' ' -f3) (smtpd process limit $POSTFIX_MAXPROC), aiosmtpd $(python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)' 2>/dev/null) on Python $(python3 -c 'import platform; print(platform.python_version())'), mailin-embedded $(grep -A1 'name = "mailin-embedded"' "$MAILIN_DIR/Cargo.lock" 2>/dev/null | sed -n 's/version = "\(.*\)"/\1/p'), SQLite WAL + synchronous=FULL; fsync-sink: pwrite + fdatasync per message, no database"
     if [[ "$REPLYD_KEEP_LIMITS" != 1 ]]; then
         echo "- replyd: temp copy of smtpd.toml with [store] path in the temp dir and [limits] max_connections = max_connections_per_ip = $((IDLE + 1000 > 1000 ? IDLE + 1000 : 1000))"
     else

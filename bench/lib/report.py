@@ -12,13 +12,14 @@ import csv
 import os
 import statistics
 
-ORDER = ["replyd", "smtp-sink", "postfix", "aiosmtpd", "mailin"]
+ORDER = ["replyd", "smtp-sink", "fsync-sink", "postfix", "aiosmtpd", "mailin"]
 LABEL = {
     "replyd": "replyd (tokio + SQLite)",
     "smtp-sink": "Postfix smtp-sink (ceiling, stores nothing)",
     "postfix": "Postfix smtpd → hold queue",
     "aiosmtpd": "aiosmtpd + SQLite",
     "mailin": "mailin-embedded + SQLite",
+    "fsync-sink": "fsync-sink (pwrite + fdatasync per message, no database)",
 }
 
 
