@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of replyd against Postfix smtp-sink (ceiling), a Postfix smtpd whose
 # every message goes to the hold queue, an aiosmtpd + SQLite receiver, a mailin-embedded +
-# SQLite receiver and fsync-sink (the least a durable receiver can do: pwrite + fdatasync per
-# message, a thread per connection). All traffic stays on 127.0.0.0/8. See bench/README.md.
+# SQLite receiver and fsync-sink (the least a durable receiver can do: one event loop, group
+# commit of raw bytes with pwrite + fdatasync). All traffic stays on 127.0.0.0/8. See bench/README.md.
 #
 #   bench/run.sh                                   # everything, 3 rounds
 #   CASES=1k-10 ROUNDS=1 MESSAGES=2000 bench/run.sh
@@ -620,7 +620,7 @@ PY
     echo "- run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`ROUNDS=$ROUNDS MESSAGES=$MESSAGES MESSAGES_64K=$MESSAGES_64K MESSAGES_1M=$MESSAGES_1M IDLE=$IDLE CASES=$CASES\`"
     echo "- machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), temp dir on $(df -T "$TMP" | awk 'NR == 2 { print $1 " (" $2 ")" }')"
     echo "- load: Postfix \`smtp-source\` $(postconf -d mail_version 2>/dev/null | cut -d' ' -f3); msgs/s = messages ÷ wall time of the smtp-source run; MiB/s counts the payload (\`-l\`) only"
-    echo "- peers: Postfix $(postconf -d mail_version 2>/dev/null | cut -d' ' -f3) (smtpd process limit $POSTFIX_MAXPROC), aiosmtpd $(python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)' 2>/dev/null) on Python $(python3 -c 'import platform; print(platform.python_version())'), mailin-embedded $(grep -A1 'name = "mailin-embedded"' "$MAILIN_DIR/Cargo.lock" 2>/dev/null | sed -n 's/version = "\(.*\)"/\1/p'), SQLite WAL + synchronous=FULL; fsync-sink: pwrite + fdatasync per message, no database"
+    echo "- peers: Postfix $(postconf -d mail_version 2>/dev/null | cut -d' ' -f3) (smtpd process limit $POSTFIX_MAXPROC), aiosmtpd $(python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)' 2>/dev/null) on Python $(python3 -c 'import platform; print(platform.python_version())'), mailin-embedded $(grep -A1 'name = "mailin-embedded"' "$MAILIN_DIR/Cargo.lock" 2>/dev/null | sed -n 's/version = "\(.*\)"/\1/p'), SQLite WAL + synchronous=FULL; fsync-sink: one event loop, raw bytes, pwrite + fdatasync per batch, no database"
     if [[ "$REPLYD_KEEP_LIMITS" != 1 ]]; then
         echo "- replyd: temp copy of smtpd.toml with [store] path in the temp dir and [limits] max_connections = max_connections_per_ip = $((IDLE + 1000 > 1000 ? IDLE + 1000 : 1000))"
     else

@@ -19,7 +19,7 @@ LABEL = {
     "postfix": "Postfix smtpd → hold queue",
     "aiosmtpd": "aiosmtpd + SQLite",
     "mailin": "mailin-embedded + SQLite",
-    "fsync-sink": "fsync-sink (pwrite + fdatasync per message, no database)",
+    "fsync-sink": "fsync-sink (durable ceiling: raw bytes, fdatasync per batch)",
 }
 
 
