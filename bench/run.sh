@@ -325,17 +325,20 @@ count_replyd() { # rows added to `messages`; mail parked in `inbox` (accepted, n
     [[ "$n" =~ ^[0-9]+$ ]] && echo $((n - BASELINE)) || echo "?"
 }
 
-start_smtp-sink() {
-    local port="$1" dir="$2"
-    # -u: privileges to drop to (required as root); -m: simultaneous connections (default 256,
-    # lifted for the idle case); 4096: listen backlog.
-    smtp-sink -u nobody -m 15000 "127.0.0.1:$port" 4096 >"$dir/sink.log" 2>&1 &
+start_peer() { # port log seconds command... -- a peer that takes any recipient, stored from 0
+    local port="$1" log="$2" seconds="$3"
+    shift 3
+    "$@" >"$log" 2>&1 &
     RECV_PID=$!
     CUR_RECV_PID=$RECV_PID
     RCPT="$DEFAULT_RCPT"
     BASELINE=0
-    wait_listen "$port" "$RECV_PID" 10 || { tail -5 "$dir/sink.log" >&2; return 1; }
+    wait_listen "$port" "$RECV_PID" "$seconds" || { tail -10 "$log" >&2; return 1; }
 }
+
+# -u: privileges to drop to (required as root); -m: simultaneous connections (default 256,
+# lifted for the idle case); 4096: listen backlog.
+start_smtp-sink() { start_peer "$1" "$2/sink.log" 10 smtp-sink -u nobody -m 15000 "127.0.0.1:$1" 4096; }
 stop_smtp-sink() { kill_wait "$RECV_PID" 10; }
 count_smtp-sink() { echo na; }
 
@@ -430,38 +433,18 @@ stop_postfix() {
 count_postfix() { { find "$1/pf/queue/hold" -type f 2>/dev/null || true; } | wc -l; }
 
 start_aiosmtpd() {
-    local port="$1" dir="$2"
-    python3 "$AIOSMTPD_PY" --listen "127.0.0.1:$port" --db "$dir/aiosmtpd.sqlite3" >"$dir/aiosmtpd.log" 2>&1 &
-    RECV_PID=$!
-    CUR_RECV_PID=$RECV_PID
-    RCPT="$DEFAULT_RCPT"
-    BASELINE=0
-    wait_listen "$port" "$RECV_PID" 15 || { tail -10 "$dir/aiosmtpd.log" >&2; return 1; }
+    start_peer "$1" "$2/aiosmtpd.log" 15 python3 "$AIOSMTPD_PY" --listen "127.0.0.1:$1" --db "$2/aiosmtpd.sqlite3"
 }
 stop_aiosmtpd() { kill_wait "$RECV_PID" 20; }
 count_aiosmtpd() { sqlite_count "$1/aiosmtpd.sqlite3" messages; }
 
-start_mailin() {
-    local port="$1" dir="$2"
-    "$MAILIN_BIN" --listen "127.0.0.1:$port" --db "$dir/mailin.sqlite3" >"$dir/mailin.log" 2>&1 &
-    RECV_PID=$!
-    CUR_RECV_PID=$RECV_PID
-    RCPT="$DEFAULT_RCPT"
-    BASELINE=0
-    wait_listen "$port" "$RECV_PID" 15 || { tail -10 "$dir/mailin.log" >&2; return 1; }
-}
+start_mailin() { start_peer "$1" "$2/mailin.log" 15 "$MAILIN_BIN" --listen "127.0.0.1:$1" --db "$2/mailin.sqlite3"; }
 stop_mailin() { kill_wait "$RECV_PID" 20; }
 count_mailin() { sqlite_count "$1/mailin.sqlite3" messages; }
 
+# It writes out and syncs its 256 MiB spool before it listens: a longer wait.
 start_fsync-sink() {
-    local port="$1" dir="$2"
-    "$FSYNC_SINK_BIN" --listen "127.0.0.1:$port" --file "$dir/fsync-sink.spool" >"$dir/fsync-sink.log" 2>&1 &
-    RECV_PID=$!
-    CUR_RECV_PID=$RECV_PID
-    RCPT="$DEFAULT_RCPT"
-    BASELINE=0
-    # start-up writes and syncs its 256 MiB spool before it listens
-    wait_listen "$port" "$RECV_PID" 60 || { tail -10 "$dir/fsync-sink.log" >&2; return 1; }
+    start_peer "$1" "$2/fsync-sink.log" 60 "$FSYNC_SINK_BIN" --listen "127.0.0.1:$1" --file "$2/fsync-sink.spool"
 }
 stop_fsync-sink() { kill_wait "$RECV_PID" 10; }
 count_fsync-sink() { "$FSYNC_SINK_BIN" --count "$1/fsync-sink.spool" 2>/dev/null || echo "?"; }
