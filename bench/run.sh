@@ -191,6 +191,19 @@ done
 wanted() { [[ ",$RECEIVERS," == *",$1,"* ]]; }
 
 # --------------------------------------------------------------------------- build
+build_peer() { # name dir -- a Rust peer in bench/peers/NAME, built into its own target dir
+    log "building the $1 peer (release, own target dir)"
+    if ! cargo build --release --manifest-path "$2/Cargo.toml" \
+        --target-dir "$2/target" >"$TMP/build-$1.log" 2>&1; then
+        tail -25 "$TMP/build-$1.log" >&2
+        skip_receiver "$1" "cargo build of bench/peers/$1 failed"
+    fi
+}
+require_binary() { # name path -- skip the receiver unless its binary exists
+    if wanted "$1" && [[ -z "${SKIP[$1]:-}" && ! -x "$2" ]]; then
+        skip_receiver "$1" "$2 does not exist"
+    fi
+}
 if [[ "$SKIP_BUILD" != 1 ]]; then
     if wanted replyd; then
         log "building replyd: cargo build --release in $ROOT"
@@ -199,26 +212,10 @@ if [[ "$SKIP_BUILD" != 1 ]]; then
             skip_receiver replyd "cargo build --release failed in $ROOT (last lines above)"
         fi
     fi
-    if wanted mailin; then
-        log "building the mailin peer (release, own target dir)"
-        if ! cargo build --release --manifest-path "$MAILIN_DIR/Cargo.toml" \
-            --target-dir "$MAILIN_DIR/target" >"$TMP/build-mailin.log" 2>&1; then
-            tail -25 "$TMP/build-mailin.log" >&2
-            skip_receiver mailin "cargo build of bench/peers/mailin failed"
-        fi
-    fi
-    if wanted fsync-sink; then
-        log "building the fsync-sink peer (release, own target dir)"
-        if ! cargo build --release --manifest-path "$FSYNC_SINK_DIR/Cargo.toml" \
-            --target-dir "$FSYNC_SINK_DIR/target" >"$TMP/build-fsync-sink.log" 2>&1; then
-            tail -25 "$TMP/build-fsync-sink.log" >&2
-            skip_receiver fsync-sink "cargo build of bench/peers/fsync-sink failed"
-        fi
-    fi
+    if wanted mailin; then build_peer mailin "$MAILIN_DIR"; fi
+    if wanted fsync-sink; then build_peer fsync-sink "$FSYNC_SINK_DIR"; fi
 fi
-if wanted replyd && [[ -z "${SKIP[replyd]:-}" && ! -x "$REPLYD_BIN" ]]; then
-    skip_receiver replyd "$REPLYD_BIN does not exist"
-fi
+require_binary replyd "$REPLYD_BIN"
 # Snapshot the binary and its config template now: replyd is being developed in this tree, and
 # a rebuild or a new config key landing mid-run must not mix versions between rounds.
 REPLYD_TEMPLATE="$TMP/smtpd.toml.template"
@@ -231,12 +228,8 @@ if wanted replyd && [[ -z "${SKIP[replyd]:-}" ]]; then
         log "note: $ROOT/smtpd.toml does not exist; replyd gets the built-in fallback config"
     fi
 fi
-if wanted mailin && [[ -z "${SKIP[mailin]:-}" && ! -x "$MAILIN_BIN" ]]; then
-    skip_receiver mailin "$MAILIN_BIN does not exist"
-fi
-if wanted fsync-sink && [[ -z "${SKIP[fsync-sink]:-}" && ! -x "$FSYNC_SINK_BIN" ]]; then
-    skip_receiver fsync-sink "$FSYNC_SINK_BIN does not exist"
-fi
+require_binary mailin "$MAILIN_BIN"
+require_binary fsync-sink "$FSYNC_SINK_BIN"
 
 # --------------------------------------------------------------------------- helpers
 port_of() {
