@@ -404,6 +404,12 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
                             ),
                         }
                     }
+                    if m.omitted_attachments > 0 {
+                        println!(
+                            "Attachments not listed: {} more ({} bytes)",
+                            m.omitted_attachments, m.omitted_attachment_bytes
+                        );
+                    }
                     println!();
                     println!("{}", m.reply_text.as_deref().unwrap_or(""));
                 }
@@ -442,11 +448,7 @@ fn parse(
     } else {
         std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?
     };
-    let opts = replyd::message::ExtractOptions {
-        max_attachment_size: limits.max_attachment_size,
-        max_attachments: limits.max_attachments,
-    };
-    let p = replyd::message::extract(&raw, &opts);
+    let p = replyd::message::extract(&raw, &limits.extract_options());
     if json {
         let attachments: Vec<_> = p
             .attachments
@@ -473,6 +475,7 @@ fn parse(
             "quoted_text": p.quoted_text,
             "attachments": attachments,
             "skipped_attachments": p.skipped_attachments,
+            "omitted_attachments": p.omitted_attachments,
             "automated": p.automated,
             "flags": p.flags,
             "notes": p.notes,

@@ -158,6 +158,22 @@ pub struct MessageConfig {
     #[serde(deserialize_with = "de_size")]
     pub max_attachment_size: usize,
     pub max_attachments: usize,
+    /// Deepest MIME nesting looked into; deeper parts are kept in the raw bytes only.
+    pub max_mime_depth: usize,
+    /// Places where a MIME part may start that are parsed; the rest is kept, not parsed.
+    pub max_mime_parts: usize,
+}
+
+impl MessageConfig {
+    /// The extraction limits these settings give.
+    pub fn extract_options(&self) -> crate::message::ExtractOptions {
+        crate::message::ExtractOptions {
+            max_attachment_size: self.max_attachment_size,
+            max_attachments: self.max_attachments,
+            max_mime_depth: self.max_mime_depth,
+            max_mime_parts: self.max_mime_parts,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -230,9 +246,12 @@ impl Default for ConversationConfig {
 
 impl Default for MessageConfig {
     fn default() -> Self {
+        let defaults = crate::message::ExtractOptions::default();
         MessageConfig {
-            max_attachment_size: 10 * 1024 * 1024,
-            max_attachments: 50,
+            max_attachment_size: defaults.max_attachment_size,
+            max_attachments: defaults.max_attachments,
+            max_mime_depth: defaults.max_mime_depth,
+            max_mime_parts: defaults.max_mime_parts,
         }
     }
 }
@@ -316,6 +335,8 @@ impl Config {
             return Err(("store.path", "must not be empty".into()));
         }
         positive("limits.max_message_size", self.limits.max_message_size)?;
+        positive("message.max_mime_depth", self.message.max_mime_depth)?;
+        positive("message.max_mime_parts", self.message.max_mime_parts)?;
         positive("limits.max_recipients", self.limits.max_recipients)?;
         positive(
             "limits.max_received_headers",

@@ -9,7 +9,7 @@
 
 use crate::address::{classify, Recipient};
 use crate::config::{BareLf, Config};
-use crate::message::{self, ExtractOptions};
+use crate::message;
 use crate::relay::{self, RelayFacts};
 use crate::store::{
     Delivery, Destination, Envelope, Store, StoreError, Stored, TokenStatus, Writer,
@@ -152,10 +152,7 @@ impl Intake {
         let id = &hex::encode(rand::random::<[u8; 6]>());
         let single = (recipients.len() == 1).then(|| recipients[0].0.as_str());
         let trace_header = received_header(arrival, &self.config.server.hostname, id, single, now);
-        let opts = ExtractOptions {
-            max_attachment_size: self.config.message.max_attachment_size,
-            max_attachments: self.config.message.max_attachments,
-        };
+        let opts = self.config.message.extract_options();
         let null_sender = sender.is_empty();
         let relayed = arrival.trusted_relay;
         let authserv_id = self.config.server.authserv_id.clone();

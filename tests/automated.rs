@@ -183,7 +183,7 @@ fn bounce_is_linked_to_the_outgoing_message() {
 fn attachments_inline_images_limits_and_nested_messages() {
     let srv = TestServer::start_with(|c| {
         c.message.max_attachment_size = 1000;
-        c.message.max_attachments = 3;
+        c.message.max_attachments = 4;
     });
     let conv = srv.conversation("bob@example.org");
     let big = "QUJD".repeat(400); // 1200 decoded bytes
@@ -208,33 +208,29 @@ From: Carol <carol@example.org>\r\nSubject: the original\r\n\r\nNESTED TEXT MUST
     assert_eq!(code, 250, "{text}");
     let m = &srv.store.messages(&conv.uuid).unwrap()[0];
     let rows = &m.attachments;
-    // Kept: inline image, pdf, nested message (3 = max_attachments); skipped: huge.bin (size),
-    // a.txt and b.txt (count).
+    // Described (4 = max_attachments), kept ones first: the inline image, the pdf, the nested
+    // message, and huge.bin (not kept: size); a.txt and b.txt are past the limit: counted.
+    assert_eq!(rows.len(), 4, "{rows:?}");
     assert_eq!(rows[0].content_type, "image/png");
     assert_eq!(rows[0].content_id.as_deref(), Some("img1@bob"));
     assert!(rows[0].inline, "cid-referenced image is inline");
     assert_eq!(rows[1].filename.as_deref(), Some("invoice.pdf"));
     assert_eq!(rows[1].size, 8);
     assert!(!rows[1].inline);
-    assert_eq!(rows[2].content_type, "message/rfc822");
-    assert_eq!(rows[2].filename.as_deref(), Some("forwarded.eml"));
-    let skipped: Vec<_> = rows.iter().filter(|r| r.skipped_reason.is_some()).collect();
-    assert_eq!(skipped.len(), 3, "{rows:?}");
-    let huge = skipped
-        .iter()
-        .find(|r| r.filename.as_deref() == Some("huge.bin"))
-        .unwrap();
+    let huge = &rows[3];
+    assert_eq!(huge.filename.as_deref(), Some("huge.bin"));
     assert_eq!(huge.size, 1200);
     assert!(huge
         .skipped_reason
         .as_deref()
         .unwrap()
         .contains("max_attachment_size"));
-    assert!(skipped.iter().any(|r| r
-        .skipped_reason
-        .as_deref()
-        .unwrap()
-        .contains("max_attachments")));
+    assert_eq!(rows[2].content_type, "message/rfc822");
+    assert_eq!(rows[2].filename.as_deref(), Some("forwarded.eml"));
+    assert!(!rows[2].inline);
+    assert_eq!((m.omitted_attachments, m.omitted_attachment_bytes), (2, 2));
+    assert!(m.flags.contains("attachments_omitted"), "{}", m.flags);
+    assert!(m.notes.contains("max_attachments (4)"), "{}", m.notes);
     // Kept bytes are there; skipped ones are not.
     let data: Vec<(String, Option<Vec<u8>>)> = srv
         .db()
@@ -246,6 +242,19 @@ From: Carol <carol@example.org>\r\nSubject: the original\r\n\r\nNESTED TEXT MUST
         .unwrap();
     assert_eq!(data[1].1.as_deref(), Some(&b"%PDF-1.4"[..]));
     assert!(data.iter().find(|d| d.0 == "huge.bin").unwrap().1.is_none());
+    // The attached message's bytes, from its header block to the boundary.
+    let nested = data.iter().find(|d| d.0 == "forwarded.eml").unwrap();
+    let nested = String::from_utf8(nested.1.clone().unwrap()).unwrap();
+    assert!(
+        nested.starts_with("From: Carol <carol@example.org>\r\n"),
+        "{nested:?}"
+    );
+    assert!(
+        nested
+            .trim_end()
+            .ends_with("NESTED TEXT MUST NOT BE IN THE REPLY"),
+        "{nested:?}"
+    );
     // The nested message's text is not in the reply.
     let reply = m.reply_text.as_deref().unwrap();
     assert!(reply.contains("See the picture"), "{reply}");

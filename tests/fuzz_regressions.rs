@@ -31,6 +31,7 @@ fn extract_regressions() {
         let opts = replyd::message::ExtractOptions {
             max_attachment_size: 4096,
             max_attachments: 4,
+            ..Default::default()
         };
         let parsed = replyd::message::extract(&data, &opts);
         assert!(parsed.attachments.len() <= 4, "{name}");

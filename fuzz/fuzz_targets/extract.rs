@@ -9,6 +9,7 @@ fuzz_target!(init: replyd::smtp::fuzzing::ignore_caught_parser_panics(), |data: 
     let opts = replyd::message::ExtractOptions {
         max_attachment_size: 4096,
         max_attachments: 4,
+        ..Default::default()
     };
     let parsed = replyd::message::extract(data, &opts);
     assert!(parsed.attachments.len() <= 4);

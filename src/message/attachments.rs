@@ -1,7 +1,9 @@
 //! Attachments: every part with a filename or `Content-Disposition: attachment`, and nested
 //! messages. Limits apply per attachment and per message; what is over a limit is not kept
-//! but recorded, so the agent knows the customer sent it.
+//! but recorded, so the agent knows the customer sent it: one by one up to
+//! `max_attachments`, as a count and a total size past it.
 
+use super::structure::ALTERED_SUBTYPES;
 use super::ExtractOptions;
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 use serde::Serialize;
@@ -28,42 +30,53 @@ pub struct SkippedAttachment {
     pub reason: String,
 }
 
-/// The kept and the skipped attachments of `msg`; `html` is its HTML body, whose `cid:`
-/// references make an image inline.
-pub(super) fn collect(
-    msg: &Message<'_>,
-    opts: &ExtractOptions,
-    html: Option<&str>,
-) -> (Vec<Attachment>, Vec<SkippedAttachment>) {
-    let mut kept: Vec<Attachment> = Vec::new();
-    let mut skipped = Vec::new();
+/// Attachments past `max_attachments`: counted, not described one by one, so that a
+/// message of a hundred thousand tiny parts costs a counter rather than a row each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OmittedAttachments {
+    pub count: usize,
+    /// Their decoded size, added up.
+    pub bytes: u64,
+}
+
+/// What [`collect`] found.
+pub(super) struct Found {
+    pub kept: Vec<Attachment>,
+    pub skipped: Vec<SkippedAttachment>,
+    pub omitted: OmittedAttachments,
+}
+
+/// The attachments of `msg`: at most `max_attachments` described (kept, or not kept with
+/// why), the rest counted; `html` is its HTML body, whose `cid:` references make an image
+/// inline. Bytes are copied only for what is kept.
+pub(super) fn collect(msg: &Message<'_>, opts: &ExtractOptions, html: Option<&str>) -> Found {
+    let mut found = Found {
+        kept: Vec::new(),
+        skipped: Vec::new(),
+        omitted: OmittedAttachments::default(),
+    };
     for part in msg.attachments() {
-        let (data, nested) = match &part.body {
-            PartType::Message(inner) => (inner.raw_message().to_vec(), true),
-            _ => (part.contents().to_vec(), false),
+        let (data, nested): (&[u8], bool) = match &part.body {
+            PartType::Message(inner) => (inner.raw_message(), true),
+            _ => (part.contents(), is_attached_message(part)),
         };
+        let size = data.len();
+        if found.kept.len() + found.skipped.len() >= opts.max_attachments {
+            found.omitted.count += 1;
+            found.omitted.bytes += size as u64;
+            continue;
+        }
         let content_type = content_type(part, nested);
         let filename = part.attachment_name().map(str::to_string);
-        let size = data.len();
-        let reason = if kept.len() >= opts.max_attachments {
-            Some(format!(
-                "more than max_attachments ({}) in one message",
-                opts.max_attachments
-            ))
-        } else if size > opts.max_attachment_size {
-            Some(format!(
-                "{size} bytes is over max_attachment_size ({})",
-                opts.max_attachment_size
-            ))
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            skipped.push(SkippedAttachment {
+        if size > opts.max_attachment_size {
+            found.skipped.push(SkippedAttachment {
                 filename,
                 content_type,
                 size,
-                reason,
+                reason: format!(
+                    "{size} bytes is over max_attachment_size ({})",
+                    opts.max_attachment_size
+                ),
             });
             continue;
         }
@@ -75,7 +88,7 @@ pub(super) fn collect(
             .as_deref()
             .zip(html)
             .is_some_and(|(cid, html)| !cid.is_empty() && html.contains(&format!("cid:{cid}")));
-        kept.push(Attachment {
+        found.kept.push(Attachment {
             filename,
             content_type,
             size,
@@ -85,19 +98,39 @@ pub(super) fn collect(
                     .is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"))
                     && !nested),
             content_id,
-            data,
+            data: data.to_vec(),
         });
     }
-    (kept, skipped)
+    found
 }
 
 fn content_type(part: &MessagePart<'_>, nested: bool) -> String {
     match part.content_type() {
         Some(ct) => match ct.subtype() {
+            // An attached message the parser was kept from nesting (`structure`).
+            Some(sub) if is_attached_message(part) => {
+                let original = ALTERED_SUBTYPES
+                    .iter()
+                    .find(|(altered, _)| sub.eq_ignore_ascii_case(altered))
+                    .map_or(sub, |(_, original)| original);
+                format!("message/{original}").to_ascii_lowercase()
+            }
             Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
             None => ct.ctype().to_ascii_lowercase(),
         },
         None if nested => "message/rfc822".into(),
         None => "application/octet-stream".into(),
     }
+}
+
+/// A `message/rfc822` or `message/global` part kept as a leaf (its subtype altered).
+fn is_attached_message(part: &MessagePart<'_>) -> bool {
+    part.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("message")
+            && ct.subtype().is_some_and(|s| {
+                ALTERED_SUBTYPES
+                    .iter()
+                    .any(|(altered, _)| s.eq_ignore_ascii_case(altered))
+            })
+    })
 }

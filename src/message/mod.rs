@@ -9,11 +9,12 @@ mod attachments;
 mod automated;
 pub mod html;
 pub mod reply_text;
+mod structure;
 
 use mail_parser::{Address, HeaderValue, MessageParser};
 use serde::Serialize;
 
-pub use attachments::{Attachment, SkippedAttachment};
+pub use attachments::{Attachment, OmittedAttachments, SkippedAttachment};
 
 /// A parsed mailbox: `Name <address>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -22,11 +23,18 @@ pub struct Mailbox {
     pub address: String,
 }
 
-/// Limits on what is kept of a message.
+/// Limits on what is kept of a message, and on how much of its structure is looked at.
 #[derive(Debug, Clone, Copy)]
 pub struct ExtractOptions {
     pub max_attachment_size: usize,
+    /// Attachments described per message (kept, or listed as not kept with why); the rest
+    /// are only counted ([`ParsedMessage::omitted_attachments`]).
     pub max_attachments: usize,
+    /// Deepest MIME nesting (multiparts and nested messages) looked into.
+    pub max_mime_depth: usize,
+    /// Places where a part may start that the MIME parser is shown; the rest of the message
+    /// is kept but not parsed.
+    pub max_mime_parts: usize,
 }
 
 impl Default for ExtractOptions {
@@ -34,6 +42,8 @@ impl Default for ExtractOptions {
         ExtractOptions {
             max_attachment_size: 10 * 1024 * 1024,
             max_attachments: 50,
+            max_mime_depth: 50,
+            max_mime_parts: 10_000,
         }
     }
 }
@@ -63,11 +73,14 @@ pub struct ParsedMessage {
     pub quoted_text: String,
     pub attachments: Vec<Attachment>,
     pub skipped_attachments: Vec<SkippedAttachment>,
+    /// Attachments past `max_attachments`: only counted.
+    pub omitted_attachments: OmittedAttachments,
     /// Why this looks like automated mail (`auto_reply`, `bounce`, `list`, `loop`), if it does.
     pub automated: Option<String>,
     /// Our own Message-IDs that a delivery report names (to link it to the outgoing mail).
     pub reported_message_ids: Vec<String>,
-    /// Machine-readable problems found while parsing (`no_header_block`, `undecodable_part`…).
+    /// Machine-readable problems found while parsing (`no_header_block`, `undecodable_part`,
+    /// `mime_too_deep`, `too_many_parts`, `encoded_message_part`, `attachments_omitted`…).
     pub flags: Vec<String>,
     /// Human-readable notes for the operator.
     pub notes: Vec<String>,
@@ -119,8 +132,40 @@ fn unparsed(raw: &[u8], flag: &str) -> ParsedMessage {
 }
 
 fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
-    let Some(msg) = MessageParser::default().parse(raw) else {
-        return unparsed(raw, "unparseable");
+    let input = structure::prepare(raw, opts.max_mime_depth, opts.max_mime_parts);
+    let bytes: &[u8] = &input.bytes;
+    let max_depth = opts.max_mime_depth;
+    let parse = move || {
+        MessageParser::default().parse(bytes).map(|mut msg| {
+            let deepest = structure::flatten(&mut msg, max_depth);
+            (msg, deepest)
+        })
+    };
+    // Bytes that can nest are parsed on a stack sized for them: a second wall should a
+    // recursion in the parser escape the bounds above.
+    let parsed = if input.may_nest {
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("replyd-parse".into())
+                .stack_size(structure::parser_stack_size(bytes.len()))
+                .spawn_scoped(s, parse)
+                .map(|t| t.join())
+        })
+    } else {
+        Ok(Ok(parse()))
+    };
+    let (msg, deepest) = match parsed {
+        Ok(Ok(Some(parsed))) => parsed,
+        Ok(Ok(None)) => return unparsed(raw, "unparseable"),
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(e) => {
+            tracing::error!(error = %e, size = raw.len(), "no thread to parse a message on; it is kept unparsed (flag parser_failed)");
+            let mut out = unparsed(raw, "parser_failed");
+            out.notes.push(format!(
+                "no thread to parse this message on ({e}): the text shown is its raw bytes"
+            ));
+            return out;
+        }
     };
     let mut out = started(raw);
     out.message_id = msg.message_id().map(str::to_string);
@@ -146,11 +191,46 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     out.reply_text = body.reply;
     out.quoted_text = body.quoted;
     if let Some(text) = plain {
-        out.reply_range = verbatim_range(raw, text, &out.reply_text);
+        out.reply_range = verbatim_range(bytes, text, &out.reply_text);
     }
 
-    (out.attachments, out.skipped_attachments) =
-        attachments::collect(&msg, opts, out.html_body.as_deref());
+    let found = attachments::collect(&msg, opts, out.html_body.as_deref());
+    (
+        out.attachments,
+        out.skipped_attachments,
+        out.omitted_attachments,
+    ) = (found.kept, found.skipped, found.omitted);
+    if found.omitted.count > 0 {
+        out.flags.push("attachments_omitted".into());
+        out.notes.push(format!(
+            "{} more attachments ({} bytes) past max_attachments ({}) were not kept",
+            found.omitted.count, found.omitted.bytes, opts.max_attachments
+        ));
+    }
+    if input.too_many_parts {
+        out.flags.push("too_many_parts".into());
+        out.notes.push(format!(
+            "the message has more than max_mime_parts ({}) places where a part may start: \
+             what follows them was kept but not parsed",
+            opts.max_mime_parts
+        ));
+    }
+    if input.too_deep || deepest > opts.max_mime_depth {
+        out.flags.push("mime_too_deep".into());
+        out.notes.push(format!(
+            "MIME parts nest deeper than max_mime_depth ({}): what lies deeper was kept but \
+             not parsed",
+            opts.max_mime_depth
+        ));
+    }
+    if input.encoded_messages > 0 {
+        out.flags.push("encoded_message_part".into());
+        out.notes.push(format!(
+            "{} attached message(s) sent base64 or quoted-printable (RFC 2046 forbids it) \
+             kept as opaque attachments",
+            input.encoded_messages
+        ));
+    }
     out.automated = automated::detect(&msg, crate::store::MARKER_HEADER).map(str::to_string);
     if out.automated.as_deref() == Some("bounce") {
         out.reported_message_ids = automated::our_message_ids(raw);

@@ -175,8 +175,18 @@ pub struct StoredMessage {
     pub sender_is_contact: Option<bool>,
     pub flags: String,
     pub notes: String,
+    /// At most [`ATTACHMENTS_LISTED`] descriptions: the kept ones, then those not kept.
     pub attachments: Vec<AttachmentInfo>,
+    /// Attachments not described in `attachments`: past `max_attachments` when the message
+    /// arrived, or past [`ATTACHMENTS_LISTED`] here.
+    pub omitted_attachments: i64,
+    /// Their size, added up.
+    pub omitted_attachment_bytes: i64,
 }
+
+/// Attachment descriptions read per message; the rest are counted (a database written
+/// before `max_attachments` capped the rows can hold a hundred thousand for one message).
+pub const ATTACHMENTS_LISTED: usize = 100;
 
 /// An attachment's description (its bytes are read with [`Store::attachment_data`]).
 #[derive(Debug, Clone, Serialize)]
@@ -408,7 +418,8 @@ impl Store {
              m.from_name, m.to_addrs, m.cc_addrs, m.subject, m.date, \
              m.text_body, m.html_body, \
              m.reply_text, m.quoted_text, m.envelope_sender, m.envelope_recipients, m.remote_ip, \
-             m.helo, m.received_at, m.automated, m.sender_is_contact, m.flags, m.notes \
+             m.helo, m.received_at, m.automated, m.sender_is_contact, m.flags, m.notes, \
+             m.omitted_attachments, m.omitted_attachment_bytes \
              FROM messages_full m JOIN conversations c ON c.id = m.conversation_id WHERE {clause}"
         ))?;
         let mut messages = stmt
@@ -440,16 +451,22 @@ impl Store {
                     flags: r.get(23)?,
                     notes: r.get(24)?,
                     attachments: vec![],
+                    omitted_attachments: r.get(25)?,
+                    omitted_attachment_bytes: r.get(26)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
         let mut stmt = conn.prepare_cached(
             "SELECT id, filename, content_type, size, content_id, inline, skipped_reason \
-             FROM attachments WHERE message_id = ?1 ORDER BY id",
+             FROM attachments WHERE message_id = ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let mut rest = conn.prepare_cached(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM attachments \
+             WHERE message_id = ?1 AND id > ?2",
         )?;
         for m in &mut messages {
             m.attachments = stmt
-                .query_map([m.id], |r| {
+                .query_map(params![m.id, ATTACHMENTS_LISTED as i64], |r| {
                     Ok(AttachmentInfo {
                         id: r.get(0)?,
                         filename: r.get(1)?,
@@ -461,6 +478,16 @@ impl Store {
                     })
                 })?
                 .collect::<Result<_, _>>()?;
+            if let Some(last) = m
+                .attachments
+                .last()
+                .filter(|_| m.attachments.len() == ATTACHMENTS_LISTED)
+            {
+                let (count, bytes): (i64, i64) =
+                    rest.query_row(params![m.id, last.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                m.omitted_attachments += count;
+                m.omitted_attachment_bytes += bytes;
+            }
         }
         Ok(messages)
     }

@@ -470,10 +470,11 @@ fn write_message(
              reply_text, quoted_text, envelope_sender, envelope_recipients, remote_ip, helo, \
              received_at, trace_header, raw_id, dedupe_key, content_hash, automated, \
              sender_is_contact, flags, notes, related_message_id, reply_start, reply_len, \
-             relay_ip, relay_helo, auth_spf, auth_dkim, auth_dmarc) \
+             relay_ip, relay_helo, auth_spf, auth_dkim, auth_dmarc, omitted_attachments, \
+             omitted_attachment_bytes) \
              VALUES (?1, 'incoming', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
              ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, \
-             ?31, ?32, ?33, ?34, ?35) \
+             ?31, ?32, ?33, ?34, ?35, ?36, ?37) \
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![
@@ -512,6 +513,8 @@ fn write_message(
             d.envelope.spf,
             d.envelope.dkim,
             d.envelope.dmarc,
+            p.omitted_attachments.count as i64,
+            p.omitted_attachments.bytes as i64,
         ])?;
     if inserted == 0 {
         let id: i64 = tx

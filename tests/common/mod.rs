@@ -476,3 +476,45 @@ pub fn write_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
     .unwrap();
     path
 }
+
+/// Creates a conversation with the `replyd` binary; returns its UUID and reply address.
+pub fn create_conversation(config: &Path) -> (String, String) {
+    let out = replyd_ok(
+        config,
+        &["conversation", "create", "--contact", "bob@example.org"],
+    );
+    let (uuid, address) = out.trim().split_once('\t').unwrap();
+    (uuid.to_string(), address.to_string())
+}
+
+/// The peak resident memory of process `pid` so far (`VmHWM`), in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Base64 in 76-character lines, as a MIME body.
+pub fn base64_lines(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for (i, c) in input.chunks(3).enumerate() {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for k in 0..4 {
+            s.push(if k <= c.len() {
+                T[(n >> (18 - 6 * k)) as usize & 63] as char
+            } else {
+                '='
+            });
+        }
+        if i % 19 == 18 {
+            s.push_str("\r\n");
+        }
+    }
+    s
+}
