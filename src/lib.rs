@@ -56,6 +56,7 @@
 
 pub mod address;
 pub mod config;
+pub mod display;
 pub mod intake;
 pub mod message;
 pub mod outbound;
