@@ -8,10 +8,11 @@
 //! message cannot send escape sequences to the operator's terminal or forge output lines.
 
 use clap::{Args, Parser, Subcommand};
-use replyd::config::MessageConfig;
+use replyd::config::{Limits, MessageConfig};
 use replyd::display::{escape, escape_lines};
 use replyd::store::{Conversation, InboxEntry, NewConversation, Store, StoreError, StoredMessage};
 use replyd::{Config, Server};
+use std::io::Read as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -163,7 +164,12 @@ pub fn main() -> ExitCode {
         if !named && !config_path.exists() {
             // `parse` reads only the [message] limits: with no configuration file here and
             // none named, it uses their defaults, so it can be run on a file from anywhere.
-            return finish(parse(file, *json, &MessageConfig::default()));
+            return finish(parse(
+                file,
+                *json,
+                &MessageConfig::default(),
+                Limits::default().max_message_size,
+            ));
         }
     }
     let mut config = match Config::load(&config_path) {
@@ -225,8 +231,11 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
                 println!("{}", store.conversation(&conversation)?.reply_address);
                 return Ok(());
             }
-            let mut raw = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut raw)?;
+            let raw = read_capped(
+                std::io::stdin().lock(),
+                config.limits.max_message_size,
+                "the message on standard input",
+            )?;
             let name = display_name.or(config.outbound.display_name.clone());
             let stamped = store.stamp_outgoing(&conversation, &raw, name.as_deref())?;
             std::io::Write::write_all(&mut std::io::stdout(), &stamped.bytes)?;
@@ -236,7 +245,9 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
             );
             Ok(())
         }
-        Command::Parse { file, json } => parse(&file, json, &config.message),
+        Command::Parse { file, json } => {
+            parse(&file, json, &config.message, config.limits.max_message_size)
+        }
         Command::Ingest { .. } => Ok(()),
         Command::Backup { path } => {
             let store = open_store(&config)?;
@@ -500,17 +511,43 @@ fn sent_name(safe: &str, original: Option<&str>) -> String {
     }
 }
 
+/// Reads at most `limit` bytes of a message: one byte more is an error naming the limit, and
+/// nothing past it is read (a mistaken `stamp < /dev/zero` does not fill the memory).
+fn read_capped(
+    input: impl std::io::Read,
+    limit: usize,
+    what: &str,
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut raw = Vec::new();
+    input
+        .take(limit as u64 + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("cannot read {what}: {e}"))?;
+    if raw.len() > limit {
+        return Err(format!(
+            "{what} is larger than limits.max_message_size ({limit} bytes); not read further"
+        )
+        .into());
+    }
+    Ok(raw)
+}
+
 fn parse(
     file: &std::path::Path,
     json: bool,
     limits: &MessageConfig,
+    max_message_size: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let raw = if file.as_os_str() == "-" {
-        let mut raw = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut raw)?;
-        raw
+        read_capped(
+            std::io::stdin().lock(),
+            max_message_size,
+            "the message on standard input",
+        )?
     } else {
-        std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?
+        let name = file.display();
+        let f = std::fs::File::open(file).map_err(|e| format!("cannot read {name}: {e}"))?;
+        read_capped(f, max_message_size, &name.to_string())?
     };
     let opts = replyd::message::ExtractOptions {
         max_attachment_size: limits.max_attachment_size,
