@@ -2,11 +2,17 @@
 //!
 //! Every command reads the same config file (`--config`, default `smtpd.toml`) so the
 //! database path and domains are the server's; `--database` overrides the path.
+//!
+//! Whatever a sender wrote (subjects, addresses, names, attachment names, reply text) is
+//! printed through [`replyd::display`], one field per line, multi-line text indented: a
+//! message cannot send escape sequences to the operator's terminal or forge output lines.
 
 use clap::{Args, Parser, Subcommand};
-use replyd::config::MessageConfig;
-use replyd::store::{Conversation, NewConversation, Store, StoreError};
+use replyd::config::{Limits, MessageConfig};
+use replyd::display::{escape, escape_lines};
+use replyd::store::{Conversation, InboxEntry, NewConversation, Store, StoreError, StoredMessage};
 use replyd::{Config, Server};
+use std::io::Read as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -158,7 +164,12 @@ pub fn main() -> ExitCode {
         if !named && !config_path.exists() {
             // `parse` reads only the [message] limits: with no configuration file here and
             // none named, it uses their defaults, so it can be run on a file from anywhere.
-            return finish(parse(file, *json, &MessageConfig::default()));
+            return finish(parse(
+                file,
+                *json,
+                &MessageConfig::default(),
+                Limits::default().max_message_size,
+            ));
         }
     }
     let mut config = match Config::load(&config_path) {
@@ -201,24 +212,11 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
             } else if entries.is_empty() {
                 println!("The operator inbox is empty.");
             } else {
-                for e in entries {
-                    println!(
-                        "i{}  {}  {}  from {}  to {}  {}{}",
-                        e.id,
-                        e.received_at,
-                        e.reason,
-                        e.envelope_sender
-                            .as_deref()
-                            .filter(|s| !s.is_empty())
-                            .unwrap_or("<>"),
-                        e.envelope_recipients.as_deref().unwrap_or(""),
-                        e.subject.as_deref().unwrap_or("(no subject)"),
-                        if e.note.is_empty() {
-                            String::new()
-                        } else {
-                            format!("  [{}]", e.note)
-                        }
-                    );
+                for (i, e) in entries.iter().enumerate() {
+                    if i > 0 {
+                        println!();
+                    }
+                    print_inbox_entry(e);
                 }
             }
             Ok(())
@@ -233,8 +231,11 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
                 println!("{}", store.conversation(&conversation)?.reply_address);
                 return Ok(());
             }
-            let mut raw = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut raw)?;
+            let raw = read_capped(
+                std::io::stdin().lock(),
+                config.limits.max_message_size,
+                "the message on standard input",
+            )?;
             let name = display_name.or(config.outbound.display_name.clone());
             let stamped = store.stamp_outgoing(&conversation, &raw, name.as_deref())?;
             std::io::Write::write_all(&mut std::io::stdout(), &stamped.bytes)?;
@@ -244,7 +245,9 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
             );
             Ok(())
         }
-        Command::Parse { file, json } => parse(&file, json, &config.message),
+        Command::Parse { file, json } => {
+            parse(&file, json, &config.message, config.limits.max_message_size)
+        }
         Command::Ingest { .. } => Ok(()),
         Command::Backup { path } => {
             let store = open_store(&config)?;
@@ -372,46 +375,7 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
             } else {
                 print_conversation_line(&conv);
                 for m in messages {
-                    println!();
-                    println!(
-                        "--- m{} {} from {} at {}{}",
-                        m.id,
-                        m.direction,
-                        m.from.as_deref().unwrap_or("(unknown)"),
-                        m.date.as_deref().unwrap_or(&m.received_at),
-                        if m.flags.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" [{}]", m.flags)
-                        }
-                    );
-                    if let Some(s) = &m.subject {
-                        println!("Subject: {s}");
-                    }
-                    for a in &m.attachments {
-                        match &a.skipped_reason {
-                            None => println!(
-                                "Attachment: {} ({}, {} bytes{})",
-                                a.filename.as_deref().unwrap_or("(unnamed)"),
-                                a.content_type,
-                                a.size,
-                                if a.inline { ", inline" } else { "" }
-                            ),
-                            Some(why) => println!(
-                                "Attachment not kept: {} ({} bytes): {why}",
-                                a.filename.as_deref().unwrap_or("(unnamed)"),
-                                a.size
-                            ),
-                        }
-                    }
-                    if m.omitted_attachments > 0 {
-                        println!(
-                            "Attachments not listed: {} more ({} bytes)",
-                            m.omitted_attachments, m.omitted_attachment_bytes
-                        );
-                    }
-                    println!();
-                    println!("{}", m.reply_text.as_deref().unwrap_or(""));
+                    print_message(&m);
                 }
             }
         }
@@ -424,29 +388,172 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
 }
 
 fn print_conversation_line(c: &Conversation) {
+    // One line per conversation: every field escaped, so none can hold a line break; the
+    // subject, the one free text, comes last.
     println!(
         "{}  {}  {}  {}  {}  {} message(s)  {}",
-        c.uuid,
-        c.status,
-        c.channel,
-        c.contact_email.as_deref().unwrap_or("-"),
-        c.reply_address,
+        escape(&c.uuid),
+        escape(&c.status),
+        escape(&c.channel),
+        escape(c.contact_email.as_deref().unwrap_or("-")),
+        escape(&c.reply_address),
         c.message_count,
-        c.subject.as_deref().unwrap_or("")
+        escape(c.subject.as_deref().unwrap_or(""))
     );
+}
+
+/// Indent of the lines of a multi-line field (reply text, quoted text): no line of it can
+/// start like an entry (`--- m…`) or a field (`Subject: …`).
+const TEXT_INDENT: &str = "    ";
+
+/// Longest original attachment name shown beside the safe one, in characters.
+const MAX_SHOWN_ORIGINAL: usize = 256;
+
+/// One message of `conversation show`: a `--- m<id>` line, then one field per line (every
+/// one escaped: the sender wrote them), then the reply text, indented.
+fn print_message(m: &StoredMessage) {
+    println!();
+    println!(
+        "--- m{} {} at {}{}",
+        m.id,
+        escape(&m.direction),
+        escape(m.date.as_deref().unwrap_or(&m.received_at)),
+        if m.flags.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", escape(&m.flags))
+        }
+    );
+    println!("From: {}", escape(m.from.as_deref().unwrap_or("(unknown)")));
+    if let Some(name) = m.from_name.as_deref().filter(|n| !n.is_empty()) {
+        println!("From name: {}", escape(name));
+    }
+    if let Some(s) = &m.subject {
+        println!("Subject: {}", escape(s));
+    }
+    for a in &m.attachments {
+        let name = a.safe_filename();
+        let sent = sent_name(&name, a.filename.as_deref());
+        match &a.skipped_reason {
+            None => println!(
+                "Attachment: {name} ({}, {} bytes{}){sent}",
+                escape(&a.content_type),
+                a.size,
+                if a.inline { ", inline" } else { "" }
+            ),
+            Some(why) => println!(
+                "Attachment not kept: {name} ({} bytes): {}{sent}",
+                a.size,
+                escape(why)
+            ),
+        }
+    }
+    if m.omitted_attachments > 0 {
+        println!(
+            "Attachments not listed: {} more ({} bytes)",
+            m.omitted_attachments, m.omitted_attachment_bytes
+        );
+    }
+    println!("Reply text:");
+    print!(
+        "{}",
+        escape_lines(m.reply_text.as_deref().unwrap_or(""), TEXT_INDENT)
+    );
+}
+
+/// One entry of `inbox`: an `--- i<id>` line, then one field per line, escaped.
+fn print_inbox_entry(e: &InboxEntry) {
+    println!(
+        "--- i{} at {}: {}",
+        e.id,
+        escape(&e.received_at),
+        escape(&e.reason)
+    );
+    println!(
+        "Envelope sender: {}",
+        escape(
+            e.envelope_sender
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("<>")
+        )
+    );
+    println!(
+        "Envelope recipients: {}",
+        escape(e.envelope_recipients.as_deref().unwrap_or(""))
+    );
+    if let Some(ip) = &e.remote_ip {
+        println!("Client: {}", escape(ip));
+    }
+    if let Some(from) = &e.from {
+        println!("From: {}", escape(from));
+    }
+    println!(
+        "Subject: {}",
+        escape(e.subject.as_deref().unwrap_or("(no subject)"))
+    );
+    if let Some(c) = &e.conversation {
+        println!("Conversation: {}", escape(c));
+    }
+    if !e.note.is_empty() {
+        println!("Note: {}", escape(&e.note));
+    }
+}
+
+/// After an attachment's line: the name the sender gave (escaped, cut to
+/// [`MAX_SHOWN_ORIGINAL`] characters) when it is not the safe name shown.
+fn sent_name(safe: &str, original: Option<&str>) -> String {
+    match original {
+        None => "  [sent without a name]".to_string(),
+        Some(o) if o == safe => String::new(),
+        Some(o) => {
+            let escaped = escape(o);
+            let mut shown: String = escaped.chars().take(MAX_SHOWN_ORIGINAL).collect();
+            if shown.len() < escaped.len() {
+                shown.push_str(&format!("… ({} bytes in all)", o.len()));
+            }
+            format!("  [sent as: {shown}]")
+        }
+    }
+}
+
+/// Reads at most `limit` bytes of a message: one byte more is an error naming the limit, and
+/// nothing past it is read (a mistaken `stamp < /dev/zero` does not fill the memory).
+fn read_capped(
+    input: impl std::io::Read,
+    limit: usize,
+    what: &str,
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut raw = Vec::new();
+    input
+        .take(limit as u64 + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("cannot read {what}: {e}"))?;
+    if raw.len() > limit {
+        return Err(format!(
+            "{what} is larger than limits.max_message_size ({limit} bytes); not read further"
+        )
+        .into());
+    }
+    Ok(raw)
 }
 
 fn parse(
     file: &std::path::Path,
     json: bool,
     limits: &MessageConfig,
+    max_message_size: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let raw = if file.as_os_str() == "-" {
-        let mut raw = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut raw)?;
-        raw
+        read_capped(
+            std::io::stdin().lock(),
+            max_message_size,
+            "the message on standard input",
+        )?
     } else {
-        std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?
+        let name = file.display();
+        let f = std::fs::File::open(file).map_err(|e| format!("cannot read {name}: {e}"))?;
+        read_capped(f, max_message_size, &name.to_string())?
     };
     let p = replyd::message::extract(&raw, &limits.extract_options());
     if json {
@@ -484,27 +591,50 @@ fn parse(
     } else {
         println!(
             "From: {}",
-            p.from
-                .as_ref()
-                .map(|f| f.address.as_str())
-                .unwrap_or("(none)")
+            escape(
+                p.from
+                    .as_ref()
+                    .map(|f| f.address.as_str())
+                    .unwrap_or("(none)")
+            )
         );
-        println!("Subject: {}", p.subject.as_deref().unwrap_or("(none)"));
+        if let Some(name) = p.from.as_ref().and_then(|f| f.name.as_deref()) {
+            println!("From name: {}", escape(name));
+        }
+        println!(
+            "Subject: {}",
+            escape(p.subject.as_deref().unwrap_or("(none)"))
+        );
         if let Some(a) = &p.automated {
-            println!("Automated: {a}");
+            println!("Automated: {}", escape(a));
         }
         for a in &p.attachments {
+            let name = a.safe_filename();
             println!(
-                "Attachment: {} ({}, {} bytes{})",
-                a.filename.as_deref().unwrap_or("(unnamed)"),
-                a.content_type,
+                "Attachment: {name} ({}, {} bytes{}){}",
+                escape(&a.content_type),
                 a.size,
-                if a.inline { ", inline" } else { "" }
+                if a.inline { ", inline" } else { "" },
+                sent_name(&name, a.filename.as_deref())
             );
         }
-        println!("\n--- reply text ---\n{}", p.reply_text);
+        for a in &p.skipped_attachments {
+            let name = a.safe_filename();
+            println!(
+                "Attachment not kept: {name} ({} bytes): {}{}",
+                a.size,
+                escape(&a.reason),
+                sent_name(&name, a.filename.as_deref())
+            );
+        }
+        if !p.flags.is_empty() {
+            println!("Flags: {}", escape(&p.flags.join(" ")));
+        }
+        println!("\n--- reply text ---");
+        print!("{}", escape_lines(&p.reply_text, TEXT_INDENT));
         if !p.quoted_text.is_empty() {
-            println!("\n--- quoted (trimmed) ---\n{}", p.quoted_text);
+            println!("\n--- quoted (trimmed) ---");
+            print!("{}", escape_lines(&p.quoted_text, TEXT_INDENT));
         }
     }
     Ok(())

@@ -124,10 +124,11 @@ pub struct Limits {
     /// What a bare LF (not CRLF) in message data does: `normalize` (stored as CRLF) or
     /// `reject` (`550 5.5.2`).
     pub bare_lf: BareLf,
-    /// New connections per client IP per minute; 0 = unlimited. Not for `trusted_relays`.
+    /// New connections per client IP per minute ([`DEFAULT_CONNECTION_RATE_PER_IP`]);
+    /// 0 = unlimited. Not for `trusted_relays`.
     pub max_connection_rate_per_ip: u32,
-    /// Messages (MAIL commands) per client IP per minute; 0 = unlimited. Not for
-    /// `trusted_relays`.
+    /// Messages (MAIL commands) per client IP per minute ([`DEFAULT_MESSAGE_RATE_PER_IP`]);
+    /// 0 = unlimited. Not for `trusted_relays`.
     pub max_message_rate_per_ip: u32,
 }
 
@@ -212,6 +213,19 @@ impl Default for StoreConfig {
     }
 }
 
+/// Default of `limits.max_connection_rate_per_ip`. A customer's own mail server opens a
+/// connection or two per reply, and a big provider's shared outbound address (Gmail,
+/// Microsoft 365), carrying many customers' replies to one helpdesk, stays well below this;
+/// a flood from one address is thousands a minute. Past it the client hears `421 4.7.0`, a
+/// temporary refusal: a real mail server retries minutes later, so a legitimate sender
+/// caught by it is delayed, not lost.
+pub const DEFAULT_CONNECTION_RATE_PER_IP: u32 = 100;
+
+/// Default of `limits.max_message_rate_per_ip`: twice the connection rate, since a mail
+/// server sends several messages down one connection; past it, `MAIL` gets `450 4.7.1`
+/// (temporary, retried).
+pub const DEFAULT_MESSAGE_RATE_PER_IP: u32 = 200;
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -229,8 +243,8 @@ impl Default for Limits {
             max_received_headers: 50,
             max_header_size: 1024 * 1024,
             bare_lf: BareLf::Normalize,
-            max_connection_rate_per_ip: 0,
-            max_message_rate_per_ip: 0,
+            max_connection_rate_per_ip: DEFAULT_CONNECTION_RATE_PER_IP,
+            max_message_rate_per_ip: DEFAULT_MESSAGE_RATE_PER_IP,
         }
     }
 }

@@ -12,6 +12,10 @@
 //!
 //! Data flows one way: socket → [`smtp`] session → [`message`] extraction → [`store`].
 //!
+//! Everything in a stored message was written by its sender: show it to a person through
+//! [`display::escape`] (one-line fields) or [`display::escape_lines`] (reply text), and save
+//! an attachment under [`store::AttachmentInfo::safe_filename`], never its own name.
+//!
 //! # Embedding
 //!
 //! ```no_run
@@ -56,6 +60,7 @@
 
 pub mod address;
 pub mod config;
+pub mod display;
 pub mod intake;
 pub mod message;
 pub mod outbound;

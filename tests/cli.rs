@@ -283,3 +283,87 @@ fn a_database_from_a_newer_replyd_is_refused() {
         );
     }
 }
+
+#[test]
+fn stamp_and_parse_refuse_input_over_max_message_size() {
+    let dir = TempDir::new("cap");
+    let config = write_config(dir.path(), 0, "[limits]\nmax_message_size = \"1KiB\"\n");
+    let uuid = replyd_ok(
+        &config,
+        &["conversation", "create", "--contact", "bob@example.org"],
+    )
+    .split('\t')
+    .next()
+    .unwrap()
+    .to_string();
+    let message = |size: usize| {
+        let mut m = b"From: Alice <alice@support.example.com>\r\nTo: bob@example.org\r\n\
+                      Subject: Order 42\r\n\r\n"
+            .to_vec();
+        m.resize(size - 2, b'x');
+        m.extend_from_slice(b"\r\n");
+        m
+    };
+    let over_cap = |out: &std::process::Output| {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.starts_with("replyd: ")
+                && err.contains("max_message_size")
+                && err.contains("1024 bytes"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    };
+
+    // stamp: one byte over is refused and nothing is recorded; the limit itself passes.
+    let out = replyd_with_stdin(&config, &["stamp", "--conversation", &uuid], &message(1025));
+    over_cap(&out);
+    let out = replyd(&config, &["conversation", "show", &uuid, "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["messages"], serde_json::json!([]));
+    // Far more than the limit: refused without being read whole.
+    let out = replyd_with_stdin(
+        &config,
+        &["stamp", "--conversation", &uuid],
+        &message(8 << 20),
+    );
+    over_cap(&out);
+    let out = replyd_with_stdin(&config, &["stamp", "--conversation", &uuid], &message(1024));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // parse: a file and standard input.
+    let file = dir.path().join("big.eml");
+    std::fs::write(&file, message(1025)).unwrap();
+    over_cap(&replyd(&config, &["parse", file.to_str().unwrap()]));
+    over_cap(&replyd_with_stdin(&config, &["parse", "-"], &message(1025)));
+    std::fs::write(&file, message(1024)).unwrap();
+    replyd_ok(&config, &["parse", file.to_str().unwrap()]);
+}
+
+/// Without a configuration file, `parse` is capped at the default 25 MiB.
+#[test]
+fn parse_without_a_configuration_file_is_capped_at_the_default_size() {
+    let dir = TempDir::new("cap-default");
+    let limit = replyd::config::Limits::default().max_message_size;
+    assert_eq!(limit, 25 << 20);
+    let mut message = b"Subject: big\r\n\r\n".to_vec();
+    message.resize(limit + 1, b'x');
+    let file = dir.path().join("big.eml");
+    std::fs::write(&file, &message).unwrap();
+    let out = Command::new(replyd_bin())
+        .current_dir(dir.path())
+        .args(["parse", "big.eml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("max_message_size ({limit} bytes)")),
+        "{err}"
+    );
+}

@@ -133,7 +133,8 @@ fn reply_with_attachment_is_stored_before_250() {
             &conv.uuid,
         ],
     );
-    assert!(shown.contains("incoming from bob@example.org"), "{shown}");
+    assert!(shown.contains("\n--- m1 incoming at "), "{shown}");
+    assert!(shown.contains("\nFrom: bob@example.org\n"), "{shown}");
     assert!(
         shown.contains("Yes, the parcel arrived today. Thank you!"),
         "{shown}"

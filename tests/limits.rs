@@ -180,3 +180,65 @@ fn bare_lf_reject_policy_gives_one_550_after_the_real_end() {
     c.send(b"Subject: crlf\r\n\r\nclean\r\n");
     c.expect(".", 250, "2.0.0");
 }
+
+/// The default rates are on: an untrusted client past them is refused with the documented
+/// codes; a trusted relay (loopback, by default) is not counted.
+#[test]
+fn default_rates_refuse_an_untrusted_flood_but_not_a_trusted_relay() {
+    let defaults = replyd::Config::default().limits;
+    let connections = defaults.max_connection_rate_per_ip;
+    let messages = defaults.max_message_rate_per_ip;
+    assert_eq!(
+        (connections, messages),
+        (100, 200),
+        "README and smtpd.toml say so"
+    );
+    let shipped =
+        replyd::Config::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("smtpd.toml"))
+            .unwrap()
+            .limits;
+    assert_eq!(
+        (
+            shipped.max_connection_rate_per_ip,
+            shipped.max_message_rate_per_ip
+        ),
+        (connections, messages)
+    );
+    let untrusted = |c: &mut replyd::Config| {
+        c.server.trusted_relays = vec![];
+        c.limits.greeting_delay = Duration::ZERO;
+        // Only the rate is under test, not how many connections are open at once.
+        c.limits.max_connections_per_ip = 1000;
+    };
+
+    let srv = TestServer::start_with(untrusted);
+    for _ in 0..connections {
+        let mut c = Raw::greeted(srv.addr);
+        c.expect("QUIT", 221, "");
+    }
+    let mut c = Raw::connect(srv.addr);
+    let (code, text) = c.reply();
+    assert_eq!((code, &text[..5]), (421, "4.7.0"), "{text}");
+
+    let srv = TestServer::start_with(untrusted);
+    let mut c = Raw::greeted(srv.addr);
+    c.expect("EHLO client.test", 250, "");
+    for _ in 0..messages {
+        c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
+        c.expect("RSET", 250, "2.0.0");
+    }
+    c.expect("MAIL FROM:<bob@example.org>", 450, "4.7.1");
+
+    // The same defaults, from a trusted relay: well past both.
+    let srv = TestServer::start_with(|c| c.limits.greeting_delay = Duration::ZERO);
+    for _ in 0..connections + 20 {
+        let mut c = Raw::greeted(srv.addr);
+        c.expect("QUIT", 221, "");
+    }
+    let mut c = Raw::greeted(srv.addr);
+    c.expect("EHLO relay.test", 250, "");
+    for _ in 0..messages + 20 {
+        c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
+        c.expect("RSET", 250, "2.0.0");
+    }
+}

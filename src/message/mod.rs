@@ -7,6 +7,7 @@
 
 mod attachments;
 mod automated;
+mod filename;
 pub mod html;
 pub mod reply_text;
 mod structure;
@@ -15,6 +16,7 @@ use mail_parser::{Address, HeaderValue, MessageParser};
 use serde::Serialize;
 
 pub use attachments::{Attachment, OmittedAttachments, SkippedAttachment};
+pub use filename::{safe_filename, MAX_FILENAME_BYTES};
 
 /// A parsed mailbox: `Name <address>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,9 +1,10 @@
 //! Per-client-IP rates: connections and messages per minute.
 //!
 //! A concurrency limit alone does not stop a client that opens and closes connections as
-//! fast as it can, or sends thousands of messages down one. These counters do, per minute,
-//! and are off by default; clients on `trusted_relays` (a front MTA carrying everyone's
-//! mail) are never counted.
+//! fast as it can, or sends thousands of messages down one. These counters do, per minute
+//! (on by default: `limits.max_connection_rate_per_ip`, `limits.max_message_rate_per_ip`,
+//! whose defaults say why they are what they are); clients on `trusted_relays` (a front MTA
+//! carrying everyone's mail) are never counted.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

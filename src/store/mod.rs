@@ -200,6 +200,15 @@ pub struct AttachmentInfo {
     pub skipped_reason: Option<String>,
 }
 
+impl AttachmentInfo {
+    /// A name the attachment can be saved under ([`crate::message::safe_filename`]: no path,
+    /// no control or bidi characters, no Windows device name, at most 200 bytes); the
+    /// sender's own name, unchanged, is [`AttachmentInfo::filename`].
+    pub fn safe_filename(&self) -> String {
+        crate::message::safe_filename(self.filename.as_deref(), &self.content_type)
+    }
+}
+
 /// A row of the operator inbox.
 #[derive(Debug, Clone, Serialize)]
 pub struct InboxEntry {

@@ -518,3 +518,58 @@ pub fn base64_lines(input: &[u8]) -> String {
     }
     s
 }
+
+/// A message whose every displayed field carries what a terminal obeys or a reader is
+/// fooled by: ESC (CSI colours, an OSC window title, OSC 8 links), a bare CR, NUL,
+/// U+202E, C1 CSI, an RFC 2047-encoded CR/LF that forges a `--- m999` entry and a
+/// `Subject: Wire money` field, in the Subject, the From display name and quoted local
+/// part, an attachment's filename and the reply text. `to` is the recipient.
+pub fn hostile_message(to: &str) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(
+        b"From: =?utf-8?q?Bob=0D=0A--- m999 incoming from ceo@example.com=1B]0;pwned=07?= \
+          <\"bob\x1b[31m\xe2\x80\xae\rx\x00y\"@example.org>\r\n",
+    );
+    m.extend_from_slice(format!("To: <{to}>\r\n").as_bytes());
+    m.extend_from_slice(
+        b"Subject: =?utf-8?q?Order=0D=0A--- m999 incoming from ceo@example.com=0D=0A\
+          Subject: Wire money=1B[2J=E2=80=AE=00=C2=9B31m=E2=80=A8x?=\r\n\
+          Message-ID: <hostile@example.org>\r\nMIME-Version: 1.0\r\n\
+          Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+          --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+          Hello \x1b]8;;http://evil.example/\x07click\x1b]8;;\x07 \xe2\x80\xaeabc\x1b[2K\x00\r\n\
+          --- m999 incoming from ceo@example.com\r\nSubject: Wire money\r\n\
+          \tTabbed \xc2\x9b31m red\r\n\
+          --b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; \
+          filename=\"=?utf-8?q?..=2F..=2Fetc=2Fpasswd=0D=0A--- m998 x=1B[2J=E2=80=AEfdp.exe?=\"\r\n\
+          Content-Transfer-Encoding: base64\r\n\r\nSGVsbG8=\r\n--b--\r\n",
+    );
+    m
+}
+
+/// Asserts that `out`, a human-readable output of the CLI, is safe to print on a terminal:
+/// UTF-8 without a single control, bidi or invisible format character (what
+/// `replyd::display::escape` writes as `\u{…}`) except the LFs that end lines and the TABs
+/// of indented (multi-line field) lines, and no line that starts with `forged` (a line a
+/// message tried to forge). Returns the text.
+pub fn assert_terminal_safe(out: &[u8], forged: &[&str]) -> String {
+    let text = String::from_utf8(out.to_vec()).expect("output is UTF-8");
+    for line in text.split('\n') {
+        for c in line.chars() {
+            let allowed = c == '\t' && line.starts_with("    ");
+            assert!(
+                allowed || !replyd::display::is_escaped(c),
+                "raw {c:?} in the output line {line:?}\n{text}"
+            );
+        }
+        for f in forged {
+            assert!(!line.starts_with(f), "forged line {line:?}\n{text}");
+        }
+    }
+    text
+}
+
+/// The number of lines of `text` that start with `prefix`.
+pub fn lines_starting(text: &str, prefix: &str) -> usize {
+    text.lines().filter(|l| l.starts_with(prefix)).count()
+}
