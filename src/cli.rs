@@ -2,6 +2,10 @@
 //!
 //! Every command reads the same config file (`--config`, default `smtpd.toml`) so the
 //! database path and domains are the server's; `--database` overrides the path.
+//!
+//! The commands that open the database say, in one line on stderr (`serve`: in its log),
+//! when it, its `-wal`/`-shm` or its folder is open to group or others: customer mail is
+//! private. `ingest` does not: a pipe transport puts its stderr in bounces to the sender.
 
 use clap::{Args, Parser, Subcommand};
 use replyd::config::MessageConfig;
@@ -256,7 +260,11 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
 }
 
 fn open_store(config: &Config) -> Result<Store, StoreError> {
-    Store::open(&config.store.path, config.store.busy_timeout)
+    let store = Store::open(&config.store.path, config.store.busy_timeout)?;
+    if let Some(warning) = replyd::store::permission_warning(&config.store.path) {
+        eprintln!("replyd: warning: {warning}");
+    }
+    Ok(store)
 }
 
 /// Raises the soft open-files limit toward the hard one, so `max_connections` sessions
@@ -301,7 +309,11 @@ fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        let database = config.store.path.clone();
         let server = Server::bind(config).await?;
+        if let Some(warning) = replyd::store::permission_warning(&database) {
+            tracing::warn!("{warning}");
+        }
         let stop = server.shutdown_handle();
         tokio::spawn(async move {
             replyd::shutdown::signal().await;
