@@ -423,6 +423,69 @@ impl Drop for ServeProcess {
     }
 }
 
+/// Delivers `raw` (CRLF lines, no line starting with a dot) over SMTP from
+/// bob@example.org to `to` and returns the reply to the final dot.
+pub fn smtp_deliver(addr: SocketAddr, to: &str, raw: &[u8]) -> (u16, String) {
+    let mut c = Raw::greeted(addr);
+    c.start_data(to);
+    c.send(raw);
+    c.cmd(".")
+}
+
+/// A reply to `to` with `headers` (CRLF-terminated lines) above its own, padded with lines
+/// of text to exactly `total_len` bytes (or just the headers, if they are longer): a
+/// generated input for the limits.
+pub fn message_with(to: &str, headers: &str, total_len: usize) -> Vec<u8> {
+    let mut m = format!(
+        "{headers}From: Bob Customer <bob@example.org>\r\nTo: {to}\r\n\
+         Subject: Re: Order 42\r\nMessage-ID: <limits@example.org>\r\n\r\n"
+    )
+    .into_bytes();
+    let body_start = m.len();
+    let line = format!("{}\r\n", "x".repeat(74));
+    while m.len() + line.len() <= total_len {
+        m.extend_from_slice(line.as_bytes());
+    }
+    let mut rest = total_len.saturating_sub(m.len());
+    if (1..3).contains(&rest) && m.len() >= body_start + line.len() {
+        // Too short for a line of its own: the last line grows instead.
+        m.truncate(m.len() - line.len());
+        rest += line.len();
+    }
+    if rest >= 3 {
+        m.extend(std::iter::repeat_n(b'y', rest - 2));
+        m.extend_from_slice(b"\r\n");
+    }
+    m
+}
+
+/// `n` `Received:` headers, as a message that went round a loop `n` times has.
+pub fn received_hops(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "Received: from hop{i}.example by hop{}.example; Wed, 25 Nov 2026 10:00:00 +0000\r\n",
+                i + 1
+            )
+        })
+        .collect()
+}
+
+/// Header lines of about `len` bytes in all (100-byte `X-Padding-N:` lines).
+pub fn padding_headers(len: usize) -> String {
+    let mut h = String::with_capacity(len + 100);
+    let mut i = 0;
+    while h.len() < len {
+        let line = format!("X-Padding-{i}: ");
+        let fill = 98usize.saturating_sub(line.len());
+        h.push_str(&line);
+        h.push_str(&"p".repeat(fill));
+        h.push_str("\r\n");
+        i += 1;
+    }
+    h
+}
+
 /// A simple reply message.
 pub fn reply_message(to: &str, message_id: &str, text: &str) -> String {
     format!(
