@@ -260,11 +260,11 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
 }
 
 fn open_store(config: &Config) -> Result<Store, StoreError> {
-    let store = Store::open(&config.store.path, config.store.busy_timeout)?;
+    // Before opening: what exists then is the operator's (what replyd creates is private).
     if let Some(warning) = replyd::store::permission_warning(&config.store.path) {
         eprintln!("replyd: warning: {warning}");
     }
-    Ok(store)
+    Store::open(&config.store.path, config.store.busy_timeout)
 }
 
 /// Raises the soft open-files limit toward the hard one, so `max_connections` sessions
@@ -309,11 +309,10 @@ fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let database = config.store.path.clone();
-        let server = Server::bind(config).await?;
-        if let Some(warning) = replyd::store::permission_warning(&database) {
+        if let Some(warning) = replyd::store::permission_warning(&config.store.path) {
             tracing::warn!("{warning}");
         }
+        let server = Server::bind(config).await?;
         let stop = server.shutdown_handle();
         tokio::spawn(async move {
             replyd::shutdown::signal().await;

@@ -50,7 +50,7 @@ fn conversation_create_makes_a_private_database_in_new_folders() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(!stderr.contains("warning"), "{stderr}");
+    assert!(!stderr.contains("customer mail"), "{stderr}");
     assert_mode(&db, 0o600);
     for folder in ["var", "var/lib", "var/lib/replyd"] {
         assert_mode(&dir.path().join(folder), 0o700);
@@ -86,7 +86,7 @@ fn serve_keeps_the_database_its_wal_and_shm_private_while_it_runs() {
         let file = dir.path().join(format!("replyd.sqlite3{suffix}"));
         assert_mode(&file, 0o600);
     }
-    assert!(!srv.log().contains("WARN"), "{}", srv.log());
+    assert!(!srv.log().contains("customer mail"), "{}", srv.log());
     let n: i64 = rusqlite::Connection::open(&db)
         .unwrap()
         .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
@@ -145,8 +145,12 @@ fn an_existing_database_open_to_others_is_warned_about() {
     let out = replyd_under_umask("022", &config, &["conversation", "list"]);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("customer mail"))
+        .collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].starts_with("replyd: warning: "), "{stderr}");
     let db_name = db.display().to_string();
     assert!(
         warnings[0].contains(&format!("{db_name} has mode 0644")),
@@ -178,5 +182,5 @@ fn an_existing_database_open_to_others_is_warned_about() {
     }
     let out = replyd_under_umask("022", &config, &["conversation", "list"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("warning"), "{stderr}");
+    assert!(!stderr.contains("customer mail"), "{stderr}");
 }
