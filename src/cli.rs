@@ -6,6 +6,10 @@
 //! Whatever a sender wrote (subjects, addresses, names, attachment names, reply text) is
 //! printed through [`replyd::display`], one field per line, multi-line text indented: a
 //! message cannot send escape sequences to the operator's terminal or forge output lines.
+//!
+//! The commands that open the database say, in one line on stderr (`serve`: in its log),
+//! when it, its `-wal`/`-shm` or its folder is open to group or others: customer mail is
+//! private. `ingest` does not: a pipe transport puts its stderr in bounces to the sender.
 
 use clap::{Args, Parser, Subcommand};
 use replyd::config::{Limits, MessageConfig};
@@ -259,6 +263,10 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
 }
 
 fn open_store(config: &Config) -> Result<Store, StoreError> {
+    // Before opening: what exists then is the operator's (what replyd creates is private).
+    if let Some(warning) = replyd::store::permission_warning(&config.store.path) {
+        eprintln!("replyd: warning: {warning}");
+    }
     Store::open(&config.store.path, config.store.busy_timeout)
 }
 
@@ -304,6 +312,9 @@ fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        if let Some(warning) = replyd::store::permission_warning(&config.store.path) {
+            tracing::warn!("{warning}");
+        }
         let server = Server::bind(config).await?;
         let stop = server.shutdown_handle();
         tokio::spawn(async move {

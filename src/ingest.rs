@@ -3,11 +3,19 @@
 //! This is the target of a Postfix `pipe(8)` or Exim `pipe` transport, which read our exit
 //! code (sysexits) to decide between delivered, bounce and retry. So every outcome maps to
 //! a code those programs know: 0 stored, 67 (EX_NOUSER) unknown or closed recipient, 65
-//! (EX_DATAERR) only for input that is not a message at all, and 75 (EX_TEMPFAIL) for every
-//! other failure — a locked database, a full disk, a bad config, even a bug — because mail
-//! retried later is mail not lost.
+//! (EX_DATAERR) for input that is not a message at all and for a message the server refuses
+//! for good, and 75 (EX_TEMPFAIL) for every other failure — a locked database, a full disk,
+//! a bad config, even a bug — because mail retried later is mail not lost.
+//!
+//! The message meets the same content rules as over SMTP, before anything is stored: over
+//! `max_message_size` (`552 5.3.4`), a header block over `max_header_size` (`552 5.3.4`),
+//! more `Received:` headers than `max_received_headers` (a loop, `554 5.4.0`). SMTP refuses
+//! those with a permanent reply, so here they are 65, not 75: a retry would give the same
+//! answer, and the front MTA would keep the message queued for days before bouncing it. The
+//! standard error names the refusal with the SMTP reply's code and text; the MTA puts it in
+//! its bounce. (Bare LF is not a question here: a pipe's lines end as the MTA writes them.)
 
-use replyd::intake::{Arrival, Intake};
+use replyd::intake::{self, Arrival, Intake, Refusal};
 use replyd::store::{Store, Writer};
 use replyd::Config;
 use std::io::Read;
@@ -58,12 +66,21 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
         return EX_TEMPFAIL;
     }
     if raw.len() > limit {
-        eprintln!("replyd ingest: message over max_message_size ({limit} bytes)");
-        return EX_TEMPFAIL;
+        // Read the rest, so the MTA's write does not fail before it hears our status.
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        return refuse(&Refusal {
+            code: 552,
+            esc: "5.3.4",
+            // The SMTP session's words for the same limit.
+            text: format!("Message size exceeds the limit of {limit} bytes"),
+        });
     }
     if raw.iter().all(|b| b.is_ascii_whitespace()) || !replyd::message::has_header_block(&raw) {
         eprintln!("replyd ingest: the input is not a message (no header block)");
         return EX_DATAERR;
+    }
+    if let Err(refusal) = intake::check_content(&config.limits, &raw, false) {
+        return refuse(&refusal);
     }
     let store = match Store::open(&config.store.path, config.store.busy_timeout) {
         Ok(s) => Arc::new(s),
@@ -131,5 +148,16 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
             eprintln!("replyd ingest: not stored, will be retried: {e}");
             EX_TEMPFAIL
         }
+    }
+}
+
+/// A message SMTP would refuse at the end of DATA: the same reply on stderr, and the exit
+/// code of its class (a `5xx` is for good: 65, never retried; a `4xx` is 75).
+fn refuse(refusal: &Refusal) -> u8 {
+    eprintln!("replyd ingest: message refused: {refusal}");
+    if refusal.is_transient() {
+        EX_TEMPFAIL
+    } else {
+        EX_DATAERR
     }
 }

@@ -8,7 +8,7 @@
 //! ([`crate::relay`]).
 
 use crate::address::{classify, Recipient};
-use crate::config::{BareLf, Config};
+use crate::config::{BareLf, Config, Limits};
 use crate::message;
 use crate::relay::{self, RelayFacts};
 use crate::store::{
@@ -108,34 +108,7 @@ impl Intake {
     /// Checks a complete message against the content limits: loops (`Received:` count),
     /// the header block size, and bare LF when the policy is `reject`.
     pub fn check_message(&self, raw: &[u8], bare_lf: bool) -> Result<(), Refusal> {
-        let limits = &self.config.limits;
-        if bare_lf && limits.bare_lf == BareLf::Reject {
-            return Err(Refusal::new(
-                550,
-                "5.5.2",
-                "Bare LF in message data; lines must end with CRLF",
-            ));
-        }
-        let header_len = header_block_len(raw);
-        if header_len > limits.max_header_size {
-            return Err(Refusal::new(
-                552,
-                "5.3.4",
-                format!(
-                    "Message header block of {header_len} bytes exceeds the limit of {}",
-                    limits.max_header_size
-                ),
-            ));
-        }
-        let received = count_received(&raw[..header_len]);
-        if received > limits.max_received_headers {
-            return Err(Refusal::new(
-                554,
-                "5.4.0",
-                format!("Too many Received headers ({received}): mail loop"),
-            ));
-        }
-        Ok(())
+        check_content(&self.config.limits, raw, bare_lf)
     }
 
     /// Stores one message for its accepted recipients; resolves once committed.
@@ -218,6 +191,38 @@ impl Intake {
         };
         self.writer.write(delivery).await
     }
+}
+
+/// [`Intake::check_message`] without an intake: for `replyd ingest`, which applies it before
+/// it opens the store (a message refused for good is refused whatever the store's state).
+pub fn check_content(limits: &Limits, raw: &[u8], bare_lf: bool) -> Result<(), Refusal> {
+    if bare_lf && limits.bare_lf == BareLf::Reject {
+        return Err(Refusal::new(
+            550,
+            "5.5.2",
+            "Bare LF in message data; lines must end with CRLF",
+        ));
+    }
+    let header_len = header_block_len(raw);
+    if header_len > limits.max_header_size {
+        return Err(Refusal::new(
+            552,
+            "5.3.4",
+            format!(
+                "Message header block of {header_len} bytes exceeds the limit of {}",
+                limits.max_header_size
+            ),
+        ));
+    }
+    let received = count_received(&raw[..header_len]);
+    if received > limits.max_received_headers {
+        return Err(Refusal::new(
+            554,
+            "5.4.0",
+            format!("Too many Received headers ({received}): mail loop"),
+        ));
+    }
+    Ok(())
 }
 
 /// Length of the header block, up to and including the empty line (all of it if none).

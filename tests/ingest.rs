@@ -111,3 +111,116 @@ fn exit_codes_follow_sysexits() {
     );
     assert_eq!(code, 75);
 }
+
+/// The same generated message over SMTP and through `ingest`: where the server refuses for
+/// good, `ingest` exits 65 (a bounce, not days of retries) naming the same reply, and
+/// neither stores anything.
+/// Returns the SMTP reply.
+fn refused_alike(
+    srv: &TestServer,
+    config: &std::path::Path,
+    raw: &[u8],
+    code: u16,
+    esc: &str,
+) -> String {
+    let conv = srv.conversation("bob@example.org");
+    let (smtp_code, smtp_text) = smtp_deliver(srv.addr, &conv.reply_address, raw);
+    assert_eq!(smtp_code, code, "{smtp_text}");
+    assert!(smtp_text.starts_with(esc), "{smtp_text}");
+    let (exit, err) = ingest(config, &["--recipient", &conv.reply_address], raw);
+    assert_eq!(exit, 65, "{err}");
+    assert!(
+        err.contains(&format!("{code} {smtp_text}")),
+        "ingest said {err:?}, SMTP said {code} {smtp_text}"
+    );
+    assert!(srv.store.messages(&conv.uuid).unwrap().is_empty());
+    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 0);
+    assert_eq!(srv.count("SELECT COUNT(*) FROM raw_messages"), 0);
+    assert!(srv.store.inbox().unwrap().is_empty());
+    format!("{code} {smtp_text}")
+}
+
+#[test]
+fn a_mail_loop_is_refused_for_good_as_over_smtp() {
+    let srv = TestServer::start();
+    let config = write_config(srv.dir.path(), 0, "");
+    let to = format!("reply+{}@{DOMAIN}", "0".repeat(32));
+    let looped = message_with(&to, &received_hops(60), 2000);
+    let reply = refused_alike(&srv, &config, &looped, 554, "5.4.0");
+    // As a pipe transport writes it: LF line ends.
+    let lf = String::from_utf8(looped).unwrap().replace("\r\n", "\n");
+    let conv = srv.conversation("bob@example.org");
+    let (exit, err) = ingest(
+        &config,
+        &["--recipient", &conv.reply_address],
+        lf.as_bytes(),
+    );
+    assert_eq!(exit, 65, "{err}");
+    assert!(err.contains(&reply), "{err}");
+    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 0);
+}
+
+#[test]
+fn a_header_block_over_the_limit_is_refused_for_good_as_over_smtp() {
+    let srv = TestServer::start();
+    let config = write_config(srv.dir.path(), 0, "");
+    let to = format!("reply+{}@{DOMAIN}", "0".repeat(32));
+    let fat = message_with(&to, &padding_headers(2_500_000), 2000);
+    refused_alike(&srv, &config, &fat, 552, "5.3.4");
+}
+
+#[test]
+fn a_message_over_max_message_size_is_refused_for_good_as_over_smtp() {
+    let limit = 64 * 1024;
+    let srv = TestServer::start_with(|c| c.limits.max_message_size = limit);
+    let config = write_config(
+        srv.dir.path(),
+        0,
+        "[limits]\nmax_message_size = \"64KiB\"\n",
+    );
+    let to = format!("reply+{}@{DOMAIN}", "0".repeat(32));
+    let reply = refused_alike(
+        &srv,
+        &config,
+        &message_with(&to, "", limit + 1),
+        552,
+        "5.3.4",
+    );
+    // Far over (more than twice) the limit, SMTP hangs up on the client with a 421 rather
+    // than read on; a pipe's message is finite and its size known: still refused for good.
+    let conv = srv.conversation("bob@example.org");
+    let (exit, err) = ingest(
+        &config,
+        &["--recipient", &conv.reply_address],
+        &message_with(&to, "", 3 * limit),
+    );
+    assert_eq!(exit, 65, "{err}");
+    assert!(err.contains(&reply), "{err}");
+    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 0);
+
+    // Exactly at the limit: stored by both.
+    let conv = srv.conversation("bob@example.org");
+    let at_limit = message_with(&conv.reply_address, "", limit);
+    assert_eq!(at_limit.len(), limit);
+    let (code, text) = smtp_deliver(srv.addr, &conv.reply_address, &at_limit);
+    assert_eq!(code, 250, "{text}");
+    let other = String::from_utf8(at_limit)
+        .unwrap()
+        .replace("<limits@example.org>", "<limitz@example.org>");
+    let (exit, err) = ingest(
+        &config,
+        &["--recipient", &conv.reply_address],
+        other.as_bytes(),
+    );
+    assert_eq!(exit, 0, "{err}");
+    assert_eq!(srv.store.messages(&conv.uuid).unwrap().len(), 2);
+}
+
+#[test]
+fn a_30_mb_message_is_refused_for_good_under_the_default_limit() {
+    let srv = TestServer::start();
+    let config = write_config(srv.dir.path(), 0, "");
+    let to = format!("reply+{}@{DOMAIN}", "0".repeat(32));
+    let huge = message_with(&to, "", 30_000_000);
+    refused_alike(&srv, &config, &huge, 552, "5.3.4");
+}

@@ -11,14 +11,20 @@
 //! own configure script does on Linux: a commit's sync is then `fdatasync`, which still
 //! writes everything needed to read the data back (the WAL's size included) but not a
 //! timestamp-only inode update, so it rarely waits for a filesystem journal commit.
+//!
+//! Customer mail is private: the database (and with it its `-wal` and `-shm`), the folders
+//! created for it and backups are created for their owner only, whatever the umask; existing
+//! ones readable by others are named by [`permission_warning`] (`permissions.rs`).
 
 mod outgoing;
+mod permissions;
 mod schema;
 mod subscription;
 mod wal_writes;
 mod writer;
 
 pub use outgoing::{StampedMessage, MARKER_HEADER};
+pub use permissions::permission_warning;
 pub use schema::SCHEMA_VERSION;
 pub use subscription::Subscription;
 pub use writer::{content_hash, Delivery, Destination, Envelope, Stored, Writer};
@@ -37,7 +43,7 @@ use std::time::Duration;
 pub enum StoreError {
     /// SQLite said no: locked, disk full, read-only, corrupt…
     Sqlite(rusqlite::Error),
-    /// The folder of the database could not be created.
+    /// The database file or its folder could not be created.
     Io(std::io::Error),
     /// The database was written by a newer replyd.
     NewerSchema { found: i64, supported: i64 },
@@ -53,7 +59,7 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Sqlite(e) => write!(f, "database error: {e}"),
-            StoreError::Io(e) => write!(f, "cannot create the database folder: {e}"),
+            StoreError::Io(e) => write!(f, "cannot create the database or its folder: {e}"),
             StoreError::NewerSchema { found, supported } => write!(
                 f,
                 "the database has schema version {found}, newer than the {supported} this \
@@ -79,12 +85,32 @@ pub(crate) fn open_connection(
     path: &Path,
     busy_timeout: Duration,
 ) -> Result<Connection, StoreError> {
-    if let Some(parent) = path.parent() {
-        if !parent.as_os_str().is_empty() && !parent.exists() {
-            std::fs::create_dir_all(parent).map_err(StoreError::Io)?;
-        }
-    }
+    create_private_database(path)?;
     configure(Connection::open(path)?, busy_timeout)
+}
+
+/// Creates the database's missing folders `0700` and the file itself `0600`, empty, unless
+/// it exists: SQLite would create it with the umask's mode, and its `-wal`, `-shm` and
+/// `-journal` take the database file's mode ([`permissions`]).
+fn create_private_database(path: &Path) -> Result<(), StoreError> {
+    let with_path = |e: std::io::Error, p: &Path| {
+        StoreError::Io(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", p.display()),
+        ))
+    };
+    if let Some(parent) = path.parent() {
+        permissions::create_private_dirs(parent).map_err(|e| with_path(e, parent))?;
+    }
+    if path.exists() {
+        return Ok(());
+    }
+    match permissions::create_private_file(path) {
+        Ok(_) => Ok(()),
+        // Another process created it meanwhile.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(with_path(e, path)),
+    }
 }
 
 /// The writer's connection: [`open_connection`]'s settings, with WAL writes gathered into
@@ -563,18 +589,32 @@ impl Store {
     }
 
     /// Writes a consistent copy of the database to `dest` (`VACUUM INTO`), while the server
-    /// keeps running.
+    /// keeps running. The copy is created `0600`, whatever the umask: `VACUUM INTO` would
+    /// create it with the umask's mode, but it accepts an existing empty file, so the file is
+    /// created private first (and removed if the copy fails).
     pub fn backup(&self, dest: &Path) -> Result<(), StoreError> {
-        if dest.exists() {
-            return Err(StoreError::Invalid(format!(
-                "{} exists already; choose a new file",
-                dest.display()
-            )));
-        }
-        let dest = dest
+        let name = dest
             .to_str()
             .ok_or_else(|| StoreError::Invalid("the backup path is not UTF-8".into()))?;
-        self.conn().execute("VACUUM INTO ?1", [dest])?;
+        match permissions::create_private_file(dest) {
+            Ok(file) => drop(file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StoreError::Invalid(format!(
+                    "{} exists already; choose a new file",
+                    dest.display()
+                )))
+            }
+            Err(e) => {
+                return Err(StoreError::Invalid(format!(
+                    "cannot create {}: {e}",
+                    dest.display()
+                )))
+            }
+        }
+        if let Err(e) = self.conn().execute("VACUUM INTO ?1", [name]) {
+            let _ = std::fs::remove_file(dest);
+            return Err(e.into());
+        }
         Ok(())
     }
 }

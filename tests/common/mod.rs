@@ -356,11 +356,17 @@ pub fn self_signed_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf) {
 pub struct ServeProcess {
     pub child: Child,
     pub addr: SocketAddr,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ServeProcess {
     pub fn start(config: &Path) -> ServeProcess {
-        let mut child = Command::new(replyd_bin())
+        Self::spawn(Command::new(replyd_bin()), config)
+    }
+
+    /// `replyd serve` run by `command` (e.g. [`under_umask`]), which gets the arguments.
+    pub fn spawn(mut command: Command, config: &Path) -> ServeProcess {
+        let mut child = command
             .arg("--config")
             .arg(config)
             .arg("serve")
@@ -371,6 +377,7 @@ impl ServeProcess {
             .unwrap();
         let stderr = child.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         let addr = loop {
             assert!(
@@ -378,6 +385,7 @@ impl ServeProcess {
                 "server did not log its address"
             );
             let line = lines.next().expect("server exited").unwrap();
+            log.lock().unwrap().push(line.clone());
             if line.contains("listening for SMTP") {
                 if let Some(i) = line.find("addr=") {
                     let a = line[i + 5..].split_whitespace().next().unwrap();
@@ -385,8 +393,18 @@ impl ServeProcess {
                 }
             }
         };
-        std::thread::spawn(move || for _ in lines {});
-        ServeProcess { child, addr }
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        ServeProcess { child, addr, log }
+    }
+
+    /// What the server logged so far, one line per entry.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     pub fn signal(&self, name: &str) {
@@ -405,6 +423,69 @@ impl Drop for ServeProcess {
     }
 }
 
+/// Delivers `raw` (CRLF lines, no line starting with a dot) over SMTP from
+/// bob@example.org to `to` and returns the reply to the final dot.
+pub fn smtp_deliver(addr: SocketAddr, to: &str, raw: &[u8]) -> (u16, String) {
+    let mut c = Raw::greeted(addr);
+    c.start_data(to);
+    c.send(raw);
+    c.cmd(".")
+}
+
+/// A reply to `to` with `headers` (CRLF-terminated lines) above its own, padded with lines
+/// of text to exactly `total_len` bytes (or just the headers, if they are longer): a
+/// generated input for the limits.
+pub fn message_with(to: &str, headers: &str, total_len: usize) -> Vec<u8> {
+    let mut m = format!(
+        "{headers}From: Bob Customer <bob@example.org>\r\nTo: {to}\r\n\
+         Subject: Re: Order 42\r\nMessage-ID: <limits@example.org>\r\n\r\n"
+    )
+    .into_bytes();
+    let body_start = m.len();
+    let line = format!("{}\r\n", "x".repeat(74));
+    while m.len() + line.len() <= total_len {
+        m.extend_from_slice(line.as_bytes());
+    }
+    let mut rest = total_len.saturating_sub(m.len());
+    if (1..3).contains(&rest) && m.len() >= body_start + line.len() {
+        // Too short for a line of its own: the last line grows instead.
+        m.truncate(m.len() - line.len());
+        rest += line.len();
+    }
+    if rest >= 3 {
+        m.extend(std::iter::repeat_n(b'y', rest - 2));
+        m.extend_from_slice(b"\r\n");
+    }
+    m
+}
+
+/// `n` `Received:` headers, as a message that went round a loop `n` times has.
+pub fn received_hops(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "Received: from hop{i}.example by hop{}.example; Wed, 25 Nov 2026 10:00:00 +0000\r\n",
+                i + 1
+            )
+        })
+        .collect()
+}
+
+/// Header lines of about `len` bytes in all (100-byte `X-Padding-N:` lines).
+pub fn padding_headers(len: usize) -> String {
+    let mut h = String::with_capacity(len + 100);
+    let mut i = 0;
+    while h.len() < len {
+        let line = format!("X-Padding-{i}: ");
+        let fill = 98usize.saturating_sub(line.len());
+        h.push_str(&line);
+        h.push_str(&"p".repeat(fill));
+        h.push_str("\r\n");
+        i += 1;
+    }
+    h
+}
+
 /// A simple reply message.
 pub fn reply_message(to: &str, message_id: &str, text: &str) -> String {
     format!(
@@ -417,6 +498,48 @@ pub fn reply_message(to: &str, message_id: &str, text: &str) -> String {
 /// Path of the built `replyd` binary.
 pub fn replyd_bin() -> &'static str {
     env!("CARGO_BIN_EXE_replyd")
+}
+
+/// A command that runs `program` (with the arguments added to it later) under `umask`
+/// (e.g. "022"), through `sh`, leaving the test process's own umask alone: tests run in
+/// parallel threads of one process.
+pub fn under_umask(umask: &str, program: &str) -> Command {
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
+        .arg(program);
+    c
+}
+
+/// Runs `replyd --config CONFIG ARGS…` under `umask` (see [`under_umask`]) and returns its
+/// output, whatever its exit status.
+pub fn replyd_under_umask(umask: &str, config: &Path, args: &[&str]) -> std::process::Output {
+    under_umask(umask, replyd_bin())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The permission bits of `path` (with setuid/setgid/sticky), e.g. `0o600`.
+pub fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Asserts `path`'s permission bits are `want` (shown in octal when they are not).
+pub fn assert_mode(path: &Path, want: u32) {
+    let mode = mode_of(path);
+    assert!(
+        mode == want,
+        "{}: mode {mode:04o}, expected {want:04o}",
+        path.display()
+    );
 }
 
 /// Runs `replyd --config CONFIG ARGS…` and returns its standard output; fails the test,
