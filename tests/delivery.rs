@@ -329,11 +329,13 @@ fn large_plain_reply_is_stored_once_and_read_back_whole() {
     assert_eq!(stored[0].text_body.as_deref(), Some(expected.as_str()));
 }
 
-/// Bytes that make the MIME parser fail (in debug builds mail-parser 0.11 asserts on this
-/// malformed nesting; found by the fuzzer) are still accepted and stored: `250`, a row in the
-/// conversation with the raw text, flagged `parser_failed`, and the session goes on.
+/// Bytes that made the MIME parser fail (in debug builds mail-parser 0.11 asserted on this
+/// malformed `message/rfc822` nesting; found by the fuzzer) are accepted and stored, and the
+/// session goes on. The parser is no longer let to nest attached messages
+/// (`message::structure`), so the assertion's path is never taken and the message parses;
+/// any other panic of the parser would still keep it unparsed, flagged `parser_failed`.
 #[test]
-fn a_message_the_parser_fails_on_is_stored_unparsed_and_flagged() {
+fn a_message_the_parser_failed_on_is_stored() {
     let srv = TestServer::start();
     let conv = srv.conversation("bob@example.org");
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -357,10 +359,7 @@ fn a_message_the_parser_fails_on_is_stored_unparsed_and_flagged() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    if cfg!(debug_assertions) {
-        assert!(flags.contains("parser_failed"), "{flags}");
-        assert!(body.contains("Content-Type: message/rfc822"), "{body}");
-    }
+    assert!(!flags.contains("parser_failed"), "{flags} {body:?}");
     // The session is still usable.
     c.expect("RSET", 250, "2.0.0");
     c.expect("QUIT", 221, "2.0.0");

@@ -147,27 +147,26 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     // recursion in the parser escape the bounds above.
     let parsed = if input.may_nest {
         std::thread::scope(|s| {
-            std::thread::Builder::new()
+            match std::thread::Builder::new()
                 .name("replyd-parse".into())
                 .stack_size(structure::parser_stack_size(bytes.len()))
                 .spawn_scoped(s, parse)
-                .map(|t| t.join())
+            {
+                Ok(thread) => thread.join(),
+                Err(e) => {
+                    // The bounds above hold without it: parse here rather than not at all.
+                    tracing::warn!(error = %e, size = raw.len(), "no thread with a large stack to parse a message on; parsing it on this one");
+                    Ok(parse())
+                }
+            }
         })
     } else {
-        Ok(Ok(parse()))
+        Ok(parse())
     };
     let (msg, deepest) = match parsed {
-        Ok(Ok(Some(parsed))) => parsed,
-        Ok(Ok(None)) => return unparsed(raw, "unparseable"),
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(e) => {
-            tracing::error!(error = %e, size = raw.len(), "no thread to parse a message on; it is kept unparsed (flag parser_failed)");
-            let mut out = unparsed(raw, "parser_failed");
-            out.notes.push(format!(
-                "no thread to parse this message on ({e}): the text shown is its raw bytes"
-            ));
-            return out;
-        }
+        Ok(Some(parsed)) => parsed,
+        Ok(None) => return unparsed(raw, "unparseable"),
+        Err(panic) => std::panic::resume_unwind(panic),
     };
     let mut out = started(raw);
     out.message_id = msg.message_id().map(str::to_string);

@@ -354,10 +354,12 @@ fn keep_root_only<'x>(inner: &mut Message<'x>) -> Vec<MessagePart<'x>> {
 
 /// The stack for parsing `len` bytes that may nest: generous for the deepest recursion the
 /// parser could be driven to (a few hundred bytes of stack per nested level, a level per 30
-/// bytes of message at the least; unoptimised builds use several times more). Only what is
-/// touched is ever backed by memory.
+/// bytes of message at the least; unoptimised builds use several times more), up to 256 MiB.
+/// Only what is touched is ever backed by memory.
 pub(super) fn parser_stack_size(len: usize) -> usize {
-    (8 << 20) + len.saturating_mul(64)
+    len.saturating_mul(64)
+        .saturating_add(8 << 20)
+        .min(256 << 20)
 }
 
 #[cfg(test)]
