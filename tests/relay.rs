@@ -96,8 +96,8 @@ fn a_version_1_database_gains_the_relay_columns_and_the_reply_range() {
     let dir = TempDir::new("v1");
     let path = dir.path().join("old.sqlite3");
     drop(replyd::Store::open(&path, Duration::from_secs(1)).unwrap());
-    // Make it what replyd 0.1 wrote: no relay columns, no reply range, no view,
-    // user_version 1.
+    // Make it what replyd 0.1 wrote: no relay columns, no reply range, no view, no
+    // attachment counts, user_version 1.
     let db = rusqlite::Connection::open(&path).unwrap();
     db.execute_batch("DROP VIEW messages_full").unwrap();
     for col in [
@@ -108,6 +108,8 @@ fn a_version_1_database_gains_the_relay_columns_and_the_reply_range() {
         "auth_spf",
         "auth_dkim",
         "auth_dmarc",
+        "omitted_attachments",
+        "omitted_attachment_bytes",
     ] {
         db.execute_batch(&format!("ALTER TABLE messages DROP COLUMN {col}"))
             .unwrap();
@@ -139,7 +141,11 @@ fn a_version_1_database_gains_the_relay_columns_and_the_reply_range() {
         .unwrap();
     assert_eq!(n, 2);
     let n: i64 = db
-        .query_row("SELECT COUNT(*) FROM messages_full", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM messages_full WHERE omitted_attachments = 0",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(n, 0);
 }
