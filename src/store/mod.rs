@@ -20,7 +20,6 @@ mod outgoing;
 mod permissions;
 mod schema;
 mod subscription;
-mod wal_writes;
 mod writer;
 
 pub use outgoing::{StampedMessage, MARKER_HEADER};
@@ -113,25 +112,15 @@ fn create_private_database(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// The writer's connection: [`open_connection`]'s settings, with WAL writes gathered into
-/// one system call per commit ([`wal_writes`]).
+/// The writer's connection: [`open_connection`]'s settings, without automatic checkpoints.
 pub(crate) fn open_writer_connection(
     path: &Path,
     busy_timeout: Duration,
 ) -> Result<Connection, StoreError> {
-    // The database exists (a Store opened it first); only the VFS differs.
-    let conn = configure(wal_writes::open(path)?, busy_timeout)?;
+    let conn = open_connection(path, busy_timeout)?;
     // Checkpoints are the checkpointer thread's job, never a commit's (SQLite's default runs
     // one inside the commit that crosses 1,000 WAL pages).
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    // The gathered frames reach the file at the commit's sync; without one (a synchronous
-    // level below FULL) other connections could be told of frames not yet written.
-    let synchronous: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
-    if synchronous < 2 {
-        return Err(StoreError::Invalid(format!(
-            "the writer needs synchronous=FULL (found level {synchronous})"
-        )));
-    }
     Ok(conn)
 }
 
