@@ -91,6 +91,9 @@ pub struct StoreConfig {
     /// How long a write waits for another process's lock before answering `451`.
     #[serde(deserialize_with = "de_duration")]
     pub busy_timeout: Duration,
+    /// WAL size past which the log says, at error level, that it is not being emptied.
+    #[serde(deserialize_with = "de_size")]
+    pub wal_alarm_size: usize,
 }
 
 /// `[limits]`: everything a client controls has a bound.
@@ -209,6 +212,7 @@ impl Default for StoreConfig {
         StoreConfig {
             path: PathBuf::from("data/replyd.sqlite3"),
             busy_timeout: Duration::from_secs(5),
+            wal_alarm_size: 256 * 1024 * 1024,
         }
     }
 }

@@ -89,7 +89,7 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
             return EX_TEMPFAIL;
         }
     };
-    let (writer, thread) = match Writer::spawn(&config.store.path, config.store.busy_timeout) {
+    let (writer, thread) = match Writer::spawn(&config.store) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("replyd ingest: {e}");

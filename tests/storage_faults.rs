@@ -155,7 +155,11 @@ fn a_delivery_that_cannot_be_written_fails_alone() {
             ttl_seconds: None,
         })
         .unwrap();
-    let (writer, thread) = Writer::spawn(&path, std::time::Duration::from_secs(5)).unwrap();
+    let (writer, thread) = Writer::spawn(&replyd::config::StoreConfig {
+        path: path.clone(),
+        ..Default::default()
+    })
+    .unwrap();
     let delivery = |conversation: i64, n: usize| {
         let raw =
             reply_message(&conv.reply_address, &format!("b{n}@example.org"), "Hi").into_bytes();

@@ -67,7 +67,7 @@ fn harness() -> Option<&'static Harness> {
                     [TOKEN, conv.uuid.as_str()],
                 )
                 .ok()?;
-            let (writer, _thread) = Writer::spawn(&path, config.store.busy_timeout).ok()?;
+            let (writer, _thread) = Writer::spawn(&config.store).ok()?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

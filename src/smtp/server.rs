@@ -89,7 +89,7 @@ impl Server {
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
         let tls = Tls::load(&config.tls).map_err(ServerError::Tls)?;
         let store = Arc::new(Store::open(&config.store.path, config.store.busy_timeout)?);
-        let (writer, writer_thread) = Writer::spawn(&config.store.path, config.store.busy_timeout)?;
+        let (writer, writer_thread) = Writer::spawn(&config.store)?;
         let mut listeners = Vec::new();
         let smtp = config.server.listen.iter().map(|a| (a, Protocol::Smtp));
         let lmtp = config.lmtp.listen.iter().map(|a| (a, Protocol::Lmtp));

@@ -10,6 +10,7 @@
 //! once the disk has room again or the lock is released.
 
 use super::{open_connection, open_writer_connection, StoreError};
+use crate::config::StoreConfig;
 use crate::message::ParsedMessage;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
@@ -106,22 +107,21 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer thread on the database at `path` (which must exist and be migrated:
     /// open a [`super::Store`] first). Returns the handle and the thread to join at shutdown.
-    pub fn spawn(
-        path: &Path,
-        busy_timeout: Duration,
-    ) -> Result<(Writer, JoinHandle<()>), StoreError> {
+    pub fn spawn(config: &StoreConfig) -> Result<(Writer, JoinHandle<()>), StoreError> {
+        let (path, busy_timeout) = (config.path.as_path(), config.busy_timeout);
+        let wal_alarm = config.wal_alarm_size as u64;
         let conn = open_writer_connection(path, busy_timeout)?;
         let (tx, rx) = mpsc::channel::<Job>();
-        let last: i64 = conn
-            .query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
-                r.get(0)
-            })
-            .unwrap_or(0);
+        // Where subscribers start: a database that cannot answer this cannot take mail
+        // either, and is better refused at start than found out at the first delivery.
+        let last: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
+            r.get(0)
+        })?;
         let (committed_tx, committed) = watch::channel(last);
         let path = path.to_path_buf();
         let thread = std::thread::Builder::new()
             .name("replyd-writer".into())
-            .spawn(move || run(conn, path, busy_timeout, rx, committed_tx))
+            .spawn(move || run(conn, path, busy_timeout, wal_alarm, rx, committed_tx))
             .map_err(StoreError::Io)?;
         Ok((Writer { tx, committed }, thread))
     }
@@ -161,25 +161,56 @@ const WAL_RESTART_FRAMES: i64 = 1024;
 /// connection and thread, so a commit never waits for a checkpoint's writes and fsync.
 /// PASSIVE checkpoints never block the writer; when the log has grown large a RESTART one
 /// makes the next transaction start the log over, so the WAL stays bounded.
-fn checkpointer(path: PathBuf, busy_timeout: Duration, signal: mpsc::Receiver<()>) {
-    let conn = match open_connection(&path, busy_timeout) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "checkpointer: cannot open the database; SQLite will checkpoint on close only");
-            return;
+///
+/// Supervised: the writer turns off SQLite's automatic checkpoints, so without this thread
+/// the WAL grows until the disk is full. A database it cannot open is retried at each
+/// commit (logged at error each time), and a panic restarts it.
+/// Past `wal_alarm` bytes of WAL (`store.wal_alarm_size`) it says at error level that the
+/// log is not being emptied (a reader holding a snapshot open, checkpoints failing).
+fn checkpointer(path: PathBuf, busy_timeout: Duration, wal_alarm: u64, signal: mpsc::Receiver<()>) {
+    loop {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            checkpoint_loop(&path, busy_timeout, wal_alarm, &signal)
+        }));
+        match run {
+            Ok(()) => return,
+            Err(_) => tracing::error!("checkpointer panicked; restarting it"),
         }
-    };
-    let _ = conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024);
+    }
+}
+
+/// The checkpointer's work until the writer stops (its signal channel closes).
+fn checkpoint_loop(
+    path: &Path,
+    busy_timeout: Duration,
+    wal_alarm: u64,
+    signal: &mpsc::Receiver<()>,
+) {
+    let mut conn: Option<Connection> = None;
+    let mut alarmed = false;
     while signal.recv().is_ok() {
         // At most a few checkpoints a second: each one fsyncs the database file, and many
         // small ones would compete with the commits' own fsyncs for the disk.
         std::thread::sleep(CHECKPOINT_PAUSE);
         while signal.try_recv().is_ok() {}
+        let c = match &conn {
+            Some(c) => c,
+            None => match open_connection(path, busy_timeout) {
+                Ok(c) => {
+                    let _ = c.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024);
+                    conn.insert(c)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "checkpointer: cannot open the database; the WAL grows until it can (retried after the next commit)");
+                    continue;
+                }
+            },
+        };
         let frames: Result<i64, _> =
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1));
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1));
         match frames {
             Ok(n) if n > WAL_RESTART_FRAMES => {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+                if let Err(e) = c.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
                     tracing::warn!(error = %e, "checkpoint (restart) failed; retried after the next commit");
                 }
             }
@@ -188,24 +219,48 @@ fn checkpointer(path: PathBuf, busy_timeout: Duration, signal: mpsc::Receiver<()
                 tracing::warn!(error = %e, "checkpoint failed; retried after the next commit")
             }
         }
+        let wal = wal_size(path);
+        if wal > wal_alarm && !alarmed {
+            tracing::error!(wal_bytes = wal, limit = wal_alarm, "the WAL is not being emptied (a long-lived reader, or checkpoints failing): the disk fills until it is");
+            alarmed = true;
+        } else if wal <= wal_alarm && alarmed {
+            tracing::info!(wal_bytes = wal, "the WAL is being emptied again");
+            alarmed = false;
+        }
     }
-    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    if let Some(c) = conn {
+        let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    }
+}
+
+/// The size of the database's `-wal` file (0 when there is none).
+pub(super) fn wal_size(db: &Path) -> u64 {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(wal).map_or(0, |m| m.len())
 }
 
 fn run(
     mut conn: Connection,
     path: PathBuf,
     busy_timeout: Duration,
+    wal_alarm: u64,
     rx: mpsc::Receiver<Job>,
     committed: watch::Sender<i64>,
 ) {
     let (checkpoint, signal) = mpsc::sync_channel::<()>(1);
     let checkpoint_thread = {
         let path = path.clone();
-        std::thread::Builder::new()
+        match std::thread::Builder::new()
             .name("replyd-checkpoint".into())
-            .spawn(move || checkpointer(path, busy_timeout, signal))
-            .ok()
+            .spawn(move || checkpointer(path, busy_timeout, wal_alarm, signal))
+        {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the checkpointer thread: the WAL is emptied only at shutdown");
+                None
+            }
+        }
     };
     let mut healthy = true;
     while let Ok(first) = rx.recv() {
@@ -229,7 +284,18 @@ fn run(
                 }
             }
         }
-        match write_batch(&mut conn, &batch) {
+        // A panic while writing (a bug) fails this batch with 451 and the writer goes on with
+        // a fresh connection, rather than every later delivery failing until a restart.
+        let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_batch(&mut conn, &batch)
+        }))
+        .unwrap_or_else(|_| {
+            Err(StoreError::Invalid(
+                "the writer panicked on this batch (a bug); it goes on with a fresh connection"
+                    .into(),
+            ))
+        });
+        match written {
             Ok(results) => {
                 let mut max_id = 0;
                 for (job, result) in batch.into_iter().zip(results) {
