@@ -3,19 +3,21 @@
 //! This is the target of a Postfix `pipe(8)` or Exim `pipe` transport, which read our exit
 //! code (sysexits) to decide between delivered, bounce and retry. So every outcome maps to
 //! a code those programs know: 0 stored, 67 (EX_NOUSER) unknown or closed recipient, 65
-//! (EX_DATAERR) for input that is not a message at all and for a message the server refuses
-//! for good, and 75 (EX_TEMPFAIL) for every other failure — a locked database, a full disk,
-//! a bad config, even a bug — because mail retried later is mail not lost.
+//! (EX_DATAERR) for a message the server refuses for good, and 75 (EX_TEMPFAIL) for every
+//! other failure — a locked database, a full disk, a bad config, even a bug — because mail
+//! retried later is mail not lost.
 //!
-//! The message meets the same content rules as over SMTP, before anything is stored: over
-//! `max_message_size` (`552 5.3.4`), a header block over `max_header_size` (`552 5.3.4`),
-//! more `Received:` headers than `max_received_headers` (a loop, `554 5.4.0`). SMTP refuses
-//! those with a permanent reply, so here they are 65, not 75: a retry would give the same
-//! answer, and the front MTA would keep the message queued for days before bouncing it. The
-//! standard error names the refusal with the SMTP reply's code and text; the MTA puts it in
-//! its bounce. (Bare LF is not a question here: a pipe's lines end as the MTA writes them.)
+//! The recipient, then the message, meet the rules of every other way in (the intake):
+//! an empty message (`554 5.6.0`), over `max_message_size` (`552 5.3.4`), a header block
+//! over `max_header_size` (`552 5.3.4`), more `Received:` headers than
+//! `max_received_headers` (a loop, `554 5.4.0`). SMTP refuses those with a permanent reply,
+//! so here they are 65, not 75: a retry would give the same answer, and the front MTA would
+//! keep the message queued for days before bouncing it. A message without a header block is
+//! stored, flagged `no_header_block`, as over SMTP. The standard error names the refusal with
+//! the SMTP reply's code and text; the MTA puts it in its bounce. (Bare LF is not a question
+//! here: a pipe's lines end as the MTA writes them.)
 
-use replyd::intake::{self, Arrival, Intake, Refusal};
+use replyd::intake::{Arrival, DeliveryError, Intake, Refusal, WayIn};
 use replyd::store::{Store, Writer};
 use replyd::Config;
 use std::io::Read;
@@ -66,21 +68,9 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
         return EX_TEMPFAIL;
     }
     if raw.len() > limit {
-        // Read the rest, so the MTA's write does not fail before it hears our status.
+        // Read the rest, so the MTA's write does not fail before it hears our status; the
+        // intake refuses the message for its size like SMTP does.
         let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-        return refuse(&Refusal {
-            code: 552,
-            esc: "5.3.4",
-            // The SMTP session's words for the same limit.
-            text: format!("Message size exceeds the limit of {limit} bytes"),
-        });
-    }
-    if raw.iter().all(|b| b.is_ascii_whitespace()) || !replyd::message::has_header_block(&raw) {
-        eprintln!("replyd ingest: the input is not a message (no header block)");
-        return EX_DATAERR;
-    }
-    if let Err(refusal) = intake::check_content(&config.limits, &raw, false) {
-        return refuse(&refusal);
     }
     let store = match Store::open(&config.store.path, config.store.busy_timeout) {
         Ok(s) => Arc::new(s),
@@ -126,7 +116,7 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
     let arrival = Arrival {
         helo: None,
         remote_ip: args.client_ip,
-        protocol: "local",
+        way_in: WayIn::Pipe,
         // The MTA that runs us: its topmost Received names the client, its verdicts count.
         trusted_relay: true,
     };
@@ -134,8 +124,13 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
         .sender
         .trim_matches(|c| c == '<' || c == '>')
         .to_string();
-    let result =
-        runtime.block_on(intake.deliver(&arrival, sender, vec![(recipient, destination)], raw));
+    let result = runtime.block_on(intake.deliver(
+        &arrival,
+        sender,
+        vec![(recipient, destination)],
+        raw,
+        false,
+    ));
     drop(intake);
     let _ = thread.join();
     match result {
@@ -144,7 +139,8 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
             eprintln!("replyd ingest: stored as {}", ids.join(" "));
             EX_OK
         }
-        Err(e) => {
+        Err(DeliveryError::Refused(refusal)) => refuse(&refusal),
+        Err(DeliveryError::Store(e)) => {
             eprintln!("replyd ingest: not stored, will be retried: {e}");
             EX_TEMPFAIL
         }

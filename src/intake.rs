@@ -46,14 +46,64 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// The way a message came in. Every way in goes through [`Intake::deliver`], so each is held
+/// to the same rules; this says only how to name it (the `Received:` header) and whether a
+/// client address came from the connection or from the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WayIn {
+    /// SMTP: `esmtp` after EHLO, `tls` after STARTTLS.
+    Smtp { esmtp: bool, tls: bool },
+    /// LMTP from a front MTA (RFC 2033).
+    Lmtp,
+    /// `replyd ingest`, run by a front MTA's pipe transport.
+    Pipe,
+}
+
+impl WayIn {
+    /// The `with` word of our `Received:` header (RFC 3848 names).
+    pub fn trace_name(self) -> &'static str {
+        match self {
+            WayIn::Smtp { esmtp: false, .. } => "SMTP",
+            WayIn::Smtp {
+                esmtp: true,
+                tls: false,
+            } => "ESMTP",
+            WayIn::Smtp {
+                esmtp: true,
+                tls: true,
+            } => "ESMTPS",
+            WayIn::Lmtp => "LMTP",
+            WayIn::Pipe => "local",
+        }
+    }
+}
+
+/// Why a message was not stored: refused by the rules (the reply says whether for good), or
+/// the store failed (always worth a retry: a storage fault is never a permanent refusal).
+#[derive(Debug)]
+pub enum DeliveryError {
+    Refused(Refusal),
+    Store(StoreError),
+}
+
+impl std::fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeliveryError::Refused(r) => write!(f, "refused: {r}"),
+            DeliveryError::Store(e) => write!(f, "not stored: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DeliveryError {}
+
 /// How a message reached us, for the `Received:` header.
 #[derive(Debug, Clone)]
 pub struct Arrival<'a> {
     /// HELO/EHLO/LHLO name, if any.
     pub helo: Option<&'a str>,
     pub remote_ip: Option<IpAddr>,
-    /// `SMTP`, `ESMTP`, `LMTP`, `ESMTPS`, or `local` for a pipe.
-    pub protocol: &'a str,
+    pub way_in: WayIn,
     /// The client is a front MTA on `trusted_relays` (or local: a Unix socket, a pipe): its
     /// topmost `Received:` names the original client, and its `Authentication-Results`
     /// count.
@@ -105,14 +155,24 @@ impl Intake {
         }
     }
 
-    /// Checks a complete message against the content limits: loops (`Received:` count),
-    /// the header block size, and bare LF when the policy is `reject`.
-    pub fn check_message(&self, raw: &[u8], bare_lf: bool) -> Result<(), Refusal> {
-        check_content(&self.config.limits, raw, bare_lf)
+    /// Checks a complete message against the content rules ([`check_content`]), then
+    /// stores it for its accepted recipients; resolves once committed. `bare_lf`: the
+    /// message's lines ended with a bare LF somewhere (SMTP framing; `false` elsewhere).
+    pub async fn deliver(
+        &self,
+        arrival: &Arrival<'_>,
+        sender: String,
+        recipients: Vec<(String, Destination)>,
+        raw: Vec<u8>,
+        bare_lf: bool,
+    ) -> Result<Vec<Stored>, DeliveryError> {
+        check_content(&self.config.limits, &raw, bare_lf).map_err(DeliveryError::Refused)?;
+        self.store_message(arrival, sender, recipients, raw)
+            .await
+            .map_err(DeliveryError::Store)
     }
 
-    /// Stores one message for its accepted recipients; resolves once committed.
-    pub async fn deliver(
+    async fn store_message(
         &self,
         arrival: &Arrival<'_>,
         sender: String,
@@ -161,7 +221,7 @@ impl Intake {
         }
         // Behind a relay, the client of record is the relay's client; the relay is kept too.
         // A pipe has no relay address, and a client address given on its command line wins.
-        let local = arrival.protocol == "local";
+        let local = arrival.way_in == WayIn::Pipe;
         let (remote_ip, helo) = match facts.client_ip {
             Some(ip) if !(local && arrival.remote_ip.is_some()) => (Some(ip), facts.client_helo),
             _ => (arrival.remote_ip, arrival.helo.map(str::to_string)),
@@ -193,9 +253,28 @@ impl Intake {
     }
 }
 
-/// [`Intake::check_message`] without an intake: for `replyd ingest`, which applies it before
-/// it opens the store (a message refused for good is refused whatever the store's state).
+/// The rules every message is held to, whichever way it came in: the size limit, not empty,
+/// bare LF when the policy is `reject`, the header block size, and loops (`Received:`
+/// count). SMTP also enforces the size while the data arrives; the check here is for the
+/// ways in that hand over a whole message.
 pub fn check_content(limits: &Limits, raw: &[u8], bare_lf: bool) -> Result<(), Refusal> {
+    if raw.len() > limits.max_message_size {
+        return Err(Refusal::new(
+            552,
+            "5.3.4",
+            format!(
+                "Message size exceeds the limit of {} bytes",
+                limits.max_message_size
+            ),
+        ));
+    }
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(Refusal::new(
+            554,
+            "5.6.0",
+            "Empty message: nothing to store",
+        ));
+    }
     if bare_lf && limits.bare_lf == BareLf::Reject {
         return Err(Refusal::new(
             550,
@@ -294,7 +373,7 @@ fn received_header(
     let _ = write!(
         h,
         "by {hostname} (replyd) with {} id {id}",
-        arrival.protocol
+        arrival.way_in.trace_name()
     );
     if let Some(rcpt) = single_recipient {
         h.push_str("\r\n\tfor <");
@@ -313,7 +392,10 @@ mod tests {
         Arrival {
             helo,
             remote_ip: ip.map(|s| s.parse().unwrap()),
-            protocol: "ESMTP",
+            way_in: WayIn::Smtp {
+                esmtp: true,
+                tls: false,
+            },
             trusted_relay: false,
         }
     }

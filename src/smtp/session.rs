@@ -16,7 +16,7 @@ use super::rate::RateLimiter;
 use super::stream::Stream;
 use super::tls::Tls;
 use crate::config::Config;
-use crate::intake::{Arrival, Intake};
+use crate::intake::{Arrival, DeliveryError, Intake, WayIn};
 use crate::shutdown::{Phase, Signal};
 use crate::store::{Destination, Store, StoreError, Stored, Writer};
 use smtp_proto::{Error as ProtoError, Request};
@@ -515,14 +515,10 @@ impl Session {
             }
             Ok(Data::Complete { bare_lf }) => bare_lf,
         };
-        if let Err(refusal) = self.ctx.intake.check_message(&body, bare_lf) {
-            tracing::info!(peer = %PeerName(self.peer), reply = %refusal, "message refused");
-            return self.refuse_message(refusal.code, refusal.esc, &refusal.text);
-        }
-        let Some(tx) = self.tx.take() else {
+        let Some(tx) = self.tx.as_ref().map(|tx| tx.recipients.clone()) else {
             return Flow::Continue;
         };
-        self.deliver(tx, body).await
+        self.deliver(tx, body, bare_lf).await
     }
 
     /// Refuses the message of the transaction: one reply, or in LMTP one per accepted
@@ -538,26 +534,49 @@ impl Session {
         self.error(code, esc, text)
     }
 
-    async fn deliver(&mut self, tx: Transaction, raw: Vec<u8>) -> Flow {
+    /// Hands the message to the intake (which applies the content rules, then stores it)
+    /// and answers: a refusal as the rules say (one reply per recipient in LMTP), a storage
+    /// fault `451`, stored `250`.
+    async fn deliver(
+        &mut self,
+        recipients: Vec<(String, Destination)>,
+        raw: Vec<u8>,
+        bare_lf: bool,
+    ) -> Flow {
         let size = raw.len();
-        let protocol = match (self.protocol, self.esmtp, self.conn.stream().is_tls()) {
-            (Protocol::Lmtp, _, _) => "LMTP",
-            (Protocol::Smtp, true, true) => "ESMTPS",
-            (Protocol::Smtp, true, false) => "ESMTP",
-            (Protocol::Smtp, false, _) => "SMTP",
+        let way_in = match self.protocol {
+            Protocol::Lmtp => WayIn::Lmtp,
+            Protocol::Smtp => WayIn::Smtp {
+                esmtp: self.esmtp,
+                tls: self.conn.stream().is_tls(),
+            },
         };
         let arrival = Arrival {
             helo: self.helo.as_deref(),
             remote_ip: self.peer.map(|p| p.ip()),
-            protocol,
+            way_in,
             trusted_relay: self.trusted,
         };
-        let destinations: Vec<Destination> = tx.recipients.iter().map(|(_, d)| d.clone()).collect();
+        let sender = self
+            .tx
+            .as_ref()
+            .map(|tx| tx.sender.clone())
+            .unwrap_or_default();
+        let destinations: Vec<Destination> = recipients.iter().map(|(_, d)| d.clone()).collect();
         let result = self
             .ctx
             .intake
-            .deliver(&arrival, tx.sender, tx.recipients, raw)
+            .deliver(&arrival, sender, recipients, raw, bare_lf)
             .await;
+        let result = match result {
+            Err(DeliveryError::Refused(refusal)) => {
+                tracing::info!(peer = %PeerName(self.peer), reply = %refusal, "message refused");
+                return self.refuse_message(refusal.code, refusal.esc, &refusal.text);
+            }
+            Err(DeliveryError::Store(e)) => Err(e),
+            Ok(stored) => Ok(stored),
+        };
+        self.tx = None;
         if self.protocol == Protocol::Lmtp {
             return self.lmtp_replies(&destinations, size, result);
         }
