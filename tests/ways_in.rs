@@ -17,6 +17,9 @@ enum Outcome {
     NoSuchRecipient,
 }
 
+/// Sends a message to a recipient one way in.
+type WayIn = fn(&Setup, &str, &[u8]) -> Outcome;
+
 struct Setup {
     srv: TestServer,
     config: std::path::PathBuf,
@@ -147,7 +150,7 @@ fn the_same_bad_messages_get_the_same_outcome_every_way_in() {
             Outcome::Refused(554, "5.6.0".into()),
         ),
     ];
-    let ways: [(&str, fn(&Setup, &str, &[u8]) -> Outcome); 3] = [
+    let ways: [(&str, WayIn); 3] = [
         ("SMTP", over_smtp),
         ("LMTP", over_lmtp),
         ("ingest", through_ingest),
