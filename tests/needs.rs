@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::needs::{find_program, missing, skip_or_fail};
+use common::needs::{find_program, missing, skip_line};
 use common::*;
 
 #[test]
@@ -42,7 +42,10 @@ fn a_missing_user_is_named_and_root_is_the_effective_uid() {
 #[test]
 fn without_require_all_a_missing_prerequisite_skips() {
     let reasons = vec!["`postfix` is not installed: apt-get install postfix".to_string()];
-    assert!(!skip_or_fail("needs::example", &reasons, false));
+    assert_eq!(
+        skip_line("needs::example", &reasons, false),
+        "SKIPPED needs::example: `postfix` is not installed: apt-get install postfix"
+    );
 }
 
 #[test]
@@ -52,5 +55,5 @@ fn without_require_all_a_missing_prerequisite_skips() {
 )]
 fn with_require_all_a_missing_prerequisite_fails_with_the_reason() {
     let reasons = vec!["`postfix` is not installed: apt-get install postfix".to_string()];
-    skip_or_fail("needs::example", &reasons, true);
+    skip_line("needs::example", &reasons, true);
 }

@@ -48,7 +48,13 @@ pub enum Need {
 /// and returns false, or, with `REPLYD_REQUIRE_ALL` set (not empty, not `0`), fails the test.
 pub fn needs(needs: &[Need]) -> bool {
     let missing = missing(needs);
-    missing.is_empty() || skip_or_fail(&test_name(), &missing, require_all())
+    if missing.is_empty() {
+        return true;
+    }
+    let line = skip_line(&test_name(), &missing, require_all());
+    // Not `eprintln!`: libtest would capture the line and show it only if the test failed.
+    let _ = writeln!(std::io::stderr(), "{line}");
+    false
 }
 
 /// Whether `REPLYD_REQUIRE_ALL` is set to something other than empty or `0`.
@@ -61,9 +67,9 @@ pub fn missing(needs: &[Need]) -> Vec<String> {
     needs.iter().filter_map(|n| why_missing(*n)).collect()
 }
 
-/// What to do about `missing` (not empty) for `test`: fail with the reasons when
-/// `require_all`, otherwise print the `SKIPPED` line and return false (the test returns).
-pub fn skip_or_fail(test: &str, missing: &[String], require_all: bool) -> bool {
+/// What to do about `missing` (not empty) for `test`: with `require_all`, fail with the
+/// reasons; otherwise the `SKIPPED` line to print.
+pub fn skip_line(test: &str, missing: &[String], require_all: bool) -> String {
     let reasons = missing.join("; ");
     if require_all {
         panic!(
@@ -71,9 +77,7 @@ pub fn skip_or_fail(test: &str, missing: &[String], require_all: bool) -> bool {
              fails the test instead of skipping it; ./scripts/test sets it)"
         );
     }
-    // Not `eprintln!`: libtest would capture the line and show it only if the test failed.
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reasons}");
-    false
+    format!("SKIPPED {test}: {reasons}")
 }
 
 /// `crate::test` for the running test: libtest names each test's thread after the test.
