@@ -87,6 +87,9 @@ fn stored(srv: &TestServer, conversation: i64, message_id: &str) -> i64 {
 
 #[test]
 fn smtp_relay_verifies_by_callout_and_retries_after_a_storage_fault() {
+    if !needs(EXIM) {
+        return;
+    }
     let srv = TestServer::start_with(|c| c.store.busy_timeout = Duration::from_millis(200));
     let conv = srv.conversation("bob@example.org");
     let exim = Exim::start(&EXIM_SMTP.replace("2525", &srv.addr.port().to_string()));
@@ -159,6 +162,9 @@ fn smtp_relay_verifies_by_callout_and_retries_after_a_storage_fault() {
 
 #[test]
 fn lmtp_relay_answers_per_recipient() {
+    if !needs(EXIM) {
+        return;
+    }
     let srv = TestServer::start_with(|c| c.lmtp.listen = vec!["127.0.0.1:0".parse().unwrap()]);
     let a = srv.conversation("bob@example.org");
     let b = srv.conversation("carol@example.org");

@@ -23,6 +23,9 @@ fn smtp_transport(srv: &TestServer) -> String {
 
 #[test]
 fn smtp_relay_stores_the_reply_and_refuses_an_unknown_token_in_its_own_dialogue() {
+    if !needs(POSTFIX) {
+        return;
+    }
     let srv = TestServer::start();
     let conv = srv.conversation("bob@example.org");
     let pf = Postfix::start("", "", &smtp_transport(&srv));
@@ -71,6 +74,9 @@ fn smtp_relay_stores_the_reply_and_refuses_an_unknown_token_in_its_own_dialogue(
 
 #[test]
 fn storage_fault_keeps_the_mail_queued_until_replyd_recovers() {
+    if !needs(POSTFIX) {
+        return;
+    }
     let srv = TestServer::start_with(|c| c.store.busy_timeout = Duration::from_millis(200));
     let conv = srv.conversation("bob@example.org");
     let pf = Postfix::start("", "", &smtp_transport(&srv));
@@ -105,6 +111,9 @@ fn storage_fault_keeps_the_mail_queued_until_replyd_recovers() {
 
 #[test]
 fn smtp_client_uses_starttls_to_replyd() {
+    if !needs(&[POSTFIX, OPENSSL].concat()) {
+        return;
+    }
     let dir = TempDir::new("pftls");
     let (cert, key) = self_signed_cert(dir.path(), "mx");
     let srv = TestServer::start_with(move |c| {
@@ -142,6 +151,9 @@ fn smtp_client_uses_starttls_to_replyd() {
 
 #[test]
 fn lmtp_over_the_unix_socket_answers_per_recipient() {
+    if !needs(POSTFIX) {
+        return;
+    }
     let sock_dir = TempDir::new("pflmtp");
     let socket = sock_dir.path().join("lmtp.sock");
     let path = socket.clone();
@@ -205,6 +217,9 @@ fn lmtp_over_the_unix_socket_answers_per_recipient() {
 
 #[test]
 fn pipe_into_replyd_ingest_stores_and_bounces_an_unknown_token_itself() {
+    if !needs(POSTFIX) {
+        return;
+    }
     let srv = TestServer::start();
     let conv = srv.conversation("bob@example.org");
     let config = write_config(srv.dir.path(), 0, "");

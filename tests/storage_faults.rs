@@ -1,8 +1,9 @@
 //! Storage faults: a full disk and a read-only file system answer `451 4.3.0` (never 5xx),
 //! the server keeps serving, and mail flows again once storage recovers — no restart.
-//! (Tests run as root, where `chmod` stops nothing: these use a small tmpfs for ENOSPC and
-//! the immutable attribute for read-only storage — the kernel refuses a read-only remount
-//! while the server holds the database open for writing. The "locked" case is in
+//! (`./scripts/test` runs the tests as root, where `chmod` stops nothing: these use a small
+//! tmpfs for ENOSPC and the immutable attribute for read-only storage — the kernel refuses a
+//! read-only remount while the server holds the database open for writing. Both need root;
+//! without it they are skipped, see `common::needs`. The "locked" case is in
 //! tests/delivery.rs.)
 
 mod common;
@@ -22,7 +23,7 @@ impl Mount {
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(dir.path())
             .status()
-            .expect("mount(8) must be available: these tests run as root");
+            .expect("mount(8) must be available: the test checked for it");
         assert!(
             ok.success(),
             "mounting a tmpfs failed: these tests need root"
@@ -53,6 +54,9 @@ fn send(c: &mut Raw, to: &str, id: &str) -> (u16, String) {
 
 #[test]
 fn disk_full_gives_451_then_recovers_without_restart() {
+    if !needs(&[Need::Root, Need::Program("mount"), Need::Program("umount")]) {
+        return;
+    }
     let mount = Mount::new("4m");
     let db = mount.dir.path().join("replyd.sqlite3");
     let srv = TestServer::start_with(|c| c.store.path = db.clone());
@@ -113,6 +117,9 @@ fn immutable(files: &[std::path::PathBuf], on: bool) {
 
 #[test]
 fn read_only_storage_gives_451_then_recovers() {
+    if !needs(&[Need::Root, Need::Program("chattr")]) {
+        return;
+    }
     // A read-only remount is refused by the kernel while the server holds the database open
     // for writing (EBUSY), so the files themselves are made unwritable instead.
     let srv = TestServer::start();

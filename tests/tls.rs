@@ -19,6 +19,9 @@ fn tls_server(dir: &TempDir, require: bool) -> TestServer {
 
 #[test]
 fn starttls_is_advertised_only_when_a_certificate_is_configured() {
+    if !needs(OPENSSL) {
+        return;
+    }
     let plain = TestServer::start();
     let mut c = Raw::greeted(plain.addr);
     let ehlo = c.expect("EHLO client.test", 250, "");
@@ -35,6 +38,9 @@ fn starttls_is_advertised_only_when_a_certificate_is_configured() {
 
 #[test]
 fn mail_over_tls_is_stored_with_esmtps() {
+    if !needs(OPENSSL) {
+        return;
+    }
     let dir = TempDir::new("tls");
     let srv = tls_server(&dir, false);
     let conv = srv.conversation("bob@example.org");
@@ -64,6 +70,9 @@ fn mail_over_tls_is_stored_with_esmtps() {
 
 #[test]
 fn bytes_pipelined_after_starttls_are_discarded_and_ehlo_is_forgotten() {
+    if !needs(OPENSSL) {
+        return;
+    }
     let dir = TempDir::new("tls");
     let srv = tls_server(&dir, false);
     let conv = srv.conversation("bob@example.org");
@@ -91,6 +100,9 @@ fn bytes_pipelined_after_starttls_are_discarded_and_ehlo_is_forgotten() {
 
 #[test]
 fn require_tls_refuses_mail_before_starttls() {
+    if !needs(OPENSSL) {
+        return;
+    }
     let dir = TempDir::new("tls");
     let srv = tls_server(&dir, true);
     let mut c = Raw::greeted(srv.addr);
@@ -104,6 +116,9 @@ fn require_tls_refuses_mail_before_starttls() {
 
 #[test]
 fn a_failed_handshake_closes_only_that_session() {
+    if !needs(OPENSSL) {
+        return;
+    }
     let dir = TempDir::new("tls");
     let srv = tls_server(&dir, false);
     let mut c = Raw::greeted(srv.addr);
@@ -146,6 +161,9 @@ fn cert_of(addr: std::net::SocketAddr) -> Vec<u8> {
 
 #[test]
 fn sighup_rereads_the_certificate_and_a_broken_one_keeps_the_old() {
+    if !needs(OPENSSL) {
+        return;
+    }
     let dir = TempDir::new("hup");
     let (cert, key) = self_signed_cert(dir.path(), "first");
     let live_cert: PathBuf = dir.path().join("cert.pem");

@@ -37,8 +37,12 @@ fn harness() -> Option<&'static Harness> {
             } else {
                 std::env::temp_dir()
             };
-            // One file, reused by the next run rather than left behind per process.
-            let path = dir.join("replyd-fuzz-harness.sqlite3");
+            // One file per user, reused by the next run rather than left behind per process.
+            // Per user: a file left by another user (root's, say) can be neither removed
+            // from /dev/shm (sticky) nor opened (private), and the harness would not start.
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let uid = unsafe { libc::geteuid() };
+            let path = dir.join(format!("replyd-fuzz-harness-{uid}.sqlite3"));
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
             }

@@ -1,8 +1,15 @@
 //! Test helpers: a real server on an ephemeral loopback port with its own SQLite file, a raw
-//! SMTP client for protocol edge cases, and the `replyd` binary for CLI tests.
+//! SMTP client for protocol edge cases, and the `replyd` binary for CLI tests; [`needs`] for
+//! the tests that need root or system programs (they skip where those are missing, and fail
+//! under `REPLYD_REQUIRE_ALL=1`, which `./scripts/test` sets); [`mta`] for Postfix and Exim.
 #![allow(dead_code)]
 
 pub mod mta;
+pub mod needs;
+
+// Each test file compiles this module anew; most never call `needs`.
+#[allow(unused_imports)]
+pub use needs::{needs, Need};
 
 use replyd::store::{Conversation, NewConversation};
 use replyd::{Config, Server, ShutdownHandle, Store};
@@ -330,13 +337,23 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// What [`self_signed_cert`] needs: the openssl CLI.
+pub const OPENSSL: &[Need] = &[Need::Program("openssl")];
+
 /// A self-signed certificate for `mx.test` (and its key), made with the openssl CLI into
-/// `dir`: (cert.pem, key.pem).
+/// `dir`: (cert.pem, key.pem). A test that calls it checks [`OPENSSL`] first.
 pub fn self_signed_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf) {
     let cert = dir.join(format!("{tag}-cert.pem"));
     let key = dir.join(format!("{tag}-key.pem"));
-    let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+    let status = Command::new(needs::program("openssl"))
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-subj", "/CN=mx.test", "-days", "2"])
         .args(["-addext", "subjectAltName=DNS:mx.test", "-keyout"])
         .arg(&key)
@@ -345,9 +362,7 @@ pub fn self_signed_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .unwrap_or_else(|e| {
-            panic!("cannot run openssl ({e}): install it with `apt-get install openssl` (./scripts/test does)")
-        });
+        .unwrap_or_else(|e| panic!("cannot run openssl: {e}"));
     assert!(status.success(), "openssl req failed");
     (cert, key)
 }

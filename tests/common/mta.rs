@@ -1,8 +1,10 @@
 //! Front MTAs for the recipe tests: a private Postfix or Exim instance per test, from a
 //! temporary config directory, on loopback ports (never the system instance, never port
-//! 25), and `swaks` to send mail into it. `./scripts/test` installs the programs; when one
-//! is missing the test fails and says how to get it.
+//! 25), and `swaks` to send mail into it. `./scripts/test` installs the programs; a test
+//! checks [`POSTFIX`] or [`EXIM`] with [`needs`](super::needs()) first, so where they are
+//! missing it is skipped with the reason (or fails, under `REPLYD_REQUIRE_ALL=1`).
 
+use super::needs::{find_program, program, Need};
 use super::TempDir;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -18,16 +20,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Panics with an install hint when `program` cannot be found.
-pub fn require(program: &str, how: &str) -> PathBuf {
-    for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"] {
-        let p = Path::new(dir).join(program);
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!("`{program}` is not installed: {how} (./scripts/test installs it)");
-}
+/// What a Postfix test needs: root (Postfix starts as root and hands its folders to its
+/// users), Postfix itself, and swaks to send into it.
+pub const POSTFIX: &[Need] = &[
+    Need::Root,
+    Need::Program("postfix"),
+    Need::Program("postqueue"),
+    Need::Program("swaks"),
+];
+
+/// What an Exim test needs: root (the daemon runs as root with `-C`), an Exim binary, its
+/// user, and swaks.
+pub const EXIM: &[Need] = &[
+    Need::Root,
+    Need::Exim,
+    Need::User("Debian-exim"),
+    Need::Program("swaks"),
+];
 
 /// Runs a command and returns its output, panicking with a hint if it cannot start.
 fn run(cmd: &mut Command) -> Output {
@@ -43,8 +52,7 @@ pub struct Sent {
 
 /// Sends one message with swaks to `port`: HELO `customer.test`, from bob@example.org.
 pub fn swaks(port: u16, to: &[&str], message_id: &str, body: &str) -> Sent {
-    require("swaks", "apt-get install swaks");
-    let out = run(Command::new("swaks")
+    let out = run(Command::new(program("swaks"))
         .args(["--server", &format!("127.0.0.1:{port}")])
         .args(["--helo", "customer.test", "--from", "bob@example.org"])
         .args(["--to", &to.join(",")])
@@ -87,11 +95,6 @@ impl Postfix {
     /// The main.cf every instance shares; `main_extra` and `master_extra` are appended
     /// (later main.cf lines win), and `transport` is the content of the transport map.
     pub fn start(main_extra: &str, master_extra: &str, transport: &str) -> Postfix {
-        require(
-            "postfix",
-            "DEBIAN_FRONTEND=noninteractive apt-get install postfix, with debconf \
-             `postfix postfix/main_mailer_type select No configuration`",
-        );
         let dir = TempDir::new("postfix");
         let d = dir.path();
         for sub in ["etc", "queue", "data"] {
@@ -139,7 +142,10 @@ impl Postfix {
             format!("127.0.0.1:{port} inet n - n - - smtpd\n{MASTER}{master_extra}\n"),
         )
         .unwrap();
-        let out = run(Command::new("postfix").arg("-c").arg(&etc).arg("start"));
+        let out = run(Command::new(program("postfix"))
+            .arg("-c")
+            .arg(&etc)
+            .arg("start"));
         let pf = Postfix { dir, port };
         assert!(
             out.status.success(),
@@ -167,7 +173,7 @@ impl Postfix {
 
     /// `postqueue -f`: try every deferred message now.
     pub fn flush(&self) {
-        run(Command::new("postqueue")
+        run(Command::new(program("postqueue"))
             .arg("-c")
             .arg(self.etc())
             .arg("-f"));
@@ -175,7 +181,7 @@ impl Postfix {
 
     /// Whether the queue is empty (`postqueue -p`).
     pub fn queue_is_empty(&self) -> bool {
-        let out = run(Command::new("postqueue")
+        let out = run(Command::new(program("postqueue"))
             .arg("-c")
             .arg(self.etc())
             .arg("-p"));
@@ -185,13 +191,16 @@ impl Postfix {
 
 impl Drop for Postfix {
     fn drop(&mut self) {
-        let _ = Command::new("postfix")
-            .arg("-c")
-            .arg(self.etc())
-            .arg("abort")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        // Never a panic here: it was found when the instance started.
+        if let Ok(postfix) = find_program("postfix") {
+            let _ = Command::new(postfix)
+                .arg("-c")
+                .arg(self.etc())
+                .arg("abort")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -242,24 +251,32 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 ";
 
 /// The Exim binary: `$REPLYD_EXIM`, the copy `./scripts/test` unpacks into
-/// `target/exim-root`, or an installed one.
-pub fn exim_binary() -> PathBuf {
+/// `target/exim-root`, or an installed one; or why there is none.
+pub fn find_exim() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("REPLYD_EXIM") {
-        return PathBuf::from(p);
+        let p = PathBuf::from(p);
+        return match p.exists() {
+            true => Ok(p),
+            false => Err(format!(
+                "REPLYD_EXIM is {}, which does not exist",
+                p.display()
+            )),
+        };
     }
     let unpacked = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/exim-root/usr/sbin/exim4");
     if unpacked.exists() {
-        return unpacked;
+        return Ok(unpacked);
     }
     let installed = Path::new("/usr/sbin/exim4");
     if installed.exists() {
-        return installed.to_path_buf();
+        return Ok(installed.to_path_buf());
     }
-    panic!(
-        "Exim is not available: run ./scripts/test, which unpacks exim4-daemon-light into \
-         target/exim-root (it conflicts with postfix as a package), installs its libraries and \
-         creates the Debian-exim user; or set REPLYD_EXIM to an exim binary"
-    );
+    Err(
+        "Exim is not available: ./scripts/test unpacks exim4-daemon-light into \
+         target/exim-root (it conflicts with postfix as a package) and installs its \
+         libraries; or set REPLYD_EXIM to an exim binary"
+            .into(),
+    )
 }
 
 /// A private Exim daemon: `exim -C CONF -bdf` in the foreground, as root.
@@ -275,13 +292,7 @@ impl Exim {
     /// Starts Exim with a recipe from the README: its main options, `begin acl`,
     /// `begin routers` and `begin transports` sections.
     pub fn start(recipe: &str) -> Exim {
-        let bin = exim_binary();
-        let ok = Command::new("id").arg("Debian-exim").output();
-        assert!(
-            ok.map(|o| o.status.success()).unwrap_or(false),
-            "Exim needs its user: useradd --system --no-create-home Debian-exim \
-             (./scripts/test creates it)"
-        );
+        let bin = find_exim().unwrap_or_else(|why| panic!("{why}"));
         let dir = TempDir::new("exim");
         let d = dir.path();
         for sub in ["spool", "log"] {
