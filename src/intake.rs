@@ -9,7 +9,7 @@
 
 use crate::address::{classify, Recipient};
 use crate::config::{BareLf, Config, Limits};
-use crate::message;
+use crate::message::{self, header_block::HeaderBlock};
 use crate::relay::{self, RelayFacts};
 use crate::store::{
     Delivery, Destination, Envelope, Store, StoreError, Stored, TokenStatus, Writer,
@@ -196,7 +196,7 @@ impl Intake {
                 parsed.automated = Some("bounce".into());
             }
             let facts = if relayed {
-                relay::inspect(&raw, authserv_id.as_deref())
+                relay::inspect(&parsed.trace, authserv_id.as_deref())
             } else {
                 RelayFacts::default()
             };
@@ -282,7 +282,8 @@ pub fn check_content(limits: &Limits, raw: &[u8], bare_lf: bool) -> Result<(), R
             "Bare LF in message data; lines must end with CRLF",
         ));
     }
-    let header_len = header_block_len(raw);
+    let block = HeaderBlock::read(raw);
+    let header_len = block.len_with_separator(raw);
     if header_len > limits.max_header_size {
         return Err(Refusal::new(
             552,
@@ -293,7 +294,7 @@ pub fn check_content(limits: &Limits, raw: &[u8], bare_lf: bool) -> Result<(), R
             ),
         ));
     }
-    let received = count_received(&raw[..header_len]);
+    let received = block.fields_named(raw, "Received").count();
     if received > limits.max_received_headers {
         return Err(Refusal::new(
             554,
@@ -302,35 +303,6 @@ pub fn check_content(limits: &Limits, raw: &[u8], bare_lf: bool) -> Result<(), R
         ));
     }
     Ok(())
-}
-
-/// Length of the header block, up to and including the empty line (all of it if none).
-fn header_block_len(raw: &[u8]) -> usize {
-    let mut start = 0;
-    while start < raw.len() {
-        let end = raw[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(raw.len(), |i| start + i + 1);
-        let line = &raw[start..end];
-        if line == b"\r\n" || line == b"\n" {
-            return end;
-        }
-        start = end;
-    }
-    raw.len()
-}
-
-/// `Received:` fields in a header block (name case-insensitive, at the start of a line).
-fn count_received(headers: &[u8]) -> usize {
-    headers
-        .split(|&b| b == b'\n')
-        .filter(|line| {
-            line.len() >= 9
-                && line[..8].eq_ignore_ascii_case(b"received")
-                && line[8..].iter().find(|b| **b != b' ' && **b != b'\t') == Some(&b':')
-        })
-        .count()
 }
 
 /// Messages up to this size are parsed on the session's own thread.

@@ -67,6 +67,8 @@
 //!   that is neither a field nor a continuation is copied as it is, and fields after it are still
 //!   treated as fields.
 
+use crate::message::header_block::{is_ftext, unfold, HeaderBlock};
+use base64::prelude::{Engine as _, BASE64_STANDARD};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -155,7 +157,7 @@ impl std::error::Error for StampError {}
 /// `message_id`, `reply_address` or `marker` cannot be written safely.
 pub fn stamp(raw: &[u8], params: &StampParams<'_>) -> Result<Stamped, StampError> {
     validate(params)?;
-    let block = HeaderBlock::parse(raw)?;
+    let block = header_block(raw)?;
     let eol = block.eol;
     let (marker_name, marker_value) = params.marker;
 
@@ -224,7 +226,7 @@ pub fn stamp(raw: &[u8], params: &StampParams<'_>) -> Result<Stamped, StampError
 /// Values are raw: encoded-words are not decoded; bytes that are not UTF-8 become U+FFFD.
 /// Returns nothing if `raw` has no header block.
 pub fn header_values(raw: &[u8], name: &str) -> Vec<String> {
-    let Ok(block) = HeaderBlock::parse(raw) else {
+    let Ok(block) = header_block(raw) else {
         return Vec::new();
     };
     block
@@ -282,144 +284,21 @@ pub fn parse_msg_ids(value: &str) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // Header block
 
-const CRLF: &[u8] = b"\r\n";
-const LF: &[u8] = b"\n";
-
-/// The top-level header block of a message, as byte offsets into it.
-struct HeaderBlock {
-    fields: Vec<Field>,
-    /// Offset of the empty line that ends the block (or the input's length): the rest is copied.
-    end: usize,
-    /// Line ending of the first header line, used for everything we write.
-    eol: &'static [u8],
-}
-
-/// One header field with its continuation lines, or a line that is no field (`name: None`).
-struct Field {
-    start: usize,
-    name: Option<(usize, usize)>,
-    /// Offset just after the colon (`start` for a line that is no field).
-    value_start: usize,
-    /// Offset after the field's last line ending.
-    end: usize,
-}
-
-impl HeaderBlock {
-    fn parse(raw: &[u8]) -> Result<HeaderBlock, StampError> {
-        if raw.is_empty() {
-            return Err(StampError::NotAMessage("empty input".into()));
-        }
-        let mut pos = 0;
-        let first = &raw[..line_end(raw, 0)];
-        if first.starts_with(b"From ") && field_colon(first).is_none() {
-            pos = first.len(); // mbox separator line
-        }
-        let first = &raw[pos..line_end(raw, pos)];
-        if field_colon(first).is_none() {
-            let why = if first.is_empty() || is_blank(first) {
-                "no header fields"
-            } else {
-                "the first line is not a header field"
-            };
-            return Err(StampError::NotAMessage(why.into()));
-        }
-        let eol = if first.ends_with(CRLF) || !first.ends_with(LF) {
-            CRLF
+/// The header block of `raw`, or why `raw` is not a message to stamp.
+fn header_block(raw: &[u8]) -> Result<HeaderBlock, StampError> {
+    if raw.is_empty() {
+        return Err(StampError::NotAMessage("empty input".into()));
+    }
+    let block = HeaderBlock::read(raw);
+    if !block.starts_with_field() {
+        let why = if block.fields.is_empty() {
+            "no header fields"
         } else {
-            LF
+            "the first line is not a header field"
         };
-
-        let mut fields: Vec<Field> = Vec::new();
-        while pos < raw.len() {
-            let end = line_end(raw, pos);
-            let line = &raw[pos..end];
-            if is_blank(line) {
-                break;
-            }
-            match (line.first(), fields.last_mut()) {
-                (Some(b' ' | b'\t'), Some(last)) => last.end = end,
-                _ => fields.push(match field_colon(line) {
-                    Some((name_len, colon)) => Field {
-                        start: pos,
-                        name: Some((pos, pos + name_len)),
-                        value_start: pos + colon + 1,
-                        end,
-                    },
-                    None => Field {
-                        start: pos,
-                        name: None,
-                        value_start: pos,
-                        end,
-                    },
-                }),
-            }
-            pos = end;
-        }
-        Ok(HeaderBlock {
-            fields,
-            end: pos,
-            eol,
-        })
+        return Err(StampError::NotAMessage(why.into()));
     }
-
-    fn fields_named<'s>(&'s self, raw: &'s [u8], name: &'s str) -> impl Iterator<Item = &'s Field> {
-        self.fields.iter().filter(move |field| field.is(raw, name))
-    }
-}
-
-impl Field {
-    fn is(&self, raw: &[u8], name: &str) -> bool {
-        self.name
-            .is_some_and(|(start, end)| raw[start..end].eq_ignore_ascii_case(name.as_bytes()))
-    }
-
-    /// The value after the colon, with folding, without the final line ending.
-    fn value<'r>(&self, raw: &'r [u8]) -> &'r [u8] {
-        let value = &raw[self.value_start..self.end];
-        let value = value.strip_suffix(LF).unwrap_or(value);
-        value.strip_suffix(b"\r").unwrap_or(value)
-    }
-}
-
-/// Offset after the line that starts at `start` (after its LF, or the end of the input).
-fn line_end(raw: &[u8], start: usize) -> usize {
-    raw.get(start..)
-        .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
-        .map_or(raw.len(), |i| start + i + 1)
-}
-
-fn is_blank(line: &[u8]) -> bool {
-    line == CRLF || line == LF
-}
-
-/// RFC 5322 ftext: printable ASCII except the colon.
-fn is_ftext(b: u8) -> bool {
-    matches!(b, 33..=57 | 59..=126)
-}
-
-/// If `line` starts a header field: the length of its name and the offset of its colon
-/// (obsolete syntax allows whitespace between the two).
-fn field_colon(line: &[u8]) -> Option<(usize, usize)> {
-    let name_len = line.iter().take_while(|&&b| is_ftext(b)).count();
-    let colon = name_len + line[name_len..].iter().take_while(|&&b| is_wsp(b)).count();
-    (name_len > 0 && line.get(colon) == Some(&b':')).then_some((name_len, colon))
-}
-
-/// Removes the line breaks of folding (CRLF or LF); the whitespace after them stays.
-fn unfold(value: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(value.len());
-    let mut i = 0;
-    while let Some(&b) = value.get(i) {
-        if b == b'\r' && value.get(i + 1) == Some(&b'\n') {
-            i += 2;
-        } else {
-            if b != b'\n' {
-                out.push(b);
-            }
-            i += 1;
-        }
-    }
-    out
+    Ok(block)
 }
 
 fn is_wsp(b: u8) -> bool {
@@ -742,7 +621,9 @@ fn encoded_words(text: &str) -> Vec<Vec<u8>> {
     words.push(&text[chunk_start..]);
     words
         .into_iter()
-        .map(|chunk| format!("=?UTF-8?B?{}?=", base64_encode(chunk.as_bytes())).into_bytes())
+        .map(|chunk| {
+            format!("=?UTF-8?B?{}?=", BASE64_STANDARD.encode(chunk.as_bytes())).into_bytes()
+        })
         .collect()
 }
 
@@ -837,45 +718,10 @@ fn decode_encoded_word(token: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     match encoding {
-        b"B" | b"b" => base64_decode(text),
+        b"B" | b"b" => mail_parser::decoders::base64::base64_decode(text),
         b"Q" | b"q" => Some(q_decode(text)),
         _ => None,
     }
-}
-
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64_encode(input: &[u8]) -> String {
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let byte = |k: usize| u32::from(chunk.get(k).copied().unwrap_or(0));
-        let n = (byte(0) << 16) | (byte(1) << 8) | byte(2);
-        for k in 0..4 {
-            if k <= chunk.len() {
-                out.push(char::from(BASE64[(n >> (18 - 6 * k)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for &c in input.iter().filter(|&&c| c != b'=') {
-        let v = BASE64.iter().position(|&b| b == c)?;
-        acc = (acc << 6) | v as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 fn q_decode(input: &[u8]) -> Vec<u8> {

@@ -9,12 +9,11 @@
 //! with its own authserv-id (RFC 8601 §5), as OpenDMARC, rspamd and Exim's `authresults`
 //! setups do.
 //!
-//! Only the header section is read, header by header, with folded lines joined.
+//! The headers are those the MIME parser read at extraction
+//! ([`crate::message::TraceHeaders`]): the message is parsed anyway.
 
+use crate::message::TraceHeaders;
 use std::net::IpAddr;
-
-/// Headers read at most, so a message of only headers cannot make us scan forever.
-const MAX_HEADERS: usize = 1000;
 
 /// The original client and the relay's verdicts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,57 +28,19 @@ pub struct RelayFacts {
     pub dmarc: Option<String>,
 }
 
-/// Reads the facts a trusted relay added to `raw`.
-pub fn inspect(raw: &[u8], authserv_id: Option<&str>) -> RelayFacts {
+/// Reads the facts a trusted relay added to a message, from its trace headers.
+pub fn inspect(trace: &TraceHeaders, authserv_id: Option<&str>) -> RelayFacts {
     let mut facts = RelayFacts::default();
-    let mut first_received = true;
-    for (name, value) in headers(raw).take(MAX_HEADERS) {
-        if name.eq_ignore_ascii_case("Received") {
-            if first_received {
-                first_received = false;
-                if let Some((ip, helo)) = received_from(&value) {
-                    facts.client_ip = Some(ip);
-                    facts.client_helo = helo;
-                }
-            }
-        } else if name.eq_ignore_ascii_case("Authentication-Results") {
-            if let Some(id) = authserv_id {
-                auth_results(&value, id, &mut facts);
-            }
+    if let Some((ip, helo)) = trace.received.as_deref().and_then(received_from) {
+        facts.client_ip = Some(ip);
+        facts.client_helo = helo;
+    }
+    if let Some(id) = authserv_id {
+        for value in &trace.authentication_results {
+            auth_results(value, id, &mut facts);
         }
     }
     facts
-}
-
-/// The header fields of a message: (name, unfolded value). Stops at the blank line.
-fn headers(raw: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
-    let mut lines = raw.split(|&b| b == b'\n').peekable();
-    std::iter::from_fn(move || loop {
-        let line = lines.next()?;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            return None;
-        }
-        if line[0] == b' ' || line[0] == b'\t' {
-            continue; // a continuation without a field (or of a field we skipped)
-        }
-        let text = String::from_utf8_lossy(line);
-        let Some((name, first)) = text.split_once(':') else {
-            continue;
-        };
-        let mut value = first.to_string();
-        while let Some(next) = lines.peek() {
-            let next = next.strip_suffix(b"\r").unwrap_or(next);
-            if next.first().is_some_and(|&b| b == b' ' || b == b'\t') {
-                value.push(' ');
-                value.push_str(String::from_utf8_lossy(next).trim());
-                lines.next();
-            } else {
-                break;
-            }
-        }
-        return Some((name.trim().to_string(), value.trim().to_string()));
-    })
 }
 
 /// The client in a `Received:` value: its IP address and the HELO name it gave.
@@ -263,23 +224,30 @@ Received: from client.test (unknown [192.0.2.9])\r\n\tby mx.example.com (Postfix
 Received: from inner.test (inner [10.0.0.1]) by client.test\r\n\
 Authentication-Results: mx.example.com; dmarc=fail\r\n\
 Subject: x\r\n\r\nReceived: from body.test (b [192.0.2.77])\r\n";
-        let f = inspect(raw, Some("MX.example.com"));
+        let trace = crate::message::extract(raw, &Default::default()).trace;
+        let f = inspect(&trace, Some("MX.example.com"));
         assert_eq!(f.client_ip, Some(ip("192.0.2.9")));
         assert_eq!(f.client_helo.as_deref(), Some("client.test"));
         assert_eq!(f.spf.as_deref(), Some("pass"));
         assert_eq!(f.dkim.as_deref(), Some("pass fail"));
         // Every A-R with our id counts (a forged one is the relay's job to remove).
         assert_eq!(f.dmarc.as_deref(), Some("pass fail"));
-        let f = inspect(raw, None);
+        let f = inspect(&trace, None);
         assert_eq!((f.spf, f.dkim, f.dmarc), (None, None, None));
         assert_eq!(f.client_ip, Some(ip("192.0.2.9")));
     }
 
     #[test]
     fn no_headers() {
-        assert_eq!(inspect(b"", Some("x")), RelayFacts::default());
+        let facts = |raw: &[u8]| {
+            inspect(
+                &crate::message::extract(raw, &Default::default()).trace,
+                Some("x"),
+            )
+        };
+        assert_eq!(facts(b""), RelayFacts::default());
         assert_eq!(
-            inspect(b"\r\nReceived: from a ([1.2.3.4])\r\n", Some("x")),
+            facts(b"\r\nReceived: from a ([1.2.3.4])\r\n"),
             RelayFacts::default()
         );
     }

@@ -8,11 +8,12 @@
 mod attachments;
 mod automated;
 mod filename;
+pub mod header_block;
 pub mod html;
 pub mod reply_text;
 mod structure;
 
-use mail_parser::{Address, HeaderValue, MessageParser};
+use mail_parser::{Address, HeaderName, HeaderValue, MessageParser};
 use serde::Serialize;
 
 pub use attachments::{Attachment, OmittedAttachments, SkippedAttachment};
@@ -23,6 +24,15 @@ pub use filename::{safe_filename, MAX_FILENAME_BYTES};
 pub struct Mailbox {
     pub name: Option<String>,
     pub address: String,
+}
+
+/// What relays wrote at the top of a message, as the parser read it (unfolded raw values):
+/// the topmost `Received:` and every `Authentication-Results`. [`crate::relay`] believes
+/// them only from a trusted relay.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceHeaders {
+    pub received: Option<String>,
+    pub authentication_results: Vec<String>,
 }
 
 /// Limits on what is kept of a message, and on how much of its structure is looked at.
@@ -86,6 +96,9 @@ pub struct ParsedMessage {
     pub flags: Vec<String>,
     /// Human-readable notes for the operator.
     pub notes: Vec<String>,
+    /// The relays' trace headers.
+    #[serde(skip)]
+    pub trace: TraceHeaders,
 }
 
 /// Parses a raw RFC 5322 message. Never fails: whatever the bytes, the result is something
@@ -169,6 +182,7 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
         Err(panic) => std::panic::resume_unwind(panic),
     };
     let mut out = started(raw);
+    out.trace = trace_headers(&msg, bytes);
     out.message_id = msg.message_id().map(str::to_string);
     out.in_reply_to = msg_ids(msg.in_reply_to());
     out.references = msg_ids(msg.references());
@@ -287,16 +301,9 @@ pub fn split_body(plain: Option<&str>, html: Option<&str>) -> Body {
     }
 }
 
-/// Whether the bytes start with at least one `Name: value` header line.
+/// Whether the bytes start with a header field (`Name: value`), after an mbox `From ` line.
 pub fn has_header_block(raw: &[u8]) -> bool {
-    let line_end = raw.iter().position(|&b| b == b'\n').unwrap_or(raw.len());
-    let first = &raw[..line_end];
-    match first.iter().position(|&b| b == b':') {
-        Some(colon) if colon > 0 => first[..colon]
-            .iter()
-            .all(|&b| b.is_ascii_graphic() && b != b':'),
-        _ => false,
-    }
+    header_block::HeaderBlock::read(raw).starts_with_field()
 }
 
 /// Where `reply` lies in `raw`, when `text` is a slice of `raw` (a part mail-parser did not
@@ -362,6 +369,28 @@ fn normalize_newlines(s: &str) -> String {
     }
     out.push_str(&s[start..]);
     out
+}
+
+/// The topmost `Received:` and every `Authentication-Results` of the top-level header, as
+/// unfolded raw text (`bytes` is what the parser read).
+fn trace_headers(msg: &mail_parser::Message<'_>, bytes: &[u8]) -> TraceHeaders {
+    let mut trace = TraceHeaders::default();
+    for h in msg.headers() {
+        let raw = || {
+            let value = bytes
+                .get(h.offset_start as usize..h.offset_end as usize)
+                .unwrap_or_default();
+            String::from_utf8_lossy(&header_block::unfold(value))
+                .trim()
+                .to_string()
+        };
+        match h.name {
+            HeaderName::Received if trace.received.is_none() => trace.received = Some(raw()),
+            HeaderName::AuthenticationResults => trace.authentication_results.push(raw()),
+            _ => {}
+        }
+    }
+    trace
 }
 
 fn msg_ids(v: &HeaderValue<'_>) -> Vec<String> {
