@@ -1,0 +1,198 @@
+//! HTML side of reply trimming: removing quote containers from an HTML body and
+//! converting HTML to readable plain text.
+//!
+//! Both work on a small tolerant tokenizer (tags, attributes in any quoting, comments,
+//! raw-text elements, unclosed tags, case-insensitive names). Every step is linear in
+//! the input size and nothing panics on malformed input.
+//!
+//! `strip_quotes` works in two passes:
+//! 1. structural: known quote containers (`<blockquote type="cite">`, Gmail's
+//!    `gmail_quote`, Thunderbird's `moz-cite-prefix` + blockquote, Yahoo's
+//!    `yahoo_quoted`, Outlook's `divRplyFwdMsg` / top-border separator / Zimbra's
+//!    `<hr id="zwchr">` and everything after them …) are removed;
+//! 2. textual: the rest is rendered to text (plain `<blockquote>`s as `>` lines) and
+//!    classified with the plain-text rules of [`super::reply_text`]; a trailing run of
+//!    history (Outlook header blocks written as paragraphs, "… wrote:" lines above a
+//!    blockquote, signatures) is cut from the HTML, and attribution lines above removed
+//!    quotes are dropped.
+//!
+//! Layout, one concern per file: `tokenizer.rs` (tokens and element extents),
+//! `entities.rs` (character references), `quotes.rs` (which elements are quote
+//! containers) and `render.rs` (HTML to text, for people or for the line classifier);
+//! this file holds the two entry points.
+
+mod entities;
+mod quotes;
+mod render;
+mod tokenizer;
+
+use super::reply_text::{line_roles, LineRole};
+use quotes::{container_kind, is_cut_extendable, is_filler, Container};
+use render::{render, Rendering};
+use tokenizer::{element_ends, tokenize, TokKind};
+
+/// Remove quote containers from an HTML body; returns (html without quotes, removed html fragments joined).
+pub fn strip_quotes(html: &str) -> (String, String) {
+    let toks = tokenize(html);
+    let n = toks.len();
+    if n == 0 {
+        return (String::new(), String::new());
+    }
+    let ends = element_ends(&toks);
+    let mut removed = vec![false; n];
+
+    // 1. Structural pass.
+    let mut i = 0;
+    while i < n {
+        if toks[i].kind != TokKind::Start {
+            i += 1;
+            continue;
+        }
+        match container_kind(&toks, i, &ends, html) {
+            Container::No => i += 1,
+            Container::ToEnd => {
+                for r in removed.iter_mut().skip(i) {
+                    *r = true;
+                }
+                break;
+            }
+            Container::Whole { with_next_quote } => {
+                let e = ends[i].max(i);
+                for r in removed.iter_mut().take(e + 1).skip(i) {
+                    *r = true;
+                }
+                i = e + 1;
+                if with_next_quote {
+                    // Thunderbird: the blockquote that follows the cite prefix.
+                    let mut j = i;
+                    while j < n && is_filler(&toks[j], html) {
+                        j += 1;
+                    }
+                    if j < n && toks[j].kind == TokKind::Start && toks[j].name == "blockquote" {
+                        let e2 = ends[j].max(j);
+                        for r in removed.iter_mut().take(e2 + 1).skip(j) {
+                            *r = true;
+                        }
+                        i = e2 + 1;
+                    }
+                }
+            }
+        }
+    }
+
+    // 2. Text pass.
+    let rendered = render(html, &toks, &removed, Rendering::ForClassifier);
+    let lines: Vec<&str> = rendered.text.split('\n').collect();
+    let roles = line_roles(&lines);
+    let Some(last_reply) = roles.iter().rposition(|r| *r == LineRole::Reply) else {
+        // Nothing the customer wrote would be left: keep everything.
+        return (html.to_string(), String::new());
+    };
+    {
+        let line_range = |l: usize| rendered.line_toks.get(l).copied().flatten();
+        // Tokens that show reply text must stay.
+        let mut keep = vec![false; n];
+        for (l, role) in roles.iter().enumerate() {
+            if *role == LineRole::Reply {
+                if let Some((a, b)) = line_range(l) {
+                    for k in keep.iter_mut().take(b + 1).skip(a) {
+                        *k = true;
+                    }
+                }
+            }
+        }
+        // Trailing history: cut from its first token to the end.
+        let cut_line = (last_reply + 1..roles.len()).find(|&l| roles[l] == LineRole::Removed);
+        let mut cut_tok = n;
+        if let Some((a, _)) = cut_line.and_then(line_range) {
+            if !keep[a] {
+                let mut c = a;
+                while c > 0 && !keep[c - 1] && is_cut_extendable(&toks[c - 1], html) {
+                    c -= 1;
+                }
+                cut_tok = c;
+            }
+        }
+        // Attribution / quote lines in the middle: drop their text.
+        for (l, role) in roles.iter().enumerate().take(last_reply) {
+            if *role != LineRole::Removed {
+                continue;
+            }
+            if let Some((a, b)) = line_range(l) {
+                for k in a..=b.min(n - 1) {
+                    let t = &toks[k];
+                    let droppable =
+                        t.kind == TokKind::Text || (t.kind == TokKind::Start && t.name == "br");
+                    if droppable && !keep[k] {
+                        removed[k] = true;
+                    }
+                }
+            }
+        }
+        for r in removed.iter_mut().skip(cut_tok) {
+            *r = true;
+        }
+    }
+
+    // Output.
+    let mut out = String::with_capacity(html.len());
+    let mut quoted_parts: Vec<String> = Vec::new();
+    let mut cur_quoted = String::new();
+    for (t, &r) in toks.iter().zip(removed.iter()) {
+        let src = html.get(t.start..t.end).unwrap_or("");
+        if r {
+            cur_quoted.push_str(src);
+        } else {
+            if !cur_quoted.trim().is_empty() {
+                quoted_parts.push(std::mem::take(&mut cur_quoted));
+            }
+            cur_quoted.clear();
+            out.push_str(src);
+        }
+    }
+    if !cur_quoted.trim().is_empty() {
+        quoted_parts.push(cur_quoted);
+    }
+    // Close elements whose end tag was removed with the tail.
+    if removed.last().copied().unwrap_or(false) {
+        for (s, t) in toks.iter().enumerate().rev() {
+            if removed[s] || t.kind != TokKind::Start || t.is_void() {
+                continue;
+            }
+            let e = ends[s];
+            if e < n
+                && e != s
+                && removed[e]
+                && toks[e].kind == TokKind::End
+                && toks[e].name == t.name
+            {
+                out.push_str("</");
+                out.push_str(&t.name);
+                out.push('>');
+            }
+        }
+    }
+    (out, quoted_parts.join("\n"))
+}
+
+/// Convert HTML to readable plain text: paragraphs and <br> as line breaks, lists as "- item" / "1. item", links as "text (url)" (just "url" when text == url), entities decoded (named common ones + numeric), `<script>`/`<style>`/`<head>` dropped, whitespace collapsed like a browser, no more than one blank line in a row.
+pub fn html_to_text(html: &str) -> String {
+    let toks = tokenize(html);
+    let removed = vec![false; toks.len()];
+    let rendered = render(html, &toks, &removed, Rendering::Readable);
+    let lines: Vec<&str> = rendered.text.split('\n').map(|l| l.trim_end()).collect();
+    let mut out: Vec<&str> = Vec::with_capacity(lines.len());
+    for l in lines {
+        if l.is_empty() && out.last().is_none_or(|p: &&str| p.is_empty()) {
+            continue;
+        }
+        out.push(l);
+    }
+    while out.last().is_some_and(|l| l.is_empty()) {
+        out.pop();
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,225 @@
+//! Attribution lines: "On Mon, 1 Mar 2021, John <john@example.com> wrote:" and its
+//! forms in other languages and clients, also wrapped over up to three lines.
+//!
+//! An attribution is what ties a quoted block to its author, and one that is not
+//! followed by `>` lines starts unquoted history. No single feature is enough (customers
+//! end sentences with colons and write dates), so a line is scored from several — a verb
+//! at the end or in the middle, a typical first word, a date, an address — into a
+//! [`Strength`]. The words come from the lexicon.
+
+use super::lexicon::lexicon;
+use super::lines::{Kind, LineInfo};
+
+/// How sure a line (or group of lines) is to be an attribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Strength {
+    None,
+    /// Good enough right above a `>` block.
+    Weak,
+    /// An attribution anywhere.
+    Strong,
+}
+
+pub(super) fn ends_with_colon(key: &str) -> bool {
+    key.ends_with(':') || key.ends_with('：')
+}
+
+fn starts_like_attribution(key: &str) -> bool {
+    // Skip a leading "- " or similar decoration (Zimbra puts "- Le … a écrit :").
+    let key = key.trim_start_matches(|c: char| !c.is_alphanumeric() && c != '"' && c != '“');
+    let Some(c) = key.chars().next() else {
+        return false;
+    };
+    if c.is_ascii_digit() || matches!(c, '在' | '于' | '"' | '“' | '«') {
+        return true;
+    }
+    let word: String = key.chars().take_while(|c| c.is_alphabetic()).collect();
+    lexicon().is_attribution_start_word(&word)
+}
+
+pub(super) fn has_email(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        c == b'@'
+            && i > 0
+            && i + 1 < b.len()
+            && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] >= 0x80 || b".-_+".contains(&b[i - 1]))
+            && (b[i + 1].is_ascii_alphanumeric() || b[i + 1] >= 0x80)
+    })
+}
+
+fn has_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    let n = b.len();
+    let mut i = 0;
+    while i < n {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < n && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let len = i - start;
+        // A year (19xx / 20xx), not an order number like "#1234".
+        let year = len == 4
+            && matches!((b[start], b[start + 1]), (b'1', b'9') | (b'2', b'0'))
+            && (start == 0 || b[start - 1] != b'#');
+        if year {
+            return true;
+        }
+        // A time "12:34" or a date "1.3.2011" / "01/03/11".
+        if len <= 2 && i < n && matches!(b[i], b':' | b'.' | b'/' | b'-') {
+            let sep = b[i];
+            let mut j = i + 1;
+            let s2 = j;
+            while j < n && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let len2 = j - s2;
+            if sep == b':' && len2 == 2 {
+                return true;
+            }
+            if (1..=2).contains(&len2) && j < n && b[j] == sep {
+                return true;
+            }
+        }
+    }
+    s.contains('年') || s.contains('月') || s.contains('日') || s.contains('년')
+}
+
+/// `s` ends with the word `w` (not with the end of a longer word; CJK verbs attach).
+fn ends_with_word(s: &str, w: &str) -> bool {
+    let Some(prefix) = s.strip_suffix(w) else {
+        return false;
+    };
+    let cjk = w.chars().next().is_some_and(|c| c as u32 >= 0x2E80);
+    cjk || !prefix
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_alphabetic())
+}
+
+/// Cheap check: could this line be the last line of an attribution?
+pub(super) fn may_end_attribution(key: &str) -> bool {
+    ends_with_colon(key)
+        || key.ends_with('>')
+        // Without a colon only "… <address> wrote" qualifies.
+        || (key.contains('@')
+            && lexicon()
+                .attribution_end_verbs
+                .iter()
+                .any(|v| ends_with_word(key, v)))
+}
+
+pub(super) fn attribution_strength(text: &str) -> Strength {
+    if text.chars().count() > 400 {
+        return Strength::None;
+    }
+    let colon = ends_with_colon(text);
+    let body = text
+        .trim_end_matches([':', '：'])
+        .trim_end_matches([' ', '*']);
+    let lex = lexicon();
+    let verb_end = lex
+        .attribution_end_verbs
+        .iter()
+        .any(|v| ends_with_word(body, v));
+    let verb_mid = lex.attribution_mid_verbs.iter().any(|v| {
+        body.match_indices(v).any(|(i, _)| {
+            let before_ok = i == 0 || body[..i].ends_with([' ', '>', ')']);
+            let after = &body[i + v.len()..];
+            before_ok && (after.is_empty() || after.starts_with(' '))
+        })
+    });
+    let start_like = starts_like_attribution(text);
+    let date = has_date(body);
+    let email = has_email(body);
+    if !colon {
+        // "On Wed, 14 Nov 2018 08:14:43 -0200 John Doe <john@doe.com> wrote"
+        if verb_end && start_like && date && email {
+            return Strength::Strong;
+        }
+        // "2011/4/7 Nathan <support@example.com>" right above a quote.
+        if date && email && body.ends_with('>') {
+            return Strength::Weak;
+        }
+        return Strength::None;
+    }
+    // "Quoting John <john@example.com>:" ("quoting" followed by a space).
+    let quoting = lex.quoting_prefixes.iter().any(|q| {
+        text.strip_prefix(q)
+            .is_some_and(|rest| rest.starts_with(' '))
+    });
+    // Name and address last, as Gmail writes it in languages without a verb:
+    // "ср, 30 апр. 2025 г. в 15:19, John Doe <doe@example.com>:".
+    let address_last = body.ends_with('>') || body.ends_with(')');
+    if (verb_end && (date || email || start_like))
+        || (verb_mid && ((start_like && (date || email)) || (date && email)))
+        || (quoting && email)
+        || (start_like && date && email && address_last)
+    {
+        return Strength::Strong;
+    }
+    if verb_end || verb_mid || email || (date && start_like) {
+        return Strength::Weak;
+    }
+    Strength::None
+}
+
+/// An attribution made of 1–3 lines ending at line `end`; returns its first line.
+pub(super) fn attribution_group(
+    infos: &[LineInfo],
+    end: usize,
+    removed: &[bool],
+    min: Strength,
+) -> Option<usize> {
+    if !infos[end].text() || !may_end_attribution(&infos[end].key) {
+        return None;
+    }
+    let mut candidates: Vec<usize> = Vec::new();
+    let mut joined = String::new();
+    for k in 0..3 {
+        if k > end {
+            break;
+        }
+        let idx = end - k;
+        let info = &infos[idx];
+        if !info.text() || removed[idx] {
+            break;
+        }
+        joined = if joined.is_empty() {
+            info.key.clone()
+        } else {
+            format!("{} {}", info.key, joined)
+        };
+        if attribution_strength(&joined) >= min {
+            candidates.push(idx);
+        }
+    }
+    // Prefer the longest group that starts like an attribution ("On …", a date …).
+    if let Some(&idx) = candidates
+        .iter()
+        .rev()
+        .find(|&&idx| starts_like_attribution(&infos[idx].key))
+    {
+        return Some(idx);
+    }
+    // Else the longest group that is a whole paragraph and whose first line carries
+    // attribution material itself (an address, a date or a verb).
+    if let Some(&idx) = candidates.iter().rev().find(|&&idx| {
+        let key = &infos[idx].key;
+        let para_start = idx == 0 || infos[idx - 1].kind != Kind::Text;
+        para_start
+            && (has_email(key)
+                || has_date(key)
+                || lexicon()
+                    .attribution_mid_verbs
+                    .iter()
+                    .any(|v| key.contains(v)))
+    }) {
+        return Some(idx);
+    }
+    candidates.first().copied()
+}

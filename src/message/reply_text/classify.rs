@@ -1,0 +1,182 @@
+//! Line classification: the passes that turn analysed lines into roles (see the outline
+//! in the module documentation of `reply_text`).
+//!
+//! The individual rules live in their own modules; this one decides in which order they
+//! apply and how far what they find reaches: the first tail marker and everything below
+//! it, `>` blocks with their attribution lines, and trailing signatures of the reply.
+
+use super::attributions::{attribution_group, may_end_attribution, Strength};
+use super::header_blocks::is_header_block;
+use super::lines::{next_nonblank, Kind, LineInfo};
+use super::markers::{history_follows_rule, is_decoration, is_original_marker, is_underscore_rule};
+use super::signatures::{is_mobile_signature, is_sig_delimiter, is_signoff};
+use super::LineRole;
+
+pub(super) fn classify(infos: &[LineInfo]) -> Vec<LineRole> {
+    let n = infos.len();
+    let mut removed = vec![false; n];
+    let kinds = effective_kinds(infos);
+
+    // 1. The first tail marker.
+    let mut tail = n;
+    for i in 0..n {
+        let info = &infos[i];
+        if !info.text() {
+            continue;
+        }
+        if kinds[i] != Kind::Text {
+            continue;
+        }
+        if is_sig_delimiter(info.raw)
+            || (is_underscore_rule(&info.key) && history_follows_rule(infos, i))
+            || is_original_marker(&info.key)
+            || is_mobile_signature(&info.key, false)
+            || is_header_block(infos, i)
+        {
+            tail = i;
+            break;
+        }
+        if may_end_attribution(&info.key) {
+            if let Some(start) = attribution_group(infos, i, &removed, Strength::Strong) {
+                let followed_by_quote =
+                    next_nonblank(infos, i + 1).is_some_and(|j| kinds[j] == Kind::Quoted);
+                if !followed_by_quote {
+                    tail = start;
+                    break;
+                }
+            }
+        }
+    }
+    // Decoration lines (dashes, underscores …) and blanks right above the tail belong to it.
+    if tail < n {
+        while tail > 0 {
+            let prev = &infos[tail - 1];
+            if prev.kind == Kind::Blank || (prev.text() && is_decoration(&prev.key)) {
+                tail -= 1;
+            } else {
+                break;
+            }
+        }
+        for r in removed.iter_mut().skip(tail) {
+            *r = true;
+        }
+    }
+
+    // 2. Quoted blocks above the tail, with their attribution lines.
+    let mut i = 0;
+    while i < tail {
+        if kinds[i] != Kind::Quoted {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut last = i;
+        let mut j = i + 1;
+        while j < tail && kinds[j] != Kind::Text {
+            if kinds[j] == Kind::Quoted {
+                last = j;
+            }
+            j += 1;
+        }
+        for r in removed.iter_mut().take(last + 1).skip(start) {
+            *r = true;
+        }
+        // Attribution: the nearest non-blank line above the block.
+        let mut p = start;
+        while p > 0 && infos[p - 1].kind == Kind::Blank {
+            p -= 1;
+        }
+        if p > 0 {
+            let p = p - 1;
+            if infos[p].text() && kinds[p] == Kind::Text && !removed[p] {
+                if let Some(a) = attribution_group(infos, p, &removed, Strength::Weak) {
+                    for r in removed.iter_mut().take(p + 1).skip(a) {
+                        *r = true;
+                    }
+                }
+            }
+        }
+        i = last + 1;
+    }
+
+    // 3. Signatures at the end of the reply: mobile "Sent from …" lines and dash sign-offs.
+    let mut k = tail;
+    while k > 0 {
+        let idx = k - 1;
+        let info = &infos[idx];
+        if kinds[idx] != Kind::Text || removed[idx] {
+            k -= 1;
+            continue;
+        }
+        if !info.long && is_mobile_signature(&info.key, true) {
+            removed[idx] = true;
+            k -= 1;
+            continue;
+        }
+        if !info.long && is_signoff(info.raw) && idx > 0 && infos[idx - 1].kind == Kind::Blank {
+            removed[idx] = true;
+            k -= 1;
+            continue;
+        }
+        break;
+    }
+
+    kinds
+        .iter()
+        .zip(removed.iter())
+        .map(|(kind, &r)| {
+            if *kind == Kind::Blank {
+                LineRole::Blank
+            } else if r {
+                LineRole::Removed
+            } else {
+                LineRole::Reply
+            }
+        })
+        .collect()
+}
+
+/// Line kinds after two corrections: a text line wedged between quoted lines that is
+/// clearly the wrapped tail of the line above (a broken link, a word cut by a hard wrap)
+/// counts as quoted; a lone `>>…` line between text lines (ASCII-art arrows, not a
+/// quote) counts as text.
+fn effective_kinds(infos: &[LineInfo]) -> Vec<Kind> {
+    let n = infos.len();
+    let mut kinds: Vec<Kind> = infos.iter().map(|i| i.kind).collect();
+    for i in 1..n.saturating_sub(1) {
+        let (prev, cur, next) = (&infos[i - 1], &infos[i], &infos[i + 1]);
+        if cur.kind == Kind::Text
+            && prev.kind == Kind::Quoted
+            && next.kind == Kind::Quoted
+            && !cur.long
+            && !prev.long
+            && is_quote_continuation(prev.raw, cur.raw)
+        {
+            kinds[i] = Kind::Quoted;
+        }
+        if cur.kind == Kind::Quoted
+            && prev.kind == Kind::Text
+            && next.kind == Kind::Text
+            && cur.raw.trim_start().starts_with(">>")
+        {
+            kinds[i] = Kind::Text;
+        }
+    }
+    kinds
+}
+
+fn is_quote_continuation(prev_quoted: &str, text: &str) -> bool {
+    let content = prev_quoted.trim_start_matches(|c: char| c == '>' || c.is_whitespace());
+    let count = |s: &str, c: char| s.chars().filter(|x| *x == c).count();
+    if count(content, '(') > count(content, ')') || count(content, '<') > count(content, '>') {
+        return true;
+    }
+    let t = text.trim();
+    let link_like = (t.starts_with('(') || t.starts_with('<') || t.starts_with("http"))
+        && t.contains("://")
+        && t.split_whitespace().count() <= 2;
+    if link_like {
+        return true;
+    }
+    content.chars().count() >= 60 && t.chars().next().is_some_and(|c| c.is_lowercase())
+}

@@ -1,0 +1,185 @@
+//! The line model: splitting a body into lines, and what the classifier knows of each
+//! line before any rule looks at it.
+//!
+//! Every rule compares line *keys* (lowercased, invisible characters dropped, whitespace
+//! collapsed) rather than raw text, so that case, a doubled space or a zero-width
+//! character changes nothing. Keys are built once per line here, within the analysis
+//! budget that keeps a huge body as cheap as a 64 KiB one.
+
+use super::header_blocks::header_label;
+
+/// Lines longer than this (in bytes) are never matched against patterns.
+const MAX_ANALYZE: usize = 1000;
+/// The key keeps at most this many characters.
+pub(super) const MAX_KEY_CHARS: usize = 400;
+/// Bytes of unquoted text lines, from the top, that are matched against patterns.
+pub(super) const ANALYZE_BUDGET: usize = 64 * 1024;
+/// Lines at the very end that are always analysed (a trailing "Sent from my iPhone").
+pub(super) const SIGNATURE_LINES: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Blank,
+    Quoted,
+    Text,
+}
+
+pub(super) struct LineInfo<'a> {
+    pub(super) raw: &'a str,
+    pub(super) kind: Kind,
+    /// Header field kind the line starts with (`From:` …), if any.
+    pub(super) label: Option<u8>,
+    /// Lowercased, invisible characters removed, whitespace collapsed, trimmed.
+    pub(super) key: String,
+    /// The line is too long, or beyond the analysis budget; no pattern matches it.
+    pub(super) long: bool,
+}
+
+impl<'a> LineInfo<'a> {
+    pub(super) fn new(line: &'a str, analyze: bool) -> Self {
+        let raw = line.trim_end();
+        let first = raw
+            .chars()
+            .find(|c| !c.is_whitespace() && !is_invisible(*c));
+        let kind = match first {
+            None => Kind::Blank,
+            Some('>') => Kind::Quoted,
+            Some(_) => Kind::Text,
+        };
+        let long = !analyze || raw.len() > MAX_ANALYZE;
+        let key = if kind == Kind::Text && !long {
+            make_key(raw).0
+        } else {
+            String::new()
+        };
+        let label = if key.is_empty() {
+            None
+        } else {
+            header_label(&key)
+        };
+        LineInfo {
+            raw,
+            kind,
+            label,
+            key,
+            long,
+        }
+    }
+
+    pub(super) fn text(&self) -> bool {
+        self.kind == Kind::Text && !self.long
+    }
+}
+
+pub(super) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}'
+    )
+}
+
+/// Lowercase, drop invisible characters, collapse whitespace, trim. Returns the key and
+/// whether it was truncated (at [`MAX_KEY_CHARS`] characters, counting the spaces kept).
+///
+/// Runs once per text line of every message, so a run of ASCII that is not whitespace
+/// (most of any line) is lowercased and copied in one go; other characters go through
+/// `char`'s Unicode rules one at a time.
+pub(super) fn make_key(s: &str) -> (String, bool) {
+    let bytes = s.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len().min(MAX_KEY_CHARS * 2));
+    let mut count = 0usize;
+    let mut space = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if is_ascii_space(b) {
+            space = !out.is_empty();
+            i += 1;
+            continue;
+        }
+        let c = if b.is_ascii() {
+            b as char
+        } else {
+            let Some(c) = s[i..].chars().next() else {
+                break;
+            };
+            if is_invisible(c) {
+                i += c.len_utf8();
+                continue;
+            }
+            if c.is_whitespace() {
+                space = !out.is_empty();
+                i += c.len_utf8();
+                continue;
+            }
+            c
+        };
+        if count >= MAX_KEY_CHARS {
+            return (key_string(out), true);
+        }
+        if space {
+            out.push(b' ');
+            count += 1;
+            space = false;
+        }
+        if c.is_ascii() {
+            // This byte and the ASCII non-space bytes after it, as far as the limit allows
+            // (the first one is always kept: the limit was checked before its space).
+            let run = bytes[i..]
+                .iter()
+                .position(|&b| !b.is_ascii() || is_ascii_space(b))
+                .unwrap_or(bytes.len() - i);
+            let take = run.min(1 + MAX_KEY_CHARS.saturating_sub(count + 1));
+            out.extend(bytes[i..i + take].iter().map(u8::to_ascii_lowercase));
+            count += take;
+            if take < run {
+                return (key_string(out), true);
+            }
+            i += run;
+        } else {
+            let mut buf = [0u8; 4];
+            for l in c.to_lowercase() {
+                out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+            }
+            count += 1;
+            i += c.len_utf8();
+        }
+    }
+    (key_string(out), false)
+}
+
+/// What `char::is_whitespace` says of an ASCII byte (note the vertical tab).
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r')
+}
+
+/// `make_key`'s bytes are ASCII and whole UTF-8 encodings of `char`s, so this never
+/// replaces anything; it just avoids an `unsafe` conversion.
+fn key_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Split on CRLF, CR or LF.
+pub(super) fn split_lines(body: &str) -> Vec<&str> {
+    let bytes = body.as_bytes();
+    let mut lines = Vec::with_capacity(bytes.len() / 40 + 1);
+    let mut start = 0;
+    for i in memchr::memchr2_iter(b'\r', b'\n', bytes) {
+        if i < start {
+            continue; // the LF of a CRLF
+        }
+        lines.push(&body[start..i]);
+        start = i + 1;
+        if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            start += 1;
+        }
+    }
+    if start < bytes.len() {
+        lines.push(&body[start..]);
+    }
+    lines
+}
+
+pub(super) fn next_nonblank(infos: &[LineInfo], from: usize) -> Option<usize> {
+    (from..infos.len()).find(|&j| infos[j].kind != Kind::Blank)
+}

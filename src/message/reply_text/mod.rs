@@ -1,0 +1,203 @@
+//! Separating what a customer wrote *now* from quoted history, signatures and
+//! forwarded messages in a plain-text email body.
+//!
+//! The algorithm works line by line with bounded look-around, so it runs in linear
+//! time whatever the input (no backtracking patterns). Outline:
+//!
+//! 1. Lines are normalized (any line ending, trailing whitespace trimmed) and each gets a
+//!    lowercased, whitespace-collapsed "key" for pattern checks. Very long lines are never
+//!    analysed beyond the quote-marker check, nor is unquoted text beyond the first 64 KiB
+//!    (except the last few lines): a pasted 1 MiB log costs what 64 KiB cost, and text past
+//!    that budget stays in the reply as written.
+//! 2. The first *tail marker* is searched: a `-- ` signature delimiter, a mobile
+//!    signature ("Sent from my iPhone", "Von meinem iPhone gesendet", "iPhoneから送信" …),
+//!    an underscore separator followed by a header block or a short footer, an
+//!    "Original Message" / forward marker, an Outlook header block
+//!    (`From:`/`Sent:`/`To:`/`Subject:` in many languages) or an attribution line
+//!    ("On … wrote:") that is *not* followed by `>` quoted lines. Everything from there on
+//!    is history (decoration lines right above it belong to it too).
+//! 3. Above the tail, every run of `>` lines is a quoted block (a broken link or word
+//!    wrapped out of the quote counts as part of it); the attribution line(s) right above a
+//!    block (also when wrapped over up to three lines) go with it. Text between blocks
+//!    stays in the reply (inline / bottom-posted answers); a blank line before a removed
+//!    block is kept, the ones after it are dropped.
+//! 4. A trailing short "Sent with &lt;App&gt;" line and a dash sign-off (`-John`) at the end of
+//!    the reply are moved out too.
+//! 5. If nothing is left, the whole text is the reply.
+//!
+//! Judgement call: the attribution line of a quoted block always travels with the block,
+//! also when customer text follows it (bottom posting), as talon does.
+//!
+//! Layout, one concern per file:
+//!
+//! * `lines.rs`: splitting the body into lines and the per-line model (key, kind, budget);
+//! * `classify.rs`: the passes above, turning lines into `LineRole`s;
+//! * `markers.rs`: separator lines and "Original Message" / forward markers;
+//! * `signatures.rs`: `-- ` delimiters, mobile "Sent from …" lines, dash sign-offs;
+//! * `header_blocks.rs`: Outlook-style `From:`/`Sent:`/`To:` blocks of a quoted message;
+//! * `attributions.rs`: "On … wrote:" lines and their wrapped forms;
+//! * `lexicon.rs`: the words of every language those rules look for, as data files.
+//!
+//! This file holds the entry points and the assembly of the result from the roles.
+
+mod attributions;
+mod classify;
+mod header_blocks;
+mod lexicon;
+mod lines;
+mod markers;
+mod signatures;
+
+use header_blocks::header_label;
+#[cfg(test)]
+use lines::{is_invisible, MAX_KEY_CHARS};
+use lines::{make_key, split_lines, Kind, LineInfo, ANALYZE_BUDGET, SIGNATURE_LINES};
+
+/// Result of splitting a plain-text email body.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Split {
+    pub reply: String,
+    pub quoted: String,
+}
+
+/// Split a plain-text body (any line endings) into the customer's new text and everything removed.
+pub fn split_plain(body: &str) -> Split {
+    let body = body.strip_prefix('\u{FEFF}').unwrap_or(body);
+    let lines = split_lines(body);
+    let roles = line_roles(&lines);
+    build(&lines, &roles)
+}
+
+/// What a line is, once classified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineRole {
+    /// Written by the customer now.
+    Reply,
+    /// Empty (or whitespace only).
+    Blank,
+    /// Quoted history, attribution, header block, signature or forwarded content.
+    Removed,
+}
+
+/// Classify already split lines (no line terminators inside). Used by the HTML side too.
+pub(crate) fn line_roles(lines: &[&str]) -> Vec<LineRole> {
+    // Pattern checks cost per line; a huge body (a pasted log, a 1 MiB text) is analysed in
+    // its first ANALYZE_BUDGET bytes of unquoted text and its last SIGNATURE_LINES lines.
+    // Text beyond that stays in the reply as written: nothing is lost, and a customer's own
+    // text long enough to hit the budget is far longer than any reply above a quote.
+    let tail_from = lines.len().saturating_sub(SIGNATURE_LINES);
+    let mut budget = ANALYZE_BUDGET;
+    let infos: Vec<LineInfo> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let analyze = budget > 0 || i >= tail_from;
+            let info = LineInfo::new(l, analyze);
+            if info.kind == Kind::Text {
+                budget = budget.saturating_sub(info.raw.len() + 1);
+            }
+            info
+        })
+        .collect();
+    classify::classify(&infos)
+}
+
+/// True when `line` starts like an e-mail header field of a quoted message
+/// (`From:`, `Von:`, `*De :*`, `发件人：` …).
+pub(crate) fn is_header_field_line(line: &str) -> bool {
+    let (key, _) = make_key(line);
+    header_label(&key).is_some()
+}
+
+fn build(lines: &[&str], roles: &[LineRole]) -> Split {
+    let trimmed: Vec<&str> = lines.iter().map(|l| l.trim_end()).collect();
+    if !roles.contains(&LineRole::Reply) {
+        return Split {
+            reply: join_trimmed(&trimmed),
+            quoted: String::new(),
+        };
+    }
+
+    // Reply: drop removed lines; blank runs around a removed region collapse to one.
+    let mut out: Vec<&str> = Vec::new();
+    let mut in_gap = false;
+    let mut gap_blank = false;
+    for (line, role) in trimmed.iter().zip(roles.iter()) {
+        match role {
+            LineRole::Removed => {
+                if !in_gap {
+                    in_gap = true;
+                    gap_blank = false;
+                    while out.last().is_some_and(|l| l.is_empty()) {
+                        out.pop();
+                        gap_blank = true;
+                    }
+                }
+            }
+            LineRole::Blank => {
+                // Blank lines after a removed region are dropped; the ones before it
+                // (at most one) are kept.
+                if !in_gap {
+                    out.push("");
+                }
+            }
+            LineRole::Reply => {
+                if in_gap {
+                    if gap_blank && !out.is_empty() {
+                        out.push("");
+                    }
+                    in_gap = false;
+                }
+                out.push(line);
+            }
+        }
+    }
+
+    // Quoted: removed lines, with blank lines kept only between removed lines.
+    let mut quoted: Vec<&str> = Vec::new();
+    let mut pending_blanks = 0usize;
+    let mut last_was_removed = false;
+    for (line, role) in trimmed.iter().zip(roles.iter()) {
+        match role {
+            LineRole::Removed => {
+                if (last_was_removed || !quoted.is_empty()) && pending_blanks > 0 {
+                    quoted.push("");
+                }
+                pending_blanks = 0;
+                quoted.push(line);
+                last_was_removed = true;
+            }
+            LineRole::Blank => {
+                if last_was_removed {
+                    pending_blanks += 1;
+                }
+            }
+            LineRole::Reply => {
+                pending_blanks = 0;
+                if last_was_removed {
+                    // Separate non-adjacent removed regions by a blank line.
+                    pending_blanks = 1;
+                }
+                last_was_removed = false;
+            }
+        }
+    }
+
+    Split {
+        reply: join_trimmed(&out),
+        quoted: join_trimmed(&quoted),
+    }
+}
+
+/// Join lines with LF, dropping leading and trailing blank lines.
+fn join_trimmed(lines: &[&str]) -> String {
+    let first = lines.iter().position(|l| !l.trim().is_empty());
+    let last = lines.iter().rposition(|l| !l.trim().is_empty());
+    match (first, last) {
+        (Some(f), Some(l)) => lines[f..=l].join("\n"),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
