@@ -93,9 +93,12 @@ for line in open(sys.argv[1]):
 for side in ("A", "B"):
     rates = [r for r, _ in rows[side]]
     cpus = [c for _, c in rows[side]]
-    print(f"{side}: {statistics.mean(rates):8.0f} msgs/s (sd {statistics.pstdev(rates):5.0f}), "
-          f"CPU {statistics.mean(cpus):.3f} ms/msg (sd {statistics.pstdev(cpus):.3f})")
-a = statistics.mean(r for r, _ in rows["A"])
-b = statistics.mean(r for r, _ in rows["B"])
-print(f"B / A: {b / a:.3f} msgs/s")
+    print(f"{side}: median {statistics.median(rates):8.0f} msgs/s, mean {statistics.mean(rates):8.0f} "
+          f"(sd {statistics.pstdev(rates):5.0f}); CPU median {statistics.median(cpus):.3f} ms/msg, "
+          f"mean {statistics.mean(cpus):.3f} (sd {statistics.pstdev(cpus):.3f})")
+a = statistics.median(r for r, _ in rows["A"])
+b = statistics.median(r for r, _ in rows["B"])
+ca = statistics.median(c for _, c in rows["A"])
+cb = statistics.median(c for _, c in rows["B"])
+print(f"B / A (medians): {b / a:.3f} msgs/s, {cb / ca:.3f} CPU per message")
 EOF

@@ -8,12 +8,12 @@
 //! retried later is mail not lost.
 //!
 //! The recipient, then the message, meet the rules of every other way in (the intake):
-//! an empty message (`554 5.6.0`), over `max_message_size` (`552 5.3.4`), a header block
+//! over `max_message_size` (`552 5.3.4`), a header block
 //! over `max_header_size` (`552 5.3.4`), more `Received:` headers than
 //! `max_received_headers` (a loop, `554 5.4.0`). SMTP refuses those with a permanent reply,
 //! so here they are 65, not 75: a retry would give the same answer, and the front MTA would
-//! keep the message queued for days before bouncing it. A message without a header block is
-//! stored, flagged `no_header_block`, as over SMTP. The standard error names the refusal with
+//! keep the message queued for days before bouncing it. A message without a header block (even
+//! an empty one) is stored, flagged `no_header_block`, as over SMTP. The standard error names the refusal with
 //! the SMTP reply's code and text; the MTA puts it in its bounce. (Bare LF is not a question
 //! here: a pipe's lines end as the MTA writes them.)
 

@@ -253,8 +253,7 @@ impl Intake {
     }
 }
 
-/// The rules every message is held to, whichever way it came in: the size limit, not empty,
-/// bare LF when the policy is `reject`, the header block size, and loops (`Received:`
+/// The rules every message is held to, whichever way it came in: the size limit, bare LF when the policy is `reject`, the header block size, and loops (`Received:`
 /// count). SMTP also enforces the size while the data arrives; the check here is for the
 /// ways in that hand over a whole message.
 pub fn check_content(limits: &Limits, raw: &[u8], bare_lf: bool) -> Result<(), Refusal> {
@@ -266,13 +265,6 @@ pub fn check_content(limits: &Limits, raw: &[u8], bare_lf: bool) -> Result<(), R
                 "Message size exceeds the limit of {} bytes",
                 limits.max_message_size
             ),
-        ));
-    }
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Err(Refusal::new(
-            554,
-            "5.6.0",
-            "Empty message: nothing to store",
         ));
     }
     if bare_lf && limits.bare_lf == BareLf::Reject {
