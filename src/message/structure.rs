@@ -41,9 +41,6 @@
 use mail_parser::{HeaderName, HeaderValue, Message, MessageParser, MessagePart, PartType};
 use std::borrow::Cow;
 
-/// The words without which the parser builds no nested message.
-const NESTING_WORDS: [&[u8; 6]; 3] = [b"rfc822", b"global", b"digest"];
-
 /// What the parser is given, and why it may be less than the message.
 #[derive(Debug)]
 pub(super) struct ParserInput<'a> {
@@ -108,15 +105,28 @@ fn alter(bytes: &mut [u8], at: usize) {
 /// The subtypes a nested message's content type has once altered.
 pub(super) const ALTERED_SUBTYPES: [(&str, &str); 2] = [("xfc822", "rfc822"), ("xlobal", "global")];
 
-/// Where the nesting words start in `raw` (any case), in order.
+/// Where the nesting words start in `raw` (any case), in order. Every message passes here,
+/// so the scan looks for what is rare in text: a `g` (in `global` and `digest`) or the
+/// digits `822`, and checks the word around it; common letters would stop it at every word.
 fn nesting_words(raw: &[u8]) -> Vec<usize> {
-    let mut found: Vec<usize> = memchr::memchr3_iter(b'r', b'g', b'd', raw)
-        .chain(memchr::memchr3_iter(b'R', b'G', b'D', raw))
-        .filter(|&i| {
-            raw.get(i..i + 6)
-                .is_some_and(|w| NESTING_WORDS.iter().any(|n| w.eq_ignore_ascii_case(&n[..])))
-        })
-        .collect();
+    let word_at = |start: usize, word: &[u8]| {
+        raw.get(start..start + word.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    };
+    let mut found = Vec::new();
+    for i in memchr::memchr2_iter(b'g', b'G', raw) {
+        if word_at(i, b"global") {
+            found.push(i);
+        }
+        if i >= 3 && word_at(i - 3, b"digest") {
+            found.push(i - 3);
+        }
+    }
+    for i in memchr::memmem::find_iter(raw, b"822") {
+        if i >= 3 && word_at(i - 3, b"rfc822") {
+            found.push(i - 3);
+        }
+    }
     found.sort_unstable();
     found
 }
