@@ -118,8 +118,8 @@ fn nesting_words(raw: &[u8]) -> Vec<usize> {
         if word_at(i, b"global") {
             found.push(i);
         }
-        if i >= 3 && word_at(i - 3, b"digest") {
-            found.push(i - 3);
+        if i >= 2 && word_at(i - 2, b"digest") {
+            found.push(i - 2);
         }
     }
     for i in memchr::memmem::find_iter(raw, b"822") {
@@ -443,6 +443,23 @@ mod tests {
         let attached = msg.attachment(0).unwrap();
         assert_eq!(attached.content_type().unwrap().subtype(), Some("xfc822"));
         assert!(attached.contents().starts_with(b"From: a@example.com"));
+    }
+
+    #[test]
+    fn a_digest_of_encoded_messages_nests_nothing() {
+        let inner = String::from_utf8(nested(5)).unwrap();
+        let raw = format!(
+            "From: a@example.com\r\nContent-Type: multipart/Digest; boundary=d\r\n\r\n--d\r\n\
+             Content-Transfer-Encoding: quoted-printable\r\n\r\n{inner}\r\n--d\r\n\r\n\
+             From: b@example.com\r\n\r\nplain one\r\n--d--\r\n"
+        );
+        let input = prepare(raw.as_bytes(), 50, 10_000);
+        assert_eq!(input.encoded_messages, 1);
+        let msg = MessageParser::default().parse(&input.bytes[..]).unwrap();
+        assert!(!msg
+            .parts
+            .iter()
+            .any(|p| matches!(p.body, PartType::Message(_))));
     }
 
     #[test]
