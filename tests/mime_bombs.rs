@@ -86,64 +86,78 @@ fn last_message(db: &std::path::Path, uuid: &str) -> replyd::store::StoredMessag
     store.messages(uuid).unwrap().pop().unwrap()
 }
 
+/// A `replyd serve` process with a conversation to send to.
+struct Target {
+    _dir: TempDir,
+    db: std::path::PathBuf,
+    uuid: String,
+    to: String,
+    srv: ServeProcess,
+}
+
+fn target(tag: &str) -> Target {
+    let dir = TempDir::new(tag);
+    let config = write_config(dir.path(), 0, "");
+    let (uuid, to) = create_conversation(&config);
+    let srv = ServeProcess::start(&config);
+    Target {
+        db: dir.path().join("replyd.sqlite3"),
+        _dir: dir,
+        uuid,
+        to,
+        srv,
+    }
+}
+
+/// Sends `msg` over SMTP; asserts it was stored with `flag` and that the server still takes
+/// a new client's mail; returns the stored message.
+fn deliver_flagged(
+    t: &mut Target,
+    name: &str,
+    msg: &[u8],
+    flag: &str,
+) -> replyd::store::StoredMessage {
+    let started = Instant::now();
+    let (code, text) = send(t.srv.addr, &t.to, msg);
+    println!(
+        "{name}: {} bytes, {code} {text} in {:?}, server peak RSS {} KiB",
+        msg.len(),
+        started.elapsed(),
+        peak_rss_kib(t.srv.child.id())
+    );
+    assert_eq!(code, 250, "{name}: {text}");
+    let m = last_message(&t.db, &t.uuid);
+    assert!(m.flags.split(' ').any(|f| f == flag), "{name}: {}", m.flags);
+    still_serving(&mut t.srv, &t.to);
+    m
+}
+
 #[test]
 fn nesting_at_10x_and_1000x_the_limit_is_stored_flagged_and_the_server_goes_on() {
-    let dir = TempDir::new("bombs");
-    let config = write_config(dir.path(), 0, "");
-    let db = dir.path().join("replyd.sqlite3");
-    let (uuid, to) = create_conversation(&config);
-    let mut srv = ServeProcess::start(&config);
-    let cases: [(&str, Vec<u8>, &str); 4] = [
-        ("plain x10", nested(10 * LIMIT, &to), "mime_too_deep"),
-        ("plain 40,000", nested(40_000, &to), "mime_too_deep"),
-        ("plain x1000", nested(1000 * LIMIT, &to), "mime_too_deep"),
-        ("plain 400,000", nested(400_000, &to), "mime_too_deep"),
-    ];
-    for (name, msg, flag) in cases {
-        let started = Instant::now();
-        let (code, text) = send(srv.addr, &to, &msg);
-        println!(
-            "{name}: {} bytes, {code} {text} in {:?}, server peak RSS {} KiB",
-            msg.len(),
-            started.elapsed(),
-            peak_rss_kib(srv.child.id())
+    let mut t = target("bombs");
+    for levels in [10 * LIMIT, 40_000, 1000 * LIMIT, 400_000] {
+        let msg = nested(levels, &t.to);
+        deliver_flagged(
+            &mut t,
+            &format!("plain, {levels} levels"),
+            &msg,
+            "mime_too_deep",
         );
-        assert_eq!(code, 250, "{name}: {text}");
-        let m = last_message(&db, &uuid);
-        assert!(m.flags.split(' ').any(|f| f == flag), "{name}: {}", m.flags);
-        still_serving(&mut srv, &to);
     }
 }
 
 #[test]
 fn encoded_nested_messages_are_not_parsed_again() {
-    let dir = TempDir::new("bombs-enc");
-    let config = write_config(dir.path(), 0, "");
-    let db = dir.path().join("replyd.sqlite3");
-    let (uuid, to) = create_conversation(&config);
-    let mut srv = ServeProcess::start(&config);
+    let mut t = target("bombs-enc");
     for levels in [10 * LIMIT, 40_000, 1000 * LIMIT] {
-        let msg = encoded_nested(levels, &to);
-        let started = Instant::now();
-        let (code, text) = send(srv.addr, &to, &msg);
-        println!(
-            "encoded, {levels} levels: {} bytes, {code} {text} in {:?}, server peak RSS {} KiB",
-            msg.len(),
-            started.elapsed(),
-            peak_rss_kib(srv.child.id())
-        );
-        assert_eq!(code, 250, "{text}");
-        let m = last_message(&db, &uuid);
-        assert!(
-            m.flags.split(' ').any(|f| f == "encoded_message_part"),
-            "{}",
-            m.flags
-        );
+        let msg = encoded_nested(levels, &t.to);
+        let name = format!("encoded, {levels} levels");
+        let m = deliver_flagged(&mut t, &name, &msg, "encoded_message_part");
         assert_eq!(m.reply_text.as_deref(), Some("Here it is."));
-        // Kept as an attachment: the bytes of the attached message, still base64.
+        // Kept as an attachment: the attached message, decoded, as one opaque part.
         assert_eq!(m.attachments.len(), 1, "{:?}", m.attachments);
         assert_eq!(m.attachments[0].content_type, "message/rfc822");
-        still_serving(&mut srv, &to);
+        assert_eq!(m.attachments[0].size as usize, nested(levels, &t.to).len());
     }
 }
 
@@ -182,11 +196,14 @@ fn nesting_bombs_through_ingest_and_parse() {
 
 #[test]
 fn a_hundred_thousand_attachments_make_a_bounded_number_of_rows() {
-    let dir = TempDir::new("bombs-att");
-    let config = write_config(dir.path(), 0, "");
-    let db = dir.path().join("replyd.sqlite3");
-    let (uuid, to) = create_conversation(&config);
-    let mut srv = ServeProcess::start(&config);
+    let Target {
+        _dir: dir,
+        db,
+        uuid,
+        to,
+        srv: mut srv,
+    } = target("bombs-att");
+    let config = dir.path().join("smtpd.toml");
     let msg = many_parts(100_000, &to);
     still_serving(&mut srv, &to);
     let before = peak_rss_kib(srv.child.id());
