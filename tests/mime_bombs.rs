@@ -201,7 +201,7 @@ fn a_hundred_thousand_attachments_make_a_bounded_number_of_rows() {
         db,
         uuid,
         to,
-        srv: mut srv,
+        mut srv,
     } = target("bombs-att");
     let config = dir.path().join("smtpd.toml");
     let msg = many_parts(100_000, &to);
