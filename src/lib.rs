@@ -63,6 +63,7 @@ pub mod config;
 pub mod display;
 pub mod intake;
 pub mod message;
+pub mod message_ids;
 pub mod outbound;
 pub mod relay;
 pub mod shutdown;

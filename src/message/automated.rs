@@ -142,36 +142,6 @@ fn is_absence_subject(subject: &str) -> bool {
     ABSENCE_MARKERS.iter().any(|m| s.contains(m))
 }
 
-/// Our Message-IDs (`conversation/<uuid>/messages/<n>@…`) named anywhere in a report, so a
-/// bounce can be linked to the outgoing message it is about.
-pub fn our_message_ids(raw: &[u8]) -> Vec<String> {
-    const NEEDLE: &[u8] = b"<conversation/";
-    let mut out = Vec::new();
-    let mut i = 0;
-    while let Some(pos) = raw[i..].windows(NEEDLE.len()).position(|w| w == NEEDLE) {
-        let start = i + pos + 1;
-        let end = raw[start..]
-            .iter()
-            .take(300)
-            .position(|&b| b == b'>')
-            .map(|e| start + e);
-        if let Some(end) = end {
-            if let Ok(id) = std::str::from_utf8(&raw[start..end]) {
-                if id.contains("/messages/") && id.contains('@') && !out.iter().any(|o| o == id) {
-                    out.push(id.to_string());
-                }
-            }
-            i = end;
-        } else {
-            i = start;
-        }
-        if out.len() >= 8 {
-            break;
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,15 +155,5 @@ mod tests {
         assert!(!is_absence_subject("Re: Out of office settings are wrong"));
         assert!(!is_absence_subject("AW: Automatische Antwort kaputt"));
         assert!(!is_absence_subject("Where is my parcel?"));
-    }
-
-    #[test]
-    fn finds_our_ids() {
-        let raw = b"Original-Message-ID: <conversation/abc/messages/3@support.example.com>\r\n\
-                    Message-ID: <other@x>\r\nIn-Reply-To: <conversation/abc/messages/3@support.example.com>";
-        assert_eq!(
-            our_message_ids(raw),
-            vec!["conversation/abc/messages/3@support.example.com".to_string()]
-        );
     }
 }

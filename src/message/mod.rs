@@ -246,9 +246,9 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
             input.encoded_messages
         ));
     }
-    out.automated = automated::detect(&msg, crate::store::MARKER_HEADER).map(str::to_string);
+    out.automated = automated::detect(&msg, crate::message_ids::MARKER_HEADER).map(str::to_string);
     if out.automated.as_deref() == Some("bounce") {
-        out.reported_message_ids = automated::our_message_ids(raw);
+        out.reported_message_ids = crate::message_ids::named_in(raw);
     }
     for (what, text) in [("text", &out.text_body), ("HTML", &out.html_body)] {
         if text.as_deref().is_some_and(|t| t.contains('\u{FFFD}')) {

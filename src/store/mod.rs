@@ -22,7 +22,8 @@ mod schema;
 mod subscription;
 mod writer;
 
-pub use outgoing::{StampedMessage, MARKER_HEADER};
+pub use crate::message_ids::MARKER_HEADER;
+pub use outgoing::StampedMessage;
 pub use permissions::permission_warning;
 pub use schema::SCHEMA_VERSION;
 pub use subscription::Subscription;
@@ -40,8 +41,9 @@ use std::time::Duration;
 /// Why a store operation failed.
 #[derive(Debug)]
 pub enum StoreError {
-    /// SQLite said no: locked, disk full, read-only, corrupt…
-    Sqlite(rusqlite::Error),
+    /// The database said no: locked, disk full, read-only, corrupt… (its words). A string,
+    /// so that no backend's types leak into the API.
+    Database(String),
     /// The database file or its folder could not be created.
     Io(std::io::Error),
     /// The database was written by a newer replyd.
@@ -57,7 +59,7 @@ pub enum StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::Sqlite(e) => write!(f, "database error: {e}"),
+            StoreError::Database(e) => write!(f, "database error: {e}"),
             StoreError::Io(e) => write!(f, "cannot create the database or its folder: {e}"),
             StoreError::NewerSchema { found, supported } => write!(
                 f,
@@ -75,7 +77,7 @@ impl std::error::Error for StoreError {}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e)
+        StoreError::Database(e.to_string())
     }
 }
 

@@ -10,8 +10,7 @@ use crate::outbound::{self, StampParams};
 use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 
-/// The header that marks mail as sent through replyd (a loop back to us is recognised by it).
-pub const MARKER_HEADER: &str = "X-Replyd-Conversation";
+use crate::message_ids::{self, MARKER_HEADER};
 
 /// An agent's message, stamped and recorded.
 #[derive(Debug, Clone)]
@@ -72,7 +71,7 @@ impl Store {
             [conv_id],
             |r| r.get(0),
         )?;
-        let message_id = format!("conversation/{uuid}/messages/{n}@{domain}");
+        let message_id = message_ids::outgoing(&uuid, n, &domain);
         let in_reply_to: Option<String> = tx
             .query_row(
                 "SELECT message_id FROM messages WHERE conversation_id = ?1 \
