@@ -71,7 +71,7 @@ impl Store {
             [conv_id],
             |r| r.get(0),
         )?;
-        let message_id = message_ids::outgoing(&uuid, n, &domain);
+        let message_id = message_ids::outgoing(uuid, n, &domain);
         let in_reply_to: Option<String> = tx
             .query_row(
                 "SELECT message_id FROM messages WHERE conversation_id = ?1 \
