@@ -515,7 +515,7 @@ impl Session {
             }
             Ok(Data::Complete { bare_lf }) => bare_lf,
         };
-        let Some(tx) = self.tx.as_ref().map(|tx| tx.recipients.clone()) else {
+        let Some(tx) = self.tx.take() else {
             return Flow::Continue;
         };
         self.deliver(tx, body, bare_lf).await
@@ -524,25 +524,24 @@ impl Session {
     /// Refuses the message of the transaction: one reply, or in LMTP one per accepted
     /// recipient (RFC 2033 §4.2). The session goes on.
     fn refuse_message(&mut self, code: u16, esc: &str, text: &str) -> Flow {
+        let recipients = self.tx.take().map_or(0, |tx| tx.recipients.len());
+        self.refuse_for(recipients, code, esc, text)
+    }
+
+    /// [`Self::refuse_message`] for a transaction already handed over, of `recipients`.
+    fn refuse_for(&mut self, recipients: usize, code: u16, esc: &str, text: &str) -> Flow {
         if self.protocol == Protocol::Lmtp {
-            let n = self.tx.as_ref().map_or(0, |tx| tx.recipients.len());
-            for _ in 1..n {
+            for _ in 1..recipients {
                 self.conn.reply(code, esc, text);
             }
         }
-        self.tx = None;
         self.error(code, esc, text)
     }
 
     /// Hands the message to the intake (which applies the content rules, then stores it)
     /// and answers: a refusal as the rules say (one reply per recipient in LMTP), a storage
     /// fault `451`, stored `250`.
-    async fn deliver(
-        &mut self,
-        recipients: Vec<(String, Destination)>,
-        raw: Vec<u8>,
-        bare_lf: bool,
-    ) -> Flow {
+    async fn deliver(&mut self, tx: Transaction, raw: Vec<u8>, bare_lf: bool) -> Flow {
         let size = raw.len();
         let way_in = match self.protocol {
             Protocol::Lmtp => WayIn::Lmtp,
@@ -557,26 +556,25 @@ impl Session {
             way_in,
             trusted_relay: self.trusted,
         };
-        let sender = self
-            .tx
-            .as_ref()
-            .map(|tx| tx.sender.clone())
-            .unwrap_or_default();
-        let destinations: Vec<Destination> = recipients.iter().map(|(_, d)| d.clone()).collect();
+        let destinations: Vec<Destination> = tx.recipients.iter().map(|(_, d)| d.clone()).collect();
         let result = self
             .ctx
             .intake
-            .deliver(&arrival, sender, recipients, raw, bare_lf)
+            .deliver(&arrival, tx.sender, tx.recipients, raw, bare_lf)
             .await;
         let result = match result {
             Err(DeliveryError::Refused(refusal)) => {
                 tracing::info!(peer = %PeerName(self.peer), reply = %refusal, "message refused");
-                return self.refuse_message(refusal.code, refusal.esc, &refusal.text);
+                return self.refuse_for(
+                    destinations.len(),
+                    refusal.code,
+                    refusal.esc,
+                    &refusal.text,
+                );
             }
             Err(DeliveryError::Store(e)) => Err(e),
             Ok(stored) => Ok(stored),
         };
-        self.tx = None;
         if self.protocol == Protocol::Lmtp {
             return self.lmtp_replies(&destinations, size, result);
         }

@@ -16,6 +16,7 @@
 //! created for it and backups are created for their owner only, whatever the umask; existing
 //! ones readable by others are named by [`permission_warning`] (`permissions.rs`).
 
+mod checkpointer;
 mod outgoing;
 mod permissions;
 mod schema;
