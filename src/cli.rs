@@ -210,7 +210,7 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
         Command::Conversation(c) => conversation(c, &config),
         Command::Inbox(args) => {
             let store = open_store(&config)?;
-            let entries = store.inbox()?;
+            let entries = block_on(store.inbox())?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&entries)?);
             } else if entries.is_empty() {
@@ -232,7 +232,10 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
         } => {
             let store = open_store(&config)?;
             if print_sender {
-                println!("{}", store.conversation(&conversation)?.reply_address);
+                println!(
+                    "{}",
+                    block_on(store.conversation(&conversation))?.reply_address
+                );
                 return Ok(());
             }
             let raw = read_capped(
@@ -241,7 +244,12 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
                 "the message on standard input",
             )?;
             let name = display_name.or(config.outbound.display_name.clone());
-            let stamped = store.stamp_outgoing(&conversation, &raw, name.as_deref())?;
+            let stamped = block_on(replyd::outbound::stamp_and_record(
+                &store,
+                &conversation,
+                &raw,
+                name.as_deref(),
+            ))?;
             std::io::Write::write_all(&mut std::io::stdout(), &stamped.bytes)?;
             eprintln!(
                 "replyd: recorded as m{}; send with MAIL FROM:<{}>",
@@ -255,7 +263,7 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
         Command::Ingest { .. } => Ok(()),
         Command::Backup { path } => {
             let store = open_store(&config)?;
-            store.backup(&path)?;
+            block_on(store.backup(&path))?;
             println!("wrote {}", path.display());
             Ok(())
         }
@@ -267,7 +275,15 @@ fn open_store(config: &Config) -> Result<Store, StoreError> {
     if let Some(warning) = replyd::store::permission_warning(&config.store.path) {
         eprintln!("replyd: warning: {warning}");
     }
-    Store::open(&config.store.path, config.store.busy_timeout)
+    Store::open(&config.store)
+}
+
+/// Runs one store call to completion (the commands other than `serve` are one call each).
+fn block_on<T, E: Into<Box<dyn std::error::Error>>>(
+    future: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    runtime.block_on(future).map_err(Into::into)
 }
 
 /// Raises the soft open-files limit toward the hard one, so `max_connections` sessions
@@ -354,13 +370,13 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
                 0 => None,
                 d => Some(i64::from(d) * 86_400),
             };
-            let conv = store.create_conversation(&NewConversation {
+            let conv = block_on(store.create_conversation(&NewConversation {
                 contact_email: Some(&contact),
                 channel: &channel,
                 subject: subject.as_deref(),
                 domain: &domain,
                 ttl_seconds: ttl,
-            })?;
+            }))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&conv)?);
             } else {
@@ -368,7 +384,7 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
             }
         }
         ConversationCommand::List(args) => {
-            let list = store.conversations()?;
+            let list = block_on(store.conversations())?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -378,8 +394,8 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
             }
         }
         ConversationCommand::Show { uuid, json } => {
-            let conv = store.conversation(&uuid)?;
-            let messages = store.messages(&uuid)?;
+            let conv = block_on(store.conversation(&uuid))?;
+            let messages = block_on(store.messages(&uuid))?;
             if json {
                 let v = serde_json::json!({ "conversation": conv, "messages": messages });
                 println!("{}", serde_json::to_string_pretty(&v)?);
@@ -391,7 +407,7 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
             }
         }
         ConversationCommand::Close { uuid } => {
-            store.close_conversation(&uuid)?;
+            block_on(store.close_conversation(&uuid))?;
             println!("closed {uuid}");
         }
     }
@@ -404,7 +420,7 @@ fn print_conversation_line(c: &Conversation) {
     println!(
         "{}  {}  {}  {}  {}  {} message(s)  {}",
         escape(&c.uuid),
-        escape(&c.status),
+        escape(c.status.as_str()),
         escape(&c.channel),
         escape(c.contact_email.as_deref().unwrap_or("-")),
         escape(&c.reply_address),
@@ -427,12 +443,12 @@ fn print_message(m: &StoredMessage) {
     println!(
         "--- m{} {} at {}{}",
         m.id,
-        escape(&m.direction),
+        escape(m.direction.as_str()),
         escape(m.date.as_deref().unwrap_or(&m.received_at)),
         if m.flags.is_empty() {
             String::new()
         } else {
-            format!(" [{}]", escape(&m.flags))
+            format!(" [{}]", escape(&flag_words(&m.flags)))
         }
     );
     println!("From: {}", escape(m.from.as_deref().unwrap_or("(unknown)")));
@@ -443,7 +459,7 @@ fn print_message(m: &StoredMessage) {
         println!("Subject: {}", escape(s));
     }
     for a in &m.attachments {
-        let name = a.safe_filename();
+        let name = replyd::message::safe_filename(a.filename.as_deref(), &a.content_type);
         let sent = sent_name(&name, a.filename.as_deref());
         match &a.skipped_reason {
             None => println!(
@@ -478,7 +494,7 @@ fn print_inbox_entry(e: &InboxEntry) {
         "--- i{} at {}: {}",
         e.id,
         escape(&e.received_at),
-        escape(&e.reason)
+        escape(e.reason.as_str())
     );
     println!(
         "Envelope sender: {}",
@@ -617,10 +633,10 @@ fn parse(
             escape(p.subject.as_deref().unwrap_or("(none)"))
         );
         if let Some(a) = &p.automated {
-            println!("Automated: {}", escape(a));
+            println!("Automated: {}", escape(a.as_str()));
         }
         for a in &p.attachments {
-            let name = a.safe_filename();
+            let name = replyd::message::safe_filename(a.filename.as_deref(), &a.content_type);
             println!(
                 "Attachment: {name} ({}, {} bytes{}){}",
                 escape(&a.content_type),
@@ -630,7 +646,7 @@ fn parse(
             );
         }
         for a in &p.skipped_attachments {
-            let name = a.safe_filename();
+            let name = replyd::message::safe_filename(a.filename.as_deref(), &a.content_type);
             println!(
                 "Attachment not kept: {name} ({} bytes): {}{}",
                 a.size,
@@ -639,7 +655,7 @@ fn parse(
             );
         }
         if !p.flags.is_empty() {
-            println!("Flags: {}", escape(&p.flags.join(" ")));
+            println!("Flags: {}", escape(&flag_words(&p.flags)));
         }
         println!("\n--- reply text ---");
         print!("{}", escape_lines(&p.reply_text, TEXT_INDENT));
@@ -649,4 +665,13 @@ fn parse(
         }
     }
     Ok(())
+}
+
+/// Flags as one line of words.
+fn flag_words(flags: &[replyd::store::Flag]) -> String {
+    flags
+        .iter()
+        .map(|f| f.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -31,7 +31,7 @@
 //! println!("SMTP on {:?}", server.local_addrs());
 //! let store = server.store();
 //! // Learn of every new reply, without polling; resume from a stored cursor after a restart.
-//! let mut replies = store.subscribe(store.last_message_id()?, Some(server.writer().committed()));
+//! let mut replies = store.subscribe(store.last_message_id().await?);
 //! let stop = server.shutdown_handle();
 //! let running = tokio::spawn(server.run());
 //!
@@ -41,11 +41,11 @@
 //!     subject: Some("Order 42"),
 //!     domain: "support.example.com",
 //!     ttl_seconds: None,
-//! })?;
+//! }).await?;
 //! // Stamp the agent's email before sending it with MAIL FROM:<envelope_sender>.
 //! let agent_mail = b"From: Alice <alice@support.example.com>\r\nTo: bob@example.org\r\n\
 //!                    Subject: Order 42\r\n\r\nHello Bob\r\n";
-//! let stamped = store.stamp_outgoing(&conversation.uuid, agent_mail, Some("Example Support"))?;
+//! let stamped = replyd::outbound::stamp_and_record(&store, &conversation.uuid, agent_mail, Some("Example Support")).await?;
 //! # let _ = stamped;
 //!
 //! let reply = replies.next().await?;

@@ -67,6 +67,9 @@
 //!   that is neither a field nor a continuation is copied as it is, and fields after it are still
 //!   treated as fields.
 
+mod record;
+pub use record::{stamp_and_record, StampedMessage};
+
 use crate::message::header_block::{is_ftext, unfold, HeaderBlock};
 use base64::prelude::{Engine as _, BASE64_STANDARD};
 use std::collections::HashSet;

@@ -16,13 +16,12 @@ use super::stream::Stream;
 use super::tls::{Tls, TlsError};
 use crate::config::Config;
 use crate::shutdown::{Phase, ShutdownHandle};
-use crate::store::{Store, StoreError, Writer};
+use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -79,7 +78,6 @@ pub struct Server {
     listeners: Vec<(TcpListener, Protocol)>,
     unix: Option<(UnixListener, PathBuf)>,
     ctx: Arc<Context>,
-    writer_thread: JoinHandle<()>,
     shutdown: ShutdownHandle,
 }
 
@@ -88,8 +86,8 @@ impl Server {
     /// and binds every SMTP and LMTP address.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
         let tls = Tls::load(&config.tls).map_err(ServerError::Tls)?;
-        let store = Arc::new(Store::open(&config.store.path, config.store.busy_timeout)?);
-        let (writer, writer_thread) = Writer::spawn(&config.store)?;
+        let store = Store::open(&config.store)?;
+        store.start_deliveries()?;
         let mut listeners = Vec::new();
         let smtp = config.server.listen.iter().map(|a| (a, Protocol::Smtp));
         let lmtp = config.lmtp.listen.iter().map(|a| (a, Protocol::Lmtp));
@@ -108,8 +106,7 @@ impl Server {
         Ok(Server {
             listeners,
             unix,
-            ctx: Arc::new(Context::new(config, store, writer, tls)),
-            writer_thread,
+            ctx: Arc::new(Context::new(config, store, tls)),
             shutdown: ShutdownHandle::new(),
         })
     }
@@ -137,14 +134,9 @@ impl Server {
         self.shutdown.clone()
     }
 
-    /// The store the server writes to.
-    pub fn store(&self) -> Arc<Store> {
+    /// The store the server writes to ([`Store::subscribe`] to learn of each new reply).
+    pub fn store(&self) -> Store {
         self.ctx.intake.store.clone()
-    }
-
-    /// The writer, for notifications of committed messages.
-    pub fn writer(&self) -> Writer {
-        self.ctx.intake.writer.clone()
     }
 
     /// Serves until [`ShutdownHandle::shutdown`] is called, then drains: transactions in
@@ -156,7 +148,6 @@ impl Server {
             listeners,
             unix,
             ctx,
-            writer_thread,
             shutdown,
         } = self;
         let max = ctx.intake.config.limits.max_connections;
@@ -210,9 +201,9 @@ impl Server {
             shutdown.advance(Phase::Abort);
             let _ = tokio::time::timeout(Duration::from_secs(2), slots.acquire_many(all)).await;
         }
+        // What was handed to the store is written before the server says it stopped.
+        ctx.intake.store.finish_deliveries().await;
         drop(ctx);
-        // The writer thread ends once every handle is gone, after writing what it was given.
-        let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
         tracing::info!("stopped");
         Ok(())
     }

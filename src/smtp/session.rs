@@ -18,7 +18,7 @@ use super::tls::Tls;
 use crate::config::Config;
 use crate::intake::{Arrival, DeliveryError, Intake, WayIn};
 use crate::shutdown::{Phase, Signal};
-use crate::store::{Destination, Store, StoreError, Stored, Writer};
+use crate::store::{Destination, Store, StoreError, Stored};
 use smtp_proto::{Error as ProtoError, Request};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,7 +43,7 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    pub fn new(config: Config, store: Arc<Store>, writer: Writer, tls: Option<Tls>) -> Context {
+    pub fn new(config: Config, store: Store, tls: Option<Tls>) -> Context {
         let ehlo_lines = vec![
             config.server.hostname.clone(),
             "PIPELINING".into(),
@@ -55,11 +55,7 @@ impl Context {
         Context {
             connection_rate: RateLimiter::new(config.limits.max_connection_rate_per_ip),
             message_rate: RateLimiter::new(config.limits.max_message_rate_per_ip),
-            intake: Intake {
-                config,
-                store,
-                writer,
-            },
+            intake: Intake { config, store },
             ehlo_lines,
             tls,
         }
@@ -267,7 +263,7 @@ impl Session {
             }
             Request::StartTls => self.starttls().await,
             Request::Mail { from } => self.mail(text, from.address.as_ref(), from.flags),
-            Request::Rcpt { to } => self.rcpt(text, to.address.as_ref()),
+            Request::Rcpt { to } => self.rcpt(text, to.address.as_ref()).await,
             Request::Data => self.data().await,
             Request::Rset => {
                 self.tx = None;
@@ -430,7 +426,7 @@ impl Session {
         Flow::Continue
     }
 
-    fn rcpt(&mut self, line: &str, address: &str) -> Flow {
+    async fn rcpt(&mut self, line: &str, address: &str) -> Flow {
         let Some(tx) = &self.tx else {
             return self.error(503, "5.5.1", "Need MAIL before RCPT");
         };
@@ -449,7 +445,7 @@ impl Session {
         } else {
             address
         };
-        let dest = match self.ctx.intake.check_recipient(address) {
+        let dest = match self.ctx.intake.check_recipient(address).await {
             Ok(dest) => dest,
             Err(refusal) => return self.error(refusal.code, refusal.esc, &refusal.text),
         };
