@@ -10,11 +10,11 @@
 //! [`Config`] value, run it on your tokio runtime, and use the [`Store`] to manage
 //! conversations.
 //!
-//! Data flows one way: socket → [`smtp`] session → [`message`] extraction → [`store`].
+//! Data flows one way: socket → SMTP session → intake → [`message`] extraction → [`store`].
 //!
 //! Everything in a stored message was written by its sender: show it to a person through
 //! [`display::escape`] (one-line fields) or [`display::escape_lines`] (reply text), and save
-//! an attachment under [`store::AttachmentInfo::safe_filename`], never its own name.
+//! an attachment under [`message::safe_filename`], never its own name.
 //!
 //! # Embedding
 //!
@@ -58,20 +58,29 @@
 //!
 //! `examples/embed.rs` is the same, runnable: `cargo run --example embed`.
 
-pub mod address;
 pub mod config;
 pub mod display;
-pub mod intake;
 pub mod message;
-pub mod message_ids;
 pub mod outbound;
-pub mod relay;
-pub mod shutdown;
-pub mod smtp;
 pub mod store;
-pub mod time;
+
+mod address;
+mod intake;
+mod message_ids;
+mod relay;
+mod shutdown;
+mod smtp;
+mod time;
+
+/// The `replyd` command line (the binary is `main` calling [`cli::main`]).
+#[doc(hidden)]
+pub mod cli;
 
 pub use config::Config;
 pub use shutdown::ShutdownHandle;
-pub use smtp::{Server, ServerError};
-pub use store::{Conversation, NewConversation, Store, StoreError, StoredMessage};
+pub use smtp::{Server, ServerError, TlsError};
+pub use store::{Conversation, NewConversation, Store, StoreError, StoredMessage, Subscription};
+
+/// The session fuzz target's entry points (not an API).
+#[doc(hidden)]
+pub use smtp::fuzzing;

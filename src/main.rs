@@ -1,8 +1,5 @@
-//! The `replyd` command: the daemon and the tools to manage conversations.
-
-mod cli;
-mod ingest;
+//! The `replyd` command: the daemon and the tools to manage conversations (`replyd::cli`).
 
 fn main() -> std::process::ExitCode {
-    cli::main()
+    replyd::cli::main()
 }

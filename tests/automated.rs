@@ -8,7 +8,7 @@ use common::*;
 fn send(srv: &TestServer, to: &str, sender: &str, headers: &str, body: &str) -> i64 {
     let msg = format!(
         "From: Someone <someone@example.org>\r\nTo: {to}\r\nMessage-ID: <{}@example.org>\r\n{headers}\r\n{body}\r\n",
-        replyd::address::new_token()
+        unique_id()
     );
     let mut c = Raw::greeted(srv.addr);
     c.expect("EHLO client.test", 250, "");
@@ -260,7 +260,7 @@ fn who_wrote_it_customer_agent_or_colleague() {
     ] {
         let msg = format!(
             "From: {from}\r\nTo: {to}\r\nCc: carol@example.org\r\nSubject: Re: x\r\nMessage-ID: <{}@x>\r\n\r\nhello\r\n",
-            replyd::address::new_token()
+            unique_id()
         );
         assert_eq!(c.send_mail("bob@example.org", &[&to], &msg).0, 250);
         let m = srv

@@ -8,9 +8,9 @@
 mod attachments;
 mod automated;
 mod filename;
-pub mod header_block;
-pub mod html;
-pub mod reply_text;
+pub(crate) mod header_block;
+pub(crate) mod html;
+pub(crate) mod reply_text;
 mod structure;
 
 use crate::store::{AttachmentRecord, Automated, Flag, MessageContent};
@@ -28,7 +28,7 @@ pub struct Mailbox {
 }
 
 /// What relays wrote at the top of a message, as the parser read it (unfolded raw values):
-/// the topmost `Received:` and every `Authentication-Results`. [`crate::relay`] believes
+/// the topmost `Received:` and every `Authentication-Results`. The intake believes
 /// them only from a trusted relay.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TraceHeaders {
@@ -416,7 +416,7 @@ fn mailboxes(a: &Address<'_>) -> Vec<Mailbox> {
 impl ParsedMessage {
     /// What the store records of this message (moved, not copied; the relays' trace
     /// headers, already read by the intake, are left behind).
-    pub fn into_content(self) -> MessageContent {
+    pub(crate) fn into_content(self) -> MessageContent {
         let addresses = |list: Vec<Mailbox>| list.into_iter().map(|m| m.address).collect();
         let (from, from_name) = match self.from {
             Some(m) => (Some(m.address), m.name),

@@ -10,10 +10,9 @@
 //! Today's backend is SQLite ([`sqlite`]): one file, WAL mode, `synchronous=FULL`, one
 //! writer thread with group commit. A delivery is answered only after its commit.
 //!
-//! Incoming mail is written by [`Store::deliver`], which only works between
-//! [`Store::start_deliveries`] and [`Store::finish_deliveries`] (the server and `replyd
-//! ingest` call them); reads and administrative writes work on any open store, from any
-//! number of processes at the same time as a running server.
+//! Incoming mail is written only by a process that takes deliveries (the server, `replyd
+//! ingest`); reads and administrative writes work on any open store, from any number of
+//! processes at the same time as a running server.
 
 mod error;
 mod model;
@@ -39,7 +38,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 /// Stamps an agent's message for a thread, inside the transaction that records it.
-pub type Compose<'a> =
+pub(crate) type Compose<'a> =
     Box<dyn FnOnce(&OutgoingThread) -> Result<OutgoingRecord, StoreError> + Send + 'a>;
 
 /// What a storage backend does. One implementation per database; [`Store`] is the handle
@@ -157,25 +156,25 @@ impl Store {
     }
 
     /// Looks a token up for `RCPT TO`: open, closed, expired or unknown.
-    pub async fn token_status(&self, token: &str) -> Result<TokenStatus, StoreError> {
+    pub(crate) async fn token_status(&self, token: &str) -> Result<TokenStatus, StoreError> {
         self.backend.token_status(token).await
     }
 
     /// Makes this process able to take deliveries (the SQLite backend starts its writer
     /// thread). A store that cannot take mail says so here, at start, not at the first
     /// delivery.
-    pub fn start_deliveries(&self) -> Result<(), StoreError> {
+    pub(crate) fn start_deliveries(&self) -> Result<(), StoreError> {
         self.backend.start_deliveries()
     }
 
     /// Writes an accepted message; resolves once it is committed. Deliveries handed over
     /// at the same time share one commit.
-    pub async fn deliver(&self, delivery: Delivery) -> Result<Vec<Stored>, StoreError> {
+    pub(crate) async fn deliver(&self, delivery: Delivery) -> Result<Vec<Stored>, StoreError> {
         self.backend.deliver(delivery).await
     }
 
     /// Writes what was already handed over, then stops taking deliveries.
-    pub async fn finish_deliveries(&self) {
+    pub(crate) async fn finish_deliveries(&self) {
         self.backend.finish_deliveries().await
     }
 
@@ -183,7 +182,7 @@ impl Store {
     /// transaction that records it, so the message number in our Message-ID is never handed
     /// out twice. Returns the stored id and what `compose` made. (Use
     /// [`crate::outbound::stamp_and_record`].)
-    pub async fn record_outgoing(
+    pub(crate) async fn record_outgoing(
         &self,
         uuid: &str,
         compose: Compose<'_>,

@@ -71,6 +71,19 @@ pub fn open_store(db: &Path) -> Store {
     .unwrap()
 }
 
+/// A string no other call in this process returns (for Message-IDs).
+pub fn unique_id() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "u{}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    )
+}
+
 /// A config for tests: loopback, port 0, database in `dir`.
 pub fn test_config(dir: &Path) -> Config {
     let mut c = Config::default();

@@ -156,3 +156,78 @@ fn a_large_plain_reply_is_kept_once_as_a_range_of_the_raw_bytes() {
     let m = block_on(store.messages(&conv.uuid)).unwrap().pop().unwrap();
     assert_eq!(m.reply_text.as_deref(), Some(expected.as_str()));
 }
+
+/// Deliveries committed together: one that cannot be written (its conversation row is gone)
+/// fails alone, the others in the same batch are committed.
+#[test]
+fn a_delivery_that_cannot_be_written_fails_alone() {
+    use crate::store::{content_hash, Store, Stored};
+    let dir = Dir::new("batch");
+    let store = Store::open(&StoreConfig {
+        path: dir.0.join("replyd.sqlite3"),
+        ..Default::default()
+    })
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let conv = rt
+        .block_on(store.create_conversation(&NewConversation {
+            contact_email: Some("bob@example.org"),
+            channel: "email",
+            subject: None,
+            domain: "support.example.com",
+            ttl_seconds: None,
+        }))
+        .unwrap();
+    store.start_deliveries().unwrap();
+    let delivery = |conversation: i64, n: usize| {
+        let raw = format!(
+            "From: bob@example.org\r\nTo: {}\r\nMessage-ID: <b{n}@example.org>\r\n\r\nHi\r\n",
+            conv.reply_address
+        )
+        .into_bytes();
+        Delivery {
+            envelope: Envelope::default(),
+            destinations: vec![Destination::Conversation(conversation)],
+            trace_header: String::new(),
+            content_hash: content_hash(&raw),
+            content: crate::message::extract(&raw, &Default::default()).into_content(),
+            raw,
+            received_at: 0,
+        }
+    };
+    let results = rt.block_on(async {
+        // Handed over together, so the writer can take them as one batch.
+        let writes: Vec<_> = (0..6)
+            .map(|n| {
+                let conversation = if n == 3 { conv.id + 1000 } else { conv.id };
+                let store = store.clone();
+                let d = delivery(conversation, n);
+                tokio::spawn(async move { store.deliver(d).await })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for w in writes {
+            results.push(w.await.unwrap());
+        }
+        store.finish_deliveries().await;
+        results
+    });
+    for (n, r) in results.iter().enumerate() {
+        match n {
+            3 => assert!(r.is_err(), "delivery {n}: {r:?}"),
+            _ => assert!(
+                matches!(
+                    r.as_deref(),
+                    Ok([Stored::Message {
+                        duplicate: false,
+                        ..
+                    }])
+                ),
+                "delivery {n}: {r:?}"
+            ),
+        }
+    }
+    assert_eq!(rt.block_on(store.messages(&conv.uuid)).unwrap().len(), 5);
+}

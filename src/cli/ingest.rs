@@ -17,9 +17,9 @@
 //! the SMTP reply's code and text; the MTA puts it in its bounce. (Bare LF is not a question
 //! here: a pipe's lines end as the MTA writes them.)
 
-use replyd::intake::{Arrival, DeliveryError, Intake, Refusal, WayIn};
-use replyd::store::Store;
-use replyd::Config;
+use crate::intake::{Arrival, DeliveryError, Intake, Refusal, WayIn};
+use crate::store::Store;
+use crate::Config;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::PathBuf;
