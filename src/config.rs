@@ -4,6 +4,10 @@
 //! hours, so unknown keys are refused and every error names the file, the key and what is
 //! wrong with it.
 
+mod operator;
+
+pub use operator::{ActivityConfig, LogConfig, LogFormat};
+
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -24,6 +28,8 @@ pub struct Config {
     pub outbound: OutboundConfig,
     pub lmtp: LmtpConfig,
     pub tls: TlsConfig,
+    pub activity: ActivityConfig,
+    pub log: LogConfig,
 }
 
 /// `[outbound]`: stamping agent mail.
@@ -593,6 +599,7 @@ pub fn parse_duration(t: &str) -> Result<Duration, String> {
         "" | "s" => n.checked_mul(1000),
         "m" => n.checked_mul(60_000),
         "h" => n.checked_mul(3_600_000),
+        "d" => n.checked_mul(86_400_000),
         _ => None,
     }
     .ok_or_else(|| format!("{t:?} is not a duration like \"30s\", \"5m\" or \"500ms\""))?;

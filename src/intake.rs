@@ -7,29 +7,39 @@
 //! From a trusted relay it also records the original client and the relay's verdicts
 //! ([`crate::relay`]).
 
+use crate::activity::{outcome_of, ActivityLog};
 use crate::address::{classify, Recipient};
 use crate::config::{BareLf, Config, Limits};
 use crate::message::{self, header_block::HeaderBlock};
 use crate::relay::{self, RelayFacts};
 use crate::store::{
-    Automated, Delivery, Destination, Envelope, InboxReason, Store, StoreError, Stored, TokenStatus,
+    Activity, Automated, Delivery, Destination, Envelope, InboxReason, Reason, Store, StoreError,
+    Stored, TokenStatus,
 };
 use std::net::IpAddr;
 
-/// A refused recipient: the SMTP reply to give (`5xx` permanent, `4xx` try again later).
+/// A refusal: the SMTP reply to give (`5xx` permanent, `4xx` try again later), and its
+/// reason in the activity log's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     pub code: u16,
     pub esc: &'static str,
     pub text: String,
+    pub reason: Reason,
 }
 
 impl Refusal {
-    fn new(code: u16, esc: &'static str, text: impl Into<String>) -> Refusal {
+    pub(crate) fn new(
+        code: u16,
+        esc: &'static str,
+        text: impl Into<String>,
+        reason: Reason,
+    ) -> Refusal {
         Refusal {
             code,
             esc,
             text: text.into(),
+            reason,
         }
     }
 
@@ -59,6 +69,23 @@ pub enum WayIn {
 }
 
 impl WayIn {
+    /// Its name in the activity log and the logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            WayIn::Smtp { esmtp: false, .. } => "smtp",
+            WayIn::Smtp {
+                esmtp: true,
+                tls: false,
+            } => "esmtp",
+            WayIn::Smtp {
+                esmtp: true,
+                tls: true,
+            } => "esmtps",
+            WayIn::Lmtp => "lmtp",
+            WayIn::Pipe => "pipe",
+        }
+    }
+
     /// The `with` word of our `Received:` header (RFC 3848 names).
     pub fn trace_name(self) -> &'static str {
         match self {
@@ -109,46 +136,139 @@ pub struct Arrival<'a> {
     pub trusted_relay: bool,
 }
 
-/// The shared rules and the way to the store.
+/// The shared rules, the way to the store, and the record of every attempt.
 pub struct Intake {
     pub config: Config,
     pub store: Store,
+    activity: ActivityLog,
 }
 
 impl Intake {
-    /// Decides an envelope recipient (already stripped of `<>`).
-    pub async fn check_recipient(&self, address: &str) -> Result<Destination, Refusal> {
+    pub fn new(config: Config, store: Store) -> Intake {
+        let activity = ActivityLog::new(store.clone(), config.activity.clone());
+        Intake {
+            config,
+            store,
+            activity,
+        }
+    }
+
+    /// The activity log (for its upkeep task and the final flush).
+    pub(crate) fn activity(&self) -> &ActivityLog {
+        &self.activity
+    }
+
+    /// Decides an envelope recipient (already stripped of `<>`); a refusal is recorded.
+    pub async fn check_recipient(
+        &self,
+        arrival: &Arrival<'_>,
+        sender: &str,
+        address: &str,
+    ) -> Result<Destination, Refusal> {
+        let decided = self.decide_recipient(address).await;
+        if let Err(refusal) = &decided {
+            self.refused(arrival, Some(sender), Some(address), refusal);
+        }
+        decided
+    }
+
+    /// Records a refusal a protocol layer gave (before or after the recipients).
+    pub fn refused(
+        &self,
+        arrival: &Arrival<'_>,
+        sender: Option<&str>,
+        recipient: Option<&str>,
+        refusal: &Refusal,
+    ) {
+        self.activity.record(self.activity_row(
+            arrival,
+            sender,
+            recipient,
+            (refusal.code, refusal.reason.clone()),
+            &refusal.text,
+            None,
+        ));
+    }
+
+    fn activity_row(
+        &self,
+        arrival: &Arrival<'_>,
+        sender: Option<&str>,
+        recipient: Option<&str>,
+        (code, reason): (u16, Reason),
+        detail: &str,
+        message_id: Option<i64>,
+    ) -> Activity {
+        let at_ms = crate::time::unix_now_ms();
+        Activity {
+            time: crate::time::rfc3339_ms(at_ms),
+            at_ms,
+            way_in: arrival.way_in.name().to_string(),
+            client_ip: arrival.remote_ip.map(|ip| ip.to_string()),
+            helo: arrival.helo.map(str::to_string),
+            sender: sender.map(str::to_string),
+            recipient: recipient.map(str::to_string),
+            outcome: outcome_of(code),
+            code,
+            reason,
+            detail: detail.to_string(),
+            message_id,
+            count: 1,
+        }
+    }
+
+    async fn decide_recipient(&self, address: &str) -> Result<Destination, Refusal> {
         match classify(address, &self.config.server.domains) {
             Recipient::Reply { token } => match self.store.token_status(&token).await {
                 Ok(TokenStatus::Open { conversation_id }) => {
                     Ok(Destination::Conversation(conversation_id))
                 }
-                Ok(TokenStatus::Closed) | Ok(TokenStatus::Expired) => Err(Refusal::new(
+                Ok(TokenStatus::Closed) => Err(Refusal::new(
                     550,
                     "5.1.1",
                     self.config.conversations.closed_reply_text.clone(),
+                    Reason::ClosedConversation,
                 )),
-                Ok(TokenStatus::Unknown) => Err(Refusal::new(550, "5.1.1", "No such conversation")),
+                Ok(TokenStatus::Expired) => Err(Refusal::new(
+                    550,
+                    "5.1.1",
+                    self.config.conversations.closed_reply_text.clone(),
+                    Reason::ExpiredToken,
+                )),
+                Ok(TokenStatus::Unknown) => Err(Refusal::new(
+                    550,
+                    "5.1.1",
+                    "No such conversation",
+                    Reason::UnknownToken,
+                )),
                 Err(e) => {
                     tracing::error!(error = %e, "token look-up failed");
                     Err(Refusal::new(
                         451,
                         "4.3.0",
                         "Temporary storage failure, try again later",
+                        Reason::StorageFault,
                     ))
                 }
             },
             Recipient::Postmaster => Ok(Destination::Operator(InboxReason::Postmaster)),
-            Recipient::UnknownLocal => Err(Refusal::new(550, "5.1.1", "No such user here")),
+            Recipient::UnknownLocal => Err(Refusal::new(
+                550,
+                "5.1.1",
+                "No such user here",
+                Reason::UnknownUser,
+            )),
             Recipient::Routed => Err(Refusal::new(
                 550,
                 "5.7.1",
                 "Source routing (% or !) is not accepted",
+                Reason::SourceRoute,
             )),
             Recipient::Foreign => Err(Refusal::new(
                 550,
                 "5.7.1",
                 "Relay access denied: not a domain of ours",
+                Reason::ForeignDomain,
             )),
         }
     }
@@ -164,10 +284,72 @@ impl Intake {
         raw: Vec<u8>,
         bare_lf: bool,
     ) -> Result<Vec<Stored>, DeliveryError> {
-        check_content(&self.config.limits, &raw, bare_lf).map_err(DeliveryError::Refused)?;
-        self.store_message(arrival, sender, recipients, raw)
-            .await
-            .map_err(DeliveryError::Store)
+        if let Err(refusal) = check_content(&self.config.limits, &raw, bare_lf) {
+            for (address, _) in &recipients {
+                self.refused(arrival, Some(&sender), Some(address), &refusal);
+            }
+            return Err(DeliveryError::Refused(refusal));
+        }
+        let attempt: Vec<(String, Destination)> = recipients.clone();
+        let sender_copy = sender.clone();
+        let result = self.store_message(arrival, sender, recipients, raw).await;
+        self.record_outcome(arrival, &sender_copy, &attempt, &result);
+        result.map_err(DeliveryError::Store)
+    }
+
+    /// One activity row per recipient: the stored row it reached, or the storage fault.
+    fn record_outcome(
+        &self,
+        arrival: &Arrival<'_>,
+        sender: &str,
+        recipients: &[(String, Destination)],
+        result: &Result<Vec<Stored>, StoreError>,
+    ) {
+        // The store answers once per distinct destination, in first-seen order.
+        let mut distinct: Vec<&Destination> = Vec::new();
+        for (_, d) in recipients {
+            if !distinct.contains(&d) {
+                distinct.push(d);
+            }
+        }
+        for (address, d) in recipients {
+            let stored = result.as_ref().ok().and_then(|stored| {
+                distinct
+                    .iter()
+                    .position(|x| *x == d)
+                    .and_then(|i| stored.get(i))
+            });
+            let (code, reason, detail, id) = match (stored, result) {
+                (Some(Stored::Message { id, duplicate }), _) => (
+                    250,
+                    if *duplicate {
+                        Reason::Duplicate
+                    } else {
+                        Reason::Stored
+                    },
+                    format!("stored as m{id}"),
+                    Some(*id),
+                ),
+                (Some(Stored::Inbox { id }), _) => {
+                    (250, Reason::ToOperator, format!("stored as i{id}"), None)
+                }
+                (None, Err(e)) => (451, Reason::StorageFault, e.to_string(), None),
+                (None, Ok(_)) => (
+                    451,
+                    Reason::StorageFault,
+                    "not written with the rest of its batch".to_string(),
+                    None,
+                ),
+            };
+            self.activity.record(self.activity_row(
+                arrival,
+                Some(sender),
+                Some(address),
+                (code, reason),
+                &detail,
+                id,
+            ));
+        }
     }
 
     async fn store_message(
@@ -263,6 +445,7 @@ pub fn check_content(limits: &Limits, raw: &[u8], bare_lf: bool) -> Result<(), R
                 "Message size exceeds the limit of {} bytes",
                 limits.max_message_size
             ),
+            Reason::TooLarge,
         ));
     }
     if bare_lf && limits.bare_lf == BareLf::Reject {
@@ -270,6 +453,7 @@ pub fn check_content(limits: &Limits, raw: &[u8], bare_lf: bool) -> Result<(), R
             550,
             "5.5.2",
             "Bare LF in message data; lines must end with CRLF",
+            Reason::BareLf,
         ));
     }
     let block = HeaderBlock::read(raw);
@@ -282,6 +466,7 @@ pub fn check_content(limits: &Limits, raw: &[u8], bare_lf: bool) -> Result<(), R
                 "Message header block of {header_len} bytes exceeds the limit of {}",
                 limits.max_header_size
             ),
+            Reason::HeaderTooLarge,
         ));
     }
     let received = block.fields_named(raw, "Received").count();
@@ -290,6 +475,7 @@ pub fn check_content(limits: &Limits, raw: &[u8], bare_lf: bool) -> Result<(), R
             554,
             "5.4.0",
             format!("Too many Received headers ({received}): mail loop"),
+            Reason::MailLoop,
         ));
     }
     Ok(())

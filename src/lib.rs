@@ -64,6 +64,7 @@ pub mod message;
 pub mod outbound;
 pub mod store;
 
+mod activity;
 mod address;
 mod intake;
 mod message_ids;

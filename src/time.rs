@@ -11,6 +11,48 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Milliseconds since the Unix epoch, now.
+pub fn unix_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Days since 1970-01-01 of a civil date (the inverse of `civil_from_days`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Seconds since the epoch of `2026-12-03`, `2026-12-03T10:00`, `2026-12-03T10:00:05Z`
+/// (UTC; a `Z` or `+00:00` suffix is accepted, other offsets are not).
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix('Z')
+        .or_else(|| t.strip_suffix("+00:00"))
+        .unwrap_or(t);
+    let (date, time) = t.split_once(['T', ' ']).unwrap_or((t, "00:00:00"));
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut c = time.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hh, mm) = (c.next()??, c.next()??);
+    let ss = c.next().flatten().unwrap_or(0);
+    if !(0..24).contains(&hh) || !(0..60).contains(&mm) || !(0..61).contains(&ss) {
+        return None;
+    }
+    Some(days_from_civil(y, m as u32, day as u32) * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
 /// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -40,6 +82,13 @@ pub fn rfc3339(unix: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
 }
 
+/// `2026-11-25T20:55:00.123Z`
+pub fn rfc3339_ms(unix_ms: i64) -> String {
+    let (y, m, d, hh, mm, ss, _) = split(unix_ms.div_euclid(1000));
+    let ms = unix_ms.rem_euclid(1000);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}Z")
+}
+
 /// `Wed, 25 Nov 2026 20:55:00 +0000`
 pub fn rfc5322(unix: i64) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -64,5 +113,17 @@ mod tests {
         assert_eq!(rfc5322(0), "Thu, 1 Jan 1970 00:00:00 +0000");
         assert_eq!(rfc3339(1_795_639_000), "2026-11-25T20:36:40Z");
         assert_eq!(rfc5322(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
+        assert_eq!(rfc3339_ms(1_795_639_000_042), "2026-11-25T20:36:40.042Z");
+    }
+
+    #[test]
+    fn parses_what_it_formats() {
+        for t in [0, 951_782_400, 1_795_639_000, 4_102_444_799] {
+            assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t), "{t}");
+        }
+        assert_eq!(parse_rfc3339("2026-11-25"), Some(1_795_564_800));
+        assert_eq!(parse_rfc3339("2026-11-25T20:36"), Some(1_795_639_000 - 40));
+        assert_eq!(parse_rfc3339("2026-13-01"), None);
+        assert_eq!(parse_rfc3339("yesterday"), None);
     }
 }

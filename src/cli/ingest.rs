@@ -85,7 +85,7 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
             return EX_TEMPFAIL;
         }
     };
-    let intake = Intake { config, store };
+    let intake = Intake::new(config, store);
     let recipient = args
         .recipient
         .trim_matches(|c| c == '<' || c == '>')
@@ -102,7 +102,7 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
         trusted_relay: true,
     };
     let result = runtime.block_on(async {
-        let destination = match intake.check_recipient(&recipient).await {
+        let destination = match intake.check_recipient(&arrival, &sender, &recipient).await {
             Ok(d) => d,
             Err(refusal) => return Err(refusal),
         };
@@ -115,6 +115,7 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
                 false,
             )
             .await;
+        intake.activity().flush_all();
         intake.store.finish_deliveries().await;
         Ok(result)
     });

@@ -11,11 +11,12 @@
 //! when it, its `-wal`/`-shm` or its folder is open to group or others: customer mail is
 //! private. `ingest` does not: a pipe transport puts its stderr in bounces to the sender.
 
+mod activity;
 mod ingest;
 mod parse;
 mod show;
 
-use crate::config::{Limits, MessageConfig};
+use crate::config::{Limits, LogFormat, MessageConfig};
 use crate::store::{NewConversation, Store, StoreError};
 use crate::{Config, Server};
 use clap::{Args, Parser, Subcommand};
@@ -56,6 +57,8 @@ enum Command {
     Conversation(ConversationCommand),
     /// Lists what reached the operator: postmaster mail and mail accepted but not threaded.
     Inbox(ListArgs),
+    /// Lists delivery attempts, newest first: stored, refused (and why), deferred.
+    Activity(activity::ActivityArgs),
     /// Writes a consistent copy of the database to PATH while the server runs.
     Backup {
         /// Where to write the copy (must not exist).
@@ -160,17 +163,9 @@ pub fn main() -> ExitCode {
         };
         return ingest::main(config_path, cli.database, args);
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        // Colour codes only for a terminal, not in journald or a log file.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     if let Command::Parse { file, json } = &cli.command {
         if !named && !config_path.exists() {
+            init_logging(LogFormat::Text);
             // `parse` reads only the [message] limits: with no configuration file here and
             // none named, it uses their defaults, so it can be run on a file from anywhere.
             return finish(parse(
@@ -191,7 +186,24 @@ pub fn main() -> ExitCode {
     if let Some(db) = &cli.database {
         config.store.path = db.clone();
     }
+    init_logging(config.log.format);
     finish(run(cli.command, config))
+}
+
+/// Log lines on stderr: text (coloured only on a terminal, not in journald or a file), or
+/// one JSON object per line for a collector (`[log] format`); `RUST_LOG` filters.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
 }
 
 fn finish(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
@@ -229,6 +241,10 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
                 }
             }
             Ok(())
+        }
+        Command::Activity(args) => {
+            let store = open_store(&config)?;
+            activity::run(&store, &args)
         }
         Command::Stamp {
             conversation,

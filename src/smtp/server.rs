@@ -179,6 +179,11 @@ impl Server {
             )));
         }
         accept_tasks.push(tokio::spawn(reload_on_hangup(ctx.clone())));
+        let upkeep = {
+            let ctx = ctx.clone();
+            let stop = shutdown.subscribe();
+            tokio::spawn(async move { ctx.intake.activity().maintain(stop).await })
+        };
         shutdown.subscribe().reached(Phase::Draining).await;
         for t in &accept_tasks {
             t.abort();
@@ -202,6 +207,8 @@ impl Server {
             let _ = tokio::time::timeout(Duration::from_secs(2), slots.acquire_many(all)).await;
         }
         // What was handed to the store is written before the server says it stopped.
+        let _ = upkeep.await;
+        ctx.intake.activity().flush_all();
         ctx.intake.store.finish_deliveries().await;
         drop(ctx);
         tracing::info!("stopped");

@@ -18,9 +18,9 @@ use super::rate::RateLimiter;
 use super::stream::Stream;
 use super::tls::Tls;
 use crate::config::Config;
-use crate::intake::{Arrival, DeliveryError, Intake, WayIn};
+use crate::intake::{Arrival, DeliveryError, Intake, Refusal, WayIn};
 use crate::shutdown::{Phase, Signal};
-use crate::store::{Destination, Store, StoreError, Stored};
+use crate::store::{Destination, Reason, Store, StoreError, Stored};
 use smtp_proto::{Error as ProtoError, Request};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,7 +57,7 @@ impl Context {
         Context {
             connection_rate: RateLimiter::new(config.limits.max_connection_rate_per_ip),
             message_rate: RateLimiter::new(config.limits.max_message_rate_per_ip),
-            intake: Intake { config, store },
+            intake: Intake::new(config, store),
             ehlo_lines,
             tls,
         }
@@ -192,6 +192,39 @@ impl Session {
             }
         }
         self.conn.close().await;
+    }
+
+    /// How this session's mail arrives, for the intake.
+    fn arrival(&self) -> Arrival<'_> {
+        let way_in = match self.protocol {
+            Protocol::Lmtp => WayIn::Lmtp,
+            Protocol::Smtp => WayIn::Smtp {
+                esmtp: self.esmtp,
+                tls: self.conn.stream().is_tls(),
+            },
+        };
+        Arrival {
+            helo: self.helo.as_deref(),
+            remote_ip: self.peer.map(|p| p.ip()),
+            way_in,
+            trusted_relay: self.trusted,
+        }
+    }
+
+    /// Refuses a delivery attempt (recorded in the activity log) with an error reply.
+    fn refuse_attempt(
+        &mut self,
+        sender: Option<&str>,
+        recipient: Option<&str>,
+        refusal: Refusal,
+    ) -> Flow {
+        let sender = sender
+            .map(str::to_string)
+            .or_else(|| self.tx.as_ref().map(|tx| tx.sender.clone()));
+        self.ctx
+            .intake
+            .refused(&self.arrival(), sender.as_deref(), recipient, &refusal);
+        self.error(refusal.code, refusal.esc, &refusal.text)
     }
 
     /// Queues an error reply and counts it; too many errors end the session.
@@ -379,7 +412,16 @@ impl Session {
             && self.ctx.intake.config.tls.require_tls
             && !self.conn.stream().is_tls()
         {
-            return self.error(530, "5.7.0", "Must issue a STARTTLS command first");
+            return self.refuse_attempt(
+                Some(address),
+                None,
+                Refusal::new(
+                    530,
+                    "5.7.0",
+                    "Must issue a STARTTLS command first",
+                    Reason::Policy,
+                ),
+            );
         }
         if self.tx.is_some() {
             return self.error(503, "5.5.1", "Nested MAIL command");
@@ -387,27 +429,42 @@ impl Session {
         if let Some(peer) = self.peer.filter(|_| !self.trusted) {
             if !self.ctx.message_rate.allow(peer.ip()) {
                 tracing::warn!(%peer, "max_message_rate_per_ip reached; MAIL refused with 450");
-                return self.error(
-                    450,
-                    "4.7.1",
-                    "Too much mail from your address, try again later",
+                return self.refuse_attempt(
+                    Some(address),
+                    None,
+                    Refusal::new(
+                        450,
+                        "4.7.1",
+                        "Too much mail from your address, try again later",
+                        Reason::RateLimit,
+                    ),
                 );
             }
         }
         let smtputf8 = flags & smtp_proto::MAIL_SMTPUTF8 != 0;
         if !smtputf8 && !address.is_ascii() {
-            return self.error(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
+            return self.refuse_attempt(
+                Some(address),
+                None,
+                Refusal::new(
+                    553,
+                    "5.6.7",
+                    "Non-ASCII address requires SMTPUTF8",
+                    Reason::Policy,
+                ),
+            );
         }
         match declared_size(line) {
             Err(()) => return self.error(501, "5.5.4", "Invalid SIZE value"),
             Ok(Some(size)) if size > self.ctx.intake.config.limits.max_message_size as u64 => {
-                return self.error(
-                    552,
-                    "5.3.4",
-                    &format!(
-                        "Message size exceeds the limit of {} bytes",
-                        self.ctx.intake.config.limits.max_message_size
-                    ),
+                let text = format!(
+                    "Message size exceeds the limit of {} bytes",
+                    self.ctx.intake.config.limits.max_message_size
+                );
+                return self.refuse_attempt(
+                    Some(address),
+                    None,
+                    Refusal::new(552, "5.3.4", text, Reason::TooLarge),
                 );
             }
             Ok(_) => {}
@@ -433,10 +490,28 @@ impl Session {
             return self.error(503, "5.5.1", "Need MAIL before RCPT");
         };
         if !tx.smtputf8 && !address.is_ascii() {
-            return self.error(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
+            return self.refuse_attempt(
+                None,
+                Some(address),
+                Refusal::new(
+                    553,
+                    "5.6.7",
+                    "Non-ASCII address requires SMTPUTF8",
+                    Reason::Policy,
+                ),
+            );
         }
         if tx.recipients.len() >= self.ctx.intake.config.limits.max_recipients {
-            return self.error(452, "4.5.3", "Too many recipients");
+            return self.refuse_attempt(
+                None,
+                Some(address),
+                Refusal::new(
+                    452,
+                    "4.5.3",
+                    "Too many recipients",
+                    Reason::TooManyRecipients,
+                ),
+            );
         }
         let address = if address.is_empty() {
             if path_is_postmaster(line) {
@@ -447,7 +522,13 @@ impl Session {
         } else {
             address
         };
-        let dest = match self.ctx.intake.check_recipient(address).await {
+        let sender = tx.sender.clone();
+        let dest = match self
+            .ctx
+            .intake
+            .check_recipient(&self.arrival(), &sender, address)
+            .await
+        {
             Ok(dest) => dest,
             Err(refusal) => return self.error(refusal.code, refusal.esc, &refusal.text),
         };

@@ -21,15 +21,20 @@ mod subscription;
 mod vocabulary;
 
 pub use error::StoreError;
+pub(crate) use model::{
+    content_hash, AttachmentRecord, Delivery, Destination, Envelope, MessageContent,
+    OutgoingRecord, OutgoingThread, Stored, TokenStatus,
+};
 pub use model::{
-    content_hash, AttachmentInfo, AttachmentRecord, Conversation, Delivery, Destination, Envelope,
-    InboxEntry, MessageContent, NewConversation, OutgoingRecord, OutgoingThread, StoreStats,
-    Stored, StoredMessage, TokenStatus, ATTACHMENTS_LISTED,
+    Activity, ActivityFilter, AttachmentInfo, Conversation, InboxEntry, NewConversation,
+    StoreStats, StoredMessage, ATTACHMENTS_LISTED,
 };
 pub use sqlite::permission_warning;
 pub use subscription::Subscription;
 pub(crate) use vocabulary::{join_flags, split_flags};
-pub use vocabulary::{Automated, ConversationStatus, Direction, Flag, InboxReason};
+pub use vocabulary::{
+    Automated, ConversationStatus, Direction, Flag, InboxReason, Outcome, Reason,
+};
 
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -81,6 +86,10 @@ pub(crate) trait Backend: Send + Sync {
     async fn last_message_id(&self) -> Result<i64, StoreError>;
     async fn change_counter(&self) -> Result<i64, StoreError>;
     async fn backup(&self, dest: &Path) -> Result<(), StoreError>;
+
+    fn queue_activity(&self, rows: Vec<Activity>);
+    async fn activity(&self, filter: &ActivityFilter) -> Result<Vec<Activity>, StoreError>;
+    async fn prune_activity(&self, before_ms: i64) -> Result<usize, StoreError>;
 }
 
 /// The store. Cheap to clone (every clone is the same store); safe to use from several
@@ -243,6 +252,23 @@ impl Store {
     /// Commit signals of this process's deliveries, when it takes any.
     pub(crate) fn commits(&self) -> Option<watch::Receiver<i64>> {
         self.backend.commits()
+    }
+
+    /// Queues activity rows; they are committed with the next deliveries, or within half a
+    /// second, never in a commit of their own on the way to a `250`. Dropped in a process
+    /// that takes no deliveries.
+    pub(crate) fn queue_activity(&self, rows: Vec<Activity>) {
+        self.backend.queue_activity(rows)
+    }
+
+    /// Delivery attempts, newest first.
+    pub async fn activity(&self, filter: &ActivityFilter) -> Result<Vec<Activity>, StoreError> {
+        self.backend.activity(filter).await
+    }
+
+    /// Removes activity older than `before_ms` (Unix milliseconds); returns how many rows.
+    pub(crate) async fn prune_activity(&self, before_ms: i64) -> Result<usize, StoreError> {
+        self.backend.prune_activity(before_ms).await
     }
 
     /// Writes a consistent copy of the store to `dest` (a new file, private to its owner),

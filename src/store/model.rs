@@ -1,7 +1,9 @@
 //! What the store keeps and hands back: conversations, messages, attachments, inbox entries,
 //! and the deliveries the intake hands it. Plain data, the same whichever backend holds it.
 
-use super::vocabulary::{Automated, ConversationStatus, Direction, Flag, InboxReason};
+use super::vocabulary::{
+    Automated, ConversationStatus, Direction, Flag, InboxReason, Outcome, Reason,
+};
 use serde::Serialize;
 
 /// A conversation and its reply address.
@@ -269,4 +271,45 @@ pub struct OutgoingRecord {
     /// The envelope sender it is sent with (the reply address).
     pub envelope_sender: String,
     pub content: MessageContent,
+}
+
+/// One delivery attempt for one recipient: what the operator looks up when a customer says
+/// their reply bounced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Activity {
+    /// When, as RFC 3339 (UTC, milliseconds).
+    pub time: String,
+    /// Unix milliseconds (for ordering and filtering).
+    #[serde(skip)]
+    pub at_ms: i64,
+    /// `smtp`, `esmtps`, `lmtp`, `pipe`, or an HTTP ingress's name.
+    pub way_in: String,
+    pub client_ip: Option<String>,
+    pub helo: Option<String>,
+    /// `MAIL FROM` (empty for the null sender; `None` before MAIL).
+    pub sender: Option<String>,
+    /// `None` when refused before any recipient was named.
+    pub recipient: Option<String>,
+    pub outcome: Outcome,
+    /// The reply code given (`250`, `550`, `451`… or the HTTP status).
+    pub code: u16,
+    pub reason: Reason,
+    /// The reply's text, or what was aggregated.
+    pub detail: String,
+    /// The stored message (`m` id) when there is one.
+    pub message_id: Option<i64>,
+    /// Attempts this row stands for: 1, or more when a flood was aggregated.
+    pub count: i64,
+}
+
+/// Which activity rows to read.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityFilter {
+    /// Unix milliseconds: rows at or after.
+    pub since_ms: Option<i64>,
+    pub recipient: Option<String>,
+    pub sender: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// At most this many, newest first.
+    pub limit: usize,
 }

@@ -142,6 +142,59 @@ vocabulary! {
     other Other
 }
 
+vocabulary! {
+    /// What became of a delivery attempt, for one recipient.
+    Outcome {
+        /// Committed (a message row or an operator inbox entry).
+        Stored => "stored",
+        /// Refused for good (a `5xx`, or an HTTP ingress's do-not-retry answer).
+        Refused => "refused",
+        /// Refused for now (a `4xx`): the client is expected to try again.
+        Deferred => "deferred",
+    }
+}
+
+vocabulary! {
+    /// Why a delivery attempt ended as it did.
+    Reason {
+        /// Stored in its conversation.
+        Stored => "stored",
+        /// A retry of a message already stored: acknowledged, not stored twice.
+        Duplicate => "duplicate",
+        /// Stored in the operator inbox.
+        ToOperator => "to_operator",
+        /// A reply address whose token names no conversation.
+        UnknownToken => "unknown_token",
+        /// The conversation is closed.
+        ClosedConversation => "closed_conversation",
+        /// The token's time is up.
+        ExpiredToken => "expired_token",
+        /// Another local part of one of our domains.
+        UnknownUser => "unknown_user",
+        /// Not one of our domains: a relay attempt.
+        ForeignDomain => "foreign_domain",
+        /// `%` or `!` routing in the local part.
+        SourceRoute => "source_route",
+        /// More recipients than `max_recipients`.
+        TooManyRecipients => "too_many_recipients",
+        /// Over `max_message_rate_per_ip`.
+        RateLimit => "rate_limit",
+        /// Over `max_message_size`.
+        TooLarge => "too_large",
+        /// A header block over `max_header_size`.
+        HeaderTooLarge => "header_too_large",
+        /// More `Received:` headers than `max_received_headers`.
+        MailLoop => "mail_loop",
+        /// Bare LF line ends under `bare_lf = "reject"`.
+        BareLf => "bare_lf",
+        /// The store could not commit: the client retries.
+        StorageFault => "storage_fault",
+        /// Any other rule of ours (TLS required, SMTPUTF8 needed, a malformed request…).
+        Policy => "policy",
+    }
+    other Other
+}
+
 /// Flags as stored: space-separated words.
 pub(crate) fn join_flags(flags: &[Flag]) -> String {
     let mut out = String::new();

@@ -191,6 +191,28 @@ impl TestServer {
         self.count_where(|m| m.trace_header.as_deref().unwrap_or("").contains(&with))
     }
 
+    /// The activity log, newest first, once it holds at least `at_least` rows (it is
+    /// written within a second of the attempts); panics after 5 s.
+    pub fn activity(&self, at_least: usize) -> Vec<replyd::store::Activity> {
+        let filter = replyd::store::ActivityFilter {
+            limit: 1_000_000,
+            ..Default::default()
+        };
+        let started = std::time::Instant::now();
+        loop {
+            let rows = self.block(self.store.activity(&filter)).unwrap();
+            if rows.len() >= at_least {
+                return rows;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{} activity rows, expected {at_least}: {rows:#?}",
+                rows.len()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// A stored message by id.
     pub fn message(&self, id: i64) -> StoredMessage {
         self.block(self.store.message(id)).unwrap().unwrap()
@@ -515,6 +537,11 @@ impl ServeProcess {
             if line.contains("listening for SMTP") {
                 if let Some(i) = line.find("addr=") {
                     let a = line[i + 5..].split_whitespace().next().unwrap();
+                    break a.parse().unwrap();
+                }
+                // `[log] format = "json"`: `"addr":"127.0.0.1:…"`.
+                if let Some(i) = line.find("\"addr\":\"") {
+                    let a = line[i + 8..].split('"').next().unwrap();
                     break a.parse().unwrap();
                 }
             }

@@ -54,8 +54,24 @@ impl Session {
                 return Flow::Close;
             }
             Ok(Data::TooBig) => {
-                let text = format!("Message size exceeds the limit of {max} bytes");
-                return self.refuse_message(552, "5.3.4", &text);
+                let refusal = Refusal::new(
+                    552,
+                    "5.3.4",
+                    format!("Message size exceeds the limit of {max} bytes"),
+                    Reason::TooLarge,
+                );
+                if let Some(tx) = &self.tx {
+                    let arrival = self.arrival();
+                    for (address, _) in &tx.recipients {
+                        self.ctx.intake.refused(
+                            &arrival,
+                            Some(&tx.sender),
+                            Some(address),
+                            &refusal,
+                        );
+                    }
+                }
+                return self.refuse_message(refusal.code, refusal.esc, &refusal.text);
             }
             Ok(Data::Complete { bare_lf }) => bare_lf,
         };
@@ -87,19 +103,7 @@ impl Session {
     /// fault `451`, stored `250`.
     async fn deliver(&mut self, tx: Transaction, raw: Vec<u8>, bare_lf: bool) -> Flow {
         let size = raw.len();
-        let way_in = match self.protocol {
-            Protocol::Lmtp => WayIn::Lmtp,
-            Protocol::Smtp => WayIn::Smtp {
-                esmtp: self.esmtp,
-                tls: self.conn.stream().is_tls(),
-            },
-        };
-        let arrival = Arrival {
-            helo: self.helo.as_deref(),
-            remote_ip: self.peer.map(|p| p.ip()),
-            way_in,
-            trusted_relay: self.trusted,
-        };
+        let arrival = self.arrival();
         let destinations: Vec<Destination> = tx.recipients.iter().map(|(_, d)| d.clone()).collect();
         let result = self
             .ctx

@@ -64,7 +64,7 @@ impl HeldTransaction {
 /// filling up over a long run).
 pub(crate) fn purge_messages(path: &Path) -> Result<(), StoreError> {
     Connection::open(path)?.execute_batch(
-        "DELETE FROM attachments; DELETE FROM inbox; DELETE FROM messages; \
+        "DELETE FROM attachments; DELETE FROM inbox; DELETE FROM messages; DELETE FROM activity; \
          DELETE FROM raw_messages;",
     )?;
     Ok(())

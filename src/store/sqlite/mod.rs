@@ -19,6 +19,7 @@
 //! created for it and backups are created for their owner only, whatever the umask; existing
 //! ones readable by others are named by [`permission_warning`] (`permissions.rs`).
 
+mod activity;
 mod checkpointer;
 mod conversations;
 mod faults;
@@ -38,15 +39,15 @@ pub use permissions::permission_warning;
 pub use schema::SCHEMA_VERSION;
 
 use super::{
-    Backend, Compose, Conversation, Delivery, InboxEntry, NewConversation, OutgoingRecord,
-    StoreError, StoreStats, Stored, StoredMessage, TokenStatus,
+    Activity, ActivityFilter, Backend, Compose, Conversation, Delivery, InboxEntry,
+    NewConversation, OutgoingRecord, StoreError, StoreStats, Stored, StoredMessage, TokenStatus,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -125,6 +126,8 @@ pub(crate) struct SqliteStore {
     next_reader: AtomicUsize,
     /// The writer thread, between `start_deliveries` and `finish_deliveries`.
     writer: Mutex<Option<writer::Writer>>,
+    /// Activity rows for the writer's next commit.
+    activity: Arc<activity::ActivityQueue>,
 }
 
 impl SqliteStore {
@@ -141,6 +144,7 @@ impl SqliteStore {
             readers,
             next_reader: AtomicUsize::new(0),
             writer: Mutex::new(None),
+            activity: Arc::default(),
         })
     }
 
@@ -199,7 +203,7 @@ impl Backend for SqliteStore {
     fn start_deliveries(&self) -> Result<(), StoreError> {
         let mut writer = self.writer();
         if writer.is_none() {
-            *writer = Some(writer::Writer::spawn(&self.config)?);
+            *writer = Some(writer::Writer::spawn(&self.config, self.activity.clone())?);
         }
         Ok(())
     }
@@ -282,6 +286,20 @@ impl Backend for SqliteStore {
 
     async fn backup(&self, dest: &Path) -> Result<(), StoreError> {
         reads::backup(&self.conn(), dest)
+    }
+
+    fn queue_activity(&self, rows: Vec<Activity>) {
+        if self.writer().is_some() {
+            self.activity.push(rows);
+        }
+    }
+
+    async fn activity(&self, filter: &ActivityFilter) -> Result<Vec<Activity>, StoreError> {
+        activity::read(&self.conn(), filter)
+    }
+
+    async fn prune_activity(&self, before_ms: i64) -> Result<usize, StoreError> {
+        activity::prune(&self.conn(), before_ms)
     }
 }
 

@@ -8,7 +8,7 @@ use super::StoreError;
 use rusqlite::Connection;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const V1: &str = r#"
 CREATE TABLE conversations (
@@ -164,6 +164,27 @@ SELECT m.id, m.conversation_id, m.direction, m.message_id, m.in_reply_to, m.refs
 FROM messages m LEFT JOIN raw_messages r ON r.id = m.raw_id AND m.reply_start IS NOT NULL;
 "#;
 
+/// v5: the activity log, one row per delivery attempt and recipient (or per aggregated
+/// flood), kept for `[activity] keep_days`.
+const V5: &str = r#"
+CREATE TABLE activity (
+    id          INTEGER PRIMARY KEY,
+    at_ms       INTEGER NOT NULL,
+    way_in      TEXT NOT NULL,
+    client_ip   TEXT,
+    helo        TEXT,
+    sender      TEXT,
+    recipient   TEXT,
+    outcome     TEXT NOT NULL,
+    code        INTEGER NOT NULL,
+    reason      TEXT NOT NULL,
+    detail      TEXT NOT NULL DEFAULT '',
+    message_id  INTEGER,
+    count       INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX activity_at ON activity(at_ms);
+"#;
+
 /// Brings the schema of `conn` to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -190,6 +211,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     if version < 4 {
         tx.execute_batch(V4)?;
+    }
+    if version < 5 {
+        tx.execute_batch(V5)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;

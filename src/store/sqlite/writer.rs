@@ -8,20 +8,31 @@
 //! done before the hand-over, on the session's side. After a storage error the
 //! connection is reopened for the next batch, so the server recovers without a restart
 //! once the disk has room again or the lock is released.
+//!
+//! Activity rows (one per delivery attempt) ride along in the next batch's transaction; with
+//! no delivery to share a commit with, they are committed on their own after
+//! [`ACTIVITY_WAIT`], so a refusal is visible within a second and never costs a `250` an
+//! fsync of its own.
 
-use super::super::{Delivery, Destination, Direction, Flag, InboxReason, StoreError, Stored};
+use super::super::{
+    Activity, Delivery, Destination, Direction, Flag, InboxReason, StoreError, Stored,
+};
+use super::activity::{self, ActivityQueue};
 use super::insert::{self, MessageRow};
 use super::{checkpointer, conversations, open_writer_connection};
 use crate::config::StoreConfig;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
 /// Largest number of deliveries committed in one transaction.
 const MAX_BATCH: usize = 512;
+
+/// How long activity rows wait for deliveries to share a commit with, at most.
+const ACTIVITY_WAIT: Duration = Duration::from_millis(400);
 
 struct Job {
     delivery: Delivery,
@@ -39,7 +50,10 @@ pub(super) struct Writer {
 impl Writer {
     /// Starts the writer thread on the database `config` names (which must exist and be
     /// migrated).
-    pub(super) fn spawn(config: &StoreConfig) -> Result<Writer, StoreError> {
+    pub(super) fn spawn(
+        config: &StoreConfig,
+        activity: Arc<ActivityQueue>,
+    ) -> Result<Writer, StoreError> {
         let (path, busy_timeout) = (config.path.as_path(), config.busy_timeout);
         let wal_alarm = config.wal_alarm_size as u64;
         let conn = open_writer_connection(path, busy_timeout)?;
@@ -53,7 +67,17 @@ impl Writer {
         let path = path.to_path_buf();
         let thread = std::thread::Builder::new()
             .name("replyd-writer".into())
-            .spawn(move || run(conn, path, busy_timeout, wal_alarm, rx, committed_tx))
+            .spawn(move || {
+                run(
+                    conn,
+                    path,
+                    busy_timeout,
+                    wal_alarm,
+                    rx,
+                    committed_tx,
+                    &activity,
+                )
+            })
             .map_err(StoreError::Io)?;
         Ok(Writer {
             tx,
@@ -95,6 +119,7 @@ fn run(
     wal_alarm: u64,
     rx: mpsc::Receiver<Job>,
     committed: watch::Sender<i64>,
+    activity: &ActivityQueue,
 ) {
     let (checkpoint, signal) = mpsc::sync_channel::<()>(1);
     let checkpoint_thread = {
@@ -111,7 +136,17 @@ fn run(
         }
     };
     let mut healthy = true;
-    while let Ok(first) = rx.recv() {
+    loop {
+        let first = match rx.recv_timeout(ACTIVITY_WAIT) {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if !activity.is_empty() {
+                    commit_activity(&mut conn, &path, busy_timeout, &mut healthy, activity);
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -134,8 +169,9 @@ fn run(
         }
         // A panic while writing (a bug) fails this batch with 451 and the writer goes on with
         // a fresh connection, rather than every later delivery failing until a restart.
+        let rows = activity.take();
         let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            write_batch(&mut conn, &batch)
+            write_batch(&mut conn, &batch, &rows)
         }))
         .unwrap_or_else(|_| {
             Err(StoreError::Invalid(
@@ -168,14 +204,65 @@ fn run(
             Err(e) => {
                 tracing::error!(error = %e, messages = batch.len(), "store: commit failed; clients get 451");
                 healthy = false;
+                activity.put_back(rows);
                 fail_all(batch, &e);
             }
         }
+    }
+    if !activity.is_empty() {
+        commit_activity(&mut conn, &path, busy_timeout, &mut healthy, activity);
     }
     drop(checkpoint);
     if let Some(t) = checkpoint_thread {
         let _ = t.join();
     }
+}
+
+/// Commits the queued activity rows on their own (no delivery came to share the commit).
+fn commit_activity(
+    conn: &mut Connection,
+    path: &std::path::Path,
+    busy_timeout: Duration,
+    healthy: &mut bool,
+    queue: &ActivityQueue,
+) {
+    if !*healthy {
+        match open_writer_connection(path, busy_timeout) {
+            Ok(c) => {
+                *conn = c;
+                *healthy = true;
+            }
+            Err(_) => return,
+        }
+    }
+    let rows = queue.take();
+    let written = (|| -> Result<(), StoreError> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        activity::insert(&tx, &rows)?;
+        tx.commit()?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        tracing::error!(error = %e, rows = rows.len(), "activity log: commit failed; kept for the next one");
+        *healthy = false;
+        queue.put_back(rows);
+    }
+}
+
+/// The batch's activity rows, in a savepoint of their own: a row the database refuses
+/// costs its rows, never the deliveries they share the commit with.
+fn write_activity(tx: &mut rusqlite::Transaction<'_>, rows: &[Activity]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sp = tx.savepoint()?;
+    match activity::insert(&sp, rows) {
+        Ok(()) => sp.commit()?,
+        Err(e) => {
+            tracing::error!(error = %e, rows = rows.len(), "activity log: rows could not be written");
+        }
+    }
+    Ok(())
 }
 
 fn fail_all(batch: Vec<Job>, e: &StoreError) {
@@ -193,14 +280,16 @@ fn fail_all(batch: Vec<Job>, e: &StoreError) {
 fn write_batch(
     conn: &mut Connection,
     batch: &[Job],
+    activity: &[Activity],
 ) -> Result<Vec<Result<Vec<Stored>, StoreError>>, StoreError> {
     {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let results: Result<Vec<_>, StoreError> = batch
             .iter()
             .map(|job| write_delivery(&tx, &job.delivery))
             .collect();
         if let Ok(results) = results {
+            write_activity(&mut tx, activity)?;
             tx.commit()?;
             return Ok(results.into_iter().map(Ok).collect());
         }
@@ -223,6 +312,7 @@ fn write_batch(
             }
         }
     }
+    write_activity(&mut tx, activity)?;
     tx.set_drop_behavior(rusqlite::DropBehavior::Rollback);
     tx.commit()?;
     Ok(results)
