@@ -11,6 +11,12 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod http;
+pub use http::{
+    read_secret, HttpConfig, IngressConfig, MailgunConfig, MandrillConfig, PasswordConfig,
+    UnknownRecipient,
+};
+
 /// The whole configuration. Build it from a file with [`Config::load`], from TOML text with
 /// [`Config::from_toml`], or in code from [`Config::default`].
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -24,6 +30,8 @@ pub struct Config {
     pub outbound: OutboundConfig,
     pub lmtp: LmtpConfig,
     pub tls: TlsConfig,
+    pub http: HttpConfig,
+    pub ingress: IngressConfig,
 }
 
 /// `[outbound]`: stamping agent mail.
@@ -387,6 +395,8 @@ impl Config {
             return Err(("limits.data_timeout", "must be greater than 0".into()));
         }
         self.validate_mta()?;
+        self.http.validate()?;
+        self.ingress.validate()?;
         if self.conversations.closed_reply_text.contains(['\r', '\n']) {
             return Err((
                 "conversations.closed_reply_text",

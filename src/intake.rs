@@ -9,10 +9,11 @@
 
 use crate::address::{classify, Recipient};
 use crate::config::{BareLf, Config, Limits};
+pub use crate::http::Ingress;
 use crate::message::{self, header_block::HeaderBlock};
 use crate::relay::{self, RelayFacts};
 use crate::store::{
-    Delivery, Destination, Envelope, Store, StoreError, Stored, TokenStatus, Writer,
+    Delivery, Destination, Envelope, ReplayToken, Store, StoreError, Stored, TokenStatus, Writer,
 };
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -57,6 +58,8 @@ pub enum WayIn {
     Lmtp,
     /// `replyd ingest`, run by a front MTA's pipe transport.
     Pipe,
+    /// An HTTP ingress: a provider's inbound webhook, or the relay ingress.
+    Http { ingress: Ingress },
 }
 
 impl WayIn {
@@ -74,6 +77,7 @@ impl WayIn {
             } => "ESMTPS",
             WayIn::Lmtp => "LMTP",
             WayIn::Pipe => "local",
+            WayIn::Http { .. } => "HTTP",
         }
     }
 }
@@ -108,6 +112,18 @@ pub struct Arrival<'a> {
     /// topmost `Received:` names the original client, and its `Authentication-Results`
     /// count.
     pub trusted_relay: bool,
+}
+
+/// What an HTTP provider tells about a message beyond the envelope, recorded with it.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// The provider's own id for the message or event.
+    pub provider_id: Option<String>,
+    /// The provider's SPF and DKIM verdicts, as it words them.
+    pub spf: Option<String>,
+    pub dkim: Option<String>,
+    /// A signature token to record as used, in the message's own transaction.
+    pub replay: Option<ReplayToken>,
 }
 
 /// The shared rules and the way to the store.
@@ -166,8 +182,29 @@ impl Intake {
         raw: Vec<u8>,
         bare_lf: bool,
     ) -> Result<Vec<Stored>, DeliveryError> {
+        self.deliver_with(
+            arrival,
+            sender,
+            recipients,
+            raw,
+            bare_lf,
+            Provenance::default(),
+        )
+        .await
+    }
+
+    /// [`Intake::deliver`], with what an HTTP provider tells about the message.
+    pub async fn deliver_with(
+        &self,
+        arrival: &Arrival<'_>,
+        sender: String,
+        recipients: Vec<(String, Destination)>,
+        raw: Vec<u8>,
+        bare_lf: bool,
+        provenance: Provenance,
+    ) -> Result<Vec<Stored>, DeliveryError> {
         check_content(&self.config.limits, &raw, bare_lf).map_err(DeliveryError::Refused)?;
-        self.store_message(arrival, sender, recipients, raw)
+        self.store_message(arrival, sender, recipients, raw, provenance)
             .await
             .map_err(DeliveryError::Store)
     }
@@ -178,6 +215,7 @@ impl Intake {
         sender: String,
         recipients: Vec<(String, Destination)>,
         raw: Vec<u8>,
+        provenance: Provenance,
     ) -> Result<Vec<Stored>, StoreError> {
         let now = crate::time::unix_now();
         // A queue id for the trace header and logs: unique enough, not a secret, so from
@@ -238,9 +276,16 @@ impl Intake {
                     .flatten()
                     .map(|ip| ip.to_string()),
                 relay_helo: relayed.then(|| arrival.helo.map(str::to_string)).flatten(),
-                spf: facts.spf,
-                dkim: facts.dkim,
+                // A provider's verdicts are marked as its own; a relay's are its own already.
+                spf: facts.spf.or_else(|| provider_verdict(arrival.way_in, provenance.spf)),
+                dkim: facts.dkim.or_else(|| provider_verdict(arrival.way_in, provenance.dkim)),
                 dmarc: facts.dmarc,
+                ingress: match arrival.way_in {
+                    WayIn::Http { ingress } => Some(ingress.name().to_string()),
+                    _ => None,
+                },
+                provider_id: provenance.provider_id,
+                replay: provenance.replay,
             },
             destinations,
             trace_header,
@@ -250,6 +295,17 @@ impl Intake {
             received_at: now,
         };
         self.writer.write(delivery).await
+    }
+}
+
+/// A provider's verdict, marked as its own: `sendgrid: pass`.
+fn provider_verdict(way_in: WayIn, verdict: Option<String>) -> Option<String> {
+    match way_in {
+        WayIn::Http { ingress } => verdict
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .map(|v| format!("{}: {v}", ingress.name())),
+        _ => None,
     }
 }
 

@@ -61,6 +61,7 @@
 pub mod address;
 pub mod config;
 pub mod display;
+pub mod http;
 pub mod intake;
 pub mod message;
 pub mod message_ids;

@@ -19,6 +19,7 @@
 mod checkpointer;
 mod outgoing;
 mod permissions;
+mod replay;
 mod schema;
 mod subscription;
 mod writer;
@@ -26,6 +27,7 @@ mod writer;
 pub use crate::message_ids::MARKER_HEADER;
 pub use outgoing::StampedMessage;
 pub use permissions::permission_warning;
+pub use replay::ReplayToken;
 pub use schema::SCHEMA_VERSION;
 pub use subscription::Subscription;
 pub use writer::{content_hash, Delivery, Destination, Envelope, Stored, Writer};
@@ -189,6 +191,13 @@ pub struct StoredMessage {
     pub remote_ip: Option<String>,
     pub helo: Option<String>,
     pub received_at: String,
+    /// The HTTP ingress it came through (`mailgun`, `relay`…); `None` for SMTP, LMTP, pipe.
+    pub ingress: Option<String>,
+    /// The provider's own id for the message or event.
+    pub provider_id: Option<String>,
+    /// SPF and DKIM verdicts: a trusted relay's, or a provider's (`sendgrid: pass`).
+    pub auth_spf: Option<String>,
+    pub auth_dkim: Option<String>,
     pub automated: Option<String>,
     pub sender_is_contact: Option<bool>,
     pub flags: String,
@@ -414,6 +423,11 @@ impl Store {
         })
     }
 
+    /// The digest a signature token of `ingress` was used with, if it was.
+    pub fn used_token(&self, ingress: &str, token: &str) -> Result<Option<[u8; 32]>, StoreError> {
+        replay::used_with(&self.conn(), ingress, token)
+    }
+
     /// The messages of a conversation, oldest first, with their attachments' descriptions.
     pub fn messages(&self, uuid: &str) -> Result<Vec<StoredMessage>, StoreError> {
         let conv = self.conversation(uuid)?;
@@ -446,7 +460,8 @@ impl Store {
              m.text_body, m.html_body, \
              m.reply_text, m.quoted_text, m.envelope_sender, m.envelope_recipients, m.remote_ip, \
              m.helo, m.received_at, m.automated, m.sender_is_contact, m.flags, m.notes, \
-             m.omitted_attachments, m.omitted_attachment_bytes \
+             m.omitted_attachments, m.omitted_attachment_bytes, m.ingress, m.provider_id, \
+             m.auth_spf, m.auth_dkim \
              FROM messages_full m JOIN conversations c ON c.id = m.conversation_id WHERE {clause}"
         ))?;
         let mut messages = stmt
@@ -473,6 +488,10 @@ impl Store {
                     remote_ip: r.get(18)?,
                     helo: r.get(19)?,
                     received_at: r.get(20)?,
+                    ingress: r.get(27)?,
+                    provider_id: r.get(28)?,
+                    auth_spf: r.get(29)?,
+                    auth_dkim: r.get(30)?,
                     automated: r.get(21)?,
                     sender_is_contact: r.get::<_, Option<i64>>(22)?.map(|v| v != 0),
                     flags: r.get(23)?,

@@ -9,7 +9,7 @@
 //! connection is reopened for the next batch, so the server recovers without a restart
 //! once the disk has room again or the lock is released.
 
-use super::{checkpointer, open_writer_connection, StoreError};
+use super::{checkpointer, open_writer_connection, replay, ReplayToken, StoreError};
 use crate::config::StoreConfig;
 use crate::message::ParsedMessage;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -40,6 +40,12 @@ pub struct Envelope {
     pub spf: Option<String>,
     pub dkim: Option<String>,
     pub dmarc: Option<String>,
+    /// The HTTP ingress it came through (`mailgun`, `relay`…).
+    pub ingress: Option<String>,
+    /// The provider's own id for the message or event.
+    pub provider_id: Option<String>,
+    /// A signature token to record as used in this delivery's transaction ([`ReplayToken`]).
+    pub replay: Option<ReplayToken>,
 }
 
 /// Where one copy of a message goes.
@@ -312,6 +318,9 @@ impl RawBytes<'_> {
 }
 
 fn write_delivery(tx: &Connection, d: &Delivery) -> Result<Vec<Stored>, StoreError> {
+    if let Some(token) = &d.envelope.replay {
+        replay::record(tx, token, d.received_at)?;
+    }
     let mut raw = RawBytes {
         delivery: d,
         id: None,
@@ -443,10 +452,10 @@ fn write_message(
              received_at, trace_header, raw_id, dedupe_key, content_hash, automated, \
              sender_is_contact, flags, notes, related_message_id, reply_start, reply_len, \
              relay_ip, relay_helo, auth_spf, auth_dkim, auth_dmarc, omitted_attachments, \
-             omitted_attachment_bytes) \
+             omitted_attachment_bytes, ingress, provider_id) \
              VALUES (?1, 'incoming', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
              ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, \
-             ?31, ?32, ?33, ?34, ?35, ?36, ?37) \
+             ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39) \
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![
@@ -487,6 +496,8 @@ fn write_message(
             d.envelope.dmarc,
             p.omitted_attachments.count as i64,
             p.omitted_attachments.bytes as i64,
+            d.envelope.ingress,
+            d.envelope.provider_id,
         ])?;
     if inserted == 0 {
         let id: i64 = tx
