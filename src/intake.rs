@@ -277,8 +277,12 @@ impl Intake {
                     .map(|ip| ip.to_string()),
                 relay_helo: relayed.then(|| arrival.helo.map(str::to_string)).flatten(),
                 // A provider's verdicts are marked as its own; a relay's are its own already.
-                spf: facts.spf.or_else(|| provider_verdict(arrival.way_in, provenance.spf)),
-                dkim: facts.dkim.or_else(|| provider_verdict(arrival.way_in, provenance.dkim)),
+                spf: facts
+                    .spf
+                    .or_else(|| provider_verdict(arrival.way_in, provenance.spf)),
+                dkim: facts
+                    .dkim
+                    .or_else(|| provider_verdict(arrival.way_in, provenance.dkim)),
                 dmarc: facts.dmarc,
                 ingress: match arrival.way_in {
                     WayIn::Http { ingress } => Some(ingress.name().to_string()),

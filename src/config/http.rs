@@ -156,9 +156,8 @@ pub fn read_secret(
 impl IngressConfig {
     /// Checks what parses but cannot work.
     pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
-        let both = |inline: &Option<String>, file: &Option<PathBuf>| {
-            inline.is_some() && file.is_some()
-        };
+        let both =
+            |inline: &Option<String>, file: &Option<PathBuf>| inline.is_some() && file.is_some();
         let pairs: [(&'static str, bool); 5] = [
             (
                 "ingress.mailgun.signing_key_file",
@@ -219,7 +218,10 @@ impl HttpConfig {
             ));
         }
         if self.max_concurrent_requests == 0 {
-            return Err(("http.max_concurrent_requests", "must be greater than 0".into()));
+            return Err((
+                "http.max_concurrent_requests",
+                "must be greater than 0".into(),
+            ));
         }
         if self.max_connections == 0 {
             return Err(("http.max_connections", "must be greater than 0".into()));

@@ -79,7 +79,8 @@ mod tests {
         let other = "Zx8mJBiGmiiyyfWnho3zKyjCg2pxLARoCuBM7X9AKCioShGiMX";
         assert!(!mailgun_signature_ok(key, "1539112500", other, sig));
         assert!(!mailgun_signature_ok(key, "1539112500", token, "zz"));
-        let signed = "https://example.com/rails/action_mailbox/mandrill/inbound_emailsmandrill_events[]";
+        let signed =
+            "https://example.com/rails/action_mailbox/mandrill/inbound_emailsmandrill_events[]";
         assert!(mandrill_signature_ok(
             "test-webhook",
             signed.as_bytes(),

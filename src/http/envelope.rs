@@ -58,7 +58,11 @@ fn field_values(raw: &[u8], names: &[&str]) -> Vec<String> {
         .fields
         .iter()
         .filter(|f| names.iter().any(|n| f.is(raw, n)))
-        .map(|f| String::from_utf8_lossy(&unfold(f.value(raw))).trim().to_string())
+        .map(|f| {
+            String::from_utf8_lossy(&unfold(f.value(raw)))
+                .trim()
+                .to_string()
+        })
         .collect()
 }
 
@@ -85,7 +89,10 @@ pub fn reply_addresses(raw: &[u8], domains: &[String]) -> Vec<String> {
 
 /// The topmost of the fields `names` (e.g. `X-Original-To`, `Delivered-To`), as an address.
 pub fn topmost(raw: &[u8], names: &[&str]) -> Option<Result<String, String>> {
-    field_values(raw, names).into_iter().next().map(|v| address(&v))
+    field_values(raw, names)
+        .into_iter()
+        .next()
+        .map(|v| address(&v))
 }
 
 /// The sender when the provider gives no envelope sender: `Return-Path` (`<>` is the null
@@ -135,6 +142,9 @@ mod tests {
             Some(Ok("top@support.example.com".into()))
         );
         assert_eq!(sender_from_headers(raw), "bob@example.org");
-        assert_eq!(sender_from_headers(b"Return-Path: <>\r\nFrom: a@b\r\n\r\n"), "");
+        assert_eq!(
+            sender_from_headers(b"Return-Path: <>\r\nFrom: a@b\r\n\r\n"),
+            ""
+        );
     }
 }

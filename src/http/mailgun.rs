@@ -91,12 +91,15 @@ async fn handle(state: &HttpState, peer: SocketAddr, headers: &HeaderMap, body: 
     let provider_id = form.text("Message-Id").ok().flatten().map(str::to_string);
     let Some(raw) = form.take("body-mime").filter(|r| !r.is_empty()) else {
         return Outcome::MissingRaw(
-            "no body-mime field: the Mailgun route must forward() to a URL ending in /mime"
-                .into(),
+            "no body-mime field: the Mailgun route must forward() to a URL ending in /mime".into(),
         );
     };
     let digest = content_digest(&recipients, sender.as_deref(), &raw);
-    match state.intake.store.used_token(Ingress::Mailgun.name(), &token) {
+    match state
+        .intake
+        .store
+        .used_token(Ingress::Mailgun.name(), &token)
+    {
         Ok(Some(used)) if used != digest => {
             return Outcome::Unauthorized(format!(
                 "token {token:?} was used before with other content: a replayed signature"

@@ -94,8 +94,7 @@ async fn handle(state: &HttpState, peer: SocketAddr, headers: &HeaderMap, body: 
         let url_check = events.is_some_and(|e| e.trim_ascii() == b"[]");
         if url_check && auth::mandrill_signature_ok(TEST_KEY, &signed, signature) {
             return Outcome::Stored {
-                what: "Mandrill's URL check (test-webhook key, no events): nothing to store"
-                    .into(),
+                what: "Mandrill's URL check (test-webhook key, no events): nothing to store".into(),
             };
         }
         return Outcome::Unauthorized(format!(
@@ -124,7 +123,9 @@ async fn handle(state: &HttpState, peer: SocketAddr, headers: &HeaderMap, body: 
         match outcome {
             Outcome::Stored { .. } => stored += 1,
             Outcome::StorageFault(e) => faults.push(format!("event {i}: {e}")),
-            other => tracing::warn!(ingress = "mandrill", %peer, event = i, "event refused: {other:?}"),
+            other => {
+                tracing::warn!(ingress = "mandrill", %peer, event = i, "event refused: {other:?}")
+            }
         }
     }
     if !faults.is_empty() {
@@ -148,7 +149,10 @@ async fn deliver_event(
     let msg = event.get("msg");
     let text = |name: &str| msg.and_then(|m| m.get(name)).and_then(Value::as_str);
     let Some(raw) = text("raw_msg").filter(|r| !r.is_empty()) else {
-        return (index, Outcome::MissingRaw("event without msg.raw_msg".into()));
+        return (
+            index,
+            Outcome::MissingRaw("event without msg.raw_msg".into()),
+        );
     };
     let recipients = match text("email") {
         None => vec![],

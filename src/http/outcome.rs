@@ -207,10 +207,7 @@ pub async fn deliver(state: &HttpState, inbound: Inbound) -> Outcome {
             return Outcome::Rejected(format!("{why}; dropped ([ingress] unknown_recipient)"));
         }
         let reason = format!("unknown_recipient over {}: {why}", inbound.ingress);
-        let address = refused
-            .first()
-            .map(|(a, _)| a.clone())
-            .unwrap_or_default();
+        let address = refused.first().map(|(a, _)| a.clone()).unwrap_or_default();
         accepted.push((address, Destination::Operator(reason)));
     }
     let result = intake
@@ -238,7 +235,11 @@ pub async fn deliver(state: &HttpState, inbound: Inbound) -> Outcome {
                     }
                 )
             });
-            let verb = if duplicate { "already stored" } else { "stored" };
+            let verb = if duplicate {
+                "already stored"
+            } else {
+                "stored"
+            };
             Outcome::Stored {
                 what: format!("{verb} as {}", ids(&stored)),
             }

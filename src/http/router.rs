@@ -157,7 +157,11 @@ pub fn router(state: Arc<HttpState>) -> Router {
 }
 
 /// Past `max_concurrent_requests`, `503` at once rather than a queue nobody sees.
-async fn at_capacity(State(state): State<Arc<HttpState>>, request: Request, next: Next) -> Response {
+async fn at_capacity(
+    State(state): State<Arc<HttpState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Ok(_permit) = state.busy.clone().try_acquire_owned() else {
         tracing::warn!(
             path = ?request.uri().path(),

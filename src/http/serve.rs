@@ -59,7 +59,14 @@ pub async fn serve(listeners: Vec<TcpListener>, state: Arc<HttpState>, shutdown:
         let connections = connections.clone();
         let graceful = graceful.clone();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        accepting.spawn(accept(listener, app, connections, header_timeout, graceful, tx));
+        accepting.spawn(accept(
+            listener,
+            app,
+            connections,
+            header_timeout,
+            graceful,
+            tx,
+        ));
         tasks.spawn(run_connections(rx));
     }
     shutdown.subscribe().reached(Phase::Draining).await;
@@ -118,10 +125,12 @@ async fn accept(
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = app.clone().map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            request
-        });
+        let service =
+            app.clone()
+                .map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)

@@ -4,6 +4,7 @@
 //! under `REPLYD_REQUIRE_ALL=1`, which `./scripts/test` sets); [`mta`] for Postfix and Exim.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod mta;
 pub mod needs;
 
@@ -64,6 +65,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The first LMTP TCP listener, when `[lmtp] listen` was set.
     pub lmtp_addr: Option<SocketAddr>,
+    /// The first HTTP listener, when `[http] listen` was set.
+    pub http_addr: Option<SocketAddr>,
     pub store: Arc<Store>,
     pub db: PathBuf,
     pub stop: ShutdownHandle,
@@ -90,12 +93,14 @@ impl TestServer {
         let server = runtime.block_on(Server::bind(config)).unwrap();
         let addr = server.local_addrs()[0];
         let lmtp_addr = server.lmtp_addrs().first().copied();
+        let http_addr = server.http_addrs().first().copied();
         let store = server.store();
         let stop = server.shutdown_handle();
         let task = runtime.spawn(server.run());
         TestServer {
             addr,
             lmtp_addr,
+            http_addr,
             store,
             db,
             stop,
