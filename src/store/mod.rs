@@ -123,6 +123,14 @@ pub(crate) fn open_writer_connection(
     busy_timeout: Duration,
 ) -> Result<Connection, StoreError> {
     let conn = open_connection(path, busy_timeout)?;
+    // SQLite silently opens a file it cannot write read-only; a writer that took such a
+    // connection would fail its next batch too, after the storage recovered.
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(StoreError::Database(format!(
+            "{} cannot be opened for writing",
+            path.display()
+        )));
+    }
     // Checkpoints are the checkpointer thread's job, never a commit's (SQLite's default runs
     // one inside the commit that crosses 1,000 WAL pages).
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;

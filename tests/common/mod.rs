@@ -4,6 +4,7 @@
 //! under `REPLYD_REQUIRE_ALL=1`, which `./scripts/test` sets); [`mta`] for Postfix and Exim.
 #![allow(dead_code)]
 
+pub mod faults;
 pub mod http;
 pub mod mta;
 pub mod needs;
