@@ -242,3 +242,87 @@ impl HttpConfig {
 fn de_opt_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
     de_size(d).map(Some)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, UnknownRecipient};
+    use std::time::Duration;
+
+    const MINIMAL: &str = "[server]\ndomains = [\"support.example.com\"]\n";
+
+    #[test]
+    fn http_and_ingress_keys() {
+        let c = Config::from_toml(
+            &format!(
+                "{MINIMAL}[http]\nlisten = [\"127.0.0.1:8025\"]\nmax_request_size = \"10MiB\"\n\
+                 request_timeout = \"1m\"\n[ingress]\nmax_age = \"9h\"\nunknown_recipient = \"drop\"\n\
+                 [ingress.mailgun]\nsigning_key = \"k\"\n[ingress.relay]\npassword_file = \"/p\"\n\
+                 [ingress.mandrill]\nwebhook_key = \"w\"\npublic_url = \"https://x/y\"\n"
+            ),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(c.http.listen.len(), 1);
+        assert_eq!(c.http.request_limit(1), 10 * 1024 * 1024);
+        assert_eq!(c.http.request_timeout, Duration::from_secs(60));
+        assert_eq!(c.ingress.max_age, Duration::from_secs(9 * 3600));
+        assert_eq!(c.ingress.unknown_recipient, UnknownRecipient::Drop);
+        assert_eq!(c.ingress.mailgun.signing_key.as_deref(), Some("k"));
+        let d = Config::from_toml(MINIMAL, "x").unwrap();
+        assert!(d.http.listen.is_empty(), "off unless asked for, in code");
+        assert_eq!(d.http.request_limit(25 << 20), (50 << 20) + (1 << 20));
+        assert_eq!(d.ingress.max_age, Duration::from_secs(24 * 3600));
+        assert_eq!(d.ingress.unknown_recipient, UnknownRecipient::Inbox);
+    }
+
+    #[test]
+    fn ingress_mistakes_are_named() {
+        let err = |extra: &str| {
+            Config::from_toml(&format!("{MINIMAL}{extra}"), "x")
+                .unwrap_err()
+                .key
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            err("[ingress.mandrill]\nwebhook_key = \"w\"\n"),
+            "ingress.mandrill.public_url"
+        );
+        assert_eq!(
+            err("[ingress.relay]\npassword = \"a\"\npassword_file = \"/p\"\n"),
+            "ingress.relay.password_file"
+        );
+        assert_eq!(
+            err("[ingress]\nunknown_recipient = \"bounce\"\n"),
+            "ingress.unknown_recipient"
+        );
+        assert_eq!(
+            err("[ingress.sendgrid]\npasword = \"a\"\n"),
+            "ingress.sendgrid.pasword"
+        );
+        assert_eq!(
+            err("[http]\nmax_concurrent_requests = 0\n"),
+            "http.max_concurrent_requests"
+        );
+    }
+
+    #[test]
+    fn secrets_from_files_lose_their_line_end() {
+        let dir = std::env::temp_dir().join(format!("replyd-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let read = super::read_secret(&None, &Some(path.clone())).unwrap();
+        assert_eq!(read.as_deref(), Some("s3cret"));
+        std::fs::write(&path, "\n").unwrap();
+        assert_eq!(
+            super::read_secret(&None, &Some(path.clone())).unwrap(),
+            None
+        );
+        assert!(super::read_secret(&None, &Some(dir.join("missing"))).is_err());
+        assert_eq!(
+            super::read_secret(&Some(String::new()), &None).unwrap(),
+            None
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -317,3 +317,33 @@ pub fn reply_to(to: &str, id: &str, text: &str) -> Vec<u8> {
 pub fn unknown_reply_address() -> String {
     format!("reply+{}@{DOMAIN}", "0".repeat(32))
 }
+
+/// The HTTP address a `replyd serve` child logged (`listening for HTTP addr=…`).
+pub fn http_addr_of(server: &super::ServeProcess) -> SocketAddr {
+    wait_for_log(server, "listening for HTTP");
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("listening for HTTP"))
+        .unwrap();
+    let at = line.find("addr=").expect("the line names its address") + 5;
+    line[at..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Waits (up to 20 s) until the child's log contains `text`.
+pub fn wait_for_log(server: &super::ServeProcess, text: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !server.log().contains(text) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not log {text:?}:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
