@@ -2,6 +2,7 @@
 
 mod cli;
 mod ingest;
+mod relay_command;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -347,3 +347,20 @@ pub fn wait_for_log(server: &super::ServeProcess, text: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Runs `replyd relay ARGS…` (no config file) with `input` on stdin.
+pub fn replyd_relay(args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(super::replyd_bin())
+        .arg("relay")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
