@@ -413,6 +413,12 @@ impl Config {
             (None, Some(_)) => return Err(("tls.cert", "is needed when tls.key is set".into())),
             _ => {}
         }
+        if self.http.tls && self.tls.cert.is_none() {
+            return Err((
+                "http.tls",
+                "needs tls.cert and tls.key (the certificate HTTPS is served with)".into(),
+            ));
+        }
         if self.tls.require_tls && self.tls.cert.is_none() {
             return Err((
                 "tls.require_tls",

@@ -19,7 +19,7 @@ pub struct HttpConfig {
     /// opens no port it did not ask for) turns the listener off. `smtpd.toml` sets
     /// `127.0.0.1:8025`.
     pub listen: Vec<SocketAddr>,
-    /// Serve HTTPS with the `[tls]` certificate (not built yet: refused at start).
+    /// Serve HTTPS with the `[tls]` certificate (re-read on SIGHUP, as for STARTTLS).
     pub tls: bool,
     /// Largest request body; past it, `413`. Unset: sized from `limits.max_message_size`
     /// ([`HttpConfig::request_limit`]).
@@ -211,12 +211,6 @@ impl IngressConfig {
 
 impl HttpConfig {
     pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
-        if self.tls && !self.listen.is_empty() {
-            return Err((
-                "http.tls",
-                "HTTPS is not built yet: serve plain HTTP on loopback behind a TLS proxy".into(),
-            ));
-        }
         if self.max_concurrent_requests == 0 {
             return Err((
                 "http.max_concurrent_requests",

@@ -27,7 +27,7 @@ mod sendgrid;
 mod serve;
 
 pub(crate) use router::HttpState;
-pub(crate) use serve::{bind, serve};
+pub(crate) use serve::{bind, serve, Acceptor};
 
 /// An HTTP way in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

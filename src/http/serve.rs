@@ -1,4 +1,5 @@
-//! The HTTP listener: hyper's HTTP/1.1 on the daemon's runtime, under the daemon's shutdown.
+//! The HTTP listener: hyper's HTTP/1.1 on the daemon's runtime, under the daemon's shutdown,
+//! in plain text or (`[http] tls`) with the STARTTLS certificate, re-read on SIGHUP.
 //!
 //! On shutdown the listener stops accepting, idle keep-alive connections are closed, and
 //! requests in flight get `shutdown_grace` to finish (their `200` still means committed);
@@ -9,7 +10,7 @@ use super::router::{router, HttpState};
 use crate::shutdown::{Phase, ShutdownHandle};
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// Binds every `[http] listen` address.
@@ -40,8 +42,16 @@ pub fn bind(addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, (SocketAddr, std::
         .collect()
 }
 
+/// Gives the TLS acceptor with the certificate in use now (`None`: plain HTTP).
+pub type Acceptor = Arc<dyn Fn() -> Option<TlsAcceptor> + Send + Sync>;
+
 /// Serves until the shutdown reaches [`Phase::Draining`], then drains within the grace.
-pub async fn serve(listeners: Vec<TcpListener>, state: Arc<HttpState>, shutdown: ShutdownHandle) {
+pub async fn serve(
+    listeners: Vec<TcpListener>,
+    state: Arc<HttpState>,
+    tls: Acceptor,
+    shutdown: ShutdownHandle,
+) {
     let config = &state.intake.config;
     let grace = config.server.shutdown_grace;
     let header_timeout = config.http.header_timeout;
@@ -55,18 +65,16 @@ pub async fn serve(listeners: Vec<TcpListener>, state: Arc<HttpState>, shutdown:
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, ingresses = ?enabled, "listening for HTTP");
         }
-        let app = app.clone();
-        let connections = connections.clone();
-        let graceful = graceful.clone();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        accepting.spawn(accept(
+        let listener = Listener {
             listener,
-            app,
-            connections,
+            app: app.clone(),
+            connections: connections.clone(),
             header_timeout,
-            graceful,
-            tx,
-        ));
+            graceful: graceful.clone(),
+            tls: tls.clone(),
+        };
+        accepting.spawn(listener.accept(tx));
         tasks.spawn(run_connections(rx));
     }
     shutdown.subscribe().reached(Phase::Draining).await;
@@ -104,46 +112,83 @@ async fn run_connections(mut rx: tokio::sync::mpsc::UnboundedReceiver<Connection
     while running.join_next().await.is_some() {}
 }
 
-async fn accept(
+/// One bound address and what its connections share.
+struct Listener {
     listener: TcpListener,
     app: axum::Router,
     connections: Arc<Semaphore>,
     header_timeout: Duration,
     graceful: Arc<GracefulShutdown>,
-    spawn: tokio::sync::mpsc::UnboundedSender<Connection>,
-) {
-    loop {
-        let Ok(permit) = connections.clone().acquire_owned().await else {
-            return;
-        };
-        let (stream, peer) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "HTTP accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
+    tls: Acceptor,
+}
+
+impl Listener {
+    async fn accept(self, spawn: tokio::sync::mpsc::UnboundedSender<Connection>) {
+        loop {
+            let Ok(permit) = self.connections.clone().acquire_owned().await else {
+                return;
+            };
+            let (stream, peer) = match self.listener.accept().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "HTTP accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            // Watched for the shutdown from its accept, before any byte is read.
+            let watcher = self.graceful.watcher();
+            let (app, header_timeout) = (self.app.clone(), self.header_timeout);
+            let acceptor = (self.tls)();
+            let task: Connection = Box::pin(async move {
+                match acceptor {
+                    None => {
+                        let io = TokioIo::new(stream);
+                        serve_connection(io, peer, app, header_timeout, watcher).await
+                    }
+                    // The handshake counts against the time a client has for its headers.
+                    Some(acceptor) => {
+                        match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(tls)) => {
+                                let io = TokioIo::new(tls);
+                                serve_connection(io, peer, app, header_timeout, watcher).await
+                            }
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "HTTPS handshake failed")
+                            }
+                            Err(_) => tracing::debug!(%peer, "HTTPS handshake timed out"),
+                        }
+                    }
+                }
+                drop(permit);
+            });
+            if spawn.send(task).is_err() {
+                return;
             }
-        };
-        let _ = stream.set_nodelay(true);
-        let service =
-            app.clone()
-                .map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    request.extensions_mut().insert(ConnectInfo(peer));
-                    request
-                });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let conn = graceful.watch(conn);
-        let task: Connection = Box::pin(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
-            }
-            drop(permit);
-        });
-        if spawn.send(task).is_err() {
-            return;
         }
+    }
+}
+
+/// One connection (plain or TLS) served by hyper until it closes or the shutdown ends it.
+async fn serve_connection<I>(
+    io: TokioIo<I>,
+    peer: SocketAddr,
+    app: axum::Router,
+    header_timeout: Duration,
+    watcher: Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = app.map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(io, TowerToHyperService::new(service));
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
     }
 }

@@ -214,8 +214,14 @@ impl Server {
             )));
         }
         let http_state = http.as_ref().map(|(_, state)| state.clone());
+        let tls: crate::http::Acceptor = if ctx.intake.config.http.tls {
+            let ctx = ctx.clone();
+            Arc::new(move || ctx.tls.as_ref().map(Tls::acceptor))
+        } else {
+            Arc::new(|| None)
+        };
         let http_task = http.map(|(listeners, state)| {
-            tokio::spawn(crate::http::serve(listeners, state, shutdown.clone()))
+            tokio::spawn(crate::http::serve(listeners, state, tls, shutdown.clone()))
         });
         accept_tasks.push(tokio::spawn(reload_on_hangup(ctx.clone(), http_state)));
         shutdown.subscribe().reached(Phase::Draining).await;
