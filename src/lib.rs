@@ -10,7 +10,10 @@
 //! [`Config`] value, run it on your tokio runtime, and use the [`Store`] to manage
 //! conversations.
 //!
-//! Data flows one way: socket → [`smtp`] session → [`message`] extraction → [`store`].
+//! Data flows one way: socket → [`smtp`] session (or an [`http`] ingress: a provider's
+//! webhook, or an MTA posting `message/rfc822`) → [`intake`] → [`message`] extraction →
+//! [`store`]. Set `config.http.listen` and an `[ingress.*]` secret and [`Server::bind`]
+//! serves the HTTP ingresses too ([`Server::http_addrs`]).
 //!
 //! Everything in a stored message was written by its sender: show it to a person through
 //! [`display::escape`] (one-line fields) or [`display::escape_lines`] (reply text), and save

@@ -58,6 +58,11 @@ pub async fn serve(
     let connections = Arc::new(Semaphore::new(config.http.max_connections));
     let app = router(state.clone());
     let enabled = state.secrets().enabled();
+    if enabled.is_empty() {
+        tracing::warn!(
+            "[http] listen is set but no [ingress.*] secret is: every ingress path answers 404"
+        );
+    }
     let graceful = Arc::new(GracefulShutdown::new());
     let mut tasks = JoinSet::new();
     let mut accepting = JoinSet::new();

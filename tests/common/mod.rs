@@ -1,7 +1,9 @@
 //! Test helpers: a real server on an ephemeral loopback port with its own SQLite file, a raw
 //! SMTP client for protocol edge cases, and the `replyd` binary for CLI tests; [`needs`] for
 //! the tests that need root or system programs (they skip where those are missing, and fail
-//! under `REPLYD_REQUIRE_ALL=1`, which `./scripts/test` sets); [`mta`] for Postfix and Exim.
+//! under `REPLYD_REQUIRE_ALL=1`, which `./scripts/test` sets); [`mta`] for Postfix and Exim;
+//! [`http`] for the HTTP ingresses (a client, forms, provider signatures); [`faults`] for
+//! storage faults (a full disk, read-only files).
 #![allow(dead_code)]
 
 pub mod faults;
