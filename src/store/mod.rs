@@ -433,7 +433,7 @@ impl Store {
 
     /// The digest a signature token of `ingress` was used with, if it was.
     pub fn used_token(&self, ingress: &str, token: &str) -> Result<Option<[u8; 32]>, StoreError> {
-        replay::used_with(&self.conn(), ingress, token)
+        replay::used_with(&self.reader(), ingress, token)
     }
 
     /// The messages of a conversation, oldest first, with their attachments' descriptions.

@@ -12,6 +12,10 @@
 
 use super::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// When expired tokens were last forgotten (Unix seconds), by any writer of this process.
+static LAST_PRUNE: AtomicI64 = AtomicI64::new(0);
 
 /// A used token, recorded with the message it came with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,8 +32,12 @@ pub struct ReplayToken {
 /// Records `token` in the delivery's transaction, and forgets the expired ones. Fails when
 /// the token was used with other content: the delivery is not written.
 pub(super) fn record(tx: &Connection, token: &ReplayToken, now: i64) -> Result<(), StoreError> {
-    tx.prepare_cached("DELETE FROM used_tokens WHERE expires_at < ?1")?
-        .execute([now])?;
+    // Forgetting is not urgent (an expired token's signature is refused anyway): once a
+    // minute at most, not in every delivery's transaction.
+    if LAST_PRUNE.swap(now, Ordering::Relaxed) / 60 != now / 60 {
+        tx.prepare_cached("DELETE FROM used_tokens WHERE expires_at < ?1")?
+            .execute([now])?;
+    }
     let inserted = tx
         .prepare_cached(
             "INSERT INTO used_tokens (ingress, token, digest, expires_at) VALUES (?1, ?2, ?3, ?4) \
