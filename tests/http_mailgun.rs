@@ -264,6 +264,20 @@ fn recipient_with_cr_lf_or_not_an_address_is_400() {
         let reply = post_mailgun(addr, &mailgun_fields(now(), TOKEN, Some(&bad), &raw));
         assert_eq!(reply.status, 400, "{bad:?}: {}", reply.body);
     }
+    // The sender is checked alike.
+    let mut fields = mailgun_fields(now(), TOKEN, Some(&conv.reply_address), &raw);
+    fields[3].1 = b"bob@example.org\r\nX-Injected: yes".to_vec();
+    assert_eq!(post_mailgun(addr, &fields).status, 400);
+    assert!(srv.store.messages(&conv.uuid).unwrap().is_empty());
+}
+
+#[test]
+fn a_message_over_max_message_size_is_413() {
+    let srv = http_server(|c| c.limits.max_message_size = 16 * 1024);
+    let conv = srv.conversation("bob@example.org");
+    let raw = message_with(&conv.reply_address, "", 20 * 1024);
+    let fields = mailgun_fields(now(), TOKEN, Some(&conv.reply_address), &raw);
+    assert_eq!(post_mailgun(srv.http_addr.unwrap(), &fields).status, 413);
     assert!(srv.store.messages(&conv.uuid).unwrap().is_empty());
 }
 

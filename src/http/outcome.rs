@@ -38,7 +38,7 @@ pub enum Outcome {
     MissingRaw(String),
     /// JSON that does not parse where JSON is expected.
     BadJson(String),
-    /// An envelope recipient with CR/LF, or not an address.
+    /// An envelope address (recipient or sender) with CR/LF, or not an address.
     BadRecipient(String),
     /// Not `message/rfc822` (relay).
     WrongMediaType(String),
@@ -164,6 +164,13 @@ pub async fn deliver(state: &HttpState, inbound: Inbound) -> Outcome {
             inbound.raw.len(),
             config.limits.max_message_size
         ));
+    }
+    if let Some(sender) = inbound
+        .sender
+        .as_deref()
+        .filter(|s| s.contains(['\r', '\n', '\0']))
+    {
+        return Outcome::BadRecipient(format!("sender {sender:?} contains CR, LF or NUL"));
     }
     let candidates = if inbound.recipients.is_empty() {
         envelope::reply_addresses(&inbound.raw, &config.server.domains)

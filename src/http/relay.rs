@@ -79,13 +79,7 @@ async fn handle(
         Ok(r) => r,
         Err(e) => return Outcome::BadRecipient(e),
     };
-    let sender = match sender {
-        Some(s) if s.contains(['\r', '\n', '\0']) => {
-            return Outcome::BadRecipient(format!("sender {s:?} contains CR, LF or NUL"))
-        }
-        Some(s) => Some(s.trim().trim_matches(|c| c == '<' || c == '>').to_string()),
-        None => None,
-    };
+    let sender = sender.map(|s| s.trim().trim_matches(|c| c == '<' || c == '>').to_string());
     if raw.is_empty() {
         return Outcome::MissingRaw("the request has no message".into());
     }
