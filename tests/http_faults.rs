@@ -1,7 +1,9 @@
-//! Storage faults over HTTP: with the database unwritable every ingress answers `503`
-//! (retried by every provider, never a refusal for good), nothing is half-stored, and the
-//! provider's retry stores the message once the store recovers; a Mailgun retry hours
-//! later, under the original signature, included. (Needs root, as tests/storage_faults.rs.)
+//! Storage faults over HTTP: with the database unwritable (read-only files, a full disk)
+//! every ingress answers `503` (retried by every provider, never a refusal for good),
+//! nothing is half-stored, and the provider's retry stores the message once the store
+//! recovers; a Mailgun retry hours later, under the original signature, included. (Needs
+//! root, as tests/storage_faults.rs; the "locked" case needs SQL in the test and is left to
+//! the SMTP tests.)
 
 mod common;
 
@@ -129,4 +131,59 @@ fn mailgun_retry_six_hours_after_a_storage_fault_is_stored_once() {
         messages[0].message_id.as_deref(),
         Some("outage@example.org")
     );
+}
+
+#[test]
+fn full_disk_gives_503_then_the_retry_stores_once() {
+    if !needs(FULL_DISK) {
+        return;
+    }
+    let mount = Mount::new("4m");
+    let db = mount.dir.path().join("replyd.sqlite3");
+    let srv = http_server(|c| c.store.path = db.clone());
+    let addr = srv.http_addr.unwrap();
+    let conv = srv.conversation("bob@example.org");
+    let path = format!(
+        "{RELAY}?recipient={}",
+        conv.reply_address.replace('+', "%2B")
+    );
+    let relay = |id: &str| {
+        // Big enough to need new pages.
+        let filler = "filler line to use some pages in the database file\r\n".repeat(200);
+        let raw = reply_to(&conv.reply_address, id, &filler);
+        post(addr, &path, "message/rfc822", Some(PASSWORD), raw)
+    };
+    assert_eq!(relay("full-ok1@example.org").status, 200);
+    let filler = mount.dir.path().join("filler");
+    let _ = std::process::Command::new("dd")
+        .args(["if=/dev/zero", "bs=64k"])
+        .arg(format!("of={}", filler.display()))
+        .stderr(std::process::Stdio::null())
+        .status();
+    let mut refused = Vec::new();
+    for i in 0..3 {
+        let id = format!("full{i}@example.org");
+        let reply = relay(&id);
+        assert!(reply.status == 503 || reply.status == 200, "{}", reply.body);
+        if reply.status == 503 {
+            refused.push(id);
+        }
+    }
+    assert!(!refused.is_empty(), "a full disk must answer 503");
+    std::fs::remove_file(&filler).unwrap();
+    // The provider's retries, twice each: stored once.
+    for id in refused.iter().chain(refused.iter()) {
+        assert_eq!(relay(id).status, 200);
+    }
+    let ids: Vec<_> = srv
+        .store
+        .messages(&conv.uuid)
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| m.message_id)
+        .collect();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    for id in &refused {
+        assert_eq!(ids.iter().filter(|m| *m == id).count(), 1, "{id}");
+    }
 }

@@ -388,3 +388,20 @@ fn postmaster_over_http_reaches_the_operator_and_is_200() {
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].reason, "postmaster");
 }
+
+#[test]
+fn mandrill_batch_of_a_thousand_events() {
+    let srv = http_server(|_| {});
+    let conv = srv.conversation("bob@example.org");
+    let events: Vec<_> = (0..1000)
+        .map(|i| {
+            let raw = reply_to(&conv.reply_address, &format!("batch{i}@example.org"), "x");
+            let raw = String::from_utf8(raw).unwrap();
+            mandrill_event(&raw, &conv.reply_address, &format!("ev{i}"))
+        })
+        .collect();
+    let events = serde_json::Value::Array(events).to_string();
+    let reply = post_mandrill(srv.http_addr.unwrap(), &events, MANDRILL_KEY);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(srv.store.messages(&conv.uuid).unwrap().len(), 1000);
+}
