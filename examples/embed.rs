@@ -22,19 +22,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::bind(config).await?;
     let addr = server.local_addrs()[0];
     let store = server.store();
-    let mut replies = store.subscribe(store.last_message_id()?, Some(server.writer().committed()));
+    let mut replies = store.subscribe(store.last_message_id().await?);
     let stop = server.shutdown_handle();
     let running = tokio::spawn(server.run());
     println!("listening on {addr}");
 
     // 2. A conversation that started on the web widget.
-    let conversation = store.create_conversation(&NewConversation {
-        contact_email: Some("bob@example.org"),
-        channel: "web_widget",
-        subject: Some("Order 42"),
-        domain: "support.example.com",
-        ttl_seconds: None,
-    })?;
+    let conversation = store
+        .create_conversation(&NewConversation {
+            contact_email: Some("bob@example.org"),
+            channel: "web_widget",
+            subject: Some("Order 42"),
+            domain: "support.example.com",
+            ttl_seconds: None,
+        })
+        .await?;
     println!(
         "conversation {} at {}",
         conversation.uuid, conversation.reply_address
@@ -43,7 +45,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 3. The agent answers by email: stamp the message before sending it.
     let agent_reply = b"From: Alice <alice@support.example.com>\r\nTo: bob@example.org\r\n\
 Subject: Order 42\r\n\r\nHello Bob, your parcel left today.\r\n";
-    let stamped = store.stamp_outgoing(&conversation.uuid, agent_reply, Some("Example Support"))?;
+    let stamped = replyd::outbound::stamp_and_record(
+        &store,
+        &conversation.uuid,
+        agent_reply,
+        Some("Example Support"),
+    )
+    .await?;
     println!(
         "stamped agent reply <{}>; send it with MAIL FROM:<{}>",
         stamped.message_id, stamped.envelope_sender

@@ -99,7 +99,10 @@ async fn http_client(
                 .header("authorization", auth.as_str())
                 .body(Full::new(Bytes::from(raw))),
             Way::Mailgun => {
-                let timestamp = replyd::time::unix_now().to_string();
+                let timestamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+                    .to_string();
                 let token = format!("{:0>50}", format!("{client}x{i}x{}", std::process::id()));
                 let mut mac = Hmac::<sha2::Sha256>::new_from_slice(PASSWORD.as_bytes())
                     .map_err(|e| e.to_string())?;
@@ -239,13 +242,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::bind(config).await?;
     let smtp = server.local_addrs()[0];
     let http = server.http_addrs()[0];
-    let conv = server.store().create_conversation(&NewConversation {
-        contact_email: Some("load@example.org"),
-        channel: "email",
-        subject: None,
-        domain: "support.example.com",
-        ttl_seconds: None,
-    })?;
+    let conv = server
+        .store()
+        .create_conversation(&NewConversation {
+            contact_email: Some("load@example.org"),
+            channel: "email",
+            subject: None,
+            domain: "support.example.com",
+            ttl_seconds: None,
+        })
+        .await?;
     let stop = server.shutdown_handle();
     let task = tokio::spawn(server.run());
     let to = conv.reply_address;

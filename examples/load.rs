@@ -146,13 +146,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             config.limits.max_connections = o.sessions.max(1000) + 10;
             let server = Server::bind(config).await?;
             let addr = server.local_addrs()[0];
-            let conv = server.store().create_conversation(&NewConversation {
-                contact_email: Some("load@example.org"),
-                channel: "email",
-                subject: None,
-                domain: "support.example.com",
-                ttl_seconds: None,
-            })?;
+            let conv = server
+                .store()
+                .create_conversation(&NewConversation {
+                    contact_email: Some("load@example.org"),
+                    channel: "email",
+                    subject: None,
+                    domain: "support.example.com",
+                    ttl_seconds: None,
+                })
+                .await?;
             let stop = server.shutdown_handle();
             let task = tokio::spawn(server.run());
             local = Some((stop, task, dir));
@@ -217,10 +220,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some((stop, task, dir)) = local {
         stop.shutdown();
         task.await??;
-        let db = rusqlite::Connection::open(dir.join("replyd.sqlite3"))?;
-        let stored: i64 = db.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
+        let config = replyd::config::StoreConfig {
+            path: dir.join("replyd.sqlite3"),
+            ..Default::default()
+        };
+        let stored = replyd::Store::open(&config)?
+            .stats()
+            .await?
+            .incoming_messages;
         println!("stored rows: {stored} (accepted {accepted})");
-        drop(db);
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! The SMTP session, LMTP and `replyd ingest` (a pipe from Postfix or Exim) all accept mail
 //! by the same rules, so those rules live here once: [`Intake::check_recipient`] decides a
 //! recipient (with the SMTP reply a refusal gets), and [`Intake::deliver`] adds our trace
-//! header, extracts the message off the async threads and hands it to the store's writer.
+//! header, extracts the message off the async threads and hands it to the store.
 //! From a trusted relay it also records the original client and the relay's verdicts
 //! ([`crate::relay`]).
 
@@ -13,10 +13,10 @@ pub use crate::http::Ingress;
 use crate::message::{self, header_block::HeaderBlock};
 use crate::relay::{self, RelayFacts};
 use crate::store::{
-    Delivery, Destination, Envelope, ReplayToken, Store, StoreError, Stored, TokenStatus, Writer,
+    Automated, Delivery, Destination, Envelope, InboxReason, ReplayToken, Store, StoreError,
+    Stored, TokenStatus,
 };
 use std::net::IpAddr;
-use std::sync::Arc;
 
 /// A refused recipient: the SMTP reply to give (`5xx` permanent, `4xx` try again later).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,15 +129,14 @@ pub struct Provenance {
 /// The shared rules and the way to the store.
 pub struct Intake {
     pub config: Config,
-    pub store: Arc<Store>,
-    pub writer: Writer,
+    pub store: Store,
 }
 
 impl Intake {
     /// Decides an envelope recipient (already stripped of `<>`).
-    pub fn check_recipient(&self, address: &str) -> Result<Destination, Refusal> {
+    pub async fn check_recipient(&self, address: &str) -> Result<Destination, Refusal> {
         match classify(address, &self.config.server.domains) {
-            Recipient::Reply { token } => match self.store.token_status(&token) {
+            Recipient::Reply { token } => match self.store.token_status(&token).await {
                 Ok(TokenStatus::Open { conversation_id }) => {
                     Ok(Destination::Conversation(conversation_id))
                 }
@@ -156,7 +155,7 @@ impl Intake {
                     ))
                 }
             },
-            Recipient::Postmaster => Ok(Destination::Operator("postmaster".into())),
+            Recipient::Postmaster => Ok(Destination::Operator(InboxReason::Postmaster)),
             Recipient::UnknownLocal => Err(Refusal::new(550, "5.1.1", "No such user here")),
             Recipient::Routed => Err(Refusal::new(
                 550,
@@ -231,7 +230,7 @@ impl Intake {
         let work = move || {
             let mut parsed = message::extract(&raw, &opts);
             if null_sender && parsed.automated.is_none() {
-                parsed.automated = Some("bounce".into());
+                parsed.automated = Some(Automated::Bounce);
             }
             let facts = if relayed {
                 relay::inspect(&parsed.trace, authserv_id.as_deref())
@@ -239,12 +238,12 @@ impl Intake {
                 RelayFacts::default()
             };
             let hash = crate::store::content_hash(&raw);
-            (raw, parsed, facts, hash)
+            (raw, parsed.into_content(), facts, hash)
         };
         // MIME parsing is CPU work: a large message is parsed off the threads that serve
         // other sessions. A small one takes tens of microseconds, less than handing it to
         // another thread and back.
-        let (raw, parsed, facts, content_hash) = if inline {
+        let (raw, content, facts, content_hash) = if inline {
             work()
         } else {
             tokio::task::spawn_blocking(work)
@@ -295,10 +294,10 @@ impl Intake {
             trace_header,
             raw,
             content_hash,
-            parsed,
+            content,
             received_at: now,
         };
-        self.writer.write(delivery).await
+        self.store.deliver(delivery).await
     }
 }
 

@@ -10,14 +10,14 @@
 //! [`Config`] value, run it on your tokio runtime, and use the [`Store`] to manage
 //! conversations.
 //!
-//! Data flows one way: socket → [`smtp`] session (or an [`http`] ingress: a provider's
-//! webhook, or an MTA posting `message/rfc822`) → [`intake`] → [`message`] extraction →
-//! [`store`]. Set `config.http.listen` and an `[ingress.*]` secret and [`Server::bind`]
-//! serves the HTTP ingresses too ([`Server::http_addrs`]).
+//! Data flows one way: socket → SMTP session (or an HTTP ingress: a provider's webhook, or
+//! an MTA posting `message/rfc822`) → intake → [`message`] extraction → [`store`]. Set
+//! `config.http.listen` and an `[ingress.*]` secret and [`Server::bind`] serves the HTTP
+//! ingresses too ([`Server::http_addrs`]).
 //!
 //! Everything in a stored message was written by its sender: show it to a person through
 //! [`display::escape`] (one-line fields) or [`display::escape_lines`] (reply text), and save
-//! an attachment under [`store::AttachmentInfo::safe_filename`], never its own name.
+//! an attachment under [`message::safe_filename`], never its own name.
 //!
 //! # Embedding
 //!
@@ -34,7 +34,7 @@
 //! println!("SMTP on {:?}", server.local_addrs());
 //! let store = server.store();
 //! // Learn of every new reply, without polling; resume from a stored cursor after a restart.
-//! let mut replies = store.subscribe(store.last_message_id()?, Some(server.writer().committed()));
+//! let mut replies = store.subscribe(store.last_message_id().await?);
 //! let stop = server.shutdown_handle();
 //! let running = tokio::spawn(server.run());
 //!
@@ -44,11 +44,11 @@
 //!     subject: Some("Order 42"),
 //!     domain: "support.example.com",
 //!     ttl_seconds: None,
-//! })?;
+//! }).await?;
 //! // Stamp the agent's email before sending it with MAIL FROM:<envelope_sender>.
 //! let agent_mail = b"From: Alice <alice@support.example.com>\r\nTo: bob@example.org\r\n\
 //!                    Subject: Order 42\r\n\r\nHello Bob\r\n";
-//! let stamped = store.stamp_outgoing(&conversation.uuid, agent_mail, Some("Example Support"))?;
+//! let stamped = replyd::outbound::stamp_and_record(&store, &conversation.uuid, agent_mail, Some("Example Support")).await?;
 //! # let _ = stamped;
 //!
 //! let reply = replies.next().await?;
@@ -61,21 +61,31 @@
 //!
 //! `examples/embed.rs` is the same, runnable: `cargo run --example embed`.
 
-pub mod address;
 pub mod config;
 pub mod display;
-pub mod http;
-pub mod intake;
 pub mod message;
-pub mod message_ids;
 pub mod outbound;
-pub mod relay;
-pub mod shutdown;
-pub mod smtp;
 pub mod store;
-pub mod time;
+
+mod address;
+mod http;
+mod intake;
+mod message_ids;
+mod relay;
+mod shutdown;
+mod smtp;
+mod time;
+
+/// The `replyd` command line (the binary is `main` calling [`cli::main`]).
+#[doc(hidden)]
+pub mod cli;
 
 pub use config::Config;
 pub use shutdown::ShutdownHandle;
-pub use smtp::{Server, ServerError};
-pub use store::{Conversation, NewConversation, Store, StoreError, StoredMessage};
+pub use smtp::{Server, ServerError, TlsError};
+pub use store::{Conversation, NewConversation, Store, StoreError, StoredMessage, Subscription};
+pub use time::Clock;
+
+/// The session fuzz target's entry points (not an API).
+#[doc(hidden)]
+pub use smtp::fuzzing;

@@ -1,9 +1,5 @@
-//! The `replyd` command: the daemon and the tools to manage conversations.
-
-mod cli;
-mod ingest;
-mod relay_command;
+//! The `replyd` command: the daemon and the tools to manage conversations (`replyd::cli`).
 
 fn main() -> std::process::ExitCode {
-    cli::main()
+    replyd::cli::main()
 }

@@ -8,7 +8,7 @@ use common::*;
 fn send(srv: &TestServer, to: &str, sender: &str, headers: &str, body: &str) -> i64 {
     let msg = format!(
         "From: Someone <someone@example.org>\r\nTo: {to}\r\nMessage-ID: <{}@example.org>\r\n{headers}\r\n{body}\r\n",
-        replyd::address::new_token()
+        unique_id()
     );
     let mut c = Raw::greeted(srv.addr);
     c.expect("EHLO client.test", 250, "");
@@ -21,11 +21,7 @@ fn send(srv: &TestServer, to: &str, sender: &str, headers: &str, body: &str) -> 
 }
 
 fn automated(srv: &TestServer, id: i64) -> Option<String> {
-    srv.db()
-        .query_row("SELECT automated FROM messages WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
-        .unwrap()
+    srv.message(id).automated.map(|a| a.as_str().to_string())
 }
 
 #[test]
@@ -144,13 +140,11 @@ fn each_automated_rule_flags_and_people_are_not_flagged() {
 fn bounce_is_linked_to_the_outgoing_message() {
     let srv = TestServer::start();
     let conv = srv.conversation("gone@example.org");
-    let stamped = srv
-        .store
-        .stamp_outgoing(
+    let stamped = srv.block(replyd::outbound::stamp_and_record(&srv.store,
             &conv.uuid,
             b"From: Alice <alice@support.example.com>\r\nTo: gone@example.org\r\nSubject: Hi\r\n\r\nHello\r\n",
             None,
-        )
+        ))
         .unwrap();
     let dsn = format!(
         "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\nTo: {to}\r\n\
@@ -167,16 +161,9 @@ fn bounce_is_linked_to_the_outgoing_message() {
     let mut c = Raw::greeted(srv.addr);
     let (code, text) = c.send_mail("", &[&conv.reply_address], &dsn);
     assert_eq!(code, 250, "{text}");
-    let (automated, related): (Option<String>, Option<i64>) = srv
-        .db()
-        .query_row(
-            "SELECT automated, related_message_id FROM messages WHERE direction = 'incoming'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!(automated.as_deref(), Some("bounce"));
-    assert_eq!(related, Some(stamped.stored_id));
+    let m = srv.only_incoming();
+    assert_eq!(m.automated, Some(Automated::Bounce));
+    assert_eq!(m.related_message, Some(stamped.stored_id));
 }
 
 #[test]
@@ -206,7 +193,7 @@ From: Carol <carol@example.org>\r\nSubject: the original\r\n\r\nNESTED TEXT MUST
     let mut c = Raw::greeted(srv.addr);
     let (code, text) = c.send_mail("bob@example.org", &[&conv.reply_address], &msg);
     assert_eq!(code, 250, "{text}");
-    let m = &srv.store.messages(&conv.uuid).unwrap()[0];
+    let m = &srv.block(srv.store.messages(&conv.uuid)).unwrap()[0];
     let rows = &m.attachments;
     // Described (4 = max_attachments), kept ones first: the inline image, the pdf, the nested
     // message, and huge.bin (not kept: size); a.txt and b.txt are past the limit: counted.
@@ -229,17 +216,16 @@ From: Carol <carol@example.org>\r\nSubject: the original\r\n\r\nNESTED TEXT MUST
     assert_eq!(rows[2].filename.as_deref(), Some("forwarded.eml"));
     assert!(!rows[2].inline);
     assert_eq!((m.omitted_attachments, m.omitted_attachment_bytes), (2, 2));
-    assert!(m.flags.contains("attachments_omitted"), "{}", m.flags);
+    assert!(m.flags.contains(&Flag::AttachmentsOmitted), "{:?}", m.flags);
     assert!(m.notes.contains("max_attachments (4)"), "{}", m.notes);
     // Kept bytes are there; skipped ones are not.
-    let data: Vec<(String, Option<Vec<u8>>)> = srv
-        .db()
-        .prepare("SELECT COALESCE(filename, ''), data FROM attachments ORDER BY id")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let data: Vec<(String, Option<Vec<u8>>)> = rows
+        .iter()
+        .map(|a| {
+            let bytes = srv.block(srv.store.attachment_data(a.id)).unwrap();
+            (a.filename.clone().unwrap_or_default(), bytes)
+        })
+        .collect();
     assert_eq!(data[1].1.as_deref(), Some(&b"%PDF-1.4"[..]));
     assert!(data.iter().find(|d| d.0 == "huge.bin").unwrap().1.is_none());
     // The attached message's bytes, from its header block to the boundary.
@@ -274,10 +260,14 @@ fn who_wrote_it_customer_agent_or_colleague() {
     ] {
         let msg = format!(
             "From: {from}\r\nTo: {to}\r\nCc: carol@example.org\r\nSubject: Re: x\r\nMessage-ID: <{}@x>\r\n\r\nhello\r\n",
-            replyd::address::new_token()
+            unique_id()
         );
         assert_eq!(c.send_mail("bob@example.org", &[&to], &msg).0, 250);
-        let m = srv.store.messages(&conv.uuid).unwrap().pop().unwrap();
+        let m = srv
+            .block(srv.store.messages(&conv.uuid))
+            .unwrap()
+            .pop()
+            .unwrap();
         assert_eq!(m.sender_is_contact, Some(expected), "{from}");
         assert!(m.from.is_some());
         assert_eq!(m.cc.as_deref(), Some("carol@example.org"));
@@ -293,8 +283,12 @@ fn undecodable_text_is_noted_and_stored_as_valid_utf8() {
     // Declared UTF-8, but the bytes are not.
     c.send(b"From: bob@example.org\r\nSubject: bytes\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nCaf\xe9 \xff\xfe ok\r\n.\r\n");
     assert_eq!(c.reply().0, 250);
-    let m = srv.store.messages(&conv.uuid).unwrap().pop().unwrap();
-    assert!(m.flags.contains("undecodable_part"), "{}", m.flags);
+    let m = srv
+        .block(srv.store.messages(&conv.uuid))
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert!(m.flags.contains(&Flag::UndecodablePart), "{:?}", m.flags);
     assert!(m.notes.contains("could not decode"), "{}", m.notes);
     assert!(m.reply_text.unwrap().ends_with(" ok"));
 }

@@ -136,10 +136,7 @@ fn conversation_commands_and_backup() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let db = rusqlite::Connection::open(&copy).unwrap();
-    let n: i64 = db
-        .query_row("SELECT COUNT(*) FROM conversations", [], |r| r.get(0))
-        .unwrap();
+    let n = block_on(open_store(&copy).conversations()).unwrap().len();
     assert_eq!(n, 1);
 
     for cmd in [
@@ -212,14 +209,12 @@ fn sigterm_mid_data_completes_the_transaction_and_restart_keeps_everything() {
     assert!(status.success(), "{status}");
 
     // Restart on the same file: everything acknowledged is there, nothing half-written.
-    let db = rusqlite::Connection::open(dir.path().join("replyd.sqlite3")).unwrap();
-    let texts: Vec<String> = db
-        .prepare("SELECT reply_text FROM messages_full ORDER BY id")
+    let store = open_store(&dir.path().join("replyd.sqlite3"));
+    let texts: Vec<String> = block_on(store.messages_after(0, 1000))
         .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+        .into_iter()
+        .map(|m| m.reply_text.unwrap_or_default())
+        .collect();
     let mut expected = vec!["before".to_string()];
     if code == 250 {
         expected.push("sent during shutdown".into());
@@ -265,13 +260,10 @@ fn a_database_from_a_newer_replyd_is_refused() {
     let config = write_config(dir.path(), 0, "");
     // Create the schema, then pretend a newer replyd migrated it.
     assert!(replyd(&config, &["conversation", "list"]).status.success());
-    let db = rusqlite::Connection::open(dir.path().join("replyd.sqlite3")).unwrap();
-    let current: i64 = db
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(current, replyd::store::SCHEMA_VERSION);
-    db.pragma_update(None, "user_version", current + 1).unwrap();
-    drop(db);
+    let db = dir.path().join("replyd.sqlite3");
+    let current = replyd::store::sqlite::schema_version(&db).unwrap();
+    assert_eq!(current, replyd::store::sqlite::SCHEMA_VERSION);
+    replyd::store::sqlite::mark_schema_version(&db, current + 1).unwrap();
     for args in [&["serve"][..], &["conversation", "list"]] {
         let out = replyd(&config, args);
         assert!(!out.status.success());

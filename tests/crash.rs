@@ -87,29 +87,16 @@ fn kill_9_mid_transaction_loses_nothing_acknowledged() {
     // Restart on the same file: it opens (WAL recovery) and serves.
     let mut srv = ServeProcess::start(&config);
     let addr = srv.addr;
-    let db = rusqlite::Connection::open(dir.path().join("replyd.sqlite3")).unwrap();
-    let check: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    let db = dir.path().join("replyd.sqlite3");
+    assert_eq!(replyd::store::sqlite::integrity_check(&db).unwrap(), "ok");
     let mut stored: HashMap<String, (i64, String)> = HashMap::new();
-    let mut stmt = db
-        .prepare(
-            "SELECT message_id, COUNT(*), MIN(reply_text) FROM messages_full GROUP BY message_id",
-        )
-        .unwrap();
-    for row in stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })
-        .unwrap()
-    {
-        let (id, n, text) = row.unwrap();
-        stored.insert(id, (n, text));
+    for m in block_on(open_store(&db).messages_after(0, 1_000_000)).unwrap() {
+        let text = m.reply_text.unwrap_or_default();
+        let e = stored
+            .entry(m.message_id.unwrap_or_default())
+            .or_insert((0, text.clone()));
+        e.0 += 1;
+        e.1 = e.1.clone().min(text);
     }
     for (id, text) in &acked {
         let (n, stored_text) = stored

@@ -78,13 +78,6 @@ replyd_lmtp:
   port = 2424
 ";
 
-fn stored(srv: &TestServer, conversation: i64, message_id: &str) -> i64 {
-    srv.count(&format!(
-        "SELECT COUNT(*) FROM messages WHERE conversation_id = {conversation} \
-         AND message_id = '{message_id}'"
-    ))
-}
-
 #[test]
 fn smtp_relay_verifies_by_callout_and_retries_after_a_storage_fault() {
     if !needs(EXIM) {
@@ -102,18 +95,16 @@ fn smtp_relay_verifies_by_callout_and_retries_after_a_storage_fault() {
     );
     assert!(sent.ok, "{}", sent.transcript);
     assert!(
-        wait_for(30, || stored(&srv, conv.id, "ex-smtp@example.org") == 1),
+        wait_for(30, || srv.copies(&conv, "ex-smtp@example.org") == 1),
         "not stored\n{}",
         exim.log()
     );
-    let (ip, helo, relay_helo): (String, String, String) = srv
-        .db()
-        .query_row(
-            "SELECT remote_ip, helo, relay_helo FROM messages",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let m = srv.only_incoming();
+    let (ip, helo, relay_helo) = (
+        m.remote_ip.unwrap_or_default(),
+        m.helo.unwrap_or_default(),
+        m.relay_helo.unwrap_or_default(),
+    );
     // From Exim's `Received: from [127.0.0.1] (helo=customer.test)`.
     assert_eq!((ip.as_str(), helo.as_str()), ("127.0.0.1", "customer.test"));
     assert_eq!(relay_helo, "relay.test");
@@ -134,8 +125,7 @@ fn smtp_relay_verifies_by_callout_and_retries_after_a_storage_fault() {
     );
 
     // A storage fault: replyd answers 451, Exim keeps the message and retries.
-    let lock = srv.db();
-    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let lock = srv.lock_database();
     let sent = swaks(
         exim.port,
         &[&conv.reply_address],
@@ -149,11 +139,11 @@ fn smtp_relay_verifies_by_callout_and_retries_after_a_storage_fault() {
         exim.log()
     );
     assert_eq!(exim.queue_count(), 1, "{}", exim.log());
-    assert_eq!(stored(&srv, conv.id, "ex-451@example.org"), 0);
-    lock.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(srv.copies(&conv, "ex-451@example.org"), 0);
+    lock.release().unwrap();
     exim.force_queue_run();
     assert!(
-        wait_for(30, || stored(&srv, conv.id, "ex-451@example.org") == 1),
+        wait_for(30, || srv.copies(&conv, "ex-451@example.org") == 1),
         "not delivered after recovery\n{}",
         exim.log()
     );
@@ -180,8 +170,8 @@ fn lmtp_relay_answers_per_recipient() {
     );
     assert!(sent.ok, "{}", sent.transcript);
     assert!(
-        wait_for(30, || stored(&srv, a.id, "ex-lmtp@example.org") == 1
-            && stored(&srv, b.id, "ex-lmtp@example.org") == 1),
+        wait_for(30, || srv.copies(&a, "ex-lmtp@example.org") == 1
+            && srv.copies(&b, "ex-lmtp@example.org") == 1),
         "not stored\n{}",
         exim.log()
     );
@@ -200,10 +190,7 @@ fn lmtp_relay_answers_per_recipient() {
     };
     wait_for(30, || delivered() >= 2);
     assert_eq!(delivered(), 2, "{}", exim.log());
-    assert_eq!(
-        srv.count("SELECT COUNT(*) FROM messages WHERE trace_header LIKE '%with LMTP%'"),
-        2
-    );
+    assert_eq!(srv.received_with("LMTP"), 2);
     let unknown = format!("reply+{}@{DOMAIN}", "0".repeat(32));
     let sent = swaks(
         exim.port,

@@ -48,7 +48,7 @@ fn session_regressions() {
     let cases = inputs("session");
     assert!(!cases.is_empty());
     for (name, data) in cases {
-        let out = replyd::smtp::fuzzing::session(&data);
+        let out = replyd::fuzzing::session(&data);
         assert!(
             out.starts_with(b"220 "),
             "{name}: {}",
@@ -60,7 +60,7 @@ fn session_regressions() {
         }
     }
     // The seed that completes a transaction was stored.
-    let out = replyd::smtp::fuzzing::session(
+    let out = replyd::fuzzing::session(
         &inputs("session")
             .into_iter()
             .find(|(n, _)| n == "seed-smtp-full")

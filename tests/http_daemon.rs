@@ -66,13 +66,8 @@ fn secret_files_are_read_at_start_and_on_sighup() {
     server.signal("TERM");
     let status = server.child.wait().unwrap();
     assert!(status.success(), "{status:?}\n{}", server.log());
-    let store = replyd::Store::open(
-        &dir.path().join("replyd.sqlite3"),
-        std::time::Duration::from_secs(5),
-    )
-    .unwrap();
-    let ids: Vec<_> = store
-        .messages(&uuid)
+    let store = open_store(&dir.path().join("replyd.sqlite3"));
+    let ids: Vec<_> = block_on(store.messages(&uuid))
         .unwrap()
         .into_iter()
         .filter_map(|m| m.message_id)

@@ -1,16 +1,15 @@
-//! Storage faults over HTTP: with the database unwritable (read-only files, a full disk)
-//! every ingress answers `503` (retried by every provider, never a refusal for good),
+//! Storage faults over HTTP: with the database locked or unwritable (read-only files, a full
+//! disk) every ingress answers `503` (retried by every provider, never a refusal for good),
 //! nothing is half-stored, and the provider's retry stores the message once the store
-//! recovers; a Mailgun retry hours later, under the original signature, included. (Needs
-//! root, as tests/storage_faults.rs; the "locked" case needs SQL in the test and is left to
-//! the SMTP tests.)
+//! recovers; a Mailgun retry hours later, under the original signature, included. (The
+//! read-only and full-disk cases need root, as tests/storage_faults.rs.)
 
 mod common;
 
 use common::faults::*;
 use common::http::*;
 use common::*;
-use replyd::time::Clock;
+use replyd::Clock;
 
 /// The database files, for [`immutable`].
 fn db_files(srv: &TestServer) -> Vec<std::path::PathBuf> {
@@ -73,7 +72,7 @@ fn read_only_store_gives_503_on_every_ingress_then_the_retry_stores_once() {
     let srv = http_server(|_| {});
     let addr = srv.http_addr.unwrap();
     let conv = srv.conversation("bob@example.org");
-    let now = replyd::time::unix_now();
+    let now = unix_now();
     let files = db_files(&srv);
     immutable(&files, true);
     let refused = every_ingress(addr, &conv, now);
@@ -82,14 +81,14 @@ fn read_only_store_gives_503_on_every_ingress_then_the_retry_stores_once() {
         assert_eq!(reply.status, 503, "{ingress}: {}", reply.body);
         assert!(reply.header("retry-after").is_some(), "{ingress}");
     }
-    assert!(srv.store.messages(&conv.uuid).unwrap().is_empty());
+    assert!(srv.messages(&conv.uuid).is_empty());
     // The providers' retries, twice: stored once each.
     for _ in 0..2 {
         for (ingress, reply) in every_ingress(addr, &conv, now) {
             assert_eq!(reply.status, 200, "{ingress}: {}", reply.body);
         }
     }
-    let stored = srv.store.messages(&conv.uuid).unwrap();
+    let stored = srv.messages(&conv.uuid);
     assert_eq!(stored.len(), 5);
     let mut ingresses: Vec<_> = stored.iter().filter_map(|m| m.ingress.clone()).collect();
     ingresses.sort();
@@ -104,7 +103,7 @@ fn mailgun_retry_six_hours_after_a_storage_fault_is_stored_once() {
     if !needs(READ_ONLY) {
         return;
     }
-    let signed_at = replyd::time::unix_now();
+    let signed_at = unix_now();
     let clock = Clock::manual(signed_at);
     let srv = http_server(|c| c.ingress.clock = clock.clone());
     let addr = srv.http_addr.unwrap();
@@ -125,7 +124,7 @@ fn mailgun_retry_six_hours_after_a_storage_fault_is_stored_once() {
     let retry = post_mailgun(addr, &fields);
     assert_eq!(retry.status, 200, "{}", retry.body);
     assert_eq!(post_mailgun(addr, &fields).status, 200);
-    let messages = srv.store.messages(&conv.uuid).unwrap();
+    let messages = srv.messages(&conv.uuid);
     assert_eq!(messages.len(), 1);
     assert_eq!(
         messages[0].message_id.as_deref(),
@@ -176,9 +175,7 @@ fn full_disk_gives_503_then_the_retry_stores_once() {
         assert_eq!(relay(id).status, 200);
     }
     let ids: Vec<_> = srv
-        .store
         .messages(&conv.uuid)
-        .unwrap()
         .into_iter()
         .filter_map(|m| m.message_id)
         .collect();
@@ -186,4 +183,25 @@ fn full_disk_gives_503_then_the_retry_stores_once() {
     for id in &refused {
         assert_eq!(ids.iter().filter(|m| *m == id).count(), 1, "{id}");
     }
+}
+
+#[test]
+fn locked_database_gives_503_on_every_ingress_then_the_retry_stores_once() {
+    let srv = http_server(|c| c.store.busy_timeout = Duration::from_millis(200));
+    let addr = srv.http_addr.unwrap();
+    let conv = srv.conversation("bob@example.org");
+    let now = unix_now();
+    let locker = srv.lock_database();
+    let refused = every_ingress(addr, &conv, now);
+    locker.release().unwrap();
+    for (ingress, reply) in &refused {
+        assert_eq!(reply.status, 503, "{ingress}: {}", reply.body);
+    }
+    assert!(srv.messages(&conv.uuid).is_empty());
+    for _ in 0..2 {
+        for (ingress, reply) in every_ingress(addr, &conv, now) {
+            assert_eq!(reply.status, 200, "{ingress}: {}", reply.body);
+        }
+    }
+    assert_eq!(srv.messages(&conv.uuid).len(), 5);
 }

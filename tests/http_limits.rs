@@ -23,9 +23,9 @@ fn non_utf8_message(to: &str, id: &str) -> Vec<u8> {
 
 /// Asserts the stored message is our trace header followed by exactly `raw`.
 fn assert_stored_whole(srv: &TestServer, uuid: &str, raw: &[u8]) {
-    let messages = srv.store.messages(uuid).unwrap();
+    let messages = srv.messages(uuid);
     assert_eq!(messages.len(), 1);
-    let stored = srv.store.raw_message(messages[0].id).unwrap().unwrap();
+    let stored = srv.raw(messages[0].id);
     assert!(stored.starts_with(b"Received: "));
     assert!(
         stored.ends_with(raw),
@@ -46,7 +46,7 @@ fn twenty_mib_through_mailgun_urlencoded_and_sendgrid_multipart_are_stored_whole
     let size = 20 * 1024 * 1024;
 
     let raw = message_with(&a.reply_address, "", size);
-    let now = replyd::time::unix_now();
+    let now = unix_now();
     let fields = mailgun_fields(now, &"m".repeat(50), Some(&a.reply_address), &raw);
     let reply = post_mailgun(addr, &fields);
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -63,7 +63,7 @@ fn twenty_mib_through_mailgun_urlencoded_and_sendgrid_multipart_are_stored_whole
 fn non_utf8_raw_bytes_are_stored_byte_identical() {
     let srv = http_server(|_| {});
     let addr = srv.http_addr.unwrap();
-    let now = replyd::time::unix_now();
+    let now = unix_now();
 
     let c = srv.conversation("rene@example.org");
     let raw = non_utf8_message(&c.reply_address, "nu-mg@example.org");
@@ -146,7 +146,7 @@ fn a_body_past_the_limit_gets_413_and_the_server_keeps_serving() {
         post(addr, RELAY, "message/rfc822", Some(PASSWORD), raw).status,
         200
     );
-    assert_eq!(srv.store.messages(&conv.uuid).unwrap().len(), 1);
+    assert_eq!(srv.messages(&conv.uuid).len(), 1);
 }
 
 #[test]
@@ -239,7 +239,7 @@ fn requests_past_the_concurrency_cap_get_503() {
     // The held request finishes and is stored; the slot is free again.
     held.write_all(&raw).unwrap();
     assert_eq!(read_status(&mut held), 200);
-    assert_eq!(srv.store.messages(&conv.uuid).unwrap().len(), 1);
+    assert_eq!(srv.messages(&conv.uuid).len(), 1);
     let again = post(addr, RELAY, "message/rfc822", Some(PASSWORD), raw);
     assert_eq!(again.status, 200);
 }
@@ -273,7 +273,7 @@ fn a_request_in_flight_at_shutdown_finishes_and_is_stored() {
     s.write_all(&raw[10..]).unwrap();
     assert_eq!(read_status(&mut s), 200);
     srv.shutdown();
-    assert_eq!(srv.store.messages(&conv.uuid).unwrap().len(), 1);
+    assert_eq!(srv.messages(&conv.uuid).len(), 1);
 }
 
 /// Whether a fresh connection still gets an answer (it must not once draining).

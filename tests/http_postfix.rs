@@ -47,13 +47,13 @@ fn postfix_pipe_into_replyd_relay_defers_while_replyd_is_down() {
         "Over HTTP",
     );
     assert!(sent.ok, "{}", sent.transcript);
-    let count = |srv: &TestServer| srv.store.messages(&conv.uuid).unwrap().len();
+    let count = |srv: &TestServer| srv.messages(&conv.uuid).len();
     assert!(
         wait_for(30, || count(&srv) == 1),
         "not stored\n{}",
         pf.log()
     );
-    let m = srv.store.messages(&conv.uuid).unwrap();
+    let m = srv.messages(&conv.uuid);
     assert_eq!(m[0].envelope_sender.as_deref(), Some("bob@example.org"));
     assert_eq!(m[0].ingress.as_deref(), Some("relay"));
 

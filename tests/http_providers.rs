@@ -40,22 +40,17 @@ fn sendgrid_multipart_lands_with_envelope_and_verdicts() {
         Some(PASSWORD),
     );
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let m = srv.store.messages(&conv.uuid).unwrap();
+    let m = srv.messages(&conv.uuid);
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].reply_text.as_deref(), Some("Via SendGrid."));
     assert_eq!(m[0].ingress.as_deref(), Some("sendgrid"));
-    assert_eq!(m[0].auth_spf.as_deref(), Some("sendgrid: pass"));
+    assert_eq!(m[0].spf.as_deref(), Some("sendgrid: pass"));
     assert_eq!(
-        m[0].auth_dkim.as_deref(),
+        m[0].dkim.as_deref(),
         Some("sendgrid: {@example.org : pass}")
     );
     assert_eq!(m[0].envelope_sender.as_deref(), Some("bob@example.org"));
-    assert!(srv
-        .store
-        .raw_message(m[0].id)
-        .unwrap()
-        .unwrap()
-        .ends_with(&raw));
+    assert_eq!(srv.client_bytes(&m[0]), raw);
 
     // A retry of the same post: 200, stored once.
     let again = sendgrid(
@@ -64,7 +59,7 @@ fn sendgrid_multipart_lands_with_envelope_and_verdicts() {
         Some(PASSWORD),
     );
     assert_eq!(again.status, 200);
-    assert_eq!(srv.store.messages(&conv.uuid).unwrap().len(), 1);
+    assert_eq!(srv.messages(&conv.uuid).len(), 1);
 }
 
 #[test]
@@ -101,8 +96,8 @@ fn sendgrid_outcomes() {
         Some(PASSWORD),
     );
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(srv.store.inbox().unwrap().len(), 1);
-    assert!(srv.store.messages(&conv.uuid).unwrap().is_empty());
+    assert_eq!(srv.inbox().len(), 1);
+    assert!(srv.messages(&conv.uuid).is_empty());
 }
 
 #[test]
@@ -137,19 +132,19 @@ fn mandrill_head_url_check_and_signed_batch() {
     .to_string();
     let reply = post_mandrill(addr, &events, MANDRILL_KEY);
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let ma = srv.store.messages(&a.uuid).unwrap();
-    let mb = srv.store.messages(&b.uuid).unwrap();
+    let ma = srv.messages(&a.uuid);
+    let mb = srv.messages(&b.uuid);
     assert_eq!((ma.len(), mb.len()), (1, 1));
     assert_eq!(ma[0].provider_id.as_deref(), Some("ev-a"));
     assert_eq!(mb[0].provider_id.as_deref(), Some("ev-b"));
     assert_eq!(ma[0].ingress.as_deref(), Some("mandrill"));
-    assert_eq!(ma[0].auth_spf.as_deref(), Some("mandrill: pass"));
-    assert_eq!(ma[0].auth_dkim.as_deref(), Some("mandrill: pass"));
+    assert_eq!(ma[0].spf.as_deref(), Some("mandrill: pass"));
+    assert_eq!(ma[0].dkim.as_deref(), Some("mandrill: pass"));
     assert_eq!(ma[0].envelope_sender.as_deref(), Some("bob@example.org"));
     // The retried batch is deduplicated.
     assert_eq!(post_mandrill(addr, &events, MANDRILL_KEY).status, 200);
-    assert_eq!(srv.store.messages(&a.uuid).unwrap().len(), 1);
-    assert_eq!(srv.store.messages(&b.uuid).unwrap().len(), 1);
+    assert_eq!(srv.messages(&a.uuid).len(), 1);
+    assert_eq!(srv.messages(&b.uuid).len(), 1);
 }
 
 #[test]
@@ -188,8 +183,8 @@ fn mandrill_outcomes() {
     let lost = String::from_utf8(reply_to(&unknown, "md-lost@example.org", "x")).unwrap();
     let events = serde_json::json!([mandrill_event(&lost, &unknown, "e2")]).to_string();
     assert_eq!(post_mandrill(addr, &events, MANDRILL_KEY).status, 200);
-    assert_eq!(srv.store.inbox().unwrap().len(), 1);
-    assert!(srv.store.messages(&conv.uuid).unwrap().is_empty());
+    assert_eq!(srv.inbox().len(), 1);
+    assert!(srv.messages(&conv.uuid).is_empty());
 }
 
 fn postmark_json(raw: &str, original_recipient: Option<&str>) -> Vec<u8> {
@@ -225,7 +220,7 @@ fn postmark_json_lands_by_original_recipient() {
     let body = postmark_json(&raw, Some(&conv.reply_address));
     let reply = post(addr, POSTMARK, "application/json", Some(PASSWORD), body);
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let m = srv.store.messages(&conv.uuid).unwrap();
+    let m = srv.messages(&conv.uuid);
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].reply_text.as_deref(), Some("Via Postmark."));
     assert_eq!(
@@ -283,8 +278,8 @@ fn postmark_outcomes() {
         post(addr, POSTMARK, "application/json", Some(PASSWORD), body).status,
         403
     );
-    assert_eq!(srv.store.inbox().unwrap().len(), 1);
-    assert!(srv.store.messages(&conv.uuid).unwrap().is_empty());
+    assert_eq!(srv.inbox().len(), 1);
+    assert!(srv.messages(&conv.uuid).is_empty());
 }
 
 #[test]
@@ -300,7 +295,7 @@ fn relay_rfc822_with_recipient_parameter_or_topmost_header() {
     );
     let reply = post(addr, &path, "message/rfc822", Some(PASSWORD), raw.clone());
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let m = srv.store.messages(&a.uuid).unwrap();
+    let m = srv.messages(&a.uuid);
     assert_eq!(m.len(), 1);
     // `sender=` empty: a bounce's null sender survives.
     assert_eq!(m[0].envelope_sender.as_deref(), Some(""));
@@ -321,8 +316,8 @@ fn relay_rfc822_with_recipient_parameter_or_topmost_header() {
         raw,
     );
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(srv.store.messages(&b.uuid).unwrap().len(), 1);
-    assert_eq!(srv.store.messages(&a.uuid).unwrap().len(), 1);
+    assert_eq!(srv.messages(&b.uuid).len(), 1);
+    assert_eq!(srv.messages(&a.uuid).len(), 1);
 }
 
 #[test]
@@ -363,8 +358,8 @@ fn relay_outcomes() {
         post(addr, &unknown, "message/rfc822", Some(PASSWORD), raw).status,
         422
     );
-    assert_eq!(srv.store.inbox().unwrap().len(), 1);
-    assert!(srv.store.messages(&conv.uuid).unwrap().is_empty());
+    assert_eq!(srv.inbox().len(), 1);
+    assert!(srv.messages(&conv.uuid).is_empty());
 }
 
 #[test]
@@ -384,9 +379,9 @@ fn postmaster_over_http_reaches_the_operator_and_is_200() {
         raw,
     );
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let inbox = srv.store.inbox().unwrap();
+    let inbox = srv.inbox();
     assert_eq!(inbox.len(), 1);
-    assert_eq!(inbox[0].reason, "postmaster");
+    assert_eq!(inbox[0].reason, InboxReason::Postmaster);
 }
 
 #[test]
@@ -403,5 +398,5 @@ fn mandrill_batch_of_a_thousand_events() {
     let events = serde_json::Value::Array(events).to_string();
     let reply = post_mandrill(srv.http_addr.unwrap(), &events, MANDRILL_KEY);
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(srv.store.messages(&conv.uuid).unwrap().len(), 1000);
+    assert_eq!(srv.messages(&conv.uuid).len(), 1000);
 }

@@ -55,17 +55,11 @@ fn relay_command_delivers_with_the_envelope_of_the_command_line() {
     );
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with("2.0.0 "), "{out}");
-    let m = s.srv.store.messages(&conv.uuid).unwrap();
+    let m = s.srv.messages(&conv.uuid);
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].envelope_sender.as_deref(), Some("bob@example.org"));
     assert_eq!(m[0].ingress.as_deref(), Some("relay"));
-    assert!(s
-        .srv
-        .store
-        .raw_message(m[0].id)
-        .unwrap()
-        .unwrap()
-        .ends_with(&raw));
+    assert_eq!(s.srv.client_bytes(&m[0]), raw);
 
     // A bounce: the null sender survives.
     let bounce = reply_to(
@@ -79,9 +73,9 @@ fn relay_command_delivers_with_the_envelope_of_the_command_line() {
         &bounce,
     );
     assert_eq!(code, 0, "{out}");
-    let m = s.srv.store.messages(&conv.uuid).unwrap();
+    let m = s.srv.messages(&conv.uuid);
     assert_eq!(m[1].envelope_sender.as_deref(), Some(""));
-    assert_eq!(m[1].automated.as_deref(), Some("bounce"));
+    assert_eq!(m[1].automated, Some(Automated::Bounce));
 }
 
 #[test]
@@ -127,5 +121,5 @@ fn misconfiguration_and_outages_are_temporary() {
     assert_eq!(out.status.code(), Some(75));
     let out = replyd_relay(&["--url", &s.url, "--password-file", "/nonexistent"], &raw);
     assert_eq!(out.status.code(), Some(75));
-    assert!(s.srv.store.messages(&conv.uuid).unwrap().is_empty());
+    assert!(s.srv.messages(&conv.uuid).is_empty());
 }

@@ -37,7 +37,7 @@ fn the_relay_ingress_over_https() {
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     let mut rest = Vec::new();
     let _ = client.reader.read_to_end(&mut rest);
-    assert_eq!(srv.store.messages(&conv.uuid).unwrap().len(), 1);
+    assert_eq!(srv.messages(&conv.uuid).len(), 1);
 
     // Plain HTTP on the HTTPS port gets no HTTP answer.
     let head = "GET /ingress/mandrill HTTP/1.1\r\nHost: x\r\n\r\n";

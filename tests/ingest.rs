@@ -22,7 +22,8 @@ fn exit_codes_follow_sysexits() {
     let config = write_config(srv.dir.path(), 0, "");
     let conv = srv.conversation("bob@example.org");
     let closed = srv.conversation("carol@example.org");
-    srv.store.close_conversation(&closed.uuid).unwrap();
+    srv.block(srv.store.close_conversation(&closed.uuid))
+        .unwrap();
     let msg = reply_message(
         &conv.reply_address,
         "piped@example.org",
@@ -43,14 +44,12 @@ fn exit_codes_follow_sysexits() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("stored as m"), "{err}");
-    let (ip, text, sender): (String, String, String) = srv
-        .db()
-        .query_row(
-            "SELECT remote_ip, reply_text, envelope_sender FROM messages_full",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let m = srv.only_incoming();
+    let (ip, text, sender) = (
+        m.remote_ip.unwrap_or_default(),
+        m.reply_text.unwrap_or_default(),
+        m.envelope_sender.unwrap_or_default(),
+    );
     assert_eq!(
         (ip.as_str(), text.as_str(), sender.as_str()),
         ("192.0.2.7", "Sent through a pipe", "bob@example.org")
@@ -90,9 +89,8 @@ fn exit_codes_follow_sysexits() {
         ),
     )
     .unwrap();
-    let holder = srv.db();
-    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    let before = srv.count("SELECT COUNT(*) FROM messages");
+    let holder = srv.lock_database();
+    let before = srv.stored();
     let other = reply_message(&conv.reply_address, "busy@example.org", "while busy");
     let (code, err) = ingest(
         &locked,
@@ -100,8 +98,8 @@ fn exit_codes_follow_sysexits() {
         other.as_bytes(),
     );
     assert_eq!(code, 75, "{err}");
-    holder.execute_batch("COMMIT").unwrap();
-    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), before);
+    holder.release().unwrap();
+    assert_eq!(srv.stored(), before);
 
     // A config it cannot read: 75 (retry once the operator fixed it).
     let (code, _) = ingest(
@@ -133,10 +131,13 @@ fn refused_alike(
         err.contains(&format!("{code} {smtp_text}")),
         "ingest said {err:?}, SMTP said {code} {smtp_text}"
     );
-    assert!(srv.store.messages(&conv.uuid).unwrap().is_empty());
-    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 0);
-    assert_eq!(srv.count("SELECT COUNT(*) FROM raw_messages"), 0);
-    assert!(srv.store.inbox().unwrap().is_empty());
+    assert!(srv
+        .block(srv.store.messages(&conv.uuid))
+        .unwrap()
+        .is_empty());
+    assert_eq!(srv.stored(), 0);
+    assert_eq!(srv.stats().raw_messages, 0);
+    assert!(srv.block(srv.store.inbox()).unwrap().is_empty());
     format!("{code} {smtp_text}")
 }
 
@@ -157,7 +158,7 @@ fn a_mail_loop_is_refused_for_good_as_over_smtp() {
     );
     assert_eq!(exit, 65, "{err}");
     assert!(err.contains(&reply), "{err}");
-    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 0);
+    assert_eq!(srv.stored(), 0);
 }
 
 #[test]
@@ -196,7 +197,7 @@ fn a_message_over_max_message_size_is_refused_for_good_as_over_smtp() {
     );
     assert_eq!(exit, 65, "{err}");
     assert!(err.contains(&reply), "{err}");
-    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 0);
+    assert_eq!(srv.stored(), 0);
 
     // Exactly at the limit: stored by both.
     let conv = srv.conversation("bob@example.org");
@@ -213,7 +214,7 @@ fn a_message_over_max_message_size_is_refused_for_good_as_over_smtp() {
         other.as_bytes(),
     );
     assert_eq!(exit, 0, "{err}");
-    assert_eq!(srv.store.messages(&conv.uuid).unwrap().len(), 2);
+    assert_eq!(srv.block(srv.store.messages(&conv.uuid)).unwrap().len(), 2);
 }
 
 #[test]

@@ -77,15 +77,16 @@ fn one_reply_per_accepted_recipient_in_order_also_for_a_repeated_token() {
         "postmaster goes to the inbox: {ids:?}"
     );
     // One row per conversation, our Received says LMTP.
-    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 2);
+    assert_eq!(srv.stored(), 2);
     assert_eq!(
-        srv.count(&format!(
-            "SELECT COUNT(*) FROM messages WHERE conversation_id = {} AND trace_header LIKE '%with LMTP%'",
-            a.id
-        )),
+        srv.count_where(|m| m.conversation == a.uuid
+            && m.trace_header
+                .as_deref()
+                .unwrap_or("")
+                .contains("with LMTP")),
         1
     );
-    assert_eq!(srv.count("SELECT COUNT(*) FROM inbox"), 1);
+    assert_eq!(srv.inbox().len() as i64, 1);
     // The session goes on.
     c.expect("RSET", 250, "2.0.0");
     c.expect("QUIT", 221, "2.0.0");
@@ -111,8 +112,7 @@ fn storage_fault_answers_451_for_every_recipient_then_recovers() {
     let srv = lmtp_server();
     let a = srv.conversation("bob@example.org");
     let b = srv.conversation("carol@example.org");
-    let lock = srv.db();
-    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let lock = srv.lock_database();
     let mut c = lmtp(&srv);
     c.expect("LHLO relay.test", 250, "");
     c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
@@ -125,7 +125,7 @@ fn storage_fault_answers_451_for_every_recipient_then_recovers() {
         assert_eq!(code, 451, "{text}");
         assert!(text.starts_with("4.3.0"), "{text}");
     }
-    lock.execute_batch("ROLLBACK").unwrap();
+    lock.release().unwrap();
     c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
     c.expect(&format!("RCPT TO:<{}>", a.reply_address), 250, "2.1.5");
     c.expect(&format!("RCPT TO:<{}>", b.reply_address), 250, "2.1.5");
@@ -135,7 +135,7 @@ fn storage_fault_answers_451_for_every_recipient_then_recovers() {
         assert_eq!(code, 250, "{text}");
         assert!(text.starts_with("2.0.0"), "{text}");
     }
-    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 2);
+    assert_eq!(srv.stored(), 2);
 }
 
 #[test]
@@ -186,14 +186,12 @@ fn unix_socket_delivers_and_has_the_configured_mode() {
     );
     let (code, text) = c.reply();
     assert_eq!(code, 250, "{text}");
-    let (ip, relay_helo, trace): (Option<String>, Option<String>, String) = srv
-        .db()
-        .query_row(
-            "SELECT remote_ip, relay_helo, trace_header FROM messages",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let m = srv.only_incoming();
+    let (ip, relay_helo, trace) = (
+        m.remote_ip,
+        m.relay_helo,
+        m.trace_header.unwrap_or_default(),
+    );
     assert_eq!(ip, None);
     assert_eq!(relay_helo.as_deref(), Some("postfix.local"));
     assert!(

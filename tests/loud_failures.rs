@@ -13,11 +13,7 @@ fn a_wal_that_is_not_emptied_is_logged_at_error() {
     let (_, to) = create_conversation(&config);
     let srv = ServeProcess::start(&config);
     // A reader in the middle of a transaction: checkpoints cannot move past its snapshot.
-    let db = rusqlite::Connection::open(dir.path().join("replyd.sqlite3")).unwrap();
-    db.execute_batch("BEGIN").unwrap();
-    let _: i64 = db
-        .query_row("SELECT COUNT(*) FROM conversations", [], |r| r.get(0))
-        .unwrap();
+    let db = replyd::store::sqlite::hold_read_snapshot(&dir.path().join("replyd.sqlite3")).unwrap();
     let text = "x".repeat(8 * 1024);
     for i in 0..20 {
         let mut c = Raw::greeted(srv.addr);
@@ -37,7 +33,7 @@ fn a_wal_that_is_not_emptied_is_logged_at_error() {
         .unwrap()
         .to_string();
     assert!(line.contains("ERROR"), "{line}");
-    db.execute_batch("COMMIT").unwrap();
+    db.release().unwrap();
 }
 
 #[test]
@@ -46,10 +42,7 @@ fn a_database_the_writer_cannot_read_stops_the_start() {
     let config = write_config(dir.path(), 0, "");
     create_conversation(&config);
     // The schema is there, but the table the writer starts from is not what it should be.
-    let db = rusqlite::Connection::open(dir.path().join("replyd.sqlite3")).unwrap();
-    db.execute_batch("ALTER TABLE messages RENAME TO messages_gone")
-        .unwrap();
-    drop(db);
+    replyd::store::sqlite::damage_schema(&dir.path().join("replyd.sqlite3")).unwrap();
     let out = std::process::Command::new(replyd_bin())
         .arg("--config")
         .arg(&config)

@@ -48,8 +48,12 @@ fn stamped_reply_threads_back_into_its_conversation() {
     );
 
     let stamped = srv
-        .store
-        .stamp_outgoing(&conv.uuid, AGENT_REPLY.as_bytes(), Some("Example Support"))
+        .block(replyd::outbound::stamp_and_record(
+            &srv.store,
+            &conv.uuid,
+            AGENT_REPLY.as_bytes(),
+            Some("Example Support"),
+        ))
         .unwrap();
     assert_eq!(stamped.envelope_sender, conv.reply_address);
     assert_eq!(body_of(&stamped.bytes), body_of(AGENT_REPLY.as_bytes()));
@@ -79,9 +83,9 @@ fn stamped_reply_threads_back_into_its_conversation() {
     );
 
     // The outgoing message is recorded in the conversation.
-    let messages = srv.store.messages(&conv.uuid).unwrap();
+    let messages = srv.block(srv.store.messages(&conv.uuid)).unwrap();
     assert_eq!(messages.len(), 2);
-    assert_eq!(messages[1].direction, "outgoing");
+    assert_eq!(messages[1].direction, Direction::Outgoing);
     assert_eq!(messages[1].message_id.as_deref(), Some(our_id.as_str()));
 
     // The customer answers from Gmail: To = our Reply-To, In-Reply-To = our Message-ID,
@@ -99,17 +103,21 @@ fn stamped_reply_threads_back_into_its_conversation() {
             .0,
         250
     );
-    let messages = srv.store.messages(&conv.uuid).unwrap();
+    let messages = srv.block(srv.store.messages(&conv.uuid)).unwrap();
     assert_eq!(messages.len(), 3);
     assert_eq!(messages[2].reply_text.as_deref(), Some("Great, thanks!"));
     assert_eq!(messages[2].in_reply_to.as_deref(), Some(our_id.as_str()));
     assert_eq!(messages[2].sender_is_contact, Some(true));
-    assert!(messages[2].flags.is_empty(), "{}", messages[2].flags);
+    assert!(messages[2].flags.is_empty(), "{:?}", messages[2].flags);
 
     // A second stamp answers the newest incoming message and carries the whole chain.
     let second = srv
-        .store
-        .stamp_outgoing(&conv.uuid, AGENT_REPLY.as_bytes(), None)
+        .block(replyd::outbound::stamp_and_record(
+            &srv.store,
+            &conv.uuid,
+            AGENT_REPLY.as_bytes(),
+            None,
+        ))
         .unwrap();
     let parsed = mail_parser::MessageParser::default()
         .parse(&second.bytes)
@@ -148,9 +156,13 @@ fn stamped_reply_threads_back_into_its_conversation() {
             .0,
         250
     );
-    let m = srv.store.messages(&other.uuid).unwrap();
+    let m = srv.block(srv.store.messages(&other.uuid)).unwrap();
     assert_eq!(m.len(), 1);
-    assert!(m[0].flags.contains("thread_mismatch"), "{}", m[0].flags);
+    assert!(
+        m[0].flags.contains(&Flag::ThreadMismatch),
+        "{:?}",
+        m[0].flags
+    );
     assert!(m[0].notes.contains(&conv.uuid), "{}", m[0].notes);
 }
 
@@ -158,32 +170,43 @@ fn stamped_reply_threads_back_into_its_conversation() {
 fn stamping_a_closed_or_contactless_conversation_fails_clearly() {
     let srv = TestServer::start();
     let conv = srv.conversation("bob@example.org");
-    srv.store.close_conversation(&conv.uuid).unwrap();
+    srv.block(srv.store.close_conversation(&conv.uuid)).unwrap();
     let err = srv
-        .store
-        .stamp_outgoing(&conv.uuid, AGENT_REPLY.as_bytes(), None)
+        .block(replyd::outbound::stamp_and_record(
+            &srv.store,
+            &conv.uuid,
+            AGENT_REPLY.as_bytes(),
+            None,
+        ))
         .unwrap_err()
         .to_string();
     assert!(err.contains("closed"), "{err}");
     let anon = srv
-        .store
-        .create_conversation(&NewConversation {
+        .block(srv.store.create_conversation(&NewConversation {
             contact_email: None,
             channel: "web_widget",
             subject: None,
             domain: DOMAIN,
             ttl_seconds: None,
-        })
+        }))
         .unwrap();
     let err = srv
-        .store
-        .stamp_outgoing(&anon.uuid, AGENT_REPLY.as_bytes(), None)
+        .block(replyd::outbound::stamp_and_record(
+            &srv.store,
+            &anon.uuid,
+            AGENT_REPLY.as_bytes(),
+            None,
+        ))
         .unwrap_err()
         .to_string();
     assert!(err.contains("no contact email"), "{err}");
     let err = srv
-        .store
-        .stamp_outgoing(&srv.conversation("x@example.org").uuid, b"", None)
+        .block(replyd::outbound::stamp_and_record(
+            &srv.store,
+            &srv.conversation("x@example.org").uuid,
+            b"",
+            None,
+        ))
         .unwrap_err()
         .to_string();
     assert!(err.contains("cannot stamp"), "{err}");
@@ -196,14 +219,13 @@ fn expired_token_gets_550_with_the_configured_text() {
             "This conversation is closed, please write to support@example.com".into()
     });
     let expired = srv
-        .store
-        .create_conversation(&NewConversation {
+        .block(srv.store.create_conversation(&NewConversation {
             contact_email: Some("bob@example.org"),
             channel: "email",
             subject: None,
             domain: DOMAIN,
             ttl_seconds: Some(-1),
-        })
+        }))
         .unwrap();
     let mut c = Raw::greeted(srv.addr);
     c.expect("EHLO client.test", 250, "");

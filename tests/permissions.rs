@@ -57,8 +57,8 @@ fn conversation_create_makes_a_private_database_in_new_folders() {
     }
     // The folder that existed keeps its mode.
     assert_mode(dir.path(), existing);
-    let store = replyd::Store::open(&db, std::time::Duration::from_secs(5)).unwrap();
-    assert_eq!(store.conversations().unwrap().len(), 1);
+    let store = open_store(&db);
+    assert_eq!(block_on(store.conversations()).unwrap().len(), 1);
 }
 
 #[test]
@@ -87,10 +87,7 @@ fn serve_keeps_the_database_its_wal_and_shm_private_while_it_runs() {
         assert_mode(&file, 0o600);
     }
     assert!(!srv.log().contains("customer mail"), "{}", srv.log());
-    let n: i64 = rusqlite::Connection::open(&db)
-        .unwrap()
-        .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
-        .unwrap();
+    let n = block_on(open_store(&db).stats()).unwrap().incoming_messages;
     assert_eq!(n, 1);
 }
 
@@ -108,8 +105,8 @@ fn backup_is_private_and_never_overwrites() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_mode(&copy, 0o600);
-    let store = replyd::Store::open(&copy, std::time::Duration::from_secs(5)).unwrap();
-    assert_eq!(store.conversations().unwrap().len(), 1);
+    let store = open_store(&copy);
+    assert_eq!(block_on(store.conversations()).unwrap().len(), 1);
     drop(store);
 
     // An existing file is left alone, whatever it holds.

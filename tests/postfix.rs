@@ -10,13 +10,6 @@ use common::mta::*;
 use common::*;
 use std::time::Duration;
 
-fn stored(srv: &TestServer, conversation: i64, message_id: &str) -> i64 {
-    srv.count(&format!(
-        "SELECT COUNT(*) FROM messages WHERE conversation_id = {conversation} \
-         AND message_id = '{message_id}'"
-    ))
-}
-
 fn smtp_transport(srv: &TestServer) -> String {
     format!("reply@{DOMAIN} smtp:[127.0.0.1]:{}\n", srv.addr.port())
 }
@@ -38,18 +31,17 @@ fn smtp_relay_stores_the_reply_and_refuses_an_unknown_token_in_its_own_dialogue(
     );
     assert!(sent.ok, "{}", sent.transcript);
     assert!(
-        wait_for(30, || stored(&srv, conv.id, "pf-smtp@example.org") == 1),
+        wait_for(30, || srv.copies(&conv, "pf-smtp@example.org") == 1),
         "not stored\n{}",
         pf.log()
     );
-    let (ip, helo, relay_ip, relay_helo): (String, String, String, String) = srv
-        .db()
-        .query_row(
-            "SELECT remote_ip, helo, relay_ip, relay_helo FROM messages",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .unwrap();
+    let m = srv.only_incoming();
+    let (ip, helo, relay_ip, relay_helo) = (
+        m.remote_ip.unwrap_or_default(),
+        m.helo.unwrap_or_default(),
+        m.relay_ip.unwrap_or_default(),
+        m.relay_helo.unwrap_or_default(),
+    );
     // The customer's server, from Postfix's Received; and Postfix itself as the relay.
     assert_eq!((ip.as_str(), helo.as_str()), ("127.0.0.1", "customer.test"));
     assert_eq!(
@@ -80,8 +72,7 @@ fn storage_fault_keeps_the_mail_queued_until_replyd_recovers() {
     let srv = TestServer::start_with(|c| c.store.busy_timeout = Duration::from_millis(200));
     let conv = srv.conversation("bob@example.org");
     let pf = Postfix::start("", "", &smtp_transport(&srv));
-    let lock = srv.db();
-    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let lock = srv.lock_database();
 
     let sent = swaks(
         pf.port,
@@ -96,12 +87,12 @@ fn storage_fault_keeps_the_mail_queued_until_replyd_recovers() {
         pf.log()
     );
     assert!(!pf.queue_is_empty(), "the message must stay queued");
-    assert_eq!(stored(&srv, conv.id, "pf-451@example.org"), 0);
+    assert_eq!(srv.copies(&conv, "pf-451@example.org"), 0);
 
-    lock.execute_batch("ROLLBACK").unwrap();
+    lock.release().unwrap();
     pf.flush();
     assert!(
-        wait_for(30, || stored(&srv, conv.id, "pf-451@example.org") == 1),
+        wait_for(30, || srv.copies(&conv, "pf-451@example.org") == 1),
         "not delivered after recovery\n{}",
         pf.log()
     );
@@ -139,14 +130,11 @@ fn smtp_client_uses_starttls_to_replyd() {
     );
     assert!(sent.ok, "{}", sent.transcript);
     assert!(
-        wait_for(30, || stored(&srv, conv.id, "pf-tls@example.org") == 1),
+        wait_for(30, || srv.copies(&conv, "pf-tls@example.org") == 1),
         "not stored\n{}",
         pf.log()
     );
-    assert_eq!(
-        srv.count("SELECT COUNT(*) FROM messages WHERE trace_header LIKE '%with ESMTPS%'"),
-        1
-    );
+    assert_eq!(srv.received_with("ESMTPS"), 1);
 }
 
 #[test]
@@ -177,8 +165,8 @@ fn lmtp_over_the_unix_socket_answers_per_recipient() {
     );
     assert!(sent.ok, "{}", sent.transcript);
     assert!(
-        wait_for(30, || stored(&srv, a.id, "pf-lmtp@example.org") == 1
-            && stored(&srv, b.id, "pf-lmtp@example.org") == 1),
+        wait_for(30, || srv.copies(&a, "pf-lmtp@example.org") == 1
+            && srv.copies(&b, "pf-lmtp@example.org") == 1),
         "not stored\n{}",
         pf.log()
     );
@@ -197,10 +185,7 @@ fn lmtp_over_the_unix_socket_answers_per_recipient() {
         "one LMTP reply per recipient\n{}",
         pf.log()
     );
-    assert_eq!(
-        srv.count("SELECT COUNT(*) FROM messages WHERE trace_header LIKE '%with LMTP%'"),
-        2
-    );
+    assert_eq!(srv.received_with("LMTP"), 2);
     let unknown = format!("reply+{}@{DOMAIN}", "0".repeat(32));
     let sent = swaks(
         pf.port,
@@ -244,18 +229,16 @@ fn pipe_into_replyd_ingest_stores_and_bounces_an_unknown_token_itself() {
     );
     assert!(sent.ok, "{}", sent.transcript);
     assert!(
-        wait_for(30, || stored(&srv, conv.id, "pf-pipe@example.org") == 1),
+        wait_for(30, || srv.copies(&conv, "pf-pipe@example.org") == 1),
         "not stored\n{}",
         pf.log()
     );
-    let (ip, helo, trace): (String, String, String) = srv
-        .db()
-        .query_row(
-            "SELECT remote_ip, helo, trace_header FROM messages",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let m = srv.only_incoming();
+    let (ip, helo, trace) = (
+        m.remote_ip.unwrap_or_default(),
+        m.helo.unwrap_or_default(),
+        m.trace_header.unwrap_or_default(),
+    );
     assert_eq!((ip.as_str(), helo.as_str()), ("127.0.0.1", "customer.test"));
     assert!(trace.contains("with local"), "{trace}");
 

@@ -32,13 +32,8 @@ fn proxied(srv: &TestServer, header: &[u8]) -> Raw {
 }
 
 fn recorded(srv: &TestServer) -> (Option<String>, Option<String>, String) {
-    srv.db()
-        .query_row(
-            "SELECT remote_ip, relay_ip, trace_header FROM messages ORDER BY id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap()
+    let m = srv.incoming().pop().unwrap();
+    (m.remote_ip, m.relay_ip, m.trace_header.unwrap_or_default())
 }
 
 #[test]

@@ -83,14 +83,11 @@ fn stored_rows_have_the_reply_text_and_the_quoted_history() {
         }
         let text = c.expect(".", 250, "2.0.0");
         let id: i64 = text.rsplit('m').next().unwrap().trim().parse().unwrap();
-        let (reply, quoted): (String, String) = srv
-            .db()
-            .query_row(
-                "SELECT reply_text, quoted_text FROM messages_full WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap();
+        let m = srv.message(id);
+        let (reply, quoted) = (
+            m.reply_text.unwrap_or_default(),
+            m.quoted_text.unwrap_or_default(),
+        );
         assert_eq!(reply, expected, "{name}");
         assert!(!quoted.is_empty(), "{name}");
     }

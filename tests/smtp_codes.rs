@@ -64,11 +64,8 @@ fn null_sender_is_accepted_and_stored() {
     c.expect("DATA", 354, "");
     c.send(reply_message(&conv.reply_address, "dsn@example.org", "bounce").as_bytes());
     c.expect(".", 250, "2.0.0");
-    let sender: String = srv
-        .db()
-        .query_row("SELECT envelope_sender FROM messages", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(sender, "");
+    let sender = srv.only_incoming().envelope_sender;
+    assert_eq!(sender.as_deref(), Some(""));
 }
 
 #[test]
@@ -85,7 +82,8 @@ fn recipient_rules() {
     let srv = TestServer::start();
     let open = srv.conversation("bob@example.org");
     let closed = srv.conversation("carol@example.org");
-    srv.store.close_conversation(&closed.uuid).unwrap();
+    srv.block(srv.store.close_conversation(&closed.uuid))
+        .unwrap();
     let mut c = Raw::greeted(srv.addr);
     c.expect("EHLO client.test", 250, "");
     c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
@@ -133,11 +131,11 @@ fn postmaster_mail_reaches_the_operator_inbox() {
     );
     assert_eq!(code, 250, "{text}");
     assert!(text.contains("stored as i"), "{text}");
-    let inbox = srv.store.inbox().unwrap();
+    let inbox = srv.block(srv.store.inbox()).unwrap();
     assert_eq!(inbox.len(), 1);
-    assert_eq!(inbox[0].reason, "postmaster");
+    assert_eq!(inbox[0].reason, InboxReason::Postmaster);
     assert_eq!(inbox[0].subject.as_deref(), Some("abuse report"));
-    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 0);
+    assert_eq!(srv.stored(), 0);
 }
 
 #[test]
@@ -154,7 +152,7 @@ fn too_many_recipients_is_452() {
     c.expect("DATA", 354, "");
     c.send(reply_message(&conv.reply_address, "r@example.org", "hi").as_bytes());
     c.expect(".", 250, "2.0.0");
-    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 1);
+    assert_eq!(srv.stored(), 1);
 }
 
 #[test]
@@ -201,14 +199,14 @@ fn oversized_data_is_drained_then_552_and_session_goes_on() {
     }
     c.send(body.as_bytes());
     c.expect(".", 552, "5.3.4");
-    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 0);
+    assert_eq!(srv.stored(), 0);
     // The session is usable afterwards.
     c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
     c.expect(&format!("RCPT TO:<{}>", conv.reply_address), 250, "2.1.5");
     c.expect("DATA", 354, "");
     c.send(reply_message(&conv.reply_address, "small@example.org", "ok").as_bytes());
     c.expect(".", 250, "2.0.0");
-    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 1);
+    assert_eq!(srv.stored(), 1);
 }
 
 #[test]
@@ -225,7 +223,7 @@ fn data_far_past_the_limit_is_421_and_closed() {
     let (code, text) = c.reply();
     assert_eq!(code, 421, "{text}");
     assert!(c.is_closed());
-    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 0);
+    assert_eq!(srv.stored(), 0);
 }
 
 #[test]
@@ -235,12 +233,9 @@ fn empty_body_is_a_message() {
     let mut c = Raw::greeted(srv.addr);
     c.start_data(&conv.reply_address);
     c.expect(".", 250, "2.0.0");
-    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 1);
-    let flags: String = srv
-        .db()
-        .query_row("SELECT flags FROM messages", [], |r| r.get(0))
-        .unwrap();
-    assert!(flags.contains("no_header_block"), "{flags}");
+    assert_eq!(srv.stored(), 1);
+    let flags = srv.only_incoming().flags;
+    assert!(flags.contains(&Flag::NoHeaderBlock), "{flags:?}");
 }
 
 #[test]
@@ -294,13 +289,9 @@ fn recipient_sees_changes_made_elsewhere_at_once() {
     assert_eq!(rcpt(&a.reply_address), 550);
     assert_eq!(rcpt(&b.reply_address), 250);
 
-    // Closed with plain SQL.
-    let db = srv.db();
-    db.execute(
-        "UPDATE conversations SET status = 'closed' WHERE uuid = ?1",
-        [&b.uuid],
-    )
-    .unwrap();
+    // Closed through another connection to the database.
+    let other = open_store(&srv.db);
+    block_on(other.close_conversation(&b.uuid)).unwrap();
     assert_eq!(rcpt(&b.reply_address), 550);
 
     // Created by another process: accepted by the next RCPT.
@@ -309,14 +300,15 @@ fn recipient_sees_changes_made_elsewhere_at_once() {
     assert_eq!(rcpt(address), 250);
 
     // Expired: refused once its time is up.
-    db.execute(
-        "UPDATE conversations SET expires_at = 1 WHERE token = ?1",
-        [address
-            .trim_start_matches("reply+")
-            .split('@')
-            .next()
-            .unwrap()],
-    )
+    let brief = block_on(other.create_conversation(&NewConversation {
+        contact_email: Some("erin@example.org"),
+        channel: "web_widget",
+        subject: None,
+        domain: DOMAIN,
+        ttl_seconds: Some(1),
+    }))
     .unwrap();
-    assert_eq!(rcpt(address), 550);
+    assert_eq!(rcpt(&brief.reply_address), 250);
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(rcpt(&brief.reply_address), 550);
 }

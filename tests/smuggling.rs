@@ -47,19 +47,10 @@ fn only_crlf_dot_crlf_ends_data() {
             (250, "2.0.0"),
             "variant {n}: extra reply {text}"
         );
-        let rows: Vec<Vec<u8>> = srv
-            .db()
-            .prepare(
-                "SELECT r.data FROM messages m JOIN raw_messages r ON r.id = m.raw_id \
-                 WHERE m.subject = ?1",
-            )
-            .unwrap()
-            .query_map([format!("smuggle {n}")], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let rows = srv.with_subject(&format!("smuggle {n}"));
         assert_eq!(rows.len(), 1, "variant {n}");
-        let raw = String::from_utf8_lossy(&rows[0]);
+        let bytes = srv.client_bytes(&rows[0]);
+        let raw = String::from_utf8_lossy(&bytes);
         assert!(
             raw.contains("MAIL FROM:<evil@example.net>"),
             "variant {n}: {raw:?}"
@@ -67,14 +58,8 @@ fn only_crlf_dot_crlf_ends_data() {
         assert!(raw.contains("Subject: SMUGGLED"), "variant {n}: {raw:?}");
     }
     // Nothing else was stored: no smuggled second message.
-    assert_eq!(
-        srv.count("SELECT COUNT(*) FROM messages WHERE subject = 'SMUGGLED'"),
-        0
-    );
-    assert_eq!(
-        srv.count("SELECT COUNT(*) FROM messages"),
-        variants.len() as i64
-    );
+    assert_eq!(srv.with_subject("SMUGGLED").len(), 0);
+    assert_eq!(srv.stored(), variants.len() as i64);
 }
 
 #[test]
@@ -85,10 +70,7 @@ fn bare_lf_is_stored_as_crlf_and_bare_cr_kept() {
     c.start_data(&conv.reply_address);
     c.send(b"Subject: lf\r\nMessage-ID: <lf@example.org>\r\n\r\nline one\nline two\rstill two\r\n..dotted\r\n.\r\n");
     assert_eq!(c.reply().0, 250);
-    let raw: Vec<u8> = srv
-        .db()
-        .query_row("SELECT data FROM raw_messages", [], |r| r.get(0))
-        .unwrap();
+    let raw = srv.client_bytes(&srv.only_incoming());
     assert!(
         raw.ends_with(b"\r\n\r\nline one\r\nline two\rstill two\r\n.dotted\r\n"),
         "{:?}",
@@ -133,10 +115,7 @@ fn pipelining_desync_is_refused_and_proper_pipelining_works() {
     let (code, text) = c.reply();
     assert_eq!((code, &text[..5]), (554, "5.5.0"), "{text}");
     assert!(c.is_closed());
-    assert_eq!(
-        srv.count("SELECT COUNT(*) FROM messages WHERE subject = 'too early'"),
-        0
-    );
+    assert_eq!(srv.with_subject("too early").len(), 0);
 }
 
 #[test]

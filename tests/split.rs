@@ -44,14 +44,7 @@ fn conversation_split_at_every_byte_position() {
         }
         assert!(c.is_closed());
     }
-    let rows: Vec<Vec<u8>> = srv
-        .db()
-        .prepare("SELECT r.data FROM messages m JOIN raw_messages r ON r.id = m.raw_id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let rows: Vec<Vec<u8>> = srv.incoming().iter().map(|m| srv.client_bytes(m)).collect();
     for r in &rows {
         stored_bodies.insert(r.clone());
     }
@@ -61,5 +54,5 @@ fn conversation_split_at_every_byte_position() {
         rows[0],
         b"Subject: split\r\nFrom: bob@example.org\r\n\r\nline\r\n.dot\r\nbare\r\nlf\r\n".to_vec()
     );
-    assert_eq!(srv.count("SELECT COUNT(*) FROM messages"), 1);
+    assert_eq!(srv.stored(), 1);
 }

@@ -16,7 +16,7 @@ fn subscriber_sees_every_message_in_order_from_any_process() {
         .unwrap();
     let mut sub = srv
         .store
-        .subscribe(srv.store.last_message_id().unwrap(), None);
+        .subscribe(srv.block(srv.store.last_message_id()).unwrap());
 
     // Fall behind: five messages arrive before the subscriber reads any.
     let mut c = Raw::greeted(srv.addr);

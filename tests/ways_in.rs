@@ -44,16 +44,20 @@ fn setup() -> Setup {
 }
 
 fn messages(s: &Setup) -> i64 {
-    s.srv.count("SELECT COUNT(*) FROM messages")
+    s.srv.stored()
 }
 
 fn last_flags(s: &Setup) -> String {
     s.srv
-        .store
         .messages(&s.a.uuid)
-        .unwrap()
         .pop()
-        .map(|m| m.flags)
+        .map(|m| {
+            m.flags
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default()
 }
 

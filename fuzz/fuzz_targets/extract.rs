@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(init: replyd::smtp::fuzzing::ignore_caught_parser_panics(), |data: &[u8]| {
+fuzz_target!(init: replyd::fuzzing::ignore_caught_parser_panics(), |data: &[u8]| {
     let opts = replyd::message::ExtractOptions {
         max_attachment_size: 4096,
         max_attachments: 4,

@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(init: replyd::smtp::fuzzing::ignore_caught_parser_panics(), |data: &[u8]| {
-    let out = replyd::smtp::fuzzing::session(data);
+fuzz_target!(init: replyd::fuzzing::ignore_caught_parser_panics(), |data: &[u8]| {
+    let out = replyd::fuzzing::session(data);
     for line in out.split_inclusive(|&b| b == b'\n') {
         assert!(line.ends_with(b"\r\n"), "reply line without CRLF: {line:?}");
         assert!(line.len() >= 5, "short reply line: {line:?}");

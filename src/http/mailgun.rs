@@ -99,6 +99,7 @@ async fn handle(state: &HttpState, peer: SocketAddr, headers: &HeaderMap, body: 
         .intake
         .store
         .used_token(Ingress::Mailgun.name(), &token)
+        .await
     {
         Ok(Some(used)) if used != digest => {
             return Outcome::Unauthorized(format!(

@@ -18,7 +18,7 @@ use super::router::HttpState;
 use super::Ingress;
 use crate::config::UnknownRecipient;
 use crate::intake::{Arrival, DeliveryError, Provenance, Refusal, WayIn};
-use crate::store::{Destination, Stored};
+use crate::store::{Destination, InboxReason, Stored};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::net::IpAddr;
@@ -180,7 +180,7 @@ pub async fn deliver(state: &HttpState, inbound: Inbound) -> Outcome {
     let mut accepted: Vec<(String, Destination)> = Vec::new();
     let mut refused: Vec<(String, Refusal)> = Vec::new();
     for address in candidates {
-        match intake.check_recipient(&address) {
+        match intake.check_recipient(&address).await {
             Ok(destination) => accepted.push((address, destination)),
             Err(refusal) if refusal.is_transient() => {
                 return Outcome::StorageFault(format!(
@@ -213,9 +213,11 @@ pub async fn deliver(state: &HttpState, inbound: Inbound) -> Outcome {
         if config.ingress.unknown_recipient == UnknownRecipient::Drop {
             return Outcome::Rejected(format!("{why}; dropped ([ingress] unknown_recipient)"));
         }
-        let reason = format!("unknown_recipient over {}: {why}", inbound.ingress);
         let address = refused.first().map(|(a, _)| a.clone()).unwrap_or_default();
-        accepted.push((address, Destination::Operator(reason)));
+        accepted.push((
+            address,
+            Destination::Operator(InboxReason::UnknownRecipient),
+        ));
     }
     let result = intake
         .deliver_with(

@@ -8,11 +8,12 @@
 mod attachments;
 mod automated;
 mod filename;
-pub mod header_block;
-pub mod html;
-pub mod reply_text;
+pub(crate) mod header_block;
+pub(crate) mod html;
+pub(crate) mod reply_text;
 mod structure;
 
+use crate::store::{AttachmentRecord, Automated, Flag, MessageContent};
 use mail_parser::{Address, HeaderName, HeaderValue, MessageParser};
 use serde::Serialize;
 
@@ -27,7 +28,7 @@ pub struct Mailbox {
 }
 
 /// What relays wrote at the top of a message, as the parser read it (unfolded raw values):
-/// the topmost `Received:` and every `Authentication-Results`. [`crate::relay`] believes
+/// the topmost `Received:` and every `Authentication-Results`. The intake believes
 /// them only from a trusted relay.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TraceHeaders {
@@ -88,12 +89,12 @@ pub struct ParsedMessage {
     /// Attachments past `max_attachments`: only counted.
     pub omitted_attachments: OmittedAttachments,
     /// Why this looks like automated mail (`auto_reply`, `bounce`, `list`, `loop`), if it does.
-    pub automated: Option<String>,
+    pub automated: Option<Automated>,
     /// Our own Message-IDs that a delivery report names (to link it to the outgoing mail).
     pub reported_message_ids: Vec<String>,
     /// Machine-readable problems found while parsing (`no_header_block`, `undecodable_part`,
     /// `mime_too_deep`, `too_many_parts`, `encoded_message_part`, `attachments_omitted`…).
-    pub flags: Vec<String>,
+    pub flags: Vec<Flag>,
     /// Human-readable notes for the operator.
     pub notes: Vec<String>,
     /// The relays' trace headers.
@@ -117,7 +118,7 @@ pub fn extract(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
                 size = raw.len(),
                 "parsing a message failed (a bug in the MIME parser or the extraction); it is kept unparsed (flag parser_failed)"
             );
-            let mut out = unparsed(raw, "parser_failed");
+            let mut out = unparsed(raw, Flag::ParserFailed);
             out.notes.push(
                 "parsing this message failed (a bug in the MIME parser or the extraction): the text shown is its raw bytes"
                     .into(),
@@ -131,15 +132,15 @@ pub fn extract(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
 fn started(raw: &[u8]) -> ParsedMessage {
     let mut out = ParsedMessage::default();
     if !has_header_block(raw) {
-        out.flags.push("no_header_block".into());
+        out.flags.push(Flag::NoHeaderBlock);
     }
     out
 }
 
 /// A message kept as its bytes: the text is the raw message, decoded as UTF-8 where it is.
-fn unparsed(raw: &[u8], flag: &str) -> ParsedMessage {
+fn unparsed(raw: &[u8], flag: Flag) -> ParsedMessage {
     let mut out = started(raw);
-    out.flags.push(flag.into());
+    out.flags.push(flag);
     let text = String::from_utf8_lossy(raw).into_owned();
     out.reply_text = normalize_newlines(&text);
     out.text_body = Some(text);
@@ -178,7 +179,7 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     };
     let (msg, deepest) = match parsed {
         Ok(Some(parsed)) => parsed,
-        Ok(None) => return unparsed(raw, "unparseable"),
+        Ok(None) => return unparsed(raw, Flag::Unparseable),
         Err(panic) => std::panic::resume_unwind(panic),
     };
     let mut out = started(raw);
@@ -216,14 +217,14 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
         out.omitted_attachments,
     ) = (found.kept, found.skipped, found.omitted);
     if found.omitted.count > 0 {
-        out.flags.push("attachments_omitted".into());
+        out.flags.push(Flag::AttachmentsOmitted);
         out.notes.push(format!(
             "{} more attachments ({} bytes) past max_attachments ({}) were not kept",
             found.omitted.count, found.omitted.bytes, opts.max_attachments
         ));
     }
     if input.too_many_parts {
-        out.flags.push("too_many_parts".into());
+        out.flags.push(Flag::TooManyParts);
         out.notes.push(format!(
             "the message has more than max_mime_parts ({}) places where a part may start: \
              what follows them was kept but not parsed",
@@ -231,7 +232,7 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
         ));
     }
     if input.too_deep || deepest > opts.max_mime_depth {
-        out.flags.push("mime_too_deep".into());
+        out.flags.push(Flag::MimeTooDeep);
         out.notes.push(format!(
             "MIME parts nest deeper than max_mime_depth ({}): what lies deeper was kept but \
              not parsed",
@@ -239,20 +240,20 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
         ));
     }
     if input.encoded_messages > 0 {
-        out.flags.push("encoded_message_part".into());
+        out.flags.push(Flag::EncodedMessagePart);
         out.notes.push(format!(
             "{} attached message(s) sent base64 or quoted-printable (RFC 2046 forbids it) \
              kept as opaque attachments",
             input.encoded_messages
         ));
     }
-    out.automated = automated::detect(&msg, crate::message_ids::MARKER_HEADER).map(str::to_string);
-    if out.automated.as_deref() == Some("bounce") {
+    out.automated = automated::detect(&msg, crate::message_ids::MARKER_HEADER);
+    if out.automated == Some(Automated::Bounce) {
         out.reported_message_ids = crate::message_ids::named_in(raw);
     }
     for (what, text) in [("text", &out.text_body), ("HTML", &out.html_body)] {
         if text.as_deref().is_some_and(|t| t.contains('\u{FFFD}')) {
-            out.flags.push("undecodable_part".into());
+            out.flags.push(Flag::UndecodablePart);
             out.notes.push(format!(
                 "the {what} body has bytes its charset could not decode (shown as U+FFFD)"
             ));
@@ -410,6 +411,69 @@ fn mailboxes(a: &Address<'_>) -> Vec<Mailbox> {
             })
         })
         .collect()
+}
+
+impl ParsedMessage {
+    /// What the store records of this message (moved, not copied; the relays' trace
+    /// headers, already read by the intake, are left behind).
+    pub(crate) fn into_content(self) -> MessageContent {
+        let addresses = |list: Vec<Mailbox>| list.into_iter().map(|m| m.address).collect();
+        let (from, from_name) = match self.from {
+            Some(m) => (Some(m.address), m.name),
+            None => (None, None),
+        };
+        let mut attachments: Vec<AttachmentRecord> = self
+            .attachments
+            .into_iter()
+            .map(|a| AttachmentRecord {
+                filename: a.filename,
+                content_type: a.content_type,
+                size: a.size as u64,
+                content_id: a.content_id,
+                inline: a.inline,
+                data: Some(a.data),
+                skipped_reason: None,
+            })
+            .collect();
+        attachments.extend(
+            self.skipped_attachments
+                .into_iter()
+                .map(|s| AttachmentRecord {
+                    filename: s.filename,
+                    content_type: s.content_type,
+                    size: s.size as u64,
+                    content_id: None,
+                    inline: false,
+                    data: None,
+                    skipped_reason: Some(s.reason),
+                }),
+        );
+        MessageContent {
+            message_id: self.message_id,
+            in_reply_to: self.in_reply_to,
+            references: self.references,
+            from,
+            from_name,
+            to: addresses(self.to),
+            cc: addresses(self.cc),
+            subject: self.subject,
+            date: self.date,
+            text_body: self.text_body,
+            html_body: self.html_body,
+            reply_text: self.reply_text,
+            reply_range: self.reply_range,
+            quoted_text: self.quoted_text,
+            attachments,
+            omitted_attachments: (
+                self.omitted_attachments.count as u64,
+                self.omitted_attachments.bytes,
+            ),
+            automated: self.automated,
+            reported_message_ids: self.reported_message_ids,
+            flags: self.flags,
+            notes: self.notes,
+        }
+    }
 }
 
 #[cfg(test)]

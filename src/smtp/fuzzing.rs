@@ -2,15 +2,16 @@
 //! Not a public API: it is here because the session is private to the crate.
 //!
 //! One store for the whole process, on a memory file system (`/dev/shm` when there is one),
-//! with a live conversation whose token is fixed, so the fuzzer can reach DATA and the
-//! delivery path; each input is one whole session over an in-memory stream.
+//! with a live conversation; inputs name it by the fixed [`TOKEN`], which the harness
+//! replaces by the conversation's real one, so the fuzzer can reach DATA and the delivery
+//! path. Each input is one whole session over an in-memory stream.
 
 use super::connection::Connection;
 use super::session::{Context, Protocol, Session};
 use super::stream::Stream;
 use crate::config::Config;
 use crate::shutdown::ShutdownHandle;
-use crate::store::{NewConversation, Store, Writer};
+use crate::store::{NewConversation, Store};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -22,7 +23,9 @@ pub const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 struct Harness {
     runtime: tokio::runtime::Runtime,
     ctx: Arc<Context>,
-    store: Arc<Store>,
+    path: std::path::PathBuf,
+    /// The live conversation's token, put where an input says [`TOKEN`].
+    token: String,
     runs: AtomicU64,
     /// Never triggered; sessions watch it (a dropped handle reads as "shut down").
     shutdown: ShutdownHandle,
@@ -40,8 +43,10 @@ fn harness() -> Option<&'static Harness> {
             // One file per user, reused by the next run rather than left behind per process.
             // Per user: a file left by another user (root's, say) can be neither removed
             // from /dev/shm (sticky) nor opened (private), and the harness would not start.
-            // SAFETY: geteuid has no preconditions and cannot fail.
-            let uid = unsafe { libc::geteuid() };
+            let uid = {
+                use std::os::unix::fs::MetadataExt;
+                std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
+            };
             let path = dir.join(format!("replyd-fuzz-harness-{uid}.sqlite3"));
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -54,32 +59,26 @@ fn harness() -> Option<&'static Harness> {
             config.limits.greeting_delay = Duration::ZERO;
             config.limits.command_timeout = Duration::from_secs(2);
             config.limits.data_timeout = Duration::from_secs(2);
-            let store = Arc::new(Store::open(&path, config.store.busy_timeout).ok()?);
-            let conv = store
-                .create_conversation(&NewConversation {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            let store = Store::open(&config.store).ok()?;
+            store.start_deliveries().ok()?;
+            let conv = runtime
+                .block_on(store.create_conversation(&NewConversation {
                     contact_email: Some("bob@example.org"),
                     channel: "email",
                     subject: None,
                     domain: "support.example.com",
                     ttl_seconds: None,
-                })
-                .ok()?;
-            store
-                .conn()
-                .execute(
-                    "UPDATE conversations SET token = ?1 WHERE uuid = ?2",
-                    [TOKEN, conv.uuid.as_str()],
-                )
-                .ok()?;
-            let (writer, _thread) = Writer::spawn(&config.store).ok()?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+                }))
                 .ok()?;
             Some(Harness {
                 runtime,
-                ctx: Arc::new(Context::new(config, store.clone(), writer, None)),
-                store,
+                ctx: Arc::new(Context::new(config, store, None)),
+                path,
+                token: conv.token,
                 runs: AtomicU64::new(0),
                 shutdown: ShutdownHandle::new(),
             })
@@ -97,11 +96,10 @@ pub fn session(input: &[u8]) -> Vec<u8> {
     };
     if h.runs.fetch_add(1, Ordering::Relaxed) % 1000 == 999 {
         // Keep the memory file system from filling up over a long run.
-        let _ = h.store.conn().execute_batch(
-            "DELETE FROM attachments; DELETE FROM inbox; DELETE FROM messages; \
-             DELETE FROM raw_messages;",
-        );
+        let _ = crate::store::sqlite::purge_messages(&h.path);
     }
+    let input = with_live_token(input, &h.token);
+    let input = &input[..];
     let (mode, input) = input.split_first().map_or((0, input), |(b, r)| (*b, r));
     let protocol = if mode & 1 == 1 {
         Protocol::Lmtp
@@ -163,4 +161,18 @@ pub fn ignore_caught_parser_panics() {
             abort(info);
         }
     }));
+}
+
+/// `input` with every [`TOKEN`] replaced by the live conversation's token (the same length).
+fn with_live_token(input: &[u8], token: &str) -> Vec<u8> {
+    let mut out = input.to_vec();
+    if token.len() != TOKEN.len() {
+        return out;
+    }
+    let finder = memchr::memmem::Finder::new(TOKEN.as_bytes());
+    let starts: Vec<usize> = finder.find_iter(input).collect();
+    for start in starts {
+        out[start..start + TOKEN.len()].copy_from_slice(token.as_bytes());
+    }
+    out
 }

@@ -17,13 +17,12 @@ use super::tls::{Tls, TlsError};
 use crate::config::Config;
 use crate::http::HttpState;
 use crate::shutdown::{Phase, ShutdownHandle};
-use crate::store::{Store, StoreError, Writer};
+use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -85,7 +84,6 @@ pub struct Server {
     /// The HTTP listeners (`[http] listen`) and what their requests share.
     http: Option<(Vec<TcpListener>, Arc<HttpState>)>,
     ctx: Arc<Context>,
-    writer_thread: JoinHandle<()>,
     shutdown: ShutdownHandle,
 }
 
@@ -94,8 +92,8 @@ impl Server {
     /// secrets, starts the writer and binds every SMTP, LMTP and HTTP address.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
         let tls = Tls::load(&config.tls).map_err(ServerError::Tls)?;
-        let store = Arc::new(Store::open(&config.store.path, config.store.busy_timeout)?);
-        let (writer, writer_thread) = Writer::spawn(&config.store)?;
+        let store = Store::open(&config.store)?;
+        store.start_deliveries()?;
         let mut listeners = Vec::new();
         let smtp = config.server.listen.iter().map(|a| (a, Protocol::Smtp));
         let lmtp = config.lmtp.listen.iter().map(|a| (a, Protocol::Lmtp));
@@ -113,7 +111,7 @@ impl Server {
         };
         let http_listeners = crate::http::bind(&config.http.listen)
             .map_err(|(addr, e)| ServerError::Bind(addr, e))?;
-        let ctx = Arc::new(Context::new(config, store, writer, tls));
+        let ctx = Arc::new(Context::new(config, store, tls));
         let http = if http_listeners.is_empty() {
             None
         } else {
@@ -125,7 +123,6 @@ impl Server {
             unix,
             http,
             ctx,
-            writer_thread,
             shutdown: ShutdownHandle::new(),
         })
     }
@@ -161,14 +158,9 @@ impl Server {
         self.shutdown.clone()
     }
 
-    /// The store the server writes to.
-    pub fn store(&self) -> Arc<Store> {
+    /// The store the server writes to ([`Store::subscribe`] to learn of each new reply).
+    pub fn store(&self) -> Store {
         self.ctx.intake.store.clone()
-    }
-
-    /// The writer, for notifications of committed messages.
-    pub fn writer(&self) -> Writer {
-        self.ctx.intake.writer.clone()
     }
 
     /// Serves until [`ShutdownHandle::shutdown`] is called, then drains: transactions in
@@ -182,7 +174,6 @@ impl Server {
             unix,
             http,
             ctx,
-            writer_thread,
             shutdown,
         } = self;
         let max = ctx.intake.config.limits.max_connections;
@@ -250,9 +241,9 @@ impl Server {
             // It drains within the same grace, and stops at Abort.
             let _ = task.await;
         }
+        // What was handed to the store is written before the server says it stopped.
+        ctx.intake.store.finish_deliveries().await;
         drop(ctx);
-        // The writer thread ends once every handle is gone, after writing what it was given.
-        let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
         tracing::info!("stopped");
         Ok(())
     }

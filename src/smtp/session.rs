@@ -11,6 +11,8 @@
 //! the session; bytes the client pipelined after the command are discarded, never read as
 //! if they had come over TLS (CVE-2011-0411), and the session starts over from `EHLO`.
 
+mod data;
+
 use super::connection::{Connection, Data, Line};
 use super::rate::RateLimiter;
 use super::stream::Stream;
@@ -18,7 +20,7 @@ use super::tls::Tls;
 use crate::config::Config;
 use crate::intake::{Arrival, DeliveryError, Intake, WayIn};
 use crate::shutdown::{Phase, Signal};
-use crate::store::{Destination, Store, StoreError, Stored, Writer};
+use crate::store::{Destination, Store, StoreError, Stored};
 use smtp_proto::{Error as ProtoError, Request};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,7 +46,7 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    pub fn new(config: Config, store: Arc<Store>, writer: Writer, tls: Option<Tls>) -> Context {
+    pub fn new(config: Config, store: Store, tls: Option<Tls>) -> Context {
         let ehlo_lines = vec![
             config.server.hostname.clone(),
             "PIPELINING".into(),
@@ -56,11 +58,7 @@ impl Context {
         Context {
             connection_rate: RateLimiter::new(config.limits.max_connection_rate_per_ip),
             message_rate: RateLimiter::new(config.limits.max_message_rate_per_ip),
-            intake: Arc::new(Intake {
-                config,
-                store,
-                writer,
-            }),
+            intake: Arc::new(Intake { config, store }),
             ehlo_lines,
             tls,
         }
@@ -268,7 +266,7 @@ impl Session {
             }
             Request::StartTls => self.starttls().await,
             Request::Mail { from } => self.mail(text, from.address.as_ref(), from.flags),
-            Request::Rcpt { to } => self.rcpt(text, to.address.as_ref()),
+            Request::Rcpt { to } => self.rcpt(text, to.address.as_ref()).await,
             Request::Data => self.data().await,
             Request::Rset => {
                 self.tx = None;
@@ -431,7 +429,7 @@ impl Session {
         Flow::Continue
     }
 
-    fn rcpt(&mut self, line: &str, address: &str) -> Flow {
+    async fn rcpt(&mut self, line: &str, address: &str) -> Flow {
         let Some(tx) = &self.tx else {
             return self.error(503, "5.5.1", "Need MAIL before RCPT");
         };
@@ -450,7 +448,7 @@ impl Session {
         } else {
             address
         };
-        let dest = match self.ctx.intake.check_recipient(address) {
+        let dest = match self.ctx.intake.check_recipient(address).await {
             Ok(dest) => dest,
             Err(refusal) => return self.error(refusal.code, refusal.esc, &refusal.text),
         };
@@ -458,211 +456,6 @@ impl Session {
             tx.recipients.push((address.to_string(), dest));
         }
         self.conn.reply(250, "2.1.5", "Recipient OK");
-        Flow::Continue
-    }
-
-    async fn data(&mut self) -> Flow {
-        let Some(tx) = &self.tx else {
-            return self.error(503, "5.5.1", "Need MAIL before DATA");
-        };
-        if tx.recipients.is_empty() {
-            return self.error(554, "5.5.1", "No valid recipients");
-        }
-        if self.conn.has_buffered() {
-            // RFC 2920: DATA ends a pipeline group; bytes before 354 are a desynchronised or
-            // smuggling client.
-            self.conn
-                .reply(554, "5.5.0", "Improper use of SMTP command pipelining");
-            return Flow::Close;
-        }
-        self.conn.reply(354, "", "End data with <CR><LF>.<CR><LF>");
-        let limits = &self.ctx.intake.config.limits;
-        let (max, timeout, min_rate) = (
-            limits.max_message_size,
-            limits.data_timeout,
-            limits.min_data_rate,
-        );
-        let host = self.ctx.intake.config.server.hostname.clone();
-        // Room for a typical short reply at once (growing from empty took nine
-        // reallocations for a 1 KiB message); larger ones grow as they arrive.
-        let mut body = Vec::with_capacity(4096.min(max));
-        let mut shutdown = self.shutdown.clone();
-        let read = tokio::select! {
-            r = self.conn.read_data(&mut body, max, timeout, min_rate) => r,
-            _ = shutdown.reached(Phase::Abort) => {
-                self.conn.reply(421, "4.3.2", &format!("{host} Service shutting down, try again later"));
-                return Flow::Close;
-            }
-        };
-        let bare_lf = match read {
-            Ok(Data::Timeout) => {
-                tracing::info!(peer = %PeerName(self.peer), "data timeout or too slow; closed");
-                self.conn
-                    .reply(421, "4.4.2", &format!("{host} Timeout exceeded, closing"));
-                return Flow::Close;
-            }
-            Err(_) | Ok(Data::Eof) => return Flow::Close,
-            Ok(Data::Runaway) => {
-                self.conn.reply(
-                    421,
-                    "4.3.4",
-                    &format!("{host} Message far over the size limit, closing"),
-                );
-                return Flow::Close;
-            }
-            Ok(Data::TooBig) => {
-                let text = format!("Message size exceeds the limit of {max} bytes");
-                return self.refuse_message(552, "5.3.4", &text);
-            }
-            Ok(Data::Complete { bare_lf }) => bare_lf,
-        };
-        let Some(tx) = self.tx.take() else {
-            return Flow::Continue;
-        };
-        self.deliver(tx, body, bare_lf).await
-    }
-
-    /// Refuses the message of the transaction: one reply, or in LMTP one per accepted
-    /// recipient (RFC 2033 §4.2). The session goes on.
-    fn refuse_message(&mut self, code: u16, esc: &str, text: &str) -> Flow {
-        let recipients = self.tx.take().map_or(0, |tx| tx.recipients.len());
-        self.refuse_for(recipients, code, esc, text)
-    }
-
-    /// [`Self::refuse_message`] for a transaction already handed over, of `recipients`.
-    fn refuse_for(&mut self, recipients: usize, code: u16, esc: &str, text: &str) -> Flow {
-        if self.protocol == Protocol::Lmtp {
-            for _ in 1..recipients {
-                self.conn.reply(code, esc, text);
-            }
-        }
-        self.error(code, esc, text)
-    }
-
-    /// Hands the message to the intake (which applies the content rules, then stores it)
-    /// and answers: a refusal as the rules say (one reply per recipient in LMTP), a storage
-    /// fault `451`, stored `250`.
-    async fn deliver(&mut self, tx: Transaction, raw: Vec<u8>, bare_lf: bool) -> Flow {
-        let size = raw.len();
-        let way_in = match self.protocol {
-            Protocol::Lmtp => WayIn::Lmtp,
-            Protocol::Smtp => WayIn::Smtp {
-                esmtp: self.esmtp,
-                tls: self.conn.stream().is_tls(),
-            },
-        };
-        let arrival = Arrival {
-            helo: self.helo.as_deref(),
-            remote_ip: self.peer.map(|p| p.ip()),
-            way_in,
-            trusted_relay: self.trusted,
-        };
-        let destinations: Vec<Destination> = tx.recipients.iter().map(|(_, d)| d.clone()).collect();
-        let result = self
-            .ctx
-            .intake
-            .deliver(&arrival, tx.sender, tx.recipients, raw, bare_lf)
-            .await;
-        let result = match result {
-            Err(DeliveryError::Refused(refusal)) => {
-                tracing::info!(peer = %PeerName(self.peer), reply = %refusal, "message refused");
-                return self.refuse_for(
-                    destinations.len(),
-                    refusal.code,
-                    refusal.esc,
-                    &refusal.text,
-                );
-            }
-            Err(DeliveryError::Store(e)) => Err(e),
-            Ok(stored) => Ok(stored),
-        };
-        if self.protocol == Protocol::Lmtp {
-            return self.lmtp_replies(&destinations, size, result);
-        }
-        let peer = PeerName(self.peer);
-        match result {
-            Ok(stored) => {
-                let ids: Vec<String> = stored.iter().map(Stored::to_string).collect();
-                let ids = ids.join(" ");
-                let duplicate = stored.iter().all(|s| {
-                    matches!(
-                        s,
-                        Stored::Message {
-                            duplicate: true,
-                            ..
-                        }
-                    )
-                });
-                tracing::info!(%peer, size, stored = %ids, duplicate, "message stored");
-                let text = if duplicate {
-                    format!("Ok: already stored as {ids}")
-                } else {
-                    format!("Ok: stored as {ids}")
-                };
-                self.conn.reply(250, "2.0.0", &text);
-                Flow::Continue
-            }
-            Err(e) => {
-                tracing::error!(%peer, size, error = %e, "message not stored; answered 451");
-                self.error(451, "4.3.0", "Temporary storage failure, try again later")
-            }
-        }
-    }
-
-    /// RFC 2033 §4.2: one reply per accepted `RCPT`, in order. A token given twice gets two
-    /// replies naming the same stored row (the store keeps one copy per conversation).
-    fn lmtp_replies(
-        &mut self,
-        destinations: &[Destination],
-        size: usize,
-        result: Result<Vec<Stored>, StoreError>,
-    ) -> Flow {
-        let peer = PeerName(self.peer);
-        let stored = match result {
-            Ok(stored) => stored,
-            Err(e) => {
-                tracing::error!(%peer, size, error = %e, "message not stored; answered 451 per recipient");
-                for _ in 1..destinations.len() {
-                    self.conn
-                        .reply(451, "4.3.0", "Temporary storage failure, try again later");
-                }
-                return self.error(451, "4.3.0", "Temporary storage failure, try again later");
-            }
-        };
-        // The store answers once per distinct destination, in first-seen order.
-        let mut distinct: Vec<&Destination> = Vec::new();
-        for d in destinations {
-            if !distinct.contains(&d) {
-                distinct.push(d);
-            }
-        }
-        let mut failed = false;
-        for d in destinations {
-            let outcome = distinct
-                .iter()
-                .position(|x| *x == d)
-                .and_then(|i| stored.get(i));
-            match outcome {
-                Some(
-                    s @ Stored::Message {
-                        duplicate: true, ..
-                    },
-                ) => self
-                    .conn
-                    .reply(250, "2.0.0", &format!("Ok: already stored as {s}")),
-                Some(s) => self.conn.reply(250, "2.0.0", &format!("Ok: stored as {s}")),
-                None => {
-                    failed = true;
-                    self.conn
-                        .reply(451, "4.3.0", "Temporary storage failure, try again later");
-                }
-            }
-        }
-        let ids: Vec<String> = stored.iter().map(Stored::to_string).collect();
-        tracing::info!(%peer, size, stored = %ids.join(" "), recipients = destinations.len(), "message stored (LMTP)");
-        if failed {
-            self.errors += 1;
-        }
         Flow::Continue
     }
 }

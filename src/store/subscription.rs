@@ -1,13 +1,12 @@
 //! New incoming messages, as a stream that never skips one.
 //!
 //! A subscriber holds a cursor (the last message id it has seen) and reads forward from it,
-//! so falling behind loses nothing: the rows are the queue. It is woken by the writer of its
-//! own process right after a commit, and notices commits of other processes (`replyd ingest`,
-//! another server on the same file) through `PRAGMA data_version`, polled cheaply.
+//! so falling behind loses nothing: the rows are the queue. It is woken right after a commit
+//! of its own process, and notices commits of other processes (`replyd ingest`, another
+//! server on the same store) through the store's change counter, polled cheaply.
 
 use super::{Store, StoreError, StoredMessage};
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -15,12 +14,11 @@ use tokio::sync::watch;
 const POLL: Duration = Duration::from_millis(200);
 
 /// A stream of incoming messages committed after a cursor. Create it with
-/// [`Store::subscribe`]; in the server's process pass `Server::writer().committed()` to be
-/// woken at once.
+/// [`Store::subscribe`].
 ///
 /// ```no_run
-/// # async fn demo(store: std::sync::Arc<replyd::Store>, saved_cursor: i64) -> Result<(), replyd::StoreError> {
-/// let mut replies = store.subscribe(saved_cursor, None);
+/// # async fn demo(store: replyd::Store, saved_cursor: i64) -> Result<(), replyd::StoreError> {
+/// let mut replies = store.subscribe(saved_cursor);
 /// loop {
 ///     let m = replies.next().await?;
 ///     if m.automated.is_none() {
@@ -32,41 +30,23 @@ const POLL: Duration = Duration::from_millis(200);
 /// # }
 /// ```
 pub struct Subscription {
-    store: Arc<Store>,
+    store: Store,
     cursor: i64,
     wake: Option<watch::Receiver<i64>>,
     pending: VecDeque<StoredMessage>,
 }
 
 impl Store {
-    /// New incoming messages with an id greater than `after` (0 for all of them). `wake` is
-    /// the writer's commit signal when the subscriber lives in the server's process.
-    pub fn subscribe(
-        self: &Arc<Self>,
-        after: i64,
-        wake: Option<watch::Receiver<i64>>,
-    ) -> Subscription {
+    /// New incoming messages with an id greater than `after` (0 for all of them; a stored
+    /// cursor to resume; [`Store::last_message_id`] for only new ones). In a process that
+    /// takes deliveries it is woken by each commit; otherwise it polls.
+    pub fn subscribe(&self, after: i64) -> Subscription {
         Subscription {
             store: self.clone(),
             cursor: after,
-            wake,
+            wake: self.commits(),
             pending: VecDeque::new(),
         }
-    }
-
-    /// The highest message id stored so far (a cursor that skips history).
-    pub fn last_message_id(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn()
-            .query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
-                r.get(0)
-            })?)
-    }
-
-    fn data_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn()
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 }
 
@@ -84,8 +64,8 @@ impl Subscription {
                 return Ok(m);
             }
             // Read the version before the query: a commit in between is then seen as a change.
-            let baseline = self.store.data_version()?;
-            let batch = self.store.messages_after(self.cursor, 256)?;
+            let baseline = self.store.change_counter().await?;
+            let batch = self.store.messages_after(self.cursor, 256).await?;
             if !batch.is_empty() {
                 self.pending.extend(batch);
                 continue;
@@ -97,7 +77,7 @@ impl Subscription {
     /// Sleeps until the writer commits or the database changes from `baseline`.
     async fn wait(&mut self, baseline: i64) -> Result<(), StoreError> {
         loop {
-            if self.store.data_version()? != baseline {
+            if self.store.change_counter().await? != baseline {
                 return Ok(());
             }
             match &mut self.wake {

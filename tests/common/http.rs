@@ -308,6 +308,13 @@ pub fn read_status(s: &mut TcpStream) -> u16 {
         .unwrap_or(0)
 }
 
+/// Seconds since the Unix epoch, now (what a provider signs its timestamp with).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// A message to a conversation at our domain, with its own Message-ID.
 pub fn reply_to(to: &str, id: &str, text: &str) -> Vec<u8> {
     super::reply_message(to, id, text).into_bytes()

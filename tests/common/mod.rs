@@ -11,11 +11,15 @@ pub mod http;
 pub mod mta;
 pub mod needs;
 
+// What tests assert on, for every test file.
+#[allow(unused_imports)]
+pub use replyd::store::{Automated, Direction, Flag, InboxReason, NewConversation};
+
 // Each test file compiles this module anew; most never call `needs`.
 #[allow(unused_imports)]
 pub use needs::{needs, Need};
 
-use replyd::store::{Conversation, NewConversation};
+use replyd::store::{sqlite::HeldTransaction, Conversation, InboxEntry, StoreStats, StoredMessage};
 use replyd::{Config, Server, ShutdownHandle, Store};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -23,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+pub use std::time::Duration;
 
 pub const DOMAIN: &str = "support.example.com";
 
@@ -53,6 +57,37 @@ impl Drop for TempDir {
     }
 }
 
+/// Runs a future to completion on a runtime of its own (for store calls outside a server).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// Opens the store of a database file, as another process would.
+pub fn open_store(db: &Path) -> Store {
+    Store::open(&replyd::config::StoreConfig {
+        path: db.to_path_buf(),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// A string no other call in this process returns (for Message-IDs).
+pub fn unique_id() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "u{}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    )
+}
+
 /// A config for tests: loopback, port 0, database in `dir`.
 pub fn test_config(dir: &Path) -> Config {
     let mut c = Config::default();
@@ -70,7 +105,7 @@ pub struct TestServer {
     pub lmtp_addr: Option<SocketAddr>,
     /// The first HTTP listener, when `[http] listen` was set.
     pub http_addr: Option<SocketAddr>,
-    pub store: Arc<Store>,
+    pub store: Store,
     pub db: PathBuf,
     pub stop: ShutdownHandle,
     runtime: Option<tokio::runtime::Runtime>,
@@ -113,29 +148,105 @@ impl TestServer {
         }
     }
 
+    /// Runs a store call on the server's runtime.
+    pub fn block<F: std::future::Future>(&self, future: F) -> F::Output {
+        match &self.runtime {
+            Some(rt) => rt.block_on(future),
+            None => block_on(future),
+        }
+    }
+
     pub fn conversation(&self, contact: &str) -> Conversation {
-        self.store
-            .create_conversation(&NewConversation {
-                contact_email: Some(contact),
-                channel: "web_widget",
-                subject: Some("Order 42"),
-                domain: DOMAIN,
-                ttl_seconds: None,
-            })
-            .unwrap()
+        self.block(self.store.create_conversation(&NewConversation {
+            contact_email: Some(contact),
+            channel: "web_widget",
+            subject: Some("Order 42"),
+            domain: DOMAIN,
+            ttl_seconds: None,
+        }))
+        .unwrap()
     }
 
     pub fn client(&self) -> Raw {
         Raw::connect(self.addr)
     }
 
-    /// Opens the database file afresh, as another process would.
-    pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(&self.db).unwrap()
+    /// A conversation's messages, oldest first.
+    pub fn messages(&self, uuid: &str) -> Vec<StoredMessage> {
+        self.block(self.store.messages(uuid)).unwrap()
     }
 
-    pub fn count(&self, sql: &str) -> i64 {
-        self.db().query_row(sql, [], |r| r.get(0)).unwrap()
+    /// Every incoming message, oldest first.
+    pub fn incoming(&self) -> Vec<StoredMessage> {
+        self.block(self.store.messages_after(0, 1_000_000)).unwrap()
+    }
+
+    /// Incoming messages that satisfy `keep`.
+    pub fn count_where(&self, keep: impl Fn(&StoredMessage) -> bool) -> i64 {
+        self.incoming().iter().filter(|m| keep(m)).count() as i64
+    }
+
+    /// Copies of a Message-ID stored in a conversation.
+    pub fn copies(&self, conversation: &Conversation, message_id: &str) -> i64 {
+        self.count_where(|m| {
+            m.conversation == conversation.uuid && m.message_id.as_deref() == Some(message_id)
+        })
+    }
+
+    /// Incoming messages whose `Received:` header names this way in (`with LMTP`, …).
+    pub fn received_with(&self, protocol: &str) -> i64 {
+        let with = format!("with {protocol} ");
+        self.count_where(|m| m.trace_header.as_deref().unwrap_or("").contains(&with))
+    }
+
+    /// A stored message by id.
+    pub fn message(&self, id: i64) -> StoredMessage {
+        self.block(self.store.message(id)).unwrap().unwrap()
+    }
+
+    /// Incoming messages with this subject.
+    pub fn with_subject(&self, subject: &str) -> Vec<StoredMessage> {
+        let mut all = self.incoming();
+        all.retain(|m| m.subject.as_deref() == Some(subject));
+        all
+    }
+
+    /// The one incoming message there is.
+    pub fn only_incoming(&self) -> StoredMessage {
+        let mut all = self.incoming();
+        assert_eq!(all.len(), 1, "expected one incoming message");
+        all.remove(0)
+    }
+
+    /// The operator inbox, newest first.
+    pub fn inbox(&self) -> Vec<InboxEntry> {
+        self.block(self.store.inbox()).unwrap()
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        self.block(self.store.stats()).unwrap()
+    }
+
+    /// Incoming messages stored.
+    pub fn stored(&self) -> i64 {
+        self.stats().incoming_messages
+    }
+
+    /// A message as received: our `Received:` header, then the client's bytes.
+    pub fn raw(&self, id: i64) -> Vec<u8> {
+        self.block(self.store.raw_message(id)).unwrap().unwrap()
+    }
+
+    /// The client's bytes of a message, without our `Received:` header.
+    pub fn client_bytes(&self, m: &StoredMessage) -> Vec<u8> {
+        let raw = self.raw(m.id);
+        let trace = m.trace_header.as_deref().unwrap_or("").len();
+        raw[trace..].to_vec()
+    }
+
+    /// Holds the database's write lock, as another process would.
+    pub fn lock_database(&self) -> HeldTransaction {
+        replyd::store::sqlite::hold_write_lock(&self.db).unwrap()
     }
 
     pub fn shutdown(&mut self) {

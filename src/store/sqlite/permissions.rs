@@ -174,7 +174,7 @@ mod tests {
     fn a_backup_is_private_and_a_failed_one_leaves_no_file() {
         let base = std::env::temp_dir().join(format!("replyd-perm-backup-{}", std::process::id()));
         let _ = fs::remove_dir_all(&base);
-        let store = super::super::Store::open(
+        let conn = super::super::open_connection(
             &base.join("db/x.sqlite3"),
             std::time::Duration::from_secs(1),
         )
@@ -182,15 +182,15 @@ mod tests {
         assert_eq!(mode(&base.join("db")), 0o700);
         assert_eq!(mode(&base.join("db/x.sqlite3")), 0o600);
         let copy = base.join("copy.sqlite3");
-        store.backup(&copy).unwrap();
+        super::super::reads::backup(&conn, &copy).unwrap();
         assert_eq!(mode(&copy), 0o600);
         // VACUUM INTO fails inside a transaction: the file made for it goes again.
         let failed = base.join("failed.sqlite3");
-        store.conn().execute_batch("BEGIN").unwrap();
-        assert!(store.backup(&failed).is_err());
-        store.conn().execute_batch("ROLLBACK").unwrap();
+        conn.execute_batch("BEGIN").unwrap();
+        assert!(super::super::reads::backup(&conn, &failed).is_err());
+        conn.execute_batch("ROLLBACK").unwrap();
         assert!(!failed.exists());
-        drop(store);
+        drop(conn);
         fs::remove_dir_all(&base).unwrap();
     }
 }

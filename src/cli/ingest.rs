@@ -17,14 +17,13 @@
 //! the SMTP reply's code and text; the MTA puts it in its bounce. (Bare LF is not a question
 //! here: a pipe's lines end as the MTA writes them.)
 
-use replyd::intake::{Arrival, DeliveryError, Intake, Refusal, WayIn};
-use replyd::store::{Store, Writer};
-use replyd::Config;
+use crate::intake::{Arrival, DeliveryError, Intake, Refusal, WayIn};
+use crate::store::Store;
+use crate::Config;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 const EX_OK: u8 = 0;
 const EX_DATAERR: u8 = 65;
@@ -72,31 +71,55 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
         // intake refuses the message for its size like SMTP does.
         let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
     }
-    let store = match Store::open(&config.store.path, config.store.busy_timeout) {
-        Ok(s) => Arc::new(s),
+    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("replyd ingest: {e}");
             return EX_TEMPFAIL;
         }
     };
-    let (writer, thread) = match Writer::spawn(&config.store) {
-        Ok(w) => w,
+    let store = match Store::open(&config.store).and_then(|s| s.start_deliveries().map(|()| s)) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("replyd ingest: {e}");
             return EX_TEMPFAIL;
         }
     };
-    let intake = Intake {
-        config,
-        store,
-        writer,
-    };
+    let intake = Intake { config, store };
     let recipient = args
         .recipient
         .trim_matches(|c| c == '<' || c == '>')
         .to_string();
-    let destination = match intake.check_recipient(&recipient) {
-        Ok(d) => d,
+    let sender = args
+        .sender
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_string();
+    let arrival = Arrival {
+        helo: None,
+        remote_ip: args.client_ip,
+        way_in: WayIn::Pipe,
+        // The MTA that runs us: its topmost Received names the client, its verdicts count.
+        trusted_relay: true,
+    };
+    let result = runtime.block_on(async {
+        let destination = match intake.check_recipient(&recipient).await {
+            Ok(d) => d,
+            Err(refusal) => return Err(refusal),
+        };
+        let result = intake
+            .deliver(
+                &arrival,
+                sender,
+                vec![(recipient.clone(), destination)],
+                raw,
+                false,
+            )
+            .await;
+        intake.store.finish_deliveries().await;
+        Ok(result)
+    });
+    let result = match result {
+        Ok(result) => result,
         Err(refusal) => {
             eprintln!("replyd ingest: <{recipient}>: {refusal}");
             return if refusal.is_transient() {
@@ -106,33 +129,6 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
             };
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("replyd ingest: {e}");
-            return EX_TEMPFAIL;
-        }
-    };
-    let arrival = Arrival {
-        helo: None,
-        remote_ip: args.client_ip,
-        way_in: WayIn::Pipe,
-        // The MTA that runs us: its topmost Received names the client, its verdicts count.
-        trusted_relay: true,
-    };
-    let sender = args
-        .sender
-        .trim_matches(|c| c == '<' || c == '>')
-        .to_string();
-    let result = runtime.block_on(intake.deliver(
-        &arrival,
-        sender,
-        vec![(recipient, destination)],
-        raw,
-        false,
-    ));
-    drop(intake);
-    let _ = thread.join();
     match result {
         Ok(stored) => {
             let ids: Vec<String> = stored.iter().map(ToString::to_string).collect();

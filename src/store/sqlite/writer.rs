@@ -9,11 +9,11 @@
 //! connection is reopened for the next batch, so the server recovers without a restart
 //! once the disk has room again or the lock is released.
 
-use super::{checkpointer, open_writer_connection, replay, ReplayToken, StoreError};
+use super::super::{Delivery, Destination, Direction, Flag, InboxReason, StoreError, Stored};
+use super::insert::{self, MessageRow};
+use super::{checkpointer, conversations, open_writer_connection, replay};
 use crate::config::StoreConfig;
-use crate::message::ParsedMessage;
 use rusqlite::{params, Connection, OptionalExtension};
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -23,97 +23,23 @@ use tokio::sync::{oneshot, watch};
 /// Largest number of deliveries committed in one transaction.
 const MAX_BATCH: usize = 512;
 
-/// Who sent a message and how it reached us.
-#[derive(Debug, Clone, Default)]
-pub struct Envelope {
-    /// `MAIL FROM`; empty for the null sender.
-    pub sender: String,
-    /// Every accepted `RCPT TO`.
-    pub recipients: Vec<String>,
-    /// The client: behind a trusted relay, the relay's client (from its `Received:`).
-    pub remote_ip: Option<String>,
-    pub helo: Option<String>,
-    /// The trusted relay that handed the message to us, if one did.
-    pub relay_ip: Option<String>,
-    pub relay_helo: Option<String>,
-    /// The relay's SPF/DKIM/DMARC verdicts (`Authentication-Results` with our authserv-id).
-    pub spf: Option<String>,
-    pub dkim: Option<String>,
-    pub dmarc: Option<String>,
-    /// The HTTP ingress it came through (`mailgun`, `relay`…).
-    pub ingress: Option<String>,
-    /// The provider's own id for the message or event.
-    pub provider_id: Option<String>,
-    /// A signature token to record as used in this delivery's transaction ([`ReplayToken`]).
-    pub replay: Option<ReplayToken>,
-}
-
-/// Where one copy of a message goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
-    /// Into a conversation (by its row id).
-    Conversation(i64),
-    /// Into the operator inbox, with the reason (`postmaster`, …).
-    Operator(String),
-}
-
-/// One accepted message, ready to be written.
-#[derive(Debug)]
-pub struct Delivery {
-    pub envelope: Envelope,
-    pub destinations: Vec<Destination>,
-    /// Our `Received:` header (with its CRLF), prepended to `raw` when the message is read.
-    pub trace_header: String,
-    /// The client's bytes.
-    pub raw: Vec<u8>,
-    /// [`content_hash`] of `raw`: computed by whoever built the delivery (with the parse,
-    /// in parallel), not on the writer thread that every session waits for.
-    pub content_hash: [u8; 32],
-    pub parsed: ParsedMessage,
-    pub received_at: i64,
-}
-
-/// The SHA-256 of a message's bytes: with the Message-ID and the conversation, what makes
-/// a retried delivery recognisable.
-pub fn content_hash(raw: &[u8]) -> [u8; 32] {
-    Sha256::digest(raw).into()
-}
-
-/// Where a copy was stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
-    /// A message row; `duplicate` when it was a retried delivery already stored.
-    Message { id: i64, duplicate: bool },
-    /// An operator inbox row.
-    Inbox { id: i64 },
-}
-
-impl std::fmt::Display for Stored {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Stored::Message { id, .. } => write!(f, "m{id}"),
-            Stored::Inbox { id } => write!(f, "i{id}"),
-        }
-    }
-}
-
 struct Job {
     delivery: Delivery,
     reply: oneshot::Sender<Result<Vec<Stored>, StoreError>>,
 }
 
-/// A handle to the writer thread. Clone it freely; the thread stops when every handle is
-/// dropped, after writing what was already handed to it.
-#[derive(Clone)]
-pub struct Writer {
+/// The writer thread and the way to it. The thread stops once this is finished (or
+/// dropped), after writing what was already handed to it.
+pub(super) struct Writer {
     tx: mpsc::Sender<Job>,
     committed: watch::Receiver<i64>,
+    thread: JoinHandle<()>,
 }
 
 impl Writer {
-    /// Starts the writer thread on the database at `path` (which must exist and be migrated:
-    /// open a [`super::Store`] first). Returns the handle and the thread to join at shutdown.
-    pub fn spawn(config: &StoreConfig) -> Result<(Writer, JoinHandle<()>), StoreError> {
+    /// Starts the writer thread on the database `config` names (which must exist and be
+    /// migrated).
+    pub(super) fn spawn(config: &StoreConfig) -> Result<Writer, StoreError> {
         let (path, busy_timeout) = (config.path.as_path(), config.busy_timeout);
         let wal_alarm = config.wal_alarm_size as u64;
         let conn = open_writer_connection(path, busy_timeout)?;
@@ -129,12 +55,16 @@ impl Writer {
             .name("replyd-writer".into())
             .spawn(move || run(conn, path, busy_timeout, wal_alarm, rx, committed_tx))
             .map_err(StoreError::Io)?;
-        Ok((Writer { tx, committed }, thread))
+        Ok(Writer {
+            tx,
+            committed,
+            thread,
+        })
     }
 
     /// Hands a delivery to the writer (at once, not when the future is first polled);
     /// the future resolves once it is committed (or failed).
-    pub fn write(
+    pub(super) fn write(
         &self,
         delivery: Delivery,
     ) -> impl std::future::Future<Output = Result<Vec<Stored>, StoreError>> + use<> {
@@ -147,8 +77,14 @@ impl Writer {
     }
 
     /// The highest message id committed by this writer; changes after every commit.
-    pub fn committed(&self) -> watch::Receiver<i64> {
+    pub(super) fn committed(&self) -> watch::Receiver<i64> {
         self.committed.clone()
+    }
+
+    /// Lets the thread write what it was given, and waits for it to end (blocking).
+    pub(super) fn finish(self) {
+        drop(self.tx);
+        let _ = self.thread.join();
     }
 }
 
@@ -293,7 +229,7 @@ fn write_batch(
 }
 
 /// The client's bytes, written once per delivery when the first copy needs them (a retried
-/// delivery that is all duplicates writes nothing). Append-only: no index to update.
+/// delivery that is all duplicates writes nothing).
 struct RawBytes<'a> {
     delivery: &'a Delivery,
     id: Option<i64>,
@@ -304,14 +240,7 @@ impl RawBytes<'_> {
         if let Some(id) = self.id {
             return Ok(id);
         }
-        let raw = &self.delivery.raw;
-        tx.prepare_cached("INSERT INTO raw_messages (sha256, size, data) VALUES (?1, ?2, ?3)")?
-            .execute(params![
-                &self.delivery.content_hash[..],
-                raw.len() as i64,
-                raw
-            ])?;
-        let id = tx.last_insert_rowid();
+        let id = insert::raw(tx, &self.delivery.content_hash, &self.delivery.raw)?;
         self.id = Some(id);
         Ok(id)
     }
@@ -339,18 +268,6 @@ fn write_delivery(tx: &Connection, d: &Delivery) -> Result<Vec<Stored>, StoreErr
     Ok(stored)
 }
 
-fn join(list: &[crate::message::Mailbox]) -> Option<String> {
-    if list.is_empty() {
-        return None;
-    }
-    Some(
-        list.iter()
-            .map(|m| m.address.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-    )
-}
-
 fn write_message(
     tx: &Connection,
     d: &Delivery,
@@ -358,57 +275,58 @@ fn write_message(
     raw: &mut RawBytes<'_>,
     received_at: &str,
 ) -> Result<Stored, StoreError> {
-    let p = &d.parsed;
+    let c = &d.content;
     let hash = &d.content_hash[..];
-    let dedupe_key = p.message_id.clone().unwrap_or_default();
-    // A retried delivery: same conversation, Message-ID and bytes.
-    let existing: Option<i64> = tx
-        .prepare_cached(
-            "SELECT id FROM messages WHERE dedupe_key = ?1 AND conversation_id = ?2 \
-             AND content_hash = ?3",
-        )?
-        .query_row(params![dedupe_key, conv, hash], |r| r.get(0))
-        .optional()?;
-    if let Some(id) = existing {
+    let dedupe_key = insert::dedupe_key(c);
+    let incoming = Direction::Incoming.as_str();
+    // A retried delivery: same conversation, Message-ID and bytes (the unique key).
+    let existing = |tx: &Connection| -> Result<Option<i64>, StoreError> {
+        Ok(tx
+            .prepare_cached(
+                "SELECT id FROM messages WHERE dedupe_key = ?1 AND conversation_id = ?2 \
+                 AND content_hash = ?3",
+            )?
+            .query_row(params![dedupe_key, conv, hash], |r| r.get(0))
+            .optional()?)
+    };
+    if let Some(id) = existing(tx)? {
         return Ok(Stored::Message {
             id,
             duplicate: true,
         });
     }
-    let (status, contact): (String, Option<String>) = tx
-        .prepare_cached("SELECT status, contact_email FROM conversations WHERE id = ?1")?
-        .query_row([conv], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    if status != "open" {
+    let (open, contact) = conversations::open_and_contact(tx, conv)?;
+    if !open {
         // Accepted at RCPT, closed before the commit: the operator sees it.
         return write_inbox(
             tx,
             d,
-            "conversation_closed",
+            &InboxReason::ConversationClosed,
             Some(conv),
             "the conversation was closed between RCPT and the end of DATA",
             raw.id(tx)?,
             received_at,
         );
     }
-    let mut flags = p.flags.clone();
-    let mut notes = p.notes.clone();
+    let mut flags = c.flags.clone();
+    let mut notes = c.notes.clone();
     if !dedupe_key.is_empty() {
         let reused: Option<i64> = tx
             .prepare_cached(
                 "SELECT id FROM messages WHERE conversation_id = ?1 AND dedupe_key = ?2 \
-                 AND content_hash != ?3 AND direction = 'incoming' LIMIT 1",
+                 AND content_hash != ?3 AND direction = ?4 LIMIT 1",
             )?
-            .query_row(params![conv, dedupe_key, hash], |r| r.get(0))
+            .query_row(params![conv, dedupe_key, hash, incoming], |r| r.get(0))
             .optional()?;
         if let Some(other) = reused {
-            flags.push("message_id_reused".into());
+            flags.push(Flag::MessageIdReused);
             notes.push(format!(
                 "message m{other} has the same Message-ID with different content"
             ));
         }
     }
     // The token decides the conversation; headers that point elsewhere are recorded.
-    for id in p.in_reply_to.iter().chain(&p.references) {
+    for id in c.in_reply_to.iter().chain(&c.references) {
         let other: Option<String> = tx
             .prepare_cached(
                 "SELECT c.uuid FROM messages m JOIN conversations c ON c.id = m.conversation_id \
@@ -417,173 +335,83 @@ fn write_message(
             .query_row(params![id, conv], |r| r.get(0))
             .optional()?;
         if let Some(other) = other {
-            if !flags.iter().any(|f| f == "thread_mismatch") {
-                flags.push("thread_mismatch".into());
+            if !flags.contains(&Flag::ThreadMismatch) {
+                flags.push(Flag::ThreadMismatch);
             }
             notes.push(format!(
                 "<{id}> belongs to conversation {other}; threaded here by the reply token"
             ));
         }
     }
-    let from = p.from.as_ref();
-    let sender_is_contact = match (from, contact.as_deref()) {
-        (Some(f), Some(c)) => Some(f.address.eq_ignore_ascii_case(c)),
+    let sender_is_contact = match (&c.from, &contact) {
+        (Some(f), Some(contact)) => Some(f.eq_ignore_ascii_case(contact)),
         _ => None,
     };
     // A delivery report about one of our outgoing messages is linked to it.
     let mut related: Option<i64> = None;
-    for id in &p.reported_message_ids {
+    for id in &c.reported_message_ids {
         related = tx
             .prepare_cached(
-                "SELECT id FROM messages WHERE dedupe_key = ?1 AND direction = 'outgoing' LIMIT 1",
+                "SELECT id FROM messages WHERE dedupe_key = ?1 AND direction = ?2 LIMIT 1",
             )?
-            .query_row([id], |r| r.get(0))
+            .query_row(params![id, Direction::Outgoing.as_str()], |r| r.get(0))
             .optional()?;
         if related.is_some() {
             break;
         }
     }
     let raw_id = raw.id(tx)?;
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO messages (conversation_id, direction, message_id, in_reply_to, refs, \
-             from_addr, from_name, to_addrs, cc_addrs, subject, date, text_body, html_body, \
-             reply_text, quoted_text, envelope_sender, envelope_recipients, remote_ip, helo, \
-             received_at, trace_header, raw_id, dedupe_key, content_hash, automated, \
-             sender_is_contact, flags, notes, related_message_id, reply_start, reply_len, \
-             relay_ip, relay_helo, auth_spf, auth_dkim, auth_dmarc, omitted_attachments, \
-             omitted_attachment_bytes, ingress, provider_id) \
-             VALUES (?1, 'incoming', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-             ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, \
-             ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39) \
-             ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![
-            conv,
-            p.message_id,
-            p.in_reply_to.first(),
-            (!p.references.is_empty()).then(|| p.references.join(" ")),
-            from.map(|f| f.address.as_str()),
-            from.and_then(|f| f.name.as_deref()),
-            join(&p.to),
-            join(&p.cc),
-            p.subject,
-            p.date,
-            text_body_unless_reply(p),
-            p.html_body,
-            p.reply_range.is_none().then_some(p.reply_text.as_str()),
-            p.quoted_text,
-            d.envelope.sender,
-            d.envelope.recipients.join(", "),
-            d.envelope.remote_ip,
-            d.envelope.helo,
-            received_at,
-            d.trace_header,
-            raw_id,
-            dedupe_key,
-            hash,
-            p.automated,
-            sender_is_contact.map(i64::from),
-            flags.join(" "),
-            notes.join("\n"),
-            related,
-            p.reply_range.map(|(start, _)| start as i64),
-            p.reply_range.map(|(_, len)| len as i64),
-            d.envelope.relay_ip,
-            d.envelope.relay_helo,
-            d.envelope.spf,
-            d.envelope.dkim,
-            d.envelope.dmarc,
-            p.omitted_attachments.count as i64,
-            p.omitted_attachments.bytes as i64,
-            d.envelope.ingress,
-            d.envelope.provider_id,
-        ])?;
-    if inserted == 0 {
-        let id: i64 = tx
-            .prepare_cached(
-                "SELECT id FROM messages WHERE conversation_id = ?1 AND dedupe_key = ?2 \
-                 AND content_hash = ?3 AND direction = 'incoming'",
-            )?
-            .query_row(params![conv, dedupe_key, hash], |r| r.get(0))?;
-        return Ok(Stored::Message {
+    let row = MessageRow {
+        conversation: conv,
+        direction: Direction::Incoming,
+        content: c,
+        envelope: &d.envelope,
+        trace_header: Some(&d.trace_header),
+        raw_id,
+        content_hash: hash,
+        received_at,
+        sender_is_contact,
+        flags: &flags,
+        notes: &notes,
+        related,
+    };
+    match insert::message(tx, &row)? {
+        Some(id) => Ok(Stored::Message {
             id,
-            duplicate: true,
-        });
+            duplicate: false,
+        }),
+        // Written meanwhile by another process: the same message.
+        None => match existing(tx)? {
+            Some(id) => Ok(Stored::Message {
+                id,
+                duplicate: true,
+            }),
+            None => Err(StoreError::Database(
+                "the message conflicts with a stored one that cannot be found".into(),
+            )),
+        },
     }
-    let id = tx.last_insert_rowid();
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO attachments (message_id, filename, content_type, size, content_id, inline, \
-         data, skipped_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    for a in &p.attachments {
-        stmt.execute(params![
-            id,
-            a.filename,
-            a.content_type,
-            a.size as i64,
-            a.content_id,
-            a.inline,
-            a.data,
-            Option::<&str>::None
-        ])?;
-    }
-    for s in &p.skipped_attachments {
-        stmt.execute(params![
-            id,
-            s.filename,
-            s.content_type,
-            s.size as i64,
-            Option::<&str>::None,
-            false,
-            Option::<&[u8]>::None,
-            s.reason
-        ])?;
-    }
-    Ok(Stored::Message {
-        id,
-        duplicate: false,
-    })
-}
-
-/// The text body, or `None` when it is the reply text itself (read back with COALESCE).
-pub(super) fn text_body_unless_reply(p: &ParsedMessage) -> Option<&str> {
-    p.text_body
-        .as_deref()
-        .filter(|t| t.trim_end() != p.reply_text.trim_end())
 }
 
 fn write_inbox(
     tx: &Connection,
     d: &Delivery,
-    reason: &str,
+    reason: &InboxReason,
     conv: Option<i64>,
     note: &str,
     raw_id: i64,
     received_at: &str,
 ) -> Result<Stored, StoreError> {
-    let p = &d.parsed;
-    tx.prepare_cached(
-        "INSERT INTO inbox (reason, conversation_id, from_addr, subject, message_id, \
-         envelope_sender, envelope_recipients, remote_ip, helo, received_at, trace_header, \
-         raw_id, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?
-    .execute(params![
+    let id = insert::inbox(
+        tx,
         reason,
         conv,
-        p.from.as_ref().map(|f| f.address.as_str()),
-        p.subject,
-        p.message_id,
-        d.envelope.sender,
-        d.envelope.recipients.join(", "),
-        d.envelope.remote_ip,
-        d.envelope.helo,
-        received_at,
-        d.trace_header,
+        &d.content,
+        &d.envelope,
+        &d.trace_header,
+        note,
         raw_id,
-        note
-    ])?;
-    Ok(Stored::Inbox {
-        id: tx.last_insert_rowid(),
-    })
+        received_at,
+    )?;
+    Ok(Stored::Inbox { id })
 }

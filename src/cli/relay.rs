@@ -11,10 +11,10 @@
 //! ingress's refusals for good (403, 406, 413, 422) are permanent. It needs no config
 //! file: it runs where the MTA runs.
 
+use crate::display::escape;
 use hyper::body::Bytes;
 use hyper::http::uri::{Scheme, Uri};
 use hyper_util::rt::TokioIo;
-use replyd::display::escape;
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;

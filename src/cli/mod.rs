@@ -4,18 +4,24 @@
 //! database path and domains are the server's; `--database` overrides the path.
 //!
 //! Whatever a sender wrote (subjects, addresses, names, attachment names, reply text) is
-//! printed through [`replyd::display`], one field per line, multi-line text indented: a
+//! printed through [`crate::display`], one field per line, multi-line text indented: a
 //! message cannot send escape sequences to the operator's terminal or forge output lines.
 //!
 //! The commands that open the database say, in one line on stderr (`serve`: in its log),
 //! when it, its `-wal`/`-shm` or its folder is open to group or others: customer mail is
 //! private. `ingest` does not: a pipe transport puts its stderr in bounces to the sender.
 
+mod ingest;
+mod parse;
+mod relay;
+mod show;
+
+use crate::config::{Limits, MessageConfig};
+use crate::store::{NewConversation, Store, StoreError};
+use crate::{Config, Server};
 use clap::{Args, Parser, Subcommand};
-use replyd::config::{Limits, MessageConfig};
-use replyd::display::{escape, escape_lines};
-use replyd::store::{Conversation, InboxEntry, NewConversation, Store, StoreError, StoredMessage};
-use replyd::{Config, Server};
+use parse::parse;
+use show::{print_conversation_line, print_inbox_entry, print_message};
 use std::io::Read as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -97,7 +103,7 @@ enum Command {
         sender: Option<String>,
         /// Whose exit codes to speak.
         #[arg(long, value_enum, default_value = "postfix")]
-        mta: crate::relay_command::Mta,
+        mta: relay::Mta,
     },
     /// Shows what replyd extracts from a message file (or - for stdin), without storing it.
     Parse {
@@ -169,7 +175,7 @@ pub fn main() -> ExitCode {
     } = cli.command
     {
         // No config and no log: the MTA reads our output into its log and bounces.
-        return crate::relay_command::main(crate::relay_command::Args {
+        return relay::main(relay::Args {
             url,
             password_file,
             recipient,
@@ -184,12 +190,12 @@ pub fn main() -> ExitCode {
     } = cli.command
     {
         // Before logging is set up: a pipe transport reads our stderr into its bounce text.
-        let args = crate::ingest::Args {
+        let args = ingest::Args {
             recipient,
             sender,
             client_ip,
         };
-        return crate::ingest::main(config_path, cli.database, args);
+        return ingest::main(config_path, cli.database, args);
     }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -246,7 +252,7 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
         Command::Conversation(c) => conversation(c, &config),
         Command::Inbox(args) => {
             let store = open_store(&config)?;
-            let entries = store.inbox()?;
+            let entries = block_on(store.inbox())?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&entries)?);
             } else if entries.is_empty() {
@@ -268,7 +274,10 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
         } => {
             let store = open_store(&config)?;
             if print_sender {
-                println!("{}", store.conversation(&conversation)?.reply_address);
+                println!(
+                    "{}",
+                    block_on(store.conversation(&conversation))?.reply_address
+                );
                 return Ok(());
             }
             let raw = read_capped(
@@ -277,7 +286,12 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
                 "the message on standard input",
             )?;
             let name = display_name.or(config.outbound.display_name.clone());
-            let stamped = store.stamp_outgoing(&conversation, &raw, name.as_deref())?;
+            let stamped = block_on(crate::outbound::stamp_and_record(
+                &store,
+                &conversation,
+                &raw,
+                name.as_deref(),
+            ))?;
             std::io::Write::write_all(&mut std::io::stdout(), &stamped.bytes)?;
             eprintln!(
                 "replyd: recorded as m{}; send with MAIL FROM:<{}>",
@@ -291,7 +305,7 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
         Command::Ingest { .. } | Command::Relay { .. } => Ok(()),
         Command::Backup { path } => {
             let store = open_store(&config)?;
-            store.backup(&path)?;
+            block_on(store.backup(&path))?;
             println!("wrote {}", path.display());
             Ok(())
         }
@@ -300,10 +314,18 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
 
 fn open_store(config: &Config) -> Result<Store, StoreError> {
     // Before opening: what exists then is the operator's (what replyd creates is private).
-    if let Some(warning) = replyd::store::permission_warning(&config.store.path) {
+    if let Some(warning) = crate::store::permission_warning(&config.store.path) {
         eprintln!("replyd: warning: {warning}");
     }
-    Store::open(&config.store.path, config.store.busy_timeout)
+    Store::open(&config.store)
+}
+
+/// Runs one store call to completion (the commands other than `serve` are one call each).
+fn block_on<T, E: Into<Box<dyn std::error::Error>>>(
+    future: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    runtime.block_on(future).map_err(Into::into)
 }
 
 /// Raises the soft open-files limit toward the hard one, so `max_connections` sessions
@@ -348,13 +370,13 @@ fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        if let Some(warning) = replyd::store::permission_warning(&config.store.path) {
+        if let Some(warning) = crate::store::permission_warning(&config.store.path) {
             tracing::warn!("{warning}");
         }
         let server = Server::bind(config).await?;
         let stop = server.shutdown_handle();
         tokio::spawn(async move {
-            replyd::shutdown::signal().await;
+            crate::shutdown::signal().await;
             tracing::info!("signal received");
             stop.shutdown();
         });
@@ -390,13 +412,13 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
                 0 => None,
                 d => Some(i64::from(d) * 86_400),
             };
-            let conv = store.create_conversation(&NewConversation {
+            let conv = block_on(store.create_conversation(&NewConversation {
                 contact_email: Some(&contact),
                 channel: &channel,
                 subject: subject.as_deref(),
                 domain: &domain,
                 ttl_seconds: ttl,
-            })?;
+            }))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&conv)?);
             } else {
@@ -404,7 +426,7 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
             }
         }
         ConversationCommand::List(args) => {
-            let list = store.conversations()?;
+            let list = block_on(store.conversations())?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -414,8 +436,8 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
             }
         }
         ConversationCommand::Show { uuid, json } => {
-            let conv = store.conversation(&uuid)?;
-            let messages = store.messages(&uuid)?;
+            let conv = block_on(store.conversation(&uuid))?;
+            let messages = block_on(store.messages(&uuid))?;
             if json {
                 let v = serde_json::json!({ "conversation": conv, "messages": messages });
                 println!("{}", serde_json::to_string_pretty(&v)?);
@@ -427,145 +449,13 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
             }
         }
         ConversationCommand::Close { uuid } => {
-            store.close_conversation(&uuid)?;
+            block_on(store.close_conversation(&uuid))?;
             println!("closed {uuid}");
         }
     }
     Ok(())
 }
 
-fn print_conversation_line(c: &Conversation) {
-    // One line per conversation: every field escaped, so none can hold a line break; the
-    // subject, the one free text, comes last.
-    println!(
-        "{}  {}  {}  {}  {}  {} message(s)  {}",
-        escape(&c.uuid),
-        escape(&c.status),
-        escape(&c.channel),
-        escape(c.contact_email.as_deref().unwrap_or("-")),
-        escape(&c.reply_address),
-        c.message_count,
-        escape(c.subject.as_deref().unwrap_or(""))
-    );
-}
-
-/// Indent of the lines of a multi-line field (reply text, quoted text): no line of it can
-/// start like an entry (`--- m…`) or a field (`Subject: …`).
-const TEXT_INDENT: &str = "    ";
-
-/// Longest original attachment name shown beside the safe one, in characters.
-const MAX_SHOWN_ORIGINAL: usize = 256;
-
-/// One message of `conversation show`: a `--- m<id>` line, then one field per line (every
-/// one escaped: the sender wrote them), then the reply text, indented.
-fn print_message(m: &StoredMessage) {
-    println!();
-    println!(
-        "--- m{} {} at {}{}",
-        m.id,
-        escape(&m.direction),
-        escape(m.date.as_deref().unwrap_or(&m.received_at)),
-        if m.flags.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", escape(&m.flags))
-        }
-    );
-    println!("From: {}", escape(m.from.as_deref().unwrap_or("(unknown)")));
-    if let Some(name) = m.from_name.as_deref().filter(|n| !n.is_empty()) {
-        println!("From name: {}", escape(name));
-    }
-    if let Some(s) = &m.subject {
-        println!("Subject: {}", escape(s));
-    }
-    for a in &m.attachments {
-        let name = a.safe_filename();
-        let sent = sent_name(&name, a.filename.as_deref());
-        match &a.skipped_reason {
-            None => println!(
-                "Attachment: {name} ({}, {} bytes{}){sent}",
-                escape(&a.content_type),
-                a.size,
-                if a.inline { ", inline" } else { "" }
-            ),
-            Some(why) => println!(
-                "Attachment not kept: {name} ({} bytes): {}{sent}",
-                a.size,
-                escape(why)
-            ),
-        }
-    }
-    if m.omitted_attachments > 0 {
-        println!(
-            "Attachments not listed: {} more ({} bytes)",
-            m.omitted_attachments, m.omitted_attachment_bytes
-        );
-    }
-    println!("Reply text:");
-    print!(
-        "{}",
-        escape_lines(m.reply_text.as_deref().unwrap_or(""), TEXT_INDENT)
-    );
-}
-
-/// One entry of `inbox`: an `--- i<id>` line, then one field per line, escaped.
-fn print_inbox_entry(e: &InboxEntry) {
-    println!(
-        "--- i{} at {}: {}",
-        e.id,
-        escape(&e.received_at),
-        escape(&e.reason)
-    );
-    println!(
-        "Envelope sender: {}",
-        escape(
-            e.envelope_sender
-                .as_deref()
-                .filter(|s| !s.is_empty())
-                .unwrap_or("<>")
-        )
-    );
-    println!(
-        "Envelope recipients: {}",
-        escape(e.envelope_recipients.as_deref().unwrap_or(""))
-    );
-    if let Some(ip) = &e.remote_ip {
-        println!("Client: {}", escape(ip));
-    }
-    if let Some(from) = &e.from {
-        println!("From: {}", escape(from));
-    }
-    println!(
-        "Subject: {}",
-        escape(e.subject.as_deref().unwrap_or("(no subject)"))
-    );
-    if let Some(c) = &e.conversation {
-        println!("Conversation: {}", escape(c));
-    }
-    if !e.note.is_empty() {
-        println!("Note: {}", escape(&e.note));
-    }
-}
-
-/// After an attachment's line: the name the sender gave (escaped, cut to
-/// [`MAX_SHOWN_ORIGINAL`] characters) when it is not the safe name shown.
-fn sent_name(safe: &str, original: Option<&str>) -> String {
-    match original {
-        None => "  [sent without a name]".to_string(),
-        Some(o) if o == safe => String::new(),
-        Some(o) => {
-            let escaped = escape(o);
-            let mut shown: String = escaped.chars().take(MAX_SHOWN_ORIGINAL).collect();
-            if shown.len() < escaped.len() {
-                shown.push_str(&format!("… ({} bytes in all)", o.len()));
-            }
-            format!("  [sent as: {shown}]")
-        }
-    }
-}
-
-/// Reads at most `limit` bytes of a message: one byte more is an error naming the limit, and
-/// nothing past it is read (a mistaken `stamp < /dev/zero` does not fill the memory).
 fn read_capped(
     input: impl std::io::Read,
     limit: usize,
@@ -583,106 +473,4 @@ fn read_capped(
         .into());
     }
     Ok(raw)
-}
-
-fn parse(
-    file: &std::path::Path,
-    json: bool,
-    limits: &MessageConfig,
-    max_message_size: usize,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let raw = if file.as_os_str() == "-" {
-        read_capped(
-            std::io::stdin().lock(),
-            max_message_size,
-            "the message on standard input",
-        )?
-    } else {
-        let name = file.display();
-        let f = std::fs::File::open(file).map_err(|e| format!("cannot read {name}: {e}"))?;
-        read_capped(f, max_message_size, &name.to_string())?
-    };
-    let p = replyd::message::extract(&raw, &limits.extract_options());
-    if json {
-        let attachments: Vec<_> = p
-            .attachments
-            .iter()
-            .map(|a| {
-                serde_json::json!({
-                    "filename": a.filename, "content_type": a.content_type, "size": a.size,
-                    "inline": a.inline, "content_id": a.content_id,
-                })
-            })
-            .collect();
-        let v = serde_json::json!({
-            "subject": p.subject,
-            "from": p.from.as_ref().map(|f| f.address.clone()),
-            "from_name": p.from.as_ref().and_then(|f| f.name.clone()),
-            "to": p.to.iter().map(|m| m.address.clone()).collect::<Vec<_>>(),
-            "message_id": p.message_id,
-            "in_reply_to": p.in_reply_to,
-            "references": p.references,
-            "date": p.date,
-            "text": p.text_body,
-            "html": p.html_body,
-            "reply_text": p.reply_text,
-            "quoted_text": p.quoted_text,
-            "attachments": attachments,
-            "skipped_attachments": p.skipped_attachments,
-            "omitted_attachments": p.omitted_attachments,
-            "automated": p.automated,
-            "flags": p.flags,
-            "notes": p.notes,
-        });
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        println!(
-            "From: {}",
-            escape(
-                p.from
-                    .as_ref()
-                    .map(|f| f.address.as_str())
-                    .unwrap_or("(none)")
-            )
-        );
-        if let Some(name) = p.from.as_ref().and_then(|f| f.name.as_deref()) {
-            println!("From name: {}", escape(name));
-        }
-        println!(
-            "Subject: {}",
-            escape(p.subject.as_deref().unwrap_or("(none)"))
-        );
-        if let Some(a) = &p.automated {
-            println!("Automated: {}", escape(a));
-        }
-        for a in &p.attachments {
-            let name = a.safe_filename();
-            println!(
-                "Attachment: {name} ({}, {} bytes{}){}",
-                escape(&a.content_type),
-                a.size,
-                if a.inline { ", inline" } else { "" },
-                sent_name(&name, a.filename.as_deref())
-            );
-        }
-        for a in &p.skipped_attachments {
-            let name = a.safe_filename();
-            println!(
-                "Attachment not kept: {name} ({} bytes): {}{}",
-                a.size,
-                escape(&a.reason),
-                sent_name(&name, a.filename.as_deref())
-            );
-        }
-        if !p.flags.is_empty() {
-            println!("Flags: {}", escape(&p.flags.join(" ")));
-        }
-        println!("\n--- reply text ---");
-        print!("{}", escape_lines(&p.reply_text, TEXT_INDENT));
-        if !p.quoted_text.is_empty() {
-            println!("\n--- quoted (trimmed) ---");
-            print!("{}", escape_lines(&p.quoted_text, TEXT_INDENT));
-        }
-    }
-    Ok(())
 }

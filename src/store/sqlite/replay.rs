@@ -10,24 +10,12 @@
 //! Tokens are forgotten once their timestamp is past `max_age`, when no signature with them
 //! would be accepted any more.
 
-use super::StoreError;
+use super::super::{ReplayToken, StoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// When expired tokens were last forgotten (Unix seconds), by any writer of this process.
 static LAST_PRUNE: AtomicI64 = AtomicI64::new(0);
-
-/// A used token, recorded with the message it came with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplayToken {
-    /// The ingress whose signatures the token belongs to (`mailgun`).
-    pub ingress: String,
-    pub token: String,
-    /// What the token came with (the message and its envelope), hashed.
-    pub digest: [u8; 32],
-    /// When a signature with this token stops being accepted (Unix seconds).
-    pub expires_at: i64,
-}
 
 /// Records `token` in the delivery's transaction, and forgets the expired ones. Fails when
 /// the token was used with other content: the delivery is not written.
