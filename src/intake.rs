@@ -58,8 +58,8 @@ pub enum WayIn {
     Lmtp,
     /// `replyd ingest`, run by a front MTA's pipe transport.
     Pipe,
-    /// An HTTP ingress: a provider's inbound webhook, or the relay ingress.
-    Http { ingress: Ingress },
+    /// An HTTP ingress: a provider's inbound webhook, or the relay ingress; `tls` over HTTPS.
+    Http { ingress: Ingress, tls: bool },
 }
 
 impl WayIn {
@@ -77,7 +77,8 @@ impl WayIn {
             } => "ESMTPS",
             WayIn::Lmtp => "LMTP",
             WayIn::Pipe => "local",
-            WayIn::Http { .. } => "HTTP",
+            WayIn::Http { tls: false, .. } => "HTTP",
+            WayIn::Http { tls: true, .. } => "HTTPS",
         }
     }
 }
@@ -284,7 +285,7 @@ impl Intake {
                     .or_else(|| provider_verdict(arrival.way_in, provenance.dkim)),
                 dmarc: facts.dmarc,
                 ingress: match arrival.way_in {
-                    WayIn::Http { ingress } => Some(ingress.name().to_string()),
+                    WayIn::Http { ingress, .. } => Some(ingress.name().to_string()),
                     _ => None,
                 },
                 provider_id: provenance.provider_id,
@@ -304,7 +305,7 @@ impl Intake {
 /// A provider's verdict, marked as its own: `sendgrid: pass`.
 fn provider_verdict(way_in: WayIn, verdict: Option<String>) -> Option<String> {
     match way_in {
-        WayIn::Http { ingress } => verdict
+        WayIn::Http { ingress, .. } => verdict
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
             .map(|v| format!("{}: {v}", ingress.name())),

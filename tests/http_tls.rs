@@ -37,7 +37,10 @@ fn the_relay_ingress_over_https() {
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     let mut rest = Vec::new();
     let _ = client.reader.read_to_end(&mut rest);
-    assert_eq!(srv.messages(&conv.uuid).len(), 1);
+    let stored = srv.messages(&conv.uuid);
+    assert_eq!(stored.len(), 1);
+    let trace = stored[0].trace_header.clone().unwrap_or_default();
+    assert!(trace.contains("with HTTPS id"), "{trace}");
 
     // Plain HTTP on the HTTPS port gets no HTTP answer.
     let head = "GET /ingress/mandrill HTTP/1.1\r\nHost: x\r\n\r\n";

@@ -12,30 +12,29 @@ use super::auth;
 use super::envelope;
 use super::form;
 use super::outcome::{deliver, Inbound, Outcome};
-use super::router::{read_body, HttpState};
+use super::router::{read_body, Client, HttpState};
 use super::Ingress;
 use crate::intake::Provenance;
 use crate::store::ReplayToken;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub async fn inbound(
     State(state): State<Arc<HttpState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    handle(&state, peer, &headers, body)
+    handle(&state, client, &headers, body)
         .await
-        .respond(Ingress::Mailgun, peer.ip())
+        .respond(Ingress::Mailgun, client.peer.ip())
 }
 
-async fn handle(state: &HttpState, peer: SocketAddr, headers: &HeaderMap, body: Body) -> Outcome {
+async fn handle(state: &HttpState, client: Client, headers: &HeaderMap, body: Body) -> Outcome {
     let Some(key) = state.secrets().mailgun.clone() else {
         return Outcome::Disabled;
     };
@@ -123,7 +122,7 @@ async fn handle(state: &HttpState, peer: SocketAddr, headers: &HeaderMap, body: 
         state,
         Inbound {
             ingress: Ingress::Mailgun,
-            peer: peer.ip(),
+            client,
             sender,
             recipients,
             raw,

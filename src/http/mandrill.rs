@@ -17,15 +17,14 @@ use super::auth;
 use super::envelope;
 use super::form::{self, Form};
 use super::outcome::{deliver, Inbound, Outcome};
-use super::router::{read_body, HttpState};
+use super::router::{read_body, Client, HttpState};
 use super::Ingress;
 use crate::intake::Provenance;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The key Mandrill signs its URL check with when the `HEAD` failed.
@@ -41,13 +40,13 @@ pub async fn check(State(state): State<Arc<HttpState>>) -> Response {
 
 pub async fn inbound(
     State(state): State<Arc<HttpState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    handle(&state, peer, &headers, body)
+    handle(&state, client, &headers, body)
         .await
-        .respond(Ingress::Mandrill, peer.ip())
+        .respond(Ingress::Mandrill, client.peer.ip())
 }
 
 /// The string Mandrill signs: the URL, then each field's name and value, sorted by name.
@@ -62,7 +61,7 @@ fn signed_data(url: &str, form: &Form) -> Vec<u8> {
     signed
 }
 
-async fn handle(state: &HttpState, peer: SocketAddr, headers: &HeaderMap, body: Body) -> Outcome {
+async fn handle(state: &HttpState, client: Client, headers: &HeaderMap, body: Body) -> Outcome {
     let Some(key) = state.secrets().mandrill.clone() else {
         return Outcome::Disabled;
     };
@@ -114,7 +113,7 @@ async fn handle(state: &HttpState, peer: SocketAddr, headers: &HeaderMap, body: 
         .iter()
         .enumerate()
         .filter(|(_, e)| e.get("event").and_then(Value::as_str) == Some("inbound"))
-        .map(|(i, event)| deliver_event(state, peer, i, event));
+        .map(|(i, event)| deliver_event(state, client, i, event));
     let outcomes = futures_util::future::join_all(deliveries).await;
     let total = outcomes.len();
     let mut stored = 0;
@@ -124,7 +123,7 @@ async fn handle(state: &HttpState, peer: SocketAddr, headers: &HeaderMap, body: 
             Outcome::Stored { .. } => stored += 1,
             Outcome::StorageFault(e) => faults.push(format!("event {i}: {e}")),
             other => {
-                tracing::warn!(ingress = "mandrill", %peer, event = i, "event refused: {other:?}")
+                tracing::warn!(ingress = "mandrill", peer = %client.peer, event = i, "event refused: {other:?}")
             }
         }
     }
@@ -142,7 +141,7 @@ async fn handle(state: &HttpState, peer: SocketAddr, headers: &HeaderMap, body: 
 
 async fn deliver_event(
     state: &HttpState,
-    peer: SocketAddr,
+    client: Client,
     index: usize,
     event: &Value,
 ) -> (usize, Outcome) {
@@ -183,7 +182,7 @@ async fn deliver_event(
         state,
         Inbound {
             ingress: Ingress::Mandrill,
-            peer: peer.ip(),
+            client,
             sender: text("from_email").map(str::to_string),
             recipients,
             raw: raw.as_bytes().to_vec(),

@@ -14,7 +14,7 @@
 //! do-not-retry answer.
 
 use super::envelope;
-use super::router::HttpState;
+use super::router::{Client, HttpState};
 use super::Ingress;
 use crate::config::UnknownRecipient;
 use crate::intake::{Arrival, DeliveryError, Provenance, Refusal, WayIn};
@@ -143,7 +143,7 @@ impl Outcome {
 /// One message taken off a request, with its envelope.
 pub struct Inbound {
     pub ingress: Ingress,
-    pub peer: IpAddr,
+    pub client: Client,
     /// `None`: the provider gave none; taken from the headers.
     pub sender: Option<String>,
     /// The envelope recipients the provider gave (checked addresses); empty: the reply
@@ -198,9 +198,10 @@ pub async fn deliver(state: &HttpState, inbound: Inbound) -> Outcome {
         .unwrap_or_else(|| envelope::sender_from_headers(&inbound.raw));
     let arrival = Arrival {
         helo: None,
-        remote_ip: Some(inbound.peer),
+        remote_ip: Some(inbound.client.peer.ip()),
         way_in: WayIn::Http {
             ingress: inbound.ingress,
+            tls: inbound.client.tls,
         },
         trusted_relay: false,
     };

@@ -11,26 +11,25 @@ use super::auth;
 use super::envelope;
 use super::form::{self, media_type};
 use super::outcome::{deliver, Inbound, Outcome};
-use super::router::{read_body, HttpState};
+use super::router::{read_body, Client, HttpState};
 use super::Ingress;
 use crate::intake::Provenance;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub async fn inbound(
     State(state): State<Arc<HttpState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    handle(&state, peer, &headers, body)
+    handle(&state, client, &headers, body)
         .await
-        .respond(Ingress::Postmark, peer.ip())
+        .respond(Ingress::Postmark, client.peer.ip())
 }
 
 /// The fields used, from JSON or a form.
@@ -47,7 +46,7 @@ struct Payload {
 const NO_RAW: &str = "no RawEmail: tick \"Include raw email content in JSON payload\" in the \
                       Postmark inbound webhook settings";
 
-async fn handle(state: &HttpState, peer: SocketAddr, headers: &HeaderMap, body: Body) -> Outcome {
+async fn handle(state: &HttpState, client: Client, headers: &HeaderMap, body: Body) -> Outcome {
     let Some(password) = state.secrets().postmark.clone() else {
         return Outcome::Disabled;
     };
@@ -91,7 +90,7 @@ async fn handle(state: &HttpState, peer: SocketAddr, headers: &HeaderMap, body: 
         state,
         Inbound {
             ingress: Ingress::Postmark,
-            peer: peer.ip(),
+            client,
             sender: None,
             recipients,
             raw,

@@ -12,31 +12,30 @@ use super::auth;
 use super::envelope;
 use super::form::{media_type, urlencoded};
 use super::outcome::{deliver, Inbound, Outcome};
-use super::router::{read_body, HttpState};
+use super::router::{read_body, Client, HttpState};
 use super::Ingress;
 use crate::intake::Provenance;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub async fn inbound(
     State(state): State<Arc<HttpState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<Client>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    handle(&state, peer, &uri, &headers, body)
+    handle(&state, client, &uri, &headers, body)
         .await
-        .respond(Ingress::Relay, peer.ip())
+        .respond(Ingress::Relay, client.peer.ip())
 }
 
 async fn handle(
     state: &HttpState,
-    peer: SocketAddr,
+    client: Client,
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
@@ -87,7 +86,7 @@ async fn handle(
         state,
         Inbound {
             ingress: Ingress::Relay,
-            peer: peer.ip(),
+            client,
             sender,
             recipients,
             raw,

@@ -17,6 +17,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use tokio::sync::Semaphore;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -76,6 +77,14 @@ impl Secrets {
         .map(|(i, _)| i.name())
         .collect()
     }
+}
+
+/// Who is at the other end of a request, as the listener saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Client {
+    pub peer: SocketAddr,
+    /// The connection is HTTPS (`[http] tls`).
+    pub tls: bool,
 }
 
 /// What every request handler shares.

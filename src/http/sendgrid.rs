@@ -10,26 +10,25 @@ use super::auth;
 use super::envelope;
 use super::form;
 use super::outcome::{deliver, Inbound, Outcome};
-use super::router::{read_body, HttpState};
+use super::router::{read_body, Client, HttpState};
 use super::Ingress;
 use crate::intake::Provenance;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub async fn inbound(
     State(state): State<Arc<HttpState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    handle(&state, peer, &headers, body)
+    handle(&state, client, &headers, body)
         .await
-        .respond(Ingress::Sendgrid, peer.ip())
+        .respond(Ingress::Sendgrid, client.peer.ip())
 }
 
 /// The `envelope` field.
@@ -39,7 +38,7 @@ struct Envelope {
     from: Option<String>,
 }
 
-async fn handle(state: &HttpState, peer: SocketAddr, headers: &HeaderMap, body: Body) -> Outcome {
+async fn handle(state: &HttpState, client: Client, headers: &HeaderMap, body: Body) -> Outcome {
     let Some(password) = state.secrets().sendgrid.clone() else {
         return Outcome::Disabled;
     };
@@ -92,7 +91,7 @@ async fn handle(state: &HttpState, peer: SocketAddr, headers: &HeaderMap, body: 
         state,
         Inbound {
             ingress: Ingress::Sendgrid,
-            peer: peer.ip(),
+            client,
             sender,
             recipients,
             raw,

@@ -6,9 +6,8 @@
 //! what remains then is dropped, and the provider retries it. The header read timeout is
 //! hyper's; the body's size and time limits are the router's.
 
-use super::router::{router, HttpState};
+use super::router::{router, Client, HttpState};
 use crate::shutdown::{Phase, ShutdownHandle};
-use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
@@ -150,14 +149,16 @@ impl Listener {
                 match acceptor {
                     None => {
                         let io = TokioIo::new(stream);
-                        serve_connection(io, peer, app, header_timeout, watcher).await
+                        let client = Client { peer, tls: false };
+                        serve_connection(io, client, app, header_timeout, watcher).await
                     }
                     // The handshake counts against the time a client has for its headers.
                     Some(acceptor) => {
                         match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
                             Ok(Ok(tls)) => {
                                 let io = TokioIo::new(tls);
-                                serve_connection(io, peer, app, header_timeout, watcher).await
+                                let client = Client { peer, tls: true };
+                                serve_connection(io, client, app, header_timeout, watcher).await
                             }
                             Ok(Err(e)) => {
                                 tracing::debug!(%peer, error = %e, "HTTPS handshake failed")
@@ -178,7 +179,7 @@ impl Listener {
 /// One connection (plain or TLS) served by hyper until it closes or the shutdown ends it.
 async fn serve_connection<I>(
     io: TokioIo<I>,
-    peer: SocketAddr,
+    client: Client,
     app: axum::Router,
     header_timeout: Duration,
     watcher: Watcher,
@@ -186,7 +187,7 @@ async fn serve_connection<I>(
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = app.map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(client);
         request
     });
     let conn = hyper::server::conn::http1::Builder::new()
@@ -194,6 +195,6 @@ async fn serve_connection<I>(
         .header_read_timeout(header_timeout)
         .serve_connection(io, TowerToHyperService::new(service));
     if let Err(e) = watcher.watch(conn).await {
-        tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+        tracing::debug!(peer = %client.peer, error = %e, "HTTP connection ended with an error");
     }
 }
