@@ -84,7 +84,10 @@ pub async fn serve(
     shutdown.subscribe().reached(Phase::Draining).await;
     accepting.abort_all();
     while accepting.join_next().await.is_some() {}
-    let graceful = Arc::try_unwrap(graceful).ok();
+    // The accept tasks were its only other holders, and they are gone.
+    let graceful = Arc::try_unwrap(graceful)
+        .map_err(|_| tracing::warn!("HTTP drain: connections are not awaited (a bug)"))
+        .ok();
     let drained = async {
         if let Some(g) = graceful {
             g.shutdown().await;
