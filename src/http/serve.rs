@@ -58,9 +58,7 @@ pub async fn serve(
     let app = router(state.clone());
     let enabled = state.secrets().enabled();
     if enabled.is_empty() {
-        tracing::warn!(
-            "[http] listen is set but no [ingress.*] secret is: every ingress path answers 404"
-        );
+        tracing::info!("no [ingress.*] secret is set: every ingress path answers 404 until one is");
     }
     let graceful = Arc::new(GracefulShutdown::new());
     let mut tasks = JoinSet::new();
