@@ -49,7 +49,10 @@ fn opts() -> Opts {
     o
 }
 
-async fn read_reply(r: &mut BufReader<TcpStream>, line: &mut String) -> std::io::Result<u16> {
+pub(crate) async fn read_reply(
+    r: &mut BufReader<TcpStream>,
+    line: &mut String,
+) -> std::io::Result<u16> {
     loop {
         line.clear();
         if r.read_line(line).await? == 0 {
@@ -62,7 +65,7 @@ async fn read_reply(r: &mut BufReader<TcpStream>, line: &mut String) -> std::io:
 }
 
 /// One session: returns the latency of each accepted message.
-async fn session(
+pub(crate) async fn session(
     addr: SocketAddr,
     to: String,
     n: usize,
@@ -109,7 +112,7 @@ async fn session(
     Ok((latencies, refused))
 }
 
-fn body(size: usize, n: usize) -> Vec<u8> {
+pub(crate) fn body(size: usize, n: usize) -> Vec<u8> {
     let mut b =
         format!("From: Load <load@example.org>\r\nSubject: Re: load {n}\r\nX-Session: {n}\r\n\r\n")
             .into_bytes();

@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod http;
+pub use http::{
+    read_secret, HttpConfig, IngressConfig, MailgunConfig, MandrillConfig, PasswordConfig,
+    UnknownRecipient,
+};
+
 /// The whole configuration. Build it from a file with [`Config::load`], from TOML text with
 /// [`Config::from_toml`], or in code from [`Config::default`].
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,6 +36,8 @@ pub struct Config {
     pub tls: TlsConfig,
     pub activity: ActivityConfig,
     pub log: LogConfig,
+    pub http: HttpConfig,
+    pub ingress: IngressConfig,
 }
 
 /// `[outbound]`: stamping agent mail.
@@ -393,6 +401,8 @@ impl Config {
             return Err(("limits.data_timeout", "must be greater than 0".into()));
         }
         self.validate_mta()?;
+        self.http.validate()?;
+        self.ingress.validate()?;
         if self.conversations.closed_reply_text.contains(['\r', '\n']) {
             return Err((
                 "conversations.closed_reply_text",
@@ -408,6 +418,12 @@ impl Config {
             (Some(_), None) => return Err(("tls.key", "is needed when tls.cert is set".into())),
             (None, Some(_)) => return Err(("tls.cert", "is needed when tls.key is set".into())),
             _ => {}
+        }
+        if self.http.tls && self.tls.cert.is_none() {
+            return Err((
+                "http.tls",
+                "needs tls.cert and tls.key (the certificate HTTPS is served with)".into(),
+            ));
         }
         if self.tls.require_tls && self.tls.cert.is_none() {
             return Err((

@@ -10,11 +10,12 @@
 use crate::activity::{outcome_of, ActivityLog};
 use crate::address::{classify, Recipient};
 use crate::config::{BareLf, Config, Limits};
+pub use crate::http::Ingress;
 use crate::message::{self, header_block::HeaderBlock};
 use crate::relay::{self, RelayFacts};
 use crate::store::{
-    Activity, Automated, Delivery, Destination, Envelope, InboxReason, Reason, Store, StoreError,
-    Stored, TokenStatus,
+    Activity, Automated, Delivery, Destination, Envelope, InboxReason, Reason, ReplayToken, Store,
+    StoreError, Stored, TokenStatus,
 };
 use std::net::IpAddr;
 
@@ -66,6 +67,8 @@ pub enum WayIn {
     Lmtp,
     /// `replyd ingest`, run by a front MTA's pipe transport.
     Pipe,
+    /// An HTTP ingress: a provider's inbound webhook, or the relay ingress; `tls` over HTTPS.
+    Http { ingress: Ingress, tls: bool },
 }
 
 impl WayIn {
@@ -83,6 +86,7 @@ impl WayIn {
             } => "esmtps",
             WayIn::Lmtp => "lmtp",
             WayIn::Pipe => "pipe",
+            WayIn::Http { ingress, .. } => ingress.name(),
         }
     }
 
@@ -100,6 +104,8 @@ impl WayIn {
             } => "ESMTPS",
             WayIn::Lmtp => "LMTP",
             WayIn::Pipe => "local",
+            WayIn::Http { tls: false, .. } => "HTTP",
+            WayIn::Http { tls: true, .. } => "HTTPS",
         }
     }
 }
@@ -134,6 +140,18 @@ pub struct Arrival<'a> {
     /// topmost `Received:` names the original client, and its `Authentication-Results`
     /// count.
     pub trusted_relay: bool,
+}
+
+/// What an HTTP provider tells about a message beyond the envelope, recorded with it.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// The provider's own id for the message or event.
+    pub provider_id: Option<String>,
+    /// The provider's SPF and DKIM verdicts, as it words them.
+    pub spf: Option<String>,
+    pub dkim: Option<String>,
+    /// A signature token to record as used, in the message's own transaction.
+    pub replay: Option<ReplayToken>,
 }
 
 /// The shared rules, the way to the store, and the record of every attempt.
@@ -284,6 +302,27 @@ impl Intake {
         raw: Vec<u8>,
         bare_lf: bool,
     ) -> Result<Vec<Stored>, DeliveryError> {
+        self.deliver_with(
+            arrival,
+            sender,
+            recipients,
+            raw,
+            bare_lf,
+            Provenance::default(),
+        )
+        .await
+    }
+
+    /// [`Intake::deliver`], with what an HTTP provider tells about the message.
+    pub async fn deliver_with(
+        &self,
+        arrival: &Arrival<'_>,
+        sender: String,
+        recipients: Vec<(String, Destination)>,
+        raw: Vec<u8>,
+        bare_lf: bool,
+        provenance: Provenance,
+    ) -> Result<Vec<Stored>, DeliveryError> {
         if let Err(refusal) = check_content(&self.config.limits, &raw, bare_lf) {
             for (address, _) in &recipients {
                 self.refused(arrival, Some(&sender), Some(address), &refusal);
@@ -292,7 +331,9 @@ impl Intake {
         }
         let attempt: Vec<(String, Destination)> = recipients.clone();
         let sender_copy = sender.clone();
-        let result = self.store_message(arrival, sender, recipients, raw).await;
+        let result = self
+            .store_message(arrival, sender, recipients, raw, provenance)
+            .await;
         self.record_outcome(arrival, &sender_copy, &attempt, &result);
         result.map_err(DeliveryError::Store)
     }
@@ -358,6 +399,7 @@ impl Intake {
         sender: String,
         recipients: Vec<(String, Destination)>,
         raw: Vec<u8>,
+        provenance: Provenance,
     ) -> Result<Vec<Stored>, StoreError> {
         let now = crate::time::unix_now();
         // A queue id for the trace header and logs: unique enough, not a secret, so from
@@ -418,9 +460,20 @@ impl Intake {
                     .flatten()
                     .map(|ip| ip.to_string()),
                 relay_helo: relayed.then(|| arrival.helo.map(str::to_string)).flatten(),
-                spf: facts.spf,
-                dkim: facts.dkim,
+                // A provider's verdicts are marked as its own; a relay's are its own already.
+                spf: facts
+                    .spf
+                    .or_else(|| provider_verdict(arrival.way_in, provenance.spf)),
+                dkim: facts
+                    .dkim
+                    .or_else(|| provider_verdict(arrival.way_in, provenance.dkim)),
                 dmarc: facts.dmarc,
+                ingress: match arrival.way_in {
+                    WayIn::Http { ingress, .. } => Some(ingress.name().to_string()),
+                    _ => None,
+                },
+                provider_id: provenance.provider_id,
+                replay: provenance.replay,
             },
             destinations,
             trace_header,
@@ -430,6 +483,17 @@ impl Intake {
             received_at: now,
         };
         self.store.deliver(delivery).await
+    }
+}
+
+/// A provider's verdict, marked as its own: `sendgrid: pass`.
+fn provider_verdict(way_in: WayIn, verdict: Option<String>) -> Option<String> {
+    match way_in {
+        WayIn::Http { ingress, .. } => verdict
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .map(|v| format!("{}: {v}", ingress.name())),
+        _ => None,
     }
 }
 

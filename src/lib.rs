@@ -10,7 +10,10 @@
 //! [`Config`] value, run it on your tokio runtime, and use the [`Store`] to manage
 //! conversations.
 //!
-//! Data flows one way: socket → SMTP session → intake → [`message`] extraction → [`store`].
+//! Data flows one way: socket → SMTP session (or an HTTP ingress: a provider's webhook, or
+//! an MTA posting `message/rfc822`) → intake → [`message`] extraction → [`store`]. Set
+//! `config.http.listen` and an `[ingress.*]` secret and [`Server::bind`] serves the HTTP
+//! ingresses too ([`Server::http_addrs`]).
 //!
 //! Everything in a stored message was written by its sender: show it to a person through
 //! [`display::escape`] (one-line fields) or [`display::escape_lines`] (reply text), and save
@@ -66,6 +69,7 @@ pub mod store;
 
 mod activity;
 mod address;
+mod http;
 mod intake;
 mod message_ids;
 mod relay;
@@ -81,6 +85,7 @@ pub use config::Config;
 pub use shutdown::ShutdownHandle;
 pub use smtp::{Server, ServerError, TlsError};
 pub use store::{Conversation, NewConversation, Store, StoreError, StoredMessage, Subscription};
+pub use time::Clock;
 
 /// The session fuzz target's entry points (not an API).
 #[doc(hidden)]

@@ -8,38 +8,9 @@
 
 mod common;
 
+use common::faults::*;
 use common::*;
 use std::process::Command;
-
-/// A small tmpfs mounted for one test, unmounted on drop.
-struct Mount {
-    dir: TempDir,
-}
-
-impl Mount {
-    fn new(size: &str) -> Mount {
-        let dir = TempDir::new("mnt");
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .expect("mount(8) must be available: the test checked for it");
-        assert!(
-            ok.success(),
-            "mounting a tmpfs failed: these tests need root"
-        );
-        Mount { dir }
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(self.dir.path())
-            .status();
-    }
-}
 
 fn send(c: &mut Raw, to: &str, id: &str) -> (u16, String) {
     c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
@@ -96,20 +67,6 @@ fn disk_full_gives_451_then_recovers_without_restart() {
     assert!(ids.contains(&"ok2@example.org".to_string()));
     // Every message that got 250 is there; none that got 451 is.
     assert_eq!(ids.len(), 2 + (3 - refused));
-}
-
-/// Sets or clears the immutable attribute: even root cannot write such a file.
-fn immutable(files: &[std::path::PathBuf], on: bool) {
-    for f in files {
-        if f.exists() {
-            let ok = Command::new("chattr")
-                .arg(if on { "+i" } else { "-i" })
-                .arg(f)
-                .status()
-                .expect("chattr(1) (e2fsprogs) is needed");
-            assert!(ok.success(), "chattr on {} failed", f.display());
-        }
-    }
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Command line: `serve`, `conversation …`, `inbox`, `backup`.
+//! Command line: `serve`, `conversation …`, `inbox`, `backup`, `ingest`, `relay`.
 //!
 //! Every command reads the same config file (`--config`, default `smtpd.toml`) so the
 //! database path and domains are the server's; `--database` overrides the path.
@@ -14,6 +14,7 @@
 mod activity;
 mod ingest;
 mod parse;
+mod relay;
 mod show;
 
 use crate::config::{Limits, LogFormat, MessageConfig};
@@ -88,6 +89,25 @@ enum Command {
         #[arg(long)]
         client_ip: Option<std::net::IpAddr>,
     },
+    /// Posts one message from stdin to a (remote) relay ingress, as an MTA's pipe transport
+    /// runs it; exit codes and output in the MTA's convention. Reads no config file.
+    Relay {
+        /// The relay ingress, e.g. https://mx.example.com/rails/action_mailbox/relay/inbound_emails
+        #[arg(long)]
+        url: String,
+        /// A file holding the ingress password (else the URL's, else $INGRESS_PASSWORD).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// The envelope recipient (Postfix ${recipient}, Exim $local_part@$domain).
+        #[arg(long)]
+        recipient: Option<String>,
+        /// The envelope sender, empty for a bounce (Postfix ${sender}, Exim $sender_address).
+        #[arg(long)]
+        sender: Option<String>,
+        /// Whose exit codes to speak.
+        #[arg(long, value_enum, default_value = "postfix")]
+        mta: relay::Mta,
+    },
     /// Shows what replyd extracts from a message file (or - for stdin), without storing it.
     Parse {
         /// The .eml file, or - for stdin.
@@ -149,6 +169,23 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let named = cli.config.is_some();
     let config_path = cli.config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    if let Command::Relay {
+        url,
+        password_file,
+        recipient,
+        sender,
+        mta,
+    } = cli.command
+    {
+        // No config and no log: the MTA reads our output into its log and bounces.
+        return relay::main(relay::Args {
+            url,
+            password_file,
+            recipient,
+            sender,
+            mta,
+        });
+    }
     if let Command::Ingest {
         recipient,
         sender,
@@ -281,7 +318,7 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
         Command::Parse { file, json } => {
             parse(&file, json, &config.message, config.limits.max_message_size)
         }
-        Command::Ingest { .. } => Ok(()),
+        Command::Ingest { .. } | Command::Relay { .. } => Ok(()),
         Command::Backup { path } => {
             let store = open_store(&config)?;
             block_on(store.backup(&path))?;

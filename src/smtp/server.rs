@@ -15,6 +15,7 @@ use super::session::{Context, Protocol, Session};
 use super::stream::Stream;
 use super::tls::{Tls, TlsError};
 use crate::config::Config;
+use crate::http::HttpState;
 use crate::shutdown::{Phase, ShutdownHandle};
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
@@ -35,6 +36,8 @@ pub enum ServerError {
     BindUnix(PathBuf, std::io::Error),
     /// The STARTTLS certificate or key cannot be used.
     Tls(TlsError),
+    /// An `[ingress]` secret file cannot be read.
+    Ingress(String),
 }
 
 impl fmt::Display for ServerError {
@@ -46,6 +49,7 @@ impl fmt::Display for ServerError {
                 write!(f, "cannot listen on {}: {e}", path.display())
             }
             ServerError::Tls(e) => write!(f, "cannot set up STARTTLS: {e}"),
+            ServerError::Ingress(e) => write!(f, "cannot set up the HTTP ingresses: {e}"),
         }
     }
 }
@@ -77,13 +81,15 @@ impl From<StoreError> for ServerError {
 pub struct Server {
     listeners: Vec<(TcpListener, Protocol)>,
     unix: Option<(UnixListener, PathBuf)>,
+    /// The HTTP listeners (`[http] listen`) and what their requests share.
+    http: Option<(Vec<TcpListener>, Arc<HttpState>)>,
     ctx: Arc<Context>,
     shutdown: ShutdownHandle,
 }
 
 impl Server {
-    /// Opens (and migrates) the store, loads the STARTTLS certificate, starts the writer
-    /// and binds every SMTP and LMTP address.
+    /// Opens (and migrates) the store, loads the STARTTLS certificate and the ingress
+    /// secrets, starts the writer and binds every SMTP, LMTP and HTTP address.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
         let tls = Tls::load(&config.tls).map_err(ServerError::Tls)?;
         let store = Store::open(&config.store)?;
@@ -103,10 +109,20 @@ impl Server {
             )),
             None => None,
         };
+        let http_listeners = crate::http::bind(&config.http.listen)
+            .map_err(|(addr, e)| ServerError::Bind(addr, e))?;
+        let ctx = Arc::new(Context::new(config, store, tls));
+        let http = if http_listeners.is_empty() {
+            None
+        } else {
+            let state = HttpState::new(ctx.intake.clone()).map_err(ServerError::Ingress)?;
+            Some((http_listeners, Arc::new(state)))
+        };
         Ok(Server {
             listeners,
             unix,
-            ctx: Arc::new(Context::new(config, store, tls)),
+            http,
+            ctx,
             shutdown: ShutdownHandle::new(),
         })
     }
@@ -129,6 +145,14 @@ impl Server {
             .collect()
     }
 
+    /// The HTTP addresses actually bound (`[http] listen`).
+    pub fn http_addrs(&self) -> Vec<SocketAddr> {
+        self.http
+            .iter()
+            .flat_map(|(listeners, _)| listeners.iter().filter_map(|l| l.local_addr().ok()))
+            .collect()
+    }
+
     /// A handle that stops the server gracefully.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.shutdown.clone()
@@ -142,11 +166,13 @@ impl Server {
     /// Serves until [`ShutdownHandle::shutdown`] is called, then drains: transactions in
     /// flight get `shutdown_grace` to finish, the rest are told `421 4.3.2`.
     ///
-    /// On Unix, SIGHUP re-reads the STARTTLS certificate and key while it runs.
+    /// HTTP requests in flight get the same grace. On Unix, SIGHUP re-reads the STARTTLS
+    /// certificate and key, and the ingress secret files, while it runs.
     pub async fn run(self) -> Result<(), ServerError> {
         let Server {
             listeners,
             unix,
+            http,
             ctx,
             shutdown,
         } = self;
@@ -178,7 +204,17 @@ impl Server {
                 shutdown.clone(),
             )));
         }
-        accept_tasks.push(tokio::spawn(reload_on_hangup(ctx.clone())));
+        let http_state = http.as_ref().map(|(_, state)| state.clone());
+        let tls: crate::http::Acceptor = if ctx.intake.config.http.tls {
+            let ctx = ctx.clone();
+            Arc::new(move || ctx.tls.as_ref().map(Tls::acceptor))
+        } else {
+            Arc::new(|| None)
+        };
+        let http_task = http.map(|(listeners, state)| {
+            tokio::spawn(crate::http::serve(listeners, state, tls, shutdown.clone()))
+        });
+        accept_tasks.push(tokio::spawn(reload_on_hangup(ctx.clone(), http_state)));
         let upkeep = {
             let ctx = ctx.clone();
             let stop = shutdown.subscribe();
@@ -205,6 +241,10 @@ impl Server {
             tracing::warn!("grace period over: remaining sessions are told 421");
             shutdown.advance(Phase::Abort);
             let _ = tokio::time::timeout(Duration::from_secs(2), slots.acquire_many(all)).await;
+        }
+        if let Some(task) = http_task {
+            // It drains within the same grace, and stops at Abort.
+            let _ = task.await;
         }
         // What was handed to the store is written before the server says it stopped.
         let _ = upkeep.await;
@@ -254,7 +294,7 @@ fn bind_unix(path: &Path, mode: u32) -> std::io::Result<UnixListener> {
 
 /// Re-reads the STARTTLS certificate on every SIGHUP (and otherwise just logs it, rather
 /// than letting the signal kill the daemon).
-async fn reload_on_hangup(ctx: Arc<Context>) {
+async fn reload_on_hangup(ctx: Arc<Context>, http: Option<Arc<HttpState>>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -272,10 +312,18 @@ async fn reload_on_hangup(ctx: Arc<Context>) {
                     }
                 },
             }
+            if let Some(http) = &http {
+                match http.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: ingress secrets re-read"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "SIGHUP: ingress secrets not re-read; the old ones stay")
+                    }
+                }
+            }
         }
     }
     #[cfg(not(unix))]
-    drop(ctx);
+    drop((ctx, http));
 }
 
 /// The connection limits every listener shares.

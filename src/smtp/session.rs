@@ -34,7 +34,8 @@ pub(crate) enum Protocol {
 
 /// What every session shares.
 pub(crate) struct Context {
-    pub intake: Intake,
+    /// Shared with the HTTP ingresses, which deliver by the same rules.
+    pub intake: Arc<Intake>,
     pub ehlo_lines: Vec<String>,
     /// The STARTTLS certificate, when `[tls]` is configured.
     pub tls: Option<Tls>,
@@ -57,7 +58,7 @@ impl Context {
         Context {
             connection_rate: RateLimiter::new(config.limits.max_connection_rate_per_ip),
             message_rate: RateLimiter::new(config.limits.max_message_rate_per_ip),
-            intake: Intake::new(config, store),
+            intake: Arc::new(Intake::new(config, store)),
             ehlo_lines,
             tls,
         }

@@ -23,7 +23,7 @@ mod vocabulary;
 pub use error::StoreError;
 pub(crate) use model::{
     content_hash, AttachmentRecord, Delivery, Destination, Envelope, MessageContent,
-    OutgoingRecord, OutgoingThread, Stored, TokenStatus,
+    OutgoingRecord, OutgoingThread, ReplayToken, Stored, TokenStatus,
 };
 pub use model::{
     Activity, ActivityFilter, AttachmentInfo, Conversation, InboxEntry, NewConversation,
@@ -60,6 +60,8 @@ pub(crate) trait Backend: Send + Sync {
     async fn conversation(&self, uuid: &str) -> Result<Conversation, StoreError>;
     async fn conversations(&self) -> Result<Vec<Conversation>, StoreError>;
     async fn token_status(&self, token: &str) -> Result<TokenStatus, StoreError>;
+    /// The digest a signature token of `ingress` was recorded with, if it was.
+    async fn used_token(&self, ingress: &str, token: &str) -> Result<Option<[u8; 32]>, StoreError>;
 
     fn start_deliveries(&self) -> Result<(), StoreError>;
     async fn deliver(&self, delivery: Delivery) -> Result<Vec<Stored>, StoreError>;
@@ -167,6 +169,16 @@ impl Store {
     /// Looks a token up for `RCPT TO`: open, closed, expired or unknown.
     pub(crate) async fn token_status(&self, token: &str) -> Result<TokenStatus, StoreError> {
         self.backend.token_status(token).await
+    }
+
+    /// The digest a signature token of `ingress` was used with, if it was (the record of
+    /// used tokens, written with each message: [`ReplayToken`]).
+    pub(crate) async fn used_token(
+        &self,
+        ingress: &str,
+        token: &str,
+    ) -> Result<Option<[u8; 32]>, StoreError> {
+        self.backend.used_token(ingress, token).await
     }
 
     /// Makes this process able to take deliveries (the SQLite backend starts its writer

@@ -65,6 +65,10 @@ pub struct StoredMessage {
     pub spf: Option<String>,
     pub dkim: Option<String>,
     pub dmarc: Option<String>,
+    /// The HTTP ingress it came through (`mailgun`, `relay`…); `None` for SMTP, LMTP, pipe.
+    pub ingress: Option<String>,
+    /// The provider's own id for the message or event.
+    pub provider_id: Option<String>,
     /// Our `Received:` header, as prepended to the raw message.
     pub trace_header: Option<String>,
     pub received_at: String,
@@ -153,6 +157,26 @@ pub struct Envelope {
     pub spf: Option<String>,
     pub dkim: Option<String>,
     pub dmarc: Option<String>,
+    /// The HTTP ingress it came through (`mailgun`, `relay`…).
+    pub ingress: Option<String>,
+    /// The provider's own id for the message or event.
+    pub provider_id: Option<String>,
+    /// A signature token to record as used in this delivery's transaction.
+    pub replay: Option<ReplayToken>,
+}
+
+/// A used signature token (Mailgun's), recorded with the message it came with. Mailgun
+/// signs only a timestamp and a token, not the message, so the same token with other
+/// content is a replay and is refused; with the same content it is a retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayToken {
+    /// The ingress whose signatures the token belongs to (`mailgun`).
+    pub ingress: String,
+    pub token: String,
+    /// What the token came with (the message and its envelope), hashed.
+    pub digest: [u8; 32],
+    /// When a signature with this token stops being accepted (Unix seconds).
+    pub expires_at: i64,
 }
 
 /// Where one copy of a message goes.

@@ -1,9 +1,13 @@
 //! Test helpers: a real server on an ephemeral loopback port with its own SQLite file, a raw
 //! SMTP client for protocol edge cases, and the `replyd` binary for CLI tests; [`needs`] for
 //! the tests that need root or system programs (they skip where those are missing, and fail
-//! under `REPLYD_REQUIRE_ALL=1`, which `./scripts/test` sets); [`mta`] for Postfix and Exim.
+//! under `REPLYD_REQUIRE_ALL=1`, which `./scripts/test` sets); [`mta`] for Postfix and Exim;
+//! [`http`] for the HTTP ingresses (a client, forms, provider signatures); [`faults`] for
+//! storage faults (a full disk, read-only files).
 #![allow(dead_code)]
 
+pub mod faults;
+pub mod http;
 pub mod mta;
 pub mod needs;
 
@@ -99,6 +103,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The first LMTP TCP listener, when `[lmtp] listen` was set.
     pub lmtp_addr: Option<SocketAddr>,
+    /// The first HTTP listener, when `[http] listen` was set.
+    pub http_addr: Option<SocketAddr>,
     pub store: Store,
     pub db: PathBuf,
     pub stop: ShutdownHandle,
@@ -125,12 +131,14 @@ impl TestServer {
         let server = runtime.block_on(Server::bind(config)).unwrap();
         let addr = server.local_addrs()[0];
         let lmtp_addr = server.lmtp_addrs().first().copied();
+        let http_addr = server.http_addrs().first().copied();
         let store = server.store();
         let stop = server.shutdown_handle();
         let task = runtime.spawn(server.run());
         TestServer {
             addr,
             lmtp_addr,
+            http_addr,
             store,
             db,
             stop,

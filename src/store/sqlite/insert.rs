@@ -51,10 +51,10 @@ pub(super) fn message(tx: &Connection, row: &MessageRow<'_>) -> Result<Option<i6
              received_at, trace_header, raw_id, dedupe_key, content_hash, automated, \
              sender_is_contact, flags, notes, related_message_id, reply_start, reply_len, \
              relay_ip, relay_helo, auth_spf, auth_dkim, auth_dmarc, omitted_attachments, \
-             omitted_attachment_bytes) \
+             omitted_attachment_bytes, ingress, provider_id) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
              ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, \
-             ?33, ?34, ?35, ?36, ?37, ?38) \
+             ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40) \
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![
@@ -96,6 +96,8 @@ pub(super) fn message(tx: &Connection, row: &MessageRow<'_>) -> Result<Option<i6
             e.dmarc,
             c.omitted_attachments.0 as i64,
             c.omitted_attachments.1 as i64,
+            e.ingress,
+            e.provider_id,
         ])?;
     if inserted == 0 {
         return Ok(None);

@@ -27,6 +27,7 @@ mod insert;
 mod outgoing;
 mod permissions;
 mod reads;
+mod replay;
 mod schema;
 mod writer;
 
@@ -96,6 +97,14 @@ pub(crate) fn open_writer_connection(
     busy_timeout: Duration,
 ) -> Result<Connection, StoreError> {
     let conn = open_connection(path, busy_timeout)?;
+    // SQLite silently opens a file it cannot write read-only; a writer that took such a
+    // connection would fail its next batch too, after the storage recovered.
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(StoreError::Database(format!(
+            "{} cannot be opened for writing",
+            path.display()
+        )));
+    }
     // Checkpoints are the checkpointer thread's job, never a commit's (SQLite's default runs
     // one inside the commit that crosses 1,000 WAL pages).
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -198,6 +207,10 @@ impl Backend for SqliteStore {
 
     async fn token_status(&self, token: &str) -> Result<TokenStatus, StoreError> {
         conversations::token_status(&self.reader(), token)
+    }
+
+    async fn used_token(&self, ingress: &str, token: &str) -> Result<Option<[u8; 32]>, StoreError> {
+        replay::used_with(&self.reader(), ingress, token)
     }
 
     fn start_deliveries(&self) -> Result<(), StoreError> {

@@ -21,7 +21,8 @@ pub(super) fn messages_where(
          m.reply_text, m.quoted_text, m.envelope_sender, m.envelope_recipients, m.remote_ip, \
          m.helo, m.received_at, m.automated, m.sender_is_contact, m.flags, m.notes, \
          m.omitted_attachments, m.omitted_attachment_bytes, m.relay_ip, m.relay_helo, \
-         m.auth_spf, m.auth_dkim, m.auth_dmarc, m.trace_header, m.related_message_id \
+         m.auth_spf, m.auth_dkim, m.auth_dmarc, m.trace_header, m.related_message_id, \
+         m.ingress, m.provider_id \
          FROM messages_full m JOIN conversations c ON c.id = m.conversation_id WHERE {clause}"
     ))?;
     let mut messages = stmt
@@ -65,6 +66,8 @@ pub(super) fn messages_where(
                 dmarc: r.get(31)?,
                 trace_header: r.get(32)?,
                 related_message: r.get(33)?,
+                ingress: r.get(34)?,
+                provider_id: r.get(35)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -8,7 +8,7 @@ use super::StoreError;
 use rusqlite::Connection;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const V1: &str = r#"
 CREATE TABLE conversations (
@@ -164,9 +164,41 @@ SELECT m.id, m.conversation_id, m.direction, m.message_id, m.in_reply_to, m.refs
 FROM messages m LEFT JOIN raw_messages r ON r.id = m.raw_id AND m.reply_start IS NOT NULL;
 "#;
 
-/// v5: the activity log, one row per delivery attempt and recipient (or per aggregated
-/// flood), kept for `[activity] keep_days`.
+/// v5: mail over HTTP. Which ingress it came through and the provider's id for it; and the
+/// signature tokens already used (`replay.rs`), kept until their signatures expire.
 const V5: &str = r#"
+ALTER TABLE messages ADD COLUMN ingress TEXT;
+ALTER TABLE messages ADD COLUMN provider_id TEXT;
+CREATE TABLE used_tokens (
+    ingress    TEXT NOT NULL,
+    token      TEXT NOT NULL,
+    digest     BLOB NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (ingress, token)
+) WITHOUT ROWID;
+CREATE INDEX used_tokens_expiry ON used_tokens(expires_at);
+DROP VIEW messages_full;
+CREATE VIEW messages_full AS
+SELECT m.id, m.conversation_id, m.direction, m.message_id, m.in_reply_to, m.refs,
+       m.from_addr, m.from_name, m.to_addrs, m.cc_addrs, m.subject, m.date,
+       COALESCE(m.text_body, m.reply_text,
+                replace(CAST(substr(r.data, m.reply_start + 1, m.reply_len) AS TEXT),
+                        char(13, 10), char(10))) AS text_body,
+       m.html_body,
+       COALESCE(m.reply_text,
+                replace(CAST(substr(r.data, m.reply_start + 1, m.reply_len) AS TEXT),
+                        char(13, 10), char(10))) AS reply_text,
+       m.quoted_text, m.envelope_sender, m.envelope_recipients, m.remote_ip, m.helo,
+       m.received_at, m.trace_header, m.raw_id, m.dedupe_key, m.content_hash, m.automated,
+       m.sender_is_contact, m.flags, m.notes, m.related_message_id, m.relay_ip,
+       m.relay_helo, m.auth_spf, m.auth_dkim, m.auth_dmarc, m.omitted_attachments,
+       m.omitted_attachment_bytes, m.ingress, m.provider_id
+FROM messages m LEFT JOIN raw_messages r ON r.id = m.raw_id AND m.reply_start IS NOT NULL;
+"#;
+
+/// v6: the activity log, one row per delivery attempt and recipient (or per aggregated
+/// flood), kept for `[activity] keep_days`.
+const V6: &str = r#"
 CREATE TABLE activity (
     id          INTEGER PRIMARY KEY,
     at_ms       INTEGER NOT NULL,
@@ -214,6 +246,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     if version < 5 {
         tx.execute_batch(V5)?;
+    }
+    if version < 6 {
+        tx.execute_batch(V6)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;

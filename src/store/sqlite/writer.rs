@@ -19,7 +19,7 @@ use super::super::{
 };
 use super::activity::{self, ActivityQueue};
 use super::insert::{self, MessageRow};
-use super::{checkpointer, conversations, open_writer_connection};
+use super::{checkpointer, conversations, open_writer_connection, replay};
 use crate::config::StoreConfig;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::PathBuf;
@@ -337,6 +337,9 @@ impl RawBytes<'_> {
 }
 
 fn write_delivery(tx: &Connection, d: &Delivery) -> Result<Vec<Stored>, StoreError> {
+    if let Some(token) = &d.envelope.replay {
+        replay::record(tx, token, d.received_at)?;
+    }
     let mut raw = RawBytes {
         delivery: d,
         id: None,
