@@ -32,6 +32,7 @@ const FOLDERS: &[&str] = &[
     "email_reply_parser",
     "talon/standard_replies",
     "talon/html_replies",
+    "crisp",
 ];
 
 /// Cases whose expectation contradicts the policy, with the reason.
