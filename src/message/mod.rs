@@ -205,6 +205,9 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     out.text_body = body.text;
     out.reply_text = body.reply;
     out.quoted_text = body.quoted;
+    if body.no_new_text {
+        out.flags.push("no_new_text".into());
+    }
     if let Some(text) = plain {
         out.reply_range = verbatim_range(bytes, text, &out.reply_text);
     }
@@ -268,6 +271,9 @@ pub struct Body {
     pub text: Option<String>,
     pub reply: String,
     pub quoted: String,
+    /// Nothing but quoted history: `reply` is empty, everything is in `quoted` (flag
+    /// `no_new_text`).
+    pub no_new_text: bool,
 }
 
 /// Splits a message body: the text part when there is one (what the customer's client
@@ -280,13 +286,14 @@ pub fn split_body(plain: Option<&str>, html: Option<&str>) -> Body {
             text: Some(normalize_newlines(text)),
             reply: split.reply,
             quoted: split.quoted,
+            no_new_text: split.no_new_text,
         };
     }
     let Some(html) = html else {
         return Body::default();
     };
     let (kept, removed) = html::strip_quotes(html);
-    let split = reply_text::split_plain(&html::html_to_text(&kept));
+    let split = reply_text::split_plain(&html::html_to_text_quoted(&kept));
     let mut quoted = html::html_to_text(&removed);
     if !split.quoted.is_empty() {
         if !quoted.is_empty() {
@@ -296,6 +303,7 @@ pub fn split_body(plain: Option<&str>, html: Option<&str>) -> Body {
     }
     Body {
         text: Some(html::html_to_text(html)),
+        no_new_text: split.reply.is_empty() && !quoted.is_empty(),
         reply: split.reply,
         quoted,
     }

@@ -27,7 +27,7 @@ mod render;
 mod tokenizer;
 
 use super::reply_text::{line_roles, LineRole};
-use quotes::{container_kind, is_cut_extendable, is_filler, Container};
+use quotes::{container_kind, is_attribution_container, is_cut_extendable, is_filler, Container};
 use render::{render, Rendering};
 use tokenizer::{element_ends, tokenize, TokKind};
 
@@ -42,6 +42,7 @@ pub fn strip_quotes(html: &str) -> (String, String) {
     let mut removed = vec![false; n];
 
     // 1. Structural pass.
+    let mut containers: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < n {
         if toks[i].kind != TokKind::Start {
@@ -61,6 +62,9 @@ pub fn strip_quotes(html: &str) -> (String, String) {
                 for r in removed.iter_mut().take(e + 1).skip(i) {
                     *r = true;
                 }
+                if !with_next_quote {
+                    containers.push((i, e));
+                }
                 i = e + 1;
                 if with_next_quote {
                     // Thunderbird: the blockquote that follows the cite prefix.
@@ -73,6 +77,7 @@ pub fn strip_quotes(html: &str) -> (String, String) {
                         for r in removed.iter_mut().take(e2 + 1).skip(j) {
                             *r = true;
                         }
+                        containers.push((j, e2));
                         i = e2 + 1;
                     }
                 }
@@ -81,22 +86,57 @@ pub fn strip_quotes(html: &str) -> (String, String) {
     }
 
     // 2. Text pass.
-    let rendered = render(html, &toks, &removed, Rendering::ForClassifier);
-    let lines: Vec<&str> = rendered.text.split('\n').collect();
-    let roles = line_roles(&lines);
+    let mut rendered = render(html, &toks, &removed, Rendering::ForClassifier);
+    let mut classified = line_roles(&rendered.text.split('\n').collect::<Vec<_>>());
+    if !classified.roles.contains(&LineRole::Reply) && removed.contains(&true) {
+        // Nothing but quote containers: the text decides (a forward with no note has its
+        // body as the reply; history alone is "nothing new").
+        removed.iter_mut().for_each(|r| *r = false);
+        containers.clear();
+        rendered = render(html, &toks, &removed, Rendering::ForClassifier);
+        classified = line_roles(&rendered.text.split('\n').collect::<Vec<_>>());
+    }
+    let roles = &classified.roles;
     let Some(last_reply) = roles.iter().rposition(|r| *r == LineRole::Reply) else {
-        // Nothing the customer wrote would be left: keep everything.
-        return (html.to_string(), String::new());
+        return if classified.history {
+            (String::new(), html.to_string())
+        } else {
+            // No quote recognised: what there is, is the reply.
+            (html.to_string(), String::new())
+        };
     };
     {
         let line_range = |l: usize| rendered.line_toks.get(l).copied().flatten();
-        // Tokens that show reply text must stay.
+        // Tokens that show reply text (or the quotes it answers) must stay.
         let mut keep = vec![false; n];
         for (l, role) in roles.iter().enumerate() {
-            if *role == LineRole::Reply {
+            if matches!(role, LineRole::Reply | LineRole::Context) {
                 if let Some((a, b)) = line_range(l) {
                     for k in keep.iter_mut().take(b + 1).skip(a) {
                         *k = true;
+                    }
+                }
+            }
+        }
+        // Quote containers the customer answers below stay, as the context of the answer;
+        // the attributions inside them ("On … wrote:") still go.
+        if let Some(last_keep) = keep.iter().rposition(|k| *k) {
+            for &(s, e) in containers.iter().filter(|(_, e)| *e < last_keep) {
+                for k in s..=e.min(n - 1) {
+                    removed[k] = false;
+                    keep[k] = true;
+                }
+                let mut k = s;
+                while k <= e.min(n - 1) {
+                    if toks[k].kind == TokKind::Start && is_attribution_container(&toks[k]) {
+                        let end = ends[k].max(k).min(e);
+                        for r in k..=end {
+                            removed[r] = true;
+                            keep[r] = false;
+                        }
+                        k = end + 1;
+                    } else {
+                        k += 1;
                     }
                 }
             }
@@ -175,11 +215,22 @@ pub fn strip_quotes(html: &str) -> (String, String) {
     (out, quoted_parts.join("\n"))
 }
 
+/// [`html_to_text`], with the lines of quoting `<blockquote>`s prefixed `> ` per level: the
+/// reply text of HTML mail, where a quote kept as the context of an inline answer must
+/// read as a quote.
+pub fn html_to_text_quoted(html: &str) -> String {
+    text_of(html, Rendering::Quoted)
+}
+
 /// Convert HTML to readable plain text: paragraphs and <br> as line breaks, lists as "- item" / "1. item", links as "text (url)" (just "url" when text == url), entities decoded (named common ones + numeric), `<script>`/`<style>`/`<head>` dropped, whitespace collapsed like a browser, no more than one blank line in a row.
 pub fn html_to_text(html: &str) -> String {
+    text_of(html, Rendering::Readable)
+}
+
+fn text_of(html: &str, rendering: Rendering) -> String {
     let toks = tokenize(html);
     let removed = vec![false; toks.len()];
-    let rendered = render(html, &toks, &removed, Rendering::Readable);
+    let rendered = render(html, &toks, &removed, rendering);
     let lines: Vec<&str> = rendered.text.split('\n').map(|l| l.trim_end()).collect();
     let mut out: Vec<&str> = Vec::with_capacity(lines.len());
     for l in lines {

@@ -109,6 +109,12 @@ pub(super) fn container_kind(toks: &[Tok], i: usize, ends: &[usize], html: &str)
     Container::No
 }
 
+/// An element that holds only the attribution of a quote (Gmail's `gmail_attr`,
+/// Thunderbird's `moz-cite-prefix`): it goes even when the quote stays as context.
+pub(super) fn is_attribution_container(t: &Tok) -> bool {
+    has_class(t, |c| c == "gmail_attr" || c == "moz-cite-prefix")
+}
+
 /// Whitespace text, comments and <br> between a container and what follows it.
 pub(super) fn is_filler(t: &Tok, html: &str) -> bool {
     match t.kind {

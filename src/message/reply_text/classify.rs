@@ -3,22 +3,54 @@
 //!
 //! The individual rules live in their own modules; this one decides in which order they
 //! apply and how far what they find reaches: the first tail marker and everything below
-//! it, `>` blocks with their attribution lines, and trailing signatures of the reply.
+//! it, `>` blocks with their attribution lines, trailing signatures of the reply, and
+//! which `>` blocks stay in the reply as the context of an inline answer.
+//!
+//! Every pass visits each line a bounded number of times (the look-arounds of the rules
+//! are capped), so the whole is linear in the number of lines.
 
 use super::attributions::{attribution_group, may_end_attribution, Strength};
+use super::forwards::forwarded_body_start;
 use super::header_blocks::is_header_block;
 use super::lines::{next_nonblank, Kind, LineInfo};
 use super::markers::{history_follows_rule, is_decoration, is_original_marker, is_underscore_rule};
 use super::signatures::{is_mobile_signature, is_sig_delimiter, is_signoff};
 use super::LineRole;
 
-pub(super) fn classify(infos: &[LineInfo]) -> Vec<LineRole> {
+/// How deep forwards with no note inside forwards with no note are unwrapped.
+const MAX_FORWARD_DEPTH: usize = 4;
+
+/// The roles of a body's lines, and whether quoted history was recognised in it.
+pub(crate) struct Classified {
+    pub(crate) roles: Vec<LineRole>,
+    /// Quoted history (a `>` block, an attribution, a header block, an "Original
+    /// Message" or forward marker) was found, as opposed to a signature only: a body with
+    /// no reply line and history is "nothing new"; one with a signature only is kept whole.
+    pub(crate) history: bool,
+}
+
+/// Why the tail starts where it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TailKind {
+    /// A `-- ` delimiter, a mobile signature or a mailing-list footer.
+    Signature,
+    /// An older message: attribution, header block, "Original Message" or forward marker.
+    History,
+}
+
+pub(super) fn classify(infos: &[LineInfo]) -> Classified {
+    classify_at(infos, 0)
+}
+
+fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
     let n = infos.len();
     let mut removed = vec![false; n];
     let kinds = effective_kinds(infos);
+    let mut history = false;
 
     // 1. The first tail marker.
     let mut tail = n;
+    let mut tail_kind = TailKind::Signature;
     for i in 0..n {
         let info = &infos[i];
         if !info.text() {
@@ -27,13 +59,22 @@ pub(super) fn classify(infos: &[LineInfo]) -> Vec<LineRole> {
         if kinds[i] != Kind::Text {
             continue;
         }
-        if is_sig_delimiter(info.raw)
-            || (is_underscore_rule(&info.key) && history_follows_rule(infos, i))
-            || is_original_marker(&info.key)
-            || is_mobile_signature(&info.key, false)
-            || is_header_block(infos, i)
-        {
+        if is_sig_delimiter(info.raw) || is_mobile_signature(&info.key, false) {
             tail = i;
+            break;
+        }
+        if is_underscore_rule(&info.key) && history_follows_rule(infos, i) {
+            tail = i;
+            tail_kind = if next_nonblank(infos, i + 1).is_some_and(|j| infos[j].label.is_some()) {
+                TailKind::History
+            } else {
+                TailKind::Signature
+            };
+            break;
+        }
+        if is_original_marker(&info.key) || is_header_block(infos, i) {
+            tail = i;
+            tail_kind = TailKind::History;
             break;
         }
         if may_end_attribution(&info.key) {
@@ -42,8 +83,34 @@ pub(super) fn classify(infos: &[LineInfo]) -> Vec<LineRole> {
                     next_nonblank(infos, i + 1).is_some_and(|j| kinds[j] == Kind::Quoted);
                 if !followed_by_quote {
                     tail = start;
+                    tail_kind = TailKind::History;
                     break;
                 }
+            }
+        }
+    }
+    if tail_kind == TailKind::History {
+        history = true;
+        // A forward with no note above it: what was forwarded is what the customer sends.
+        let nothing_above = kinds[..tail].iter().all(|k| *k == Kind::Blank);
+        if nothing_above && depth < MAX_FORWARD_DEPTH {
+            if let Some(body) = forwarded_body_start(infos, tail) {
+                let inner = classify_at(&infos[body..], depth + 1);
+                let mut roles: Vec<LineRole> = kinds[..body]
+                    .iter()
+                    .map(|k| {
+                        if *k == Kind::Blank {
+                            LineRole::Blank
+                        } else {
+                            LineRole::Removed
+                        }
+                    })
+                    .collect();
+                roles.extend(inner.roles);
+                return Classified {
+                    roles,
+                    history: true,
+                };
             }
         }
     }
@@ -63,12 +130,14 @@ pub(super) fn classify(infos: &[LineInfo]) -> Vec<LineRole> {
     }
 
     // 2. Quoted blocks above the tail, with their attribution lines.
+    let mut blocks: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < tail {
         if kinds[i] != Kind::Quoted {
             i += 1;
             continue;
         }
+        history = true;
         let start = i;
         let mut last = i;
         let mut j = i + 1;
@@ -81,6 +150,7 @@ pub(super) fn classify(infos: &[LineInfo]) -> Vec<LineRole> {
         for r in removed.iter_mut().take(last + 1).skip(start) {
             *r = true;
         }
+        blocks.push((start, last));
         // Attribution: the nearest non-blank line above the block.
         let mut p = start;
         while p > 0 && infos[p - 1].kind == Kind::Blank {
@@ -121,19 +191,36 @@ pub(super) fn classify(infos: &[LineInfo]) -> Vec<LineRole> {
         break;
     }
 
-    kinds
+    // 4. Quoted blocks followed by the customer's own text are the context of an inline
+    //    (or bottom-posted) answer: they stay in the reply. Only the trailing ones are history.
+    let last_reply = (0..tail)
+        .rev()
+        .find(|&l| kinds[l] == Kind::Text && !removed[l]);
+    let mut context = vec![false; n];
+    if let Some(last_reply) = last_reply {
+        for &(start, last) in blocks.iter().take_while(|(_, last)| *last < last_reply) {
+            for c in context.iter_mut().take(last + 1).skip(start) {
+                *c = true;
+            }
+        }
+    }
+
+    let roles = kinds
         .iter()
-        .zip(removed.iter())
-        .map(|(kind, &r)| {
+        .zip(removed.iter().zip(context.iter()))
+        .map(|(kind, (&r, &c))| {
             if *kind == Kind::Blank {
                 LineRole::Blank
+            } else if c {
+                LineRole::Context
             } else if r {
                 LineRole::Removed
             } else {
                 LineRole::Reply
             }
         })
-        .collect()
+        .collect();
+    Classified { roles, history }
 }
 
 /// Line kinds after two corrections: a text line wedged between quoted lines that is

@@ -35,6 +35,8 @@
 //! | `forward-stems` | stems saying "forwarded", for the undecorated "Begin forwarded message:" form |
 //! | `message-nouns` | nouns for "message" that form must also contain |
 //! | `forwarded-by` | "Forwarded by" forms that start a decorated separator |
+//! | `forward-words` | words that make a history marker a *forward* rather than an original message ("forward", "weitergeleitet", "转发") |
+//! | `forward-subject-prefixes` | subject prefixes of a forwarded message, without the colon (`fwd`, `wg`, `tr`) |
 //! | `sent-prefixes` | starts of a mobile / app signature ("Sent from", "Von meinem") |
 //! | `sent-suffixes` | ends of one, in languages that put the verb last ("から送信") |
 //! | `sent-my` | "Sent from my" forms, which may name any device |
@@ -87,6 +89,8 @@ enum Section {
     ForwardStems,
     MessageNouns,
     ForwardedBy,
+    ForwardWords,
+    ForwardSubjectPrefixes,
     SentPrefixes,
     SentSuffixes,
     SentMy,
@@ -109,6 +113,8 @@ impl Section {
             "forward-stems" => Section::ForwardStems,
             "message-nouns" => Section::MessageNouns,
             "forwarded-by" => Section::ForwardedBy,
+            "forward-words" => Section::ForwardWords,
+            "forward-subject-prefixes" => Section::ForwardSubjectPrefixes,
             "sent-prefixes" => Section::SentPrefixes,
             "sent-suffixes" => Section::SentSuffixes,
             "sent-my" => Section::SentMy,
@@ -165,6 +171,8 @@ pub(super) struct Lexicon {
     pub(super) forward_stems: Vec<&'static str>,
     pub(super) message_nouns: Vec<&'static str>,
     pub(super) forwarded_by: Vec<&'static str>,
+    pub(super) forward_words: Vec<&'static str>,
+    pub(super) forward_subject_prefixes: Vec<&'static str>,
     /// In load order: the first match wins.
     pub(super) sent_prefixes: Vec<&'static str>,
     /// The first bytes of [`Lexicon::sent_prefixes`]: most lines start with a byte no
@@ -187,6 +195,8 @@ impl Lexicon {
             forward_stems: Vec::new(),
             message_nouns: Vec::new(),
             forwarded_by: Vec::new(),
+            forward_words: Vec::new(),
+            forward_subject_prefixes: Vec::new(),
             sent_prefixes: Vec::new(),
             sent_prefix_first_bytes: [false; 256],
             sent_suffixes: Vec::new(),
@@ -218,6 +228,8 @@ impl Lexicon {
                     Section::ForwardStems => &mut lex.forward_stems,
                     Section::MessageNouns => &mut lex.message_nouns,
                     Section::ForwardedBy => &mut lex.forwarded_by,
+                    Section::ForwardWords => &mut lex.forward_words,
+                    Section::ForwardSubjectPrefixes => &mut lex.forward_subject_prefixes,
                     Section::SentPrefixes => &mut lex.sent_prefixes,
                     Section::SentSuffixes => &mut lex.sent_suffixes,
                     Section::SentMy => &mut lex.sent_my,

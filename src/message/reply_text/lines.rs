@@ -66,15 +66,46 @@ impl<'a> LineInfo<'a> {
         }
     }
 
+    /// A `>:` line under a text line that ends inside an unclosed `<address` is not a
+    /// quote but the end of an attribution whose address the client wrapped
+    /// (`… Name <name@example.com` / `>:`): it becomes a text line.
+    pub(super) fn rejoin_wrapped_address(&mut self, prev: &LineInfo) {
+        if self.kind != Kind::Quoted || !prev.text() || self.long {
+            return;
+        }
+        let Some(rest) = self.raw.trim().strip_prefix('>') else {
+            return;
+        };
+        let rest = rest.trim();
+        let open = prev.raw.rfind('<');
+        if open.is_some_and(|o| !prev.raw[o..].contains('>'))
+            && rest.chars().count() <= 30
+            && (rest.ends_with(':') || rest.ends_with('：'))
+        {
+            self.kind = Kind::Text;
+            self.key = make_key(self.raw).0;
+        }
+    }
+
     pub(super) fn text(&self) -> bool {
         self.kind == Kind::Text && !self.long
     }
 }
 
+/// Characters that show nothing (zero-width spaces and joiners, direction marks, U+FEFF,
+/// soft hyphens) or that a tracking extension adds as its mark (U+1427 "ᐧ", Mailtrack's):
+/// a line made of them and whitespace is blank, not a reply and not a signature.
 pub(super) fn is_invisible(c: char) -> bool {
     matches!(
         c,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}'
+        '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{FEFF}'
+            | '\u{00AD}'
+            | '\u{034F}'
+            | '\u{180E}'
+            | '\u{1427}'
     )
 }
 

@@ -42,12 +42,14 @@
 
 mod attributions;
 mod classify;
+mod forwards;
 mod header_blocks;
 mod lexicon;
 mod lines;
 mod markers;
 mod signatures;
 
+pub(crate) use classify::Classified;
 use header_blocks::header_label;
 #[cfg(test)]
 use lines::{is_invisible, MAX_KEY_CHARS};
@@ -58,14 +60,17 @@ use lines::{make_key, split_lines, Kind, LineInfo, ANALYZE_BUDGET, SIGNATURE_LIN
 pub struct Split {
     pub reply: String,
     pub quoted: String,
+    /// The body is nothing but quoted history (a re-sent thread, spam built from quotes):
+    /// `reply` is empty and everything is in `quoted`.
+    pub no_new_text: bool,
 }
 
 /// Split a plain-text body (any line endings) into the customer's new text and everything removed.
 pub fn split_plain(body: &str) -> Split {
     let body = body.strip_prefix('\u{FEFF}').unwrap_or(body);
     let lines = split_lines(body);
-    let roles = line_roles(&lines);
-    build(&lines, &roles)
+    let classified = line_roles(&lines);
+    build(&lines, &classified)
 }
 
 /// What a line is, once classified.
@@ -73,6 +78,9 @@ pub fn split_plain(body: &str) -> Split {
 pub(crate) enum LineRole {
     /// Written by the customer now.
     Reply,
+    /// A quoted line the customer answers below: it stays in the reply as the context of
+    /// the answer.
+    Context,
     /// Empty (or whitespace only).
     Blank,
     /// Quoted history, attribution, header block, signature or forwarded content.
@@ -80,14 +88,14 @@ pub(crate) enum LineRole {
 }
 
 /// Classify already split lines (no line terminators inside). Used by the HTML side too.
-pub(crate) fn line_roles(lines: &[&str]) -> Vec<LineRole> {
+pub(crate) fn line_roles(lines: &[&str]) -> Classified {
     // Pattern checks cost per line; a huge body (a pasted log, a 1 MiB text) is analysed in
     // its first ANALYZE_BUDGET bytes of unquoted text and its last SIGNATURE_LINES lines.
     // Text beyond that stays in the reply as written: nothing is lost, and a customer's own
     // text long enough to hit the budget is far longer than any reply above a quote.
     let tail_from = lines.len().saturating_sub(SIGNATURE_LINES);
     let mut budget = ANALYZE_BUDGET;
-    let infos: Vec<LineInfo> = lines
+    let mut infos: Vec<LineInfo> = lines
         .iter()
         .enumerate()
         .map(|(i, l)| {
@@ -99,6 +107,12 @@ pub(crate) fn line_roles(lines: &[&str]) -> Vec<LineRole> {
             info
         })
         .collect();
+    for i in 1..infos.len() {
+        let (before, after) = infos.split_at_mut(i);
+        if let (Some(prev), Some(cur)) = (before.last(), after.first_mut()) {
+            cur.rejoin_wrapped_address(prev);
+        }
+    }
     classify::classify(&infos)
 }
 
@@ -109,12 +123,16 @@ pub(crate) fn is_header_field_line(line: &str) -> bool {
     header_label(&key).is_some()
 }
 
-fn build(lines: &[&str], roles: &[LineRole]) -> Split {
+fn build(lines: &[&str], classified: &Classified) -> Split {
+    let roles = &classified.roles;
     let trimmed: Vec<&str> = lines.iter().map(|l| l.trim_end()).collect();
-    if !roles.contains(&LineRole::Reply) {
+    let no_new_text = !roles.contains(&LineRole::Reply);
+    if no_new_text && !classified.history {
+        // No recognised quote (a signature at most): what there is, is the reply.
         return Split {
             reply: join_trimmed(&trimmed),
             quoted: String::new(),
+            no_new_text: false,
         };
     }
 
@@ -141,7 +159,7 @@ fn build(lines: &[&str], roles: &[LineRole]) -> Split {
                     out.push("");
                 }
             }
-            LineRole::Reply => {
+            LineRole::Reply | LineRole::Context => {
                 if in_gap {
                     if gap_blank && !out.is_empty() {
                         out.push("");
@@ -172,7 +190,7 @@ fn build(lines: &[&str], roles: &[LineRole]) -> Split {
                     pending_blanks += 1;
                 }
             }
-            LineRole::Reply => {
+            LineRole::Reply | LineRole::Context => {
                 pending_blanks = 0;
                 if last_was_removed {
                     // Separate non-adjacent removed regions by a blank line.
@@ -183,9 +201,11 @@ fn build(lines: &[&str], roles: &[LineRole]) -> Split {
         }
     }
 
+    let quoted = join_trimmed(&quoted);
     Split {
         reply: join_trimmed(&out),
-        quoted: join_trimmed(&quoted),
+        no_new_text: no_new_text && !quoted.is_empty(),
+        quoted,
     }
 }
 
