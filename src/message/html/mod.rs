@@ -31,7 +31,10 @@ use quotes::{container_kind, is_attribution_container, is_cut_extendable, is_fil
 use render::{render, Rendering};
 use tokenizer::{element_ends, tokenize, TokKind};
 
-/// Remove quote containers from an HTML body; returns (html without quotes, removed html fragments joined).
+/// Remove quoted history from an HTML body; returns (html without it, removed html
+/// fragments joined). Quotes the customer answers below stay (as context), without their
+/// attribution; a body that is nothing but history gives an empty first part; a body
+/// with no recognised history is returned whole.
 pub fn strip_quotes(html: &str) -> (String, String) {
     let toks = tokenize(html);
     let n = toks.len();
@@ -212,7 +215,9 @@ pub fn strip_quotes(html: &str) -> (String, String) {
             }
         }
     }
-    (out, quoted_parts.join("\n"))
+    // Each removed stretch on lines of its own (attribution and header lines cut out of
+    // the middle leave their `<br>`s behind).
+    (out, quoted_parts.join("<br>\n"))
 }
 
 /// [`html_to_text`], with the lines of quoting `<blockquote>`s prefixed `> ` per level: the

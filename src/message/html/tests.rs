@@ -1,7 +1,7 @@
 use super::*;
 
 fn visible(html: &str) -> String {
-    html_to_text(&strip_quotes(html).0)
+    html_to_text_quoted(&strip_quotes(html).0)
 }
 
 // ---- html_to_text ----
@@ -278,9 +278,20 @@ fn more_clients_and_languages() {
 
 #[test]
 fn inline_answers_in_html_keep_the_answers() {
+    // The quote the customer answers below stays, as the context of the answer.
     let html = "<div>message</div><blockquote>Quote</blockquote><div>answer</div>";
-    let (kept, _) = strip_quotes(html);
-    assert_eq!(html_to_text(&kept), "message\n\nanswer");
+    let (kept, removed) = strip_quotes(html);
+    assert_eq!(html_to_text_quoted(&kept), "message\n\n> Quote\n\nanswer");
+    assert_eq!(removed, "");
+    // A cite blockquote too; its Gmail attribution goes, the trailing quote goes.
+    let html = "<div>Hi,</div><div class=\"gmail_quote\"><div class=\"gmail_attr\">On Mon, 1 Mar 2021, Bob &lt;bob@example.com&gt; wrote:</div><blockquote class=\"gmail_quote\">Which size?</blockquote></div><div>Size 42.</div><blockquote type=\"cite\">Thanks, Bob</blockquote>";
+    let (kept, removed) = strip_quotes(html);
+    assert_eq!(
+        html_to_text_quoted(&kept),
+        "Hi,\n\n> Which size?\n\nSize 42."
+    );
+    assert!(removed.contains("wrote:"));
+    assert!(removed.contains("Thanks, Bob"));
     // an indentation blockquote (Gmail "indent") is not a quote
     let html = "<div>Steps:</div><blockquote style=\"margin:0 0 0 40px;border:none;padding:0px\">do this</blockquote>";
     assert_eq!(visible(html), "Steps:\n\ndo this");
@@ -299,12 +310,24 @@ fn signatures_in_html() {
 }
 
 #[test]
-fn nothing_left_keeps_everything() {
+fn forward_with_no_note_keeps_the_forwarded_body() {
     let html = "<div dir=\"ltr\"><br><div class=\"gmail_quote\">---------- Forwarded message ----------<br>From: Bob<br>Date: Fri, Feb 11, 2010<br><br>eom</div></div>";
     let (kept, removed) = strip_quotes(html);
-    assert_eq!(kept, html);
-    assert_eq!(removed, "");
+    assert_eq!(html_to_text(&kept), "eom");
+    assert_eq!(
+        html_to_text(&removed),
+        "---------- Forwarded message ----------\nFrom: Bob\nDate: Fri, Feb 11, 2010"
+    );
     assert_eq!(strip_quotes(""), (String::new(), String::new()));
+}
+
+#[test]
+fn nothing_but_quotes_leaves_nothing() {
+    let html = "<div class=\"gmail_quote\"><div class=\"gmail_attr\">On Mon, 1 Mar 2021, Bob &lt;bob@example.com&gt; wrote:</div><blockquote class=\"gmail_quote\">Hello</blockquote></div>";
+    assert_eq!(strip_quotes(html), (String::new(), html.to_string()));
+    // No quote at all: everything is the reply.
+    let html = "<div>Sent from my iPhone</div>";
+    assert_eq!(strip_quotes(html), (html.to_string(), String::new()));
 }
 
 #[test]
@@ -321,7 +344,7 @@ fn malformed_quotes() {
     );
     assert_eq!(
         visible("<div>Top</div><BLOCKQUOTE TYPE='CITE'>q</BLOCKQUOTE><div>after</div>"),
-        "Top\nafter"
+        "Top\n\n> q\n\nafter"
     );
     assert_eq!(
         visible("<div>a</div></blockquote></div><div class=gmail_quote>q"),

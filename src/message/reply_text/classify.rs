@@ -14,7 +14,7 @@ use super::forwards::forwarded_body_start;
 use super::header_blocks::is_header_block;
 use super::lines::{next_nonblank, Kind, LineInfo};
 use super::markers::{history_follows_rule, is_decoration, is_original_marker, is_underscore_rule};
-use super::signatures::{is_mobile_signature, is_sig_delimiter, is_signoff};
+use super::signatures::{is_closing, is_mobile_signature, is_sig_delimiter, is_signoff};
 use super::LineRole;
 
 /// How deep forwards with no note inside forwards with no note are unwrapped.
@@ -193,9 +193,21 @@ fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
 
     // 4. Quoted blocks followed by the customer's own text are the context of an inline
     //    (or bottom-posted) answer: they stay in the reply. Only the trailing ones are history.
-    let last_reply = (0..tail)
-        .rev()
-        .find(|&l| kinds[l] == Kind::Text && !removed[l]);
+    //    A closing alone under the last block ("Regards, Roman", as clients that sign below
+    //    the quote write it) answers nothing: when the customer wrote above that block, it
+    //    is history.
+    let is_reply = |l: usize| kinds[l] == Kind::Text && !removed[l];
+    let mut last_reply = (0..tail).rev().find(|&l| is_reply(l));
+    if let (Some(&(start, last)), Some(end)) = (blocks.last(), last_reply) {
+        let after = (last + 1..=end).filter(|&l| is_reply(l));
+        let closing = after.clone().all(|l| !infos[l].long)
+            && is_closing(after.map(|l| infos[l].key.as_str()));
+        if closing {
+            if let Some(above) = (0..start).rev().find(|&l| is_reply(l)) {
+                last_reply = Some(above);
+            }
+        }
+    }
     let mut context = vec![false; n];
     if let Some(last_reply) = last_reply {
         for &(start, last) in blocks.iter().take_while(|(_, last)| *last < last_reply) {

@@ -40,6 +40,7 @@
 //! | `sent-prefixes` | starts of a mobile / app signature ("Sent from", "Von meinem") |
 //! | `sent-suffixes` | ends of one, in languages that put the verb last ("から送信") |
 //! | `sent-my` | "Sent from my" forms, which may name any device |
+//! | `closings` | words a closing line starts with ("regards", "mit freundlichen grüßen"): a closing alone under a quote does not make the quote the context of an answer |
 //! | `device-words` | device and app names that make a "Sent …" line a signature |
 //!
 //! Order matters in `sent-prefixes` only: the first entry, in load order (files in the
@@ -95,6 +96,7 @@ enum Section {
     SentSuffixes,
     SentMy,
     DeviceWords,
+    Closings,
 }
 
 impl Section {
@@ -119,6 +121,7 @@ impl Section {
             "sent-suffixes" => Section::SentSuffixes,
             "sent-my" => Section::SentMy,
             "device-words" => Section::DeviceWords,
+            "closings" => Section::Closings,
             _ => return None,
         })
     }
@@ -181,6 +184,7 @@ pub(super) struct Lexicon {
     pub(super) sent_suffixes: Vec<&'static str>,
     pub(super) sent_my: Vec<&'static str>,
     pub(super) device_words: Vec<&'static str>,
+    pub(super) closings: Vec<&'static str>,
 }
 
 impl Lexicon {
@@ -202,6 +206,7 @@ impl Lexicon {
             sent_suffixes: Vec::new(),
             sent_my: Vec::new(),
             device_words: Vec::new(),
+            closings: Vec::new(),
         };
         for (code, text) in files {
             let entries = parse_file(text).map_err(|e| format!("lexicon/{code}.txt: {e}"))?;
@@ -234,6 +239,7 @@ impl Lexicon {
                     Section::SentSuffixes => &mut lex.sent_suffixes,
                     Section::SentMy => &mut lex.sent_my,
                     Section::DeviceWords => &mut lex.device_words,
+                    Section::Closings => &mut lex.closings,
                 };
                 if !table.contains(&entry) {
                     table.push(entry);

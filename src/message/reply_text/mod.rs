@@ -171,32 +171,25 @@ fn build(lines: &[&str], classified: &Classified) -> Split {
         }
     }
 
-    // Quoted: removed lines, with blank lines kept only between removed lines.
+    // Quoted: removed lines, with blank lines kept only between removed lines, and one
+    // between removed regions that reply lines separate.
     let mut quoted: Vec<&str> = Vec::new();
     let mut pending_blanks = 0usize;
-    let mut last_was_removed = false;
+    let mut separated = false;
     for (line, role) in trimmed.iter().zip(roles.iter()) {
         match role {
             LineRole::Removed => {
-                if (last_was_removed || !quoted.is_empty()) && pending_blanks > 0 {
+                if !quoted.is_empty() && (pending_blanks > 0 || separated) {
                     quoted.push("");
                 }
                 pending_blanks = 0;
+                separated = false;
                 quoted.push(line);
-                last_was_removed = true;
             }
-            LineRole::Blank => {
-                if last_was_removed {
-                    pending_blanks += 1;
-                }
-            }
+            LineRole::Blank => pending_blanks += 1,
             LineRole::Reply | LineRole::Context => {
                 pending_blanks = 0;
-                if last_was_removed {
-                    // Separate non-adjacent removed regions by a blank line.
-                    pending_blanks = 1;
-                }
-                last_was_removed = false;
+                separated = true;
             }
         }
     }
