@@ -209,19 +209,29 @@ fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
         }
     }
     let mut context = vec![false; n];
+    let mut bare = vec![false; n];
     if let Some(last_reply) = last_reply {
         for &(start, last) in blocks.iter().take_while(|(_, last)| *last < last_reply) {
             for c in context.iter_mut().take(last + 1).skip(start) {
                 *c = true;
+            }
+            // Bare `>` lines at the edges of a kept quote are blank lines, not context.
+            let is_bare = |l: usize| infos[l].raw.chars().all(|c| c == '>' || c.is_whitespace());
+            for l in (start..=last).take_while(|&l| is_bare(l)) {
+                bare[l] = true;
+            }
+            for l in (start..=last).rev().take_while(|&l| is_bare(l)) {
+                bare[l] = true;
             }
         }
     }
 
     let roles = kinds
         .iter()
+        .zip(bare.iter())
         .zip(removed.iter().zip(context.iter()))
-        .map(|(kind, (&r, &c))| {
-            if *kind == Kind::Blank {
+        .map(|((kind, &bare), (&r, &c))| {
+            if *kind == Kind::Blank || bare {
                 LineRole::Blank
             } else if c {
                 LineRole::Context

@@ -140,7 +140,11 @@ fn build(lines: &[&str], classified: &Classified) -> Split {
     let mut out: Vec<&str> = Vec::new();
     let mut in_gap = false;
     let mut gap_blank = false;
+    let mut prev_looks_blank = false;
     for (line, role) in trimmed.iter().zip(roles.iter()) {
+        if *role != LineRole::Blank {
+            prev_looks_blank = false;
+        }
         match role {
             LineRole::Removed => {
                 if !in_gap {
@@ -154,10 +158,16 @@ fn build(lines: &[&str], classified: &Classified) -> Split {
             }
             LineRole::Blank => {
                 // Blank lines after a removed region are dropped; the ones before it
-                // (at most one) are kept.
-                if !in_gap {
+                // (at most one) are kept. A line that only looks blank (invisible
+                // characters, a bare `>` at the edge of a kept quote) never doubles one.
+                let looks_blank = !line.is_empty();
+                let doubles =
+                    (looks_blank || prev_looks_blank) && out.last().is_some_and(|l| l.is_empty());
+                if !in_gap && !doubles {
                     out.push("");
                 }
+                prev_looks_blank = looks_blank;
+                continue;
             }
             LineRole::Reply | LineRole::Context => {
                 if in_gap {
