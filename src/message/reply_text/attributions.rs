@@ -8,7 +8,10 @@
 //! [`Strength`]. The words come from the lexicon.
 
 use super::lexicon::lexicon;
-use super::lines::{Kind, LineInfo};
+use super::lines::{continues_a_sentence, Kind, LineInfo};
+
+/// Words of a name before its address, at most ("Maria de la Cruz Pérez <…>").
+const MAX_NAME_WORDS: usize = 5;
 
 /// How sure a line (or group of lines) is to be an attribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -133,6 +136,20 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
             before_ok && (after.is_empty() || after.starts_with(' '))
         })
     });
+    // The verb right after a name and its address: "John Doe <doe@example.com> verb …".
+    let verb_after_address = lex.attribution_mid_verbs.iter().any(|v| {
+        body.match_indices(v).any(|(i, _)| {
+            let before = body[..i].trim_end();
+            let open = if before.ends_with('>') || before.ends_with(">)") {
+                before.rfind('<')
+            } else {
+                None
+            };
+            open.is_some_and(|o| {
+                has_email(&before[o..]) && before[..o].matches(' ').count() <= MAX_NAME_WORDS
+            })
+        })
+    });
     let start_like = starts_like_attribution(text);
     let date = has_date(body);
     let email = has_email(body);
@@ -154,15 +171,24 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
     });
     // Name and address last, as Gmail writes it in languages without a verb:
     // "ср, 30 апр. 2025 г. в 15:19, John Doe <doe@example.com>:".
-    let address_last = body.ends_with('>') || body.ends_with(')');
+    let address_last = body.ends_with('>') || body.ends_with(">)");
     if (verb_end && (date || email || start_like))
-        || (verb_mid && ((start_like && (date || email)) || (date && email)))
+        || (verb_mid && start_like && (date || email))
+        // "John Doe <doe@example.com> ezt írta (időpont: 2025. ápr. 30., Sze, 15:19):"
+        || (verb_after_address && date)
         || (quoting && email)
         || (start_like && date && email && address_last)
     {
         return Strength::Strong;
     }
-    if verb_end || verb_mid || email || (date && start_like) {
+    // Right above a quote, less is enough; but a verb inside or an address alone is also
+    // how a customer's own sentence introduces a quote ("I wrote this:", "I got this
+    // from bob@example.com:"), so they need company.
+    if verb_end
+        || (verb_mid && (start_like || verb_after_address))
+        || (email && (address_last || (date && start_like)))
+        || (date && start_like)
+    {
         return Strength::Weak;
     }
     Strength::None
@@ -194,7 +220,13 @@ pub(super) fn attribution_group(
         } else {
             format!("{} {}", info.key, joined)
         };
-        if attribution_strength(&joined) >= min {
+        // A group that does not start like one must start its paragraph: else its first
+        // line is the end of the customer's paragraph above.
+        let para_start = idx == 0 || infos[idx - 1].kind != Kind::Text;
+        if attribution_strength(&joined) >= min
+            && !continues_a_sentence(infos, idx)
+            && (para_start || starts_like_attribution(&infos[idx].key))
+        {
             candidates.push(idx);
         }
     }

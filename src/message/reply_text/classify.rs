@@ -12,7 +12,7 @@
 use super::attributions::{attribution_group, may_end_attribution, Strength};
 use super::forwards::forwarded_body_start;
 use super::header_blocks::is_header_block;
-use super::lines::{next_nonblank, Kind, LineInfo};
+use super::lines::{continues_a_sentence, next_nonblank, Kind, LineInfo};
 use super::markers::{history_follows_rule, is_decoration, is_original_marker, is_underscore_rule};
 use super::signatures::{is_closing, is_mobile_signature, is_sig_delimiter, is_signoff};
 use super::LineRole;
@@ -59,7 +59,9 @@ fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
         if kinds[i] != Kind::Text {
             continue;
         }
-        if is_sig_delimiter(info.raw) || is_mobile_signature(&info.key, false) {
+        if is_sig_delimiter(info.raw)
+            || (is_mobile_signature(&info.key, false) && !continues_a_sentence(infos, i))
+        {
             tail = i;
             break;
         }
@@ -178,7 +180,7 @@ fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
             k -= 1;
             continue;
         }
-        if !info.long && is_mobile_signature(&info.key, true) {
+        if !info.long && is_mobile_signature(&info.key, true) && !continues_a_sentence(infos, idx) {
             removed[idx] = true;
             k -= 1;
             continue;

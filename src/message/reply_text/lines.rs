@@ -214,3 +214,19 @@ pub(super) fn split_lines(body: &str) -> Vec<&str> {
 pub(super) fn next_nonblank(infos: &[LineInfo], from: usize) -> Option<usize> {
     (from..infos.len()).find(|&j| infos[j].kind != Kind::Blank)
 }
+
+/// Line `idx` starts in lower case right under a text line: the wrapped rest of the
+/// customer's sentence ("… I called you" / "on 2016-03-03 and wrote again:", "… the app"
+/// / "sent from my phone crashed."), never the start of an attribution or a signature
+/// (the attributions that start in lower case, "tir. 18. apr. 2017 kl. 13:09 skrev …",
+/// start a paragraph).
+pub(super) fn continues_a_sentence(infos: &[LineInfo], idx: usize) -> bool {
+    idx > 0
+        && infos[idx - 1].kind == Kind::Text
+        && infos[idx]
+            .raw
+            .trim_start()
+            .chars()
+            .next()
+            .is_some_and(char::is_lowercase)
+}
