@@ -92,6 +92,34 @@ fn has_date(s: &str) -> bool {
     s.contains('年') || s.contains('月') || s.contains('日') || s.contains('년')
 }
 
+/// A numeric date (`2016-03-03`, `2013/7/20`, `03.03.2016`), then a time (`17:21`),
+/// then at most a zone and a short name.
+fn starts_with_numeric_date_and_time(s: &str) -> bool {
+    let mut words = s.split(' ');
+    let is_date = |w: &str| {
+        let parts: Vec<&str> = w.split(['-', '/', '.']).collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
+            && parts.iter().any(|p| p.len() == 4 || p.len() == 2)
+    };
+    let is_time = |w: &str| {
+        let mut p = w.split(':');
+        matches!((p.next(), p.next()), (Some(h), Some(m))
+            if (1..=2).contains(&h.len()) && m.len() == 2
+                && h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()))
+    };
+    let (Some(d), Some(t)) = (words.next(), words.next()) else {
+        return false;
+    };
+    let rest: Vec<&str> = words.collect();
+    is_date(d)
+        && is_time(t)
+        && rest.len() <= 7
+        && !rest.iter().any(|w| w.ends_with(['.', '?', '!', ',']))
+}
+
 /// `s` ends with the word `w` (not with the end of a longer word; CJK verbs attach).
 fn ends_with_word(s: &str, w: &str) -> bool {
     let Some(prefix) = s.strip_suffix(w) else {
@@ -108,6 +136,8 @@ fn ends_with_word(s: &str, w: &str) -> bool {
 pub(super) fn may_end_attribution(key: &str) -> bool {
     ends_with_colon(key)
         || key.ends_with('>')
+        // "2016-03-03 17:21 GMT+01:00 Name"
+        || key.as_bytes().first().is_some_and(u8::is_ascii_digit)
         // Without a colon only "… <address> wrote" qualifies.
         || (key.contains('@')
             && lexicon()
@@ -160,6 +190,10 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
         }
         // "2011/4/7 Nathan <support@example.com>" right above a quote.
         if date && email && body.ends_with('>') {
+            return Strength::Weak;
+        }
+        // "2016-03-03 17:21 GMT+01:00 Name": old Gmail, a date, a time and a name only.
+        if starts_with_numeric_date_and_time(body) {
             return Strength::Weak;
         }
         return Strength::None;

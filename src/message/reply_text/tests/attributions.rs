@@ -77,3 +77,72 @@ fn wrapped_attribution_directly_under_text() {
         "Test reply\n\nRegards, Roman"
     );
 }
+
+#[test]
+fn attributions_without_a_verb() {
+    for attribution in [
+        // Old Gmail: a date and a name, nothing else.
+        "2016-03-03 17:21 GMT+01:00 Example Support",
+        "2016-03-03 17:21 GMT+01:00 Example Support <support@example.com>:",
+        "2013/7/20 Example Support <support@example.com>",
+        "2013/7/20 Example Support <support@example.com>:",
+        // Russian and Hungarian Gmail: date, name and address, no verb or the verb after it.
+        "ср, 30 апр. 2025 г. в 15:19, Example Support <support@example.com>:",
+        "Example Support <support@example.com> ezt írta (időpont: 2025. ápr. 30., Sze, 15:19):",
+    ] {
+        let s = split_plain(&format!(
+            "Thanks, it works.\n\n{attribution}\n\n> Please restart the app.\n> Regards\n"
+        ));
+        assert_eq!(s.reply, "Thanks, it works.", "{attribution}");
+        assert_eq!(
+            s.quoted,
+            format!("{attribution}\n\n> Please restart the app.\n> Regards"),
+            "{attribution}"
+        );
+    }
+}
+
+#[test]
+fn attributions_wrapped_by_the_client() {
+    for attribution in [
+        // "On <date> at <time> Name <mailto:…>" over several lines (Outlook for Mac).
+        "On 3 Mar 2016, at 17:21, Example Support <support@example.com<mailto:support@example.com>>\nwrote:",
+        "On Thu, Mar 3, 2016 at 5:21 PM, Example Support <\nsupport@example.com> wrote:",
+        "On Thu, Mar 3, 2016 at 5:21 PM\nExample Support <support@example.com>\nwrote:",
+        // The address wraps and the next line starts with `>:`.
+        "Am 03.03.2016 um 17:21 schrieb Example Support <support@example.com\n>:",
+        "tir. 18. apr. 2017 kl. 13:09 skrev Example Support <support@example.com\n>:",
+        "Op do 3 mrt. 2016 om 17:21 schreef Example Support <support@example.com\n>:",
+        // The verb wraps.
+        "Le jeu. 3 mars 2016 à 17:21, Example Support <support@example.com> a\nécrit :",
+        "El jue., 3 mar. 2016 a las 17:21, Example Support (<support@example.com>)\nescribió:",
+        "Em qui., 3 de mar. de 2016 às 17:21, Example Support <\nsupport@example.com> escreveu:",
+        "Il giorno gio 3 mar 2016 alle ore 17:21 Example Support <\nsupport@example.com> ha scritto:",
+    ] {
+        let s = split_plain(&format!(
+            "Thanks, it works.\n\n{attribution}\n\n> Please restart the app.\n"
+        ));
+        assert_eq!(s.reply, "Thanks, it works.", "{attribution}");
+        assert_eq!(
+            s.quoted,
+            format!("{attribution}\n\n> Please restart the app."),
+            "{attribution}"
+        );
+    }
+}
+
+#[test]
+fn nested_histories_each_with_its_attribution() {
+    let s = split_plain(
+        "Still broken.\n\nAm 04.03.2016 um 09:00 schrieb Example Support <support@example.com>:\n> Did it work?\n>\n> Le 3 mars 2016 à 17:21, Bob <bob@example.com> a écrit :\n>> It crashes.\n>>\n>> El 2 mar. 2016, a las 10:00, Ana <ana@example.com> escribió:\n>>> Hola\n",
+    );
+    assert_eq!(s.reply, "Still broken.");
+    assert!(s.quoted.starts_with("Am 04.03.2016"));
+    assert!(s.quoted.ends_with(">>> Hola"));
+    // Unquoted nested histories: the first one starts the tail.
+    let s = split_plain(
+        "Still broken.\n\nOn Fri, 4 Mar 2016 at 09:00, Example Support <support@example.com> wrote:\nDid it work?\n\nOn Thu, 3 Mar 2016 at 17:21, Bob <bob@example.com> wrote:\nIt crashes.\n",
+    );
+    assert_eq!(s.reply, "Still broken.");
+    assert!(s.quoted.ends_with("It crashes."));
+}
