@@ -294,7 +294,7 @@ pub fn split_body(plain: Option<&str>, html: Option<&str>) -> Body {
     };
     let (kept, removed) = html::strip_quotes(html);
     let split = reply_text::split_plain(&html::html_to_text_quoted(&kept));
-    let mut quoted = html::html_to_text(&removed);
+    let mut quoted = html::html_to_text_quoted(&removed);
     if !split.quoted.is_empty() {
         if !quoted.is_empty() {
             quoted.insert_str(0, "\n\n");

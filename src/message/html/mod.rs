@@ -26,7 +26,7 @@ mod quotes;
 mod render;
 mod tokenizer;
 
-use super::reply_text::{line_roles, LineRole};
+use super::reply_text::{is_invisible, line_roles, LineRole};
 use quotes::{container_kind, is_attribution_container, is_cut_extendable, is_filler, Container};
 use render::{render, Rendering};
 use tokenizer::{element_ends, tokenize, TokKind};
@@ -236,7 +236,18 @@ fn text_of(html: &str, rendering: Rendering) -> String {
     let toks = tokenize(html);
     let removed = vec![false; toks.len()];
     let rendered = render(html, &toks, &removed, rendering);
-    let lines: Vec<&str> = rendered.text.split('\n').map(|l| l.trim_end()).collect();
+    // A line of invisible characters only (a zero-width space, Mailtrack's "ᐧ") is blank.
+    let lines: Vec<&str> = rendered
+        .text
+        .split('\n')
+        .map(|l| {
+            if l.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+                ""
+            } else {
+                l.trim_end()
+            }
+        })
+        .collect();
     let mut out: Vec<&str> = Vec::with_capacity(lines.len());
     for l in lines {
         if l.is_empty() && out.last().is_none_or(|p: &&str| p.is_empty()) {

@@ -95,7 +95,7 @@ impl<'a> LineInfo<'a> {
 /// Characters that show nothing (zero-width spaces and joiners, direction marks, U+FEFF,
 /// soft hyphens) or that a tracking extension adds as its mark (U+1427 "ᐧ", Mailtrack's):
 /// a line made of them and whitespace is blank, not a reply and not a signature.
-pub(super) fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{200B}'..='\u{200F}'

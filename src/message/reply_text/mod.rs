@@ -51,8 +51,9 @@ mod signatures;
 
 pub(crate) use classify::Classified;
 use header_blocks::header_label;
+pub(crate) use lines::is_invisible;
 #[cfg(test)]
-use lines::{is_invisible, MAX_KEY_CHARS};
+use lines::MAX_KEY_CHARS;
 use lines::{make_key, split_lines, Kind, LineInfo, ANALYZE_BUDGET, SIGNATURE_LINES};
 
 /// Result of splitting a plain-text email body.

@@ -81,6 +81,8 @@ pub(super) fn is_mobile_signature(key: &str, loose: bool) -> bool {
 
 /// Most lines a closing has ("Best regards," / "John Smith" / "ACME Support").
 const CLOSING_LINES: usize = 3;
+/// Most words after the closing words on its first line (a name).
+const CLOSING_NAME_WORDS: usize = 3;
 /// Most words on each of its lines.
 const CLOSING_WORDS: usize = 6;
 
@@ -91,10 +93,13 @@ pub(super) fn is_closing<'a>(mut keys: impl Iterator<Item = &'a str>) -> bool {
         return false;
     };
     let short = |k: &str| k.split(' ').count() <= CLOSING_WORDS && !k.ends_with('?');
+    // The closing words, then at most a name: "Regards, Roman", not "Thanks, the
+    // replacement arrived today."
     let starts_closing = lexicon().closings.iter().any(|c| {
-        first
-            .strip_prefix(c)
-            .is_some_and(|rest| !rest.chars().next().is_some_and(|ch| ch.is_alphanumeric()))
+        first.strip_prefix(c).is_some_and(|rest| {
+            !rest.chars().next().is_some_and(|ch| ch.is_alphanumeric())
+                && rest.split_whitespace().count() <= CLOSING_NAME_WORDS
+        })
     });
     if !starts_closing || !short(first) {
         return false;
