@@ -7,14 +7,29 @@
 //!
 //! `strip_quotes` works in two passes:
 //! 1. structural: known quote containers (`<blockquote type="cite">`, Gmail's
-//!    `gmail_quote`, Thunderbird's `moz-cite-prefix` + blockquote, Yahoo's
-//!    `yahoo_quoted`, Outlook's `divRplyFwdMsg` / top-border separator / Zimbra's
-//!    `<hr id="zwchr">` and everything after them …) are removed;
-//! 2. textual: the rest is rendered to text (plain `<blockquote>`s as `>` lines) and
-//!    classified with the plain-text rules of [`super::reply_text`]; a trailing run of
-//!    history (Outlook header blocks written as paragraphs, "… wrote:" lines above a
-//!    blockquote, signatures) is cut from the HTML, and attribution lines above removed
-//!    quotes are dropped.
+//!    `gmail_attr` and `gmail_quote` blockquotes, Thunderbird's `moz-cite-prefix` +
+//!    blockquote, Yahoo's `yahoo_quoted`, Outlook's `divRplyFwdMsg` / top-border separator /
+//!    Zimbra's `<hr id="zwchr">` and everything after them …) are set aside. Gmail's
+//!    `gmail_quote` *div* is judged part by part, because inline answers are typed inside it;
+//! 2. textual: the rest is rendered to text (plain `<blockquote>`s as `>` lines, each set
+//!    aside container as one `>` line) and classified with the plain-text rules of
+//!    [`super::reply_text`]. A trailing run of history (Outlook header blocks written as
+//!    paragraphs, "… wrote:" lines above a blockquote, signatures) is cut from the HTML,
+//!    attribution lines in the middle are dropped, and a container the customer answers
+//!    below is put back as the context of the answer (without its attribution). When
+//!    nothing the customer wrote is left, the text of the whole body decides: a forward
+//!    with no note keeps the forwarded body, history alone leaves nothing (`no_new_text`).
+//!
+//! Why a hand-written tokenizer rather than html5ever (issue 24 asked; measured
+//! 2026-12-03 with html5ever 0.40 + markup5ever_rcdom, release build): parsing is not
+//! linear in html5ever's tree builder — 20,000 nested `<div>`s (97 KiB) took 1.25 s and
+//! 5,000 runs of misnested formatting tags (141 KiB) 0.56 s, where the whole of
+//! `split_body` here took 4.9 ms and 9.9 ms on the same inputs (and 79 ms on 1 MiB of
+//! ordinary paragraphs, against html5ever's 37 ms to parse them alone); a hostile sender
+//! controls that input (`tests::large_inputs_are_fast` keeps it linear). It would also add 28 crates, and `strip_quotes` returns
+//! the sender's HTML minus the removed ranges, byte for byte, which a tree would have to
+//! re-serialize. The tokenizer, the implicit-close guesses and the entity table are
+//! about 600 lines; the renderer and the quote rules would stay either way.
 //!
 //! Layout, one concern per file: `tokenizer.rs` (tokens and element extents),
 //! `entities.rs` (character references), `quotes.rs` (which elements are quote

@@ -438,6 +438,12 @@ fn large_inputs_are_fast() {
     let _ = strip_quotes(&borders);
     let lines = "<p>line &amp; text</p>".repeat(50_000);
     let _ = strip_quotes(&lines);
+    // Gmail quote wrappers are searched for a blockquote (bounded), nested or not.
+    let wrappers = "<div class=gmail_quote>a<blockquote>q".repeat(20_000);
+    let _ = strip_quotes(&wrappers);
+    // Quotes answered below are put back: every container, once.
+    let answered = "<blockquote type=cite>q</blockquote><div>a</div>".repeat(20_000);
+    let _ = strip_quotes(&answered);
     // Generous bound (debug builds, busy machines): it catches quadratic blow-ups.
     let limit = if cfg!(debug_assertions) { 20.0 } else { 3.0 };
     assert!(

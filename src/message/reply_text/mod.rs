@@ -5,35 +5,47 @@
 //! time whatever the input (no backtracking patterns). Outline:
 //!
 //! 1. Lines are normalized (any line ending, trailing whitespace trimmed) and each gets a
-//!    lowercased, whitespace-collapsed "key" for pattern checks. Very long lines are never
-//!    analysed beyond the quote-marker check, nor is unquoted text beyond the first 64 KiB
-//!    (except the last few lines): a pasted 1 MiB log costs what 64 KiB cost, and text past
-//!    that budget stays in the reply as written.
+//!    lowercased, whitespace-collapsed "key" for pattern checks, once. Very long lines are
+//!    never analysed beyond the quote-marker check, nor is unquoted text beyond the first
+//!    64 KiB (except the last few lines): a pasted 1 MiB log costs what 64 KiB cost, and
+//!    text past that budget stays in the reply as written. A line of invisible characters
+//!    only (zero-width spaces and joiners, U+FEFF, soft hyphens, Mailtrack's U+1427) is
+//!    blank; a `>:` line that closes an address wrapped out of an attribution is text.
 //! 2. The first *tail marker* is searched: a `-- ` signature delimiter, a mobile
 //!    signature ("Sent from my iPhone", "Von meinem iPhone gesendet", "iPhoneから送信" …),
 //!    an underscore separator followed by a header block or a short footer, an
 //!    "Original Message" / forward marker, an Outlook header block
 //!    (`From:`/`Sent:`/`To:`/`Subject:` in many languages) or an attribution line
 //!    ("On … wrote:") that is *not* followed by `>` quoted lines. Everything from there on
-//!    is history (decoration lines right above it belong to it too).
+//!    is history (decoration lines right above it belong to it too). A *forward* with
+//!    nothing above it is what the customer sends: its body is classified as the mail.
 //! 3. Above the tail, every run of `>` lines is a quoted block (a broken link or word
 //!    wrapped out of the quote counts as part of it); the attribution line(s) right above a
-//!    block (also when wrapped over up to three lines) go with it. Text between blocks
-//!    stays in the reply (inline / bottom-posted answers); a blank line before a removed
-//!    block is kept, the ones after it are dropped.
+//!    block (also when wrapped over up to three lines) are removed wherever they stand.
 //! 4. A trailing short "Sent with &lt;App&gt;" line and a dash sign-off (`-John`) at the end of
 //!    the reply are moved out too.
-//! 5. If nothing is left, the whole text is the reply.
+//! 5. A quoted block followed by the customer's own text is the *context* of an inline or
+//!    bottom-posted answer: it stays in the reply, as `>` lines (issue 24: an agent needs
+//!    the question an answer answers). Only the trailing blocks are history — and a block
+//!    with only a closing ("Regards, Roman") under it, when the customer wrote above it.
+//! 6. No reply line left: if quoted history was recognised, the reply is empty and
+//!    everything is in `quoted` ([`Split::no_new_text`]: a re-sent thread, spam built
+//!    from quotes); if not (a signature at most), the whole text is the reply.
 //!
-//! Judgement call: the attribution line of a quoted block always travels with the block,
-//! also when customer text follows it (bottom posting), as talon does.
+//! What no rule may do is cut the customer's own words: a line that starts in lower case
+//! under a text line continues a sentence and is never an attribution or a signature, and
+//! an attribution needs company (a verb at its end, a typical start, a date with an
+//! address) rather than one feature a sentence also has. `tests/reply_text_property.rs`
+//! checks that over generated mails.
 //!
 //! Layout, one concern per file:
 //!
 //! * `lines.rs`: splitting the body into lines and the per-line model (key, kind, budget);
 //! * `classify.rs`: the passes above, turning lines into `LineRole`s;
 //! * `markers.rs`: separator lines and "Original Message" / forward markers;
-//! * `signatures.rs`: `-- ` delimiters, mobile "Sent from …" lines, dash sign-offs;
+//! * `signatures.rs`: `-- ` delimiters, mobile "Sent from …" lines, dash sign-offs,
+//!   closings;
+//! * `forwards.rs`: forwards with no note, and where the forwarded body starts;
 //! * `header_blocks.rs`: Outlook-style `From:`/`Sent:`/`To:` blocks of a quoted message;
 //! * `attributions.rs`: "On … wrote:" lines and their wrapped forms;
 //! * `lexicon.rs`: the words of every language those rules look for, as data files.
@@ -213,10 +225,12 @@ fn build(lines: &[&str], classified: &Classified) -> Split {
     }
 }
 
-/// Join lines with LF, dropping leading and trailing blank lines.
+/// Join lines with LF, dropping leading and trailing blank lines (invisible characters
+/// count as blank).
 fn join_trimmed(lines: &[&str]) -> String {
-    let first = lines.iter().position(|l| !l.trim().is_empty());
-    let last = lines.iter().rposition(|l| !l.trim().is_empty());
+    let visible = |l: &&str| l.chars().any(|c| !c.is_whitespace() && !is_invisible(c));
+    let first = lines.iter().position(visible);
+    let last = lines.iter().rposition(visible);
     match (first, last) {
         (Some(f), Some(l)) => lines[f..=l].join("\n"),
         _ => String::new(),

@@ -15,6 +15,15 @@ fn pathological_inputs_are_fast() {
     let _ = split_plain(&many_colons);
     let headers: String = "From: a\n".repeat(50_000);
     let _ = split_plain(&headers);
+    // Forwards with no note inside forwards: unwrapped to a bounded depth, each line once.
+    let forwards =
+        "---------- Forwarded message ---------\nFrom: a@example.com\nSubject: Fwd: x\n\n"
+            .repeat(20_000);
+    let s = split_plain(&forwards);
+    assert!(s.no_new_text || !s.reply.is_empty());
+    // Inline answers: every quote is context, once.
+    let answers = "> question?\nanswer\n".repeat(50_000);
+    let _ = split_plain(&answers);
     // Generous bound (debug builds, busy machines): it catches quadratic blow-ups.
     let limit = if cfg!(debug_assertions) { 20.0 } else { 3.0 };
     assert!(
