@@ -106,7 +106,8 @@ pub fn strip_quotes(html: &str) -> (String, String) {
     // 2. Text pass.
     let mut rendered = render(html, &toks, &removed, Rendering::ForClassifier);
     let mut classified = line_roles(&rendered.text.split('\n').collect::<Vec<_>>());
-    if !classified.roles.contains(&LineRole::Reply) && removed.contains(&true) {
+    let is_reply = |r: &LineRole| matches!(r, LineRole::Reply | LineRole::Forwarded);
+    if !classified.roles.iter().any(is_reply) && removed.contains(&true) {
         // Nothing but quote containers: the text decides (a forward with no note has its
         // body as the reply; history alone is "nothing new").
         removed.iter_mut().for_each(|r| *r = false);
@@ -115,7 +116,7 @@ pub fn strip_quotes(html: &str) -> (String, String) {
         classified = line_roles(&rendered.text.split('\n').collect::<Vec<_>>());
     }
     let roles = &classified.roles;
-    let Some(last_reply) = roles.iter().rposition(|r| *r == LineRole::Reply) else {
+    let Some(last_reply) = roles.iter().rposition(is_reply) else {
         return if classified.history {
             (String::new(), html.to_string())
         } else {
@@ -128,7 +129,10 @@ pub fn strip_quotes(html: &str) -> (String, String) {
         // Tokens that show reply text (or the quotes it answers) must stay.
         let mut keep = vec![false; n];
         for (l, role) in roles.iter().enumerate() {
-            if matches!(role, LineRole::Reply | LineRole::Context) {
+            if matches!(
+                role,
+                LineRole::Reply | LineRole::Context | LineRole::Forwarded
+            ) {
                 if let Some((a, b)) = line_range(l) {
                     for k in keep.iter_mut().take(b + 1).skip(a) {
                         *k = true;
@@ -159,6 +163,20 @@ pub fn strip_quotes(html: &str) -> (String, String) {
                 }
             }
         }
+        // A forwarded message its client quoted (Apple Mail): the reply is its body, so
+        // the blockquotes around it go, their content stays.
+        let forwarded = roles.iter().position(|r| *r == LineRole::Forwarded);
+        if let Some((a, _)) = forwarded.and_then(line_range) {
+            for s in 0..a {
+                let t = &toks[s];
+                if t.kind == TokKind::Start && t.name == "blockquote" && ends[s] > a {
+                    removed[s] = true;
+                    if ends[s] < n {
+                        removed[ends[s]] = true;
+                    }
+                }
+            }
+        }
         // Trailing history: cut from its first token to the end.
         let cut_line = (last_reply + 1..roles.len()).find(|&l| roles[l] == LineRole::Removed);
         let mut cut_tok = n;
@@ -179,8 +197,12 @@ pub fn strip_quotes(html: &str) -> (String, String) {
             if let Some((a, b)) = line_range(l) {
                 for k in a..=b.min(n - 1) {
                     let t = &toks[k];
-                    let droppable =
-                        t.kind == TokKind::Text || (t.kind == TokKind::Start && t.name == "br");
+                    // Its text, line breaks and inline formatting (which keeps the
+                    // removed line in one piece: `<b>From: </b>Shop`).
+                    let droppable = t.kind == TokKind::Text
+                        || (t.kind == TokKind::Start && t.name == "br")
+                        || (matches!(t.kind, TokKind::Start | TokKind::End)
+                            && is_inline_formatting(&t.name));
                     if droppable && !keep[k] {
                         removed[k] = true;
                     }
@@ -233,6 +255,27 @@ pub fn strip_quotes(html: &str) -> (String, String) {
     // Each removed stretch on lines of its own (attribution and header lines cut out of
     // the middle leave their `<br>`s behind).
     (out, quoted_parts.join("<br>\n"))
+}
+
+/// Inline elements that only format text: removed with the text of a removed line.
+fn is_inline_formatting(name: &str) -> bool {
+    matches!(
+        name,
+        "b" | "i"
+            | "u"
+            | "s"
+            | "em"
+            | "strong"
+            | "span"
+            | "font"
+            | "small"
+            | "big"
+            | "sub"
+            | "sup"
+            | "code"
+            | "tt"
+            | "mark"
+    )
 }
 
 /// [`html_to_text`], with the lines of quoting `<blockquote>`s prefixed `> ` per level: the

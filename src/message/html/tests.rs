@@ -452,3 +452,14 @@ fn large_inputs_are_fast() {
         start.elapsed()
     );
 }
+
+#[test]
+fn apple_mail_forward_with_no_note_keeps_the_forwarded_body() {
+    let html = "<html><body dir=\"auto\"><div><br></div><div><br><blockquote type=\"cite\"><div>Begin forwarded message:</div><br class=\"Apple-interchange-newline\"><div style=\"margin:0px\"><b>From: </b>Shop &lt;shop@example.net&gt;<br></div><div style=\"margin:0px\"><b>Subject: </b>Your invoice<br></div><div style=\"margin:0px\"><b>Date: </b>3 March 2016 at 17:21:00 CET<br></div><div style=\"margin:0px\"><b>To: </b>Bob &lt;bob@example.com&gt;<br></div><br><div><div>Dear customer,</div><div>your invoice is attached.</div></div></blockquote></div></body></html>";
+    let (kept, removed) = strip_quotes(html);
+    assert_eq!(
+        html_to_text_quoted(&kept),
+        "Dear customer,\nyour invoice is attached."
+    );
+    assert!(html_to_text(&removed).contains("Subject: Your invoice"));
+}

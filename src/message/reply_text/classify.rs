@@ -10,7 +10,7 @@
 //! are capped), so the whole is linear in the number of lines.
 
 use super::attributions::{attribution_group, may_end_attribution, Strength};
-use super::forwards::forwarded_body_start;
+use super::forwards::{forwarded_body, quoted_forward, ForwardBody};
 use super::header_blocks::is_header_block;
 use super::lines::{continues_a_sentence, next_nonblank, Kind, LineInfo};
 use super::markers::{history_follows_rule, is_decoration, is_original_marker, is_underscore_rule};
@@ -47,6 +47,11 @@ fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
     let mut removed = vec![false; n];
     let kinds = effective_kinds(infos);
     let mut history = false;
+    if depth < MAX_FORWARD_DEPTH {
+        if let Some(body) = quoted_forward(infos) {
+            return forward_roles(infos, &kinds, body, depth);
+        }
+    }
 
     // 1. The first tail marker.
     let mut tail = n;
@@ -96,23 +101,8 @@ fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
         // A forward with no note above it: what was forwarded is what the customer sends.
         let nothing_above = kinds[..tail].iter().all(|k| *k == Kind::Blank);
         if nothing_above && depth < MAX_FORWARD_DEPTH {
-            if let Some(body) = forwarded_body_start(infos, tail) {
-                let inner = classify_at(&infos[body..], depth + 1);
-                let mut roles: Vec<LineRole> = kinds[..body]
-                    .iter()
-                    .map(|k| {
-                        if *k == Kind::Blank {
-                            LineRole::Blank
-                        } else {
-                            LineRole::Removed
-                        }
-                    })
-                    .collect();
-                roles.extend(inner.roles);
-                return Classified {
-                    roles,
-                    history: true,
-                };
+            if let Some(body) = forwarded_body(infos, tail) {
+                return forward_roles(infos, &kinds, body, depth);
             }
         }
     }
@@ -245,6 +235,51 @@ fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
         })
         .collect();
     Classified { roles, history }
+}
+
+/// The roles of a mail that is a forward with no note: marker and header block removed,
+/// the forwarded body classified as the mail itself (a quoted one is all reply).
+fn forward_roles(
+    infos: &[LineInfo],
+    kinds: &[Kind],
+    body: ForwardBody,
+    depth: usize,
+) -> Classified {
+    let bare = |l: &LineInfo| l.raw.chars().all(|c| c == '>' || c.is_whitespace());
+    let head = |to: usize| -> Vec<LineRole> {
+        infos[..to]
+            .iter()
+            .zip(kinds)
+            .map(|(l, k)| {
+                if *k == Kind::Blank || bare(l) {
+                    LineRole::Blank
+                } else {
+                    LineRole::Removed
+                }
+            })
+            .collect()
+    };
+    let (mut roles, rest) = match body {
+        ForwardBody::Plain(start) => (head(start), start),
+        ForwardBody::Quoted(start, end) => {
+            let mut roles = head(start);
+            roles.extend(kinds[start..end].iter().map(|k| {
+                if *k == Kind::Quoted {
+                    LineRole::Forwarded
+                } else {
+                    LineRole::Blank
+                }
+            }));
+            (roles, end)
+        }
+    };
+    if rest < infos.len() {
+        roles.extend(classify_at(&infos[rest..], depth + 1).roles);
+    }
+    Classified {
+        roles,
+        history: true,
+    }
 }
 
 /// Line kinds after two corrections: a text line wedged between quoted lines that is

@@ -62,6 +62,7 @@ mod markers;
 mod signatures;
 
 pub(crate) use classify::Classified;
+use forwards::strip_one_quote;
 use header_blocks::header_label;
 pub(crate) use lines::is_invisible;
 #[cfg(test)]
@@ -94,6 +95,9 @@ pub(crate) enum LineRole {
     /// A quoted line the customer answers below: it stays in the reply as the context of
     /// the answer.
     Context,
+    /// A line of a forwarded message that its client quoted (`> text`), in a forward with
+    /// no note: the reply, without that quote level.
+    Forwarded,
     /// Empty (or whitespace only).
     Blank,
     /// Quoted history, attribution, header block, signature or forwarded content.
@@ -139,7 +143,9 @@ pub(crate) fn is_header_field_line(line: &str) -> bool {
 fn build(lines: &[&str], classified: &Classified) -> Split {
     let roles = &classified.roles;
     let trimmed: Vec<&str> = lines.iter().map(|l| l.trim_end()).collect();
-    let no_new_text = !roles.contains(&LineRole::Reply);
+    let no_new_text = !roles
+        .iter()
+        .any(|r| matches!(r, LineRole::Reply | LineRole::Forwarded));
     if no_new_text && !classified.history {
         // No recognised quote (a signature at most): what there is, is the reply.
         return Split {
@@ -182,14 +188,18 @@ fn build(lines: &[&str], classified: &Classified) -> Split {
                 prev_looks_blank = looks_blank;
                 continue;
             }
-            LineRole::Reply | LineRole::Context => {
+            LineRole::Reply | LineRole::Context | LineRole::Forwarded => {
                 if in_gap {
                     if gap_blank && !out.is_empty() {
                         out.push("");
                     }
                     in_gap = false;
                 }
-                out.push(line);
+                out.push(if *role == LineRole::Forwarded {
+                    strip_one_quote(line)
+                } else {
+                    line
+                });
             }
         }
     }
@@ -210,7 +220,7 @@ fn build(lines: &[&str], classified: &Classified) -> Split {
                 quoted.push(line);
             }
             LineRole::Blank => pending_blanks += 1,
-            LineRole::Reply | LineRole::Context => {
+            LineRole::Reply | LineRole::Context | LineRole::Forwarded => {
                 pending_blanks = 0;
                 separated = true;
             }

@@ -167,3 +167,32 @@ fn invisible_lines_are_blank() {
         assert_eq!(s.quoted, "-Ann", "{mark:?}");
     }
 }
+
+#[test]
+fn forward_quoted_by_its_client_is_the_reply_unquoted() {
+    // Apple Mail / iOS: "Begin forwarded message:" and the whole message quoted.
+    let s = split_plain(
+        "\n\nBegin forwarded message:\n\n> From: Shop <shop@example.net>\n> Subject: Your invoice\n> Date: 3 March 2016 at 17:21:00 CET\n> To: Bob <bob@example.com>\n> \n> Dear customer,\n> \n> your invoice is attached.\n\n",
+    );
+    assert_eq!(s.reply, "Dear customer,\n\nyour invoice is attached.");
+    assert_eq!(
+        s.quoted,
+        "Begin forwarded message:\n\n> From: Shop <shop@example.net>\n> Subject: Your invoice\n> Date: 3 March 2016 at 17:21:00 CET\n> To: Bob <bob@example.com>"
+    );
+    assert!(!s.no_new_text);
+    // A quote under a marker that is not a forward is history.
+    let s = split_plain(
+        "-----Original Message-----\n> From: Shop <shop@example.net>\n> Subject: Re: x\n>\n> Old text\n",
+    );
+    assert_eq!(s.reply, "");
+    assert!(s.no_new_text);
+}
+
+#[test]
+fn forward_whose_marker_is_quoted_too() {
+    let s = split_plain(
+        "> Begin forwarded message:\n>\n> From: Shop <shop@example.net>\n> Subject: Your invoice\n> Date: 3 March 2016 at 17:21:00 CET\n>\n> Dear customer,\n> your invoice is attached.\n",
+    );
+    assert_eq!(s.reply, "Dear customer,\nyour invoice is attached.");
+    assert!(s.quoted.starts_with("> Begin forwarded message:"));
+}
