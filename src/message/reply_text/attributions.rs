@@ -8,7 +8,7 @@
 //! [`Strength`]. The words come from the lexicon.
 
 use super::lexicon::lexicon;
-use super::lines::{continues_a_sentence, Kind, LineInfo};
+use super::lines::{continues_a_sentence, make_key, Kind, LineInfo};
 
 /// Words of a name before its address, at most ("Maria de la Cruz Pérez <…>").
 const MAX_NAME_WORDS: usize = 5;
@@ -226,6 +226,16 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
         return Strength::Weak;
     }
     Strength::None
+}
+
+/// A quoted line (`> On … wrote:`, `>> Am … schrieb …:`) that is an attribution on its own.
+pub(super) fn is_quoted_attribution(raw: &str) -> bool {
+    let content = raw.trim_start_matches(|c: char| c == '>' || c.is_whitespace());
+    if content.len() > 1000 {
+        return false;
+    }
+    let key = make_key(content).0;
+    may_end_attribution(&key) && attribution_strength(&key) == Strength::Strong
 }
 
 /// An attribution made of 1–3 lines ending at line `end`; returns its first line.

@@ -9,7 +9,9 @@
 //! Every pass visits each line a bounded number of times (the look-arounds of the rules
 //! are capped), so the whole is linear in the number of lines.
 
-use super::attributions::{attribution_group, may_end_attribution, Strength};
+use super::attributions::{
+    attribution_group, is_quoted_attribution, may_end_attribution, Strength,
+};
 use super::forwards::{forwarded_body, quoted_forward, ForwardBody};
 use super::header_blocks::is_header_block;
 use super::lines::{continues_a_sentence, next_nonblank, Kind, LineInfo};
@@ -204,8 +206,12 @@ fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
     let mut bare = vec![false; n];
     if let Some(last_reply) = last_reply {
         for &(start, last) in blocks.iter().take_while(|(_, last)| *last < last_reply) {
-            for c in context.iter_mut().take(last + 1).skip(start) {
-                *c = true;
+            for l in start..=last {
+                // An attribution inside the kept quote (a nested history's "> On … wrote:")
+                // goes, as the one above it does.
+                context[l] = !(kinds[l] == Kind::Quoted
+                    && !infos[l].long
+                    && is_quoted_attribution(infos[l].raw));
             }
             // Bare `>` lines at the edges of a kept quote are blank lines, not context.
             let is_bare = |l: usize| infos[l].raw.chars().all(|c| c == '>' || c.is_whitespace());

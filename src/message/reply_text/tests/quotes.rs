@@ -196,3 +196,18 @@ fn forward_whose_marker_is_quoted_too() {
     assert_eq!(s.reply, "Dear customer,\nyour invoice is attached.");
     assert!(s.quoted.starts_with("> Begin forwarded message:"));
 }
+
+#[test]
+fn attributions_inside_a_kept_quote_go_too() {
+    let s = split_plain(
+        "On Fri, 4 Mar 2016 at 09:00, Support <support@example.com> wrote:\n> Did the replacement work?\n>\n> On Thu, 3 Mar 2016 at 17:21, Bob <bob@example.com> wrote:\n>> It crashes on start.\n\nYes, it works now.\n",
+    );
+    assert_eq!(
+        s.reply,
+        "> Did the replacement work?\n>\n>> It crashes on start.\n\nYes, it works now."
+    );
+    assert_eq!(
+        s.quoted,
+        "On Fri, 4 Mar 2016 at 09:00, Support <support@example.com> wrote:\n\n> On Thu, 3 Mar 2016 at 17:21, Bob <bob@example.com> wrote:"
+    );
+}
