@@ -74,14 +74,17 @@ pub struct ParsedMessage {
     pub date: Option<String>,
     pub text_body: Option<String>,
     pub html_body: Option<String>,
-    /// What the customer wrote now.
+    /// What the customer wrote now; the `>` quotes they answer below stay as context, and
+    /// a forward with no note is its forwarded body. Empty when the message is nothing but
+    /// quoted history (flag `no_new_text`).
     pub reply_text: String,
     /// Where `reply_text` lies in the raw bytes (`start`, `len`), when it is a verbatim
     /// stretch of them with CRLF line ends turned into LF: the store then keeps it once, as
     /// this range of the raw message, instead of a second copy of a possibly large text.
     #[serde(skip)]
     pub reply_range: Option<(usize, usize)>,
-    /// What was trimmed off: quoted history, signatures, forwarded messages.
+    /// What was trimmed off: trailing quoted history, attributions, signatures, forward
+    /// markers and headers.
     pub quoted_text: String,
     pub attachments: Vec<Attachment>,
     pub skipped_attachments: Vec<SkippedAttachment>,
@@ -91,7 +94,8 @@ pub struct ParsedMessage {
     pub automated: Option<String>,
     /// Our own Message-IDs that a delivery report names (to link it to the outgoing mail).
     pub reported_message_ids: Vec<String>,
-    /// Machine-readable problems found while parsing (`no_header_block`, `undecodable_part`,
+    /// Machine-readable problems found while parsing (`no_new_text`: nothing but quoted
+    /// history; `no_header_block`, `undecodable_part`,
     /// `mime_too_deep`, `too_many_parts`, `encoded_message_part`, `attachments_omitted`…).
     pub flags: Vec<String>,
     /// Human-readable notes for the operator.
