@@ -463,3 +463,20 @@ fn apple_mail_forward_with_no_note_keeps_the_forwarded_body() {
     );
     assert!(html_to_text(&removed).contains("Subject: Your invoice"));
 }
+
+#[test]
+fn outlook_forward_with_no_note_keeps_the_forwarded_body() {
+    let html = "<html><body><div dir=\"ltr\"><br></div><div id=\"appendonsend\"></div><hr style=\"display:inline-block;width:98%\" tabindex=\"-1\"><div id=\"divRplyFwdMsg\" dir=\"ltr\"><font face=\"Calibri, sans-serif\"><b>From:</b> Shop &lt;shop@example.net&gt;<br><b>Sent:</b> Thursday, March 3, 2016 5:21 PM<br><b>To:</b> Bob &lt;bob@example.com&gt;<br><b>Subject:</b> Fw: Your invoice</font><div>&nbsp;</div></div><div><div>Dear customer,</div><div>your invoice is attached.</div></div></body></html>";
+    let (kept, removed) = strip_quotes(html);
+    assert_eq!(
+        html_to_text(&kept),
+        "Dear customer,\nyour invoice is attached."
+    );
+    assert_eq!(
+        html_to_text(&removed),
+        "From: Shop <shop@example.net>\nSent: Thursday, March 3, 2016 5:21 PM\nTo: Bob <bob@example.com>\nSubject: Fw: Your invoice"
+    );
+    // A reply's header block with nothing above: nothing new.
+    let html = html.replace("Fw: Your invoice", "RE: Your order");
+    assert_eq!(strip_quotes(&html), (String::new(), html.clone()));
+}

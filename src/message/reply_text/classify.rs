@@ -101,7 +101,9 @@ fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
     if tail_kind == TailKind::History {
         history = true;
         // A forward with no note above it: what was forwarded is what the customer sends.
-        let nothing_above = kinds[..tail].iter().all(|k| *k == Kind::Blank);
+        // (Separator lines are nothing: Outlook puts a rule above the forwarded headers.)
+        let nothing_above = (0..tail)
+            .all(|k| kinds[k] == Kind::Blank || (infos[k].text() && is_decoration(&infos[k].key)));
         if nothing_above && depth < MAX_FORWARD_DEPTH {
             if let Some(body) = forwarded_body(infos, tail) {
                 return forward_roles(infos, &kinds, body, depth);

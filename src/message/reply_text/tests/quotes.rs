@@ -135,6 +135,10 @@ fn forward_with_no_note_is_the_forwarded_body() {
         "________________________________\nFrom: A <a@example.com>\nSent: Monday, 1 March 2021 10:00\nTo: b@example.com\nSubject: FW: Invoice\n\nPlease pay.",
     );
     assert_eq!(s.reply, "Please pay.");
+    assert_eq!(
+        reply("-----\nFrom: A <a@example.com>\nSent: Monday, 1 March 2021 10:00\nTo: b@example.com\nSubject: Fwd: Invoice\n\nPlease pay."),
+        "Please pay."
+    );
     // With a note above, the note is the reply.
     let s = split_plain(
         "See below.\n\n---------- Forwarded message ---------\nFrom: A <a@example.com>\nDate: Mon, 1 Mar 2011\nSubject: x\n\nBody",
