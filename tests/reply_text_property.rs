@@ -8,7 +8,8 @@
 //! made of (dates, times, addresses, "wrote", "on"); `>` blocks with and without an
 //! attribution in several languages, wrapped or not; inline answers; a trailing history
 //! (attribution and quote, Outlook header block, "Original Message"); signatures; blank
-//! and invisible lines.
+//! and invisible lines; forwards with no note, whose forwarded text counts as the
+//! customer's.
 
 use replyd::message::split_body;
 
@@ -271,9 +272,39 @@ fn blank(rng: &mut Rng, out: &mut Vec<(String, Line)>) {
 
 /// One mail: an optional top quote, customer paragraphs with inline quotes between them,
 /// then optionally a signature and a trailing history.
+/// Forward markers and the header block under them (a forward with no note: the
+/// forwarded text is the customer's).
+const FORWARDS: &[&[&str]] = &[
+    &[
+        "---------- Forwarded message ---------",
+        "From: Shop <shop@example.net>",
+        "Date: Thu, Mar 3, 2016 at 5:21 PM",
+        "Subject: Your invoice",
+        "To: Bob <bob@example.com>",
+    ],
+    &[
+        "-------- Message transféré --------",
+        "De : Shop <shop@example.net>",
+        "Date : 3 mars 2016 17:21",
+        "Objet : Votre facture",
+    ],
+    &[
+        "________________________________",
+        "Von: Shop <shop@example.net>",
+        "Gesendet: Donnerstag, 3. März 2016 17:21",
+        "An: Bob <bob@example.com>",
+        "Betreff: WG: Ihre Rechnung",
+    ],
+];
+
 fn mail(rng: &mut Rng) -> Vec<(String, Line)> {
     let mut out = Vec::new();
-    if rng.chance(20) {
+    if rng.chance(10) {
+        for l in FORWARDS[rng.below(FORWARDS.len())] {
+            out.push((l.to_string(), Line::Other));
+        }
+        out.push((String::new(), Line::Other));
+    } else if rng.chance(20) {
         let attribution = rng.chance(50);
         quote_block(rng, &mut out, attribution);
         blank(rng, &mut out);
