@@ -10,6 +10,11 @@
 use super::lexicon::lexicon;
 use super::lines::{continues_a_sentence, make_key, Kind, LineInfo};
 
+/// Words of the name before the verb of a "Name verb <date>:" attribution, at most.
+const MAX_NAME_WORDS_BEFORE_VERB: usize = 4;
+/// Words after the verb of a "Name verb <date>:" attribution, at most.
+const MAX_AFTER_VERB_WORDS: usize = 5;
+
 /// Words of a name before its address, at most ("Maria de la Cruz Pérez <…>").
 const MAX_NAME_WORDS: usize = 5;
 
@@ -48,6 +53,54 @@ pub(super) fn has_email(s: &str) -> bool {
             && i + 1 < b.len()
             && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] >= 0x80 || b".-_+".contains(&b[i - 1]))
             && (b[i + 1].is_ascii_alphanumeric() || b[i + 1] >= 0x80)
+    })
+}
+
+/// The words before the verb of a "Name verb <date>:" attribution: a few words, no
+/// digits, no punctuation.
+fn name_is_plain(name: &str) -> bool {
+    !name.is_empty()
+        && name.ends_with(' ')
+        && name.matches(' ').count() <= MAX_NAME_WORDS_BEFORE_VERB
+        && !name.contains(|c: char| {
+            c.is_ascii_digit() || matches!(c, ',' | '.' | ':' | ';' | '!' | '?')
+        })
+}
+
+/// What follows the verb of a "Name verb <date>:" attribution: a calendar date among its
+/// first four words, then only times and short words ("um", "klo", "at", "pm").
+fn date_and_time_only(rest: &str) -> bool {
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let Some(d) = words.iter().take(4).position(|w| has_calendar_date(w)) else {
+        return false;
+    };
+    words.len() <= MAX_AFTER_VERB_WORDS
+        && words[d + 1..]
+            .iter()
+            .all(|w| has_time(w) || w.chars().count() <= 3)
+}
+
+/// A day, not just a time: `3/3/2016`, `03.03.16`, `2016-03-03`, or a year (`2016`).
+fn has_calendar_date(s: &str) -> bool {
+    s.split(|c: char| c == ' ' || c == ',').any(|w| {
+        let w = w.trim_end_matches([':', '.']);
+        let parts: Vec<&str> = w.split(['.', '/', '-']).collect();
+        let numeric =
+            |p: &&str| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit());
+        (parts.len() == 3 && parts.iter().all(numeric))
+            || (w.len() == 4 && (w.starts_with("19") || w.starts_with("20")) && numeric(&w))
+    })
+}
+
+/// A time: `17:21` or `17.21` (hours, a separator, two digits, not part of a date).
+fn has_time(s: &str) -> bool {
+    s.split(|c: char| c == ' ' || c == ',').any(|w| {
+        let w = w.trim_end_matches(':');
+        let mut parts = w.split([':', '.']);
+        matches!((parts.next(), parts.next(), parts.next()), (Some(h), Some(m), None)
+            if (1..=2).contains(&h.len())
+                && m.len() == 2
+                && h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()))
     })
 }
 
@@ -182,6 +235,16 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
     });
     let start_like = starts_like_attribution(text);
     let date = has_date(body);
+    // "Bob Smith wrote on 3/3/2016 17:21:", "Anna schrieb am 03.03.2016 um 17:21:",
+    // "Example Support kirjoitti 3.3.2016 klo 17.21:": a name, the verb, a date and a
+    // time — nothing else.
+    let name_verb_date = lex.attribution_mid_verbs.iter().any(|v| {
+        body.match_indices(v).any(|(i, _)| {
+            let name = &body[..i];
+            let rest = &body[i + v.len()..];
+            name_is_plain(name) && date_and_time_only(rest) && has_time(rest)
+        })
+    });
     let email = has_email(body);
     if !colon {
         // "On Wed, 14 Nov 2018 08:14:43 -0200 John Doe <john@doe.com> wrote"
@@ -210,6 +273,7 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
         || (verb_mid && start_like && (date || email))
         // "John Doe <doe@example.com> ezt írta (időpont: 2025. ápr. 30., Sze, 15:19):"
         || (verb_after_address && date)
+        || name_verb_date
         || (quoting && email)
         || (start_like && date && email && address_last)
     {

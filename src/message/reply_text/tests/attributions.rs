@@ -89,6 +89,11 @@ fn attributions_without_a_verb() {
         // Russian and Hungarian Gmail: date, name and address, no verb or the verb after it.
         "ср, 30 апр. 2025 г. в 15:19, Example Support <support@example.com>:",
         "Example Support <support@example.com> ezt írta (időpont: 2025. ápr. 30., Sze, 15:19):",
+        // A name, the verb, a date and a time (Thunderbird, Finnish Gmail).
+        "Example Support schrieb am 03.03.2016 um 17:21:",
+        "Example Support kirjoitti 3.3.2016 klo 17.21:",
+        "Bob Smith wrote on 3/3/2016 17:21:",
+        "Четверг, 3 марта 2016, 17:21 +03:00 от Example Support <support@example.com>:",
     ] {
         let s = split_plain(&format!(
             "Thanks, it works.\n\n{attribution}\n\n> Please restart the app.\n> Regards\n"
@@ -98,6 +103,22 @@ fn attributions_without_a_verb() {
             s.quoted,
             format!("{attribution}\n\n> Please restart the app.\n> Regards"),
             "{attribution}"
+        );
+    }
+}
+
+#[test]
+fn a_sentence_with_a_verb_and_a_date_is_not_an_attribution() {
+    for text in [
+        "I wrote to you on Monday 3 March 2016 about it:",
+        "As I wrote on 3/3/2016 at 17:21, this is what I got:",
+        "Thanks, the invoice Bob wrote on 3/3/2016:",
+    ] {
+        let s = split_plain(&format!("{text}\n> The invoice.\n\nIt is wrong.\n"));
+        assert_eq!(
+            s.reply,
+            format!("{text}\n> The invoice.\n\nIt is wrong."),
+            "{text}"
         );
     }
 }
