@@ -82,7 +82,7 @@ fn date_and_time_only(rest: &str) -> bool {
 
 /// A day, not just a time: `3/3/2016`, `03.03.16`, `2016-03-03`, or a year (`2016`).
 fn has_calendar_date(s: &str) -> bool {
-    s.split(|c: char| c == ' ' || c == ',').any(|w| {
+    s.split([' ', ',']).any(|w| {
         let w = w.trim_end_matches([':', '.']);
         let parts: Vec<&str> = w.split(['.', '/', '-']).collect();
         let numeric =
@@ -94,7 +94,7 @@ fn has_calendar_date(s: &str) -> bool {
 
 /// A time: `17:21` or `17.21` (hours, a separator, two digits, not part of a date).
 fn has_time(s: &str) -> bool {
-    s.split(|c: char| c == ' ' || c == ',').any(|w| {
+    s.split([' ', ',']).any(|w| {
         let w = w.trim_end_matches(':');
         let mut parts = w.split([':', '.']);
         matches!((parts.next(), parts.next(), parts.next()), (Some(h), Some(m), None)
