@@ -1,14 +1,21 @@
 //! What the customer wrote now, from real-looking messages in the shapes Gmail, Outlook
 //! (desktop, web, iOS), Apple Mail, iOS Mail, Thunderbird and Android Gmail produce, in
 //! several languages and charsets, plain, HTML-only and multipart/alternative. Each fixture
-//! `tests/fixtures/NAME.eml` has its exact expected reply text in `NAME.expected`.
+//! `tests/fixtures/NAME.eml` has its exact expected reply text in `NAME.expected` and, for
+//! the fixtures of issue 24 (`c1_`…`c6_`: attributions, inline answers, all-quoted mail,
+//! forwards with no note, invisible lines, over-trimming; plain and `_html`, in several
+//! languages), its exact expected quoted text in `NAME.quoted`. An empty `.expected` means
+//! "nothing new": the message is flagged `no_new_text`.
 
 mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
 
-fn fixtures() -> Vec<(String, Vec<u8>, String)> {
+/// A fixture: name, raw message, expected reply text, expected quoted text (if pinned).
+type Fixture = (String, Vec<u8>, String, Option<String>);
+
+fn fixtures() -> Vec<Fixture> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -21,10 +28,14 @@ fn fixtures() -> Vec<(String, Vec<u8>, String)> {
         .into_iter()
         .map(|p| {
             let expected = std::fs::read_to_string(p.with_extension("expected")).unwrap();
+            let quoted = std::fs::read_to_string(p.with_extension("quoted"))
+                .ok()
+                .map(|q| q.trim_end_matches('\n').to_string());
             (
                 p.file_stem().unwrap().to_string_lossy().into_owned(),
                 std::fs::read(&p).unwrap(),
                 expected.trim_end_matches('\n').to_string(),
+                quoted,
             )
         })
         .collect()
@@ -35,13 +46,25 @@ fn each_fixture_gives_its_exact_reply_text() {
     let cases = fixtures();
     assert!(cases.len() >= 15);
     let mut failures = Vec::new();
-    for (name, raw, expected) in &cases {
+    for (name, raw, expected, quoted) in &cases {
         let parsed = replyd::message::extract(raw, &Default::default());
         if parsed.reply_text != *expected {
             failures.push(format!(
                 "{name}:\n--- expected\n{expected}\n--- got\n{}\n",
                 parsed.reply_text
             ));
+        }
+        if let Some(quoted) = quoted {
+            if parsed.quoted_text != *quoted {
+                failures.push(format!(
+                    "{name} (quoted_text):\n--- expected\n{quoted}\n--- got\n{}\n",
+                    parsed.quoted_text
+                ));
+            }
+        }
+        let flagged = parsed.flags.iter().any(|f| f == "no_new_text");
+        if flagged != expected.is_empty() {
+            failures.push(format!("{name}: no_new_text flag is {flagged}"));
         }
         assert!(
             !parsed.reply_text.contains('\u{FFFD}'),
@@ -64,7 +87,7 @@ fn each_fixture_gives_its_exact_reply_text() {
 fn stored_rows_have_the_reply_text_and_the_quoted_history() {
     let srv = TestServer::start();
     let conv = srv.conversation("bob@example.org");
-    for (name, raw, expected) in fixtures() {
+    for (name, raw, expected, _) in fixtures() {
         let mut c = Raw::greeted(srv.addr);
         c.expect("EHLO client.test", 250, "");
         c.expect("MAIL FROM:<bob@example.org> SMTPUTF8", 250, "2.1.0");

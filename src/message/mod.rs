@@ -75,14 +75,17 @@ pub struct ParsedMessage {
     pub date: Option<String>,
     pub text_body: Option<String>,
     pub html_body: Option<String>,
-    /// What the customer wrote now.
+    /// What the customer wrote now; the `>` quotes they answer below stay as context, and
+    /// a forward with no note is its forwarded body. Empty when the message is nothing but
+    /// quoted history (flag `no_new_text`).
     pub reply_text: String,
     /// Where `reply_text` lies in the raw bytes (`start`, `len`), when it is a verbatim
     /// stretch of them with CRLF line ends turned into LF: the store then keeps it once, as
     /// this range of the raw message, instead of a second copy of a possibly large text.
     #[serde(skip)]
     pub reply_range: Option<(usize, usize)>,
-    /// What was trimmed off: quoted history, signatures, forwarded messages.
+    /// What was trimmed off: trailing quoted history, attributions, signatures, forward
+    /// markers and headers.
     pub quoted_text: String,
     pub attachments: Vec<Attachment>,
     pub skipped_attachments: Vec<SkippedAttachment>,
@@ -92,7 +95,8 @@ pub struct ParsedMessage {
     pub automated: Option<Automated>,
     /// Our own Message-IDs that a delivery report names (to link it to the outgoing mail).
     pub reported_message_ids: Vec<String>,
-    /// Machine-readable problems found while parsing (`no_header_block`, `undecodable_part`,
+    /// Machine-readable problems found while parsing (`no_new_text`: nothing but quoted
+    /// history; `no_header_block`, `undecodable_part`,
     /// `mime_too_deep`, `too_many_parts`, `encoded_message_part`, `attachments_omitted`…).
     pub flags: Vec<Flag>,
     /// Human-readable notes for the operator.
@@ -206,6 +210,9 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     out.text_body = body.text;
     out.reply_text = body.reply;
     out.quoted_text = body.quoted;
+    if body.no_new_text {
+        out.flags.push("no_new_text".into());
+    }
     if let Some(text) = plain {
         out.reply_range = verbatim_range(bytes, text, &out.reply_text);
     }
@@ -269,6 +276,9 @@ pub struct Body {
     pub text: Option<String>,
     pub reply: String,
     pub quoted: String,
+    /// Nothing but quoted history: `reply` is empty, everything is in `quoted` (flag
+    /// `no_new_text`).
+    pub no_new_text: bool,
 }
 
 /// Splits a message body: the text part when there is one (what the customer's client
@@ -281,14 +291,15 @@ pub fn split_body(plain: Option<&str>, html: Option<&str>) -> Body {
             text: Some(normalize_newlines(text)),
             reply: split.reply,
             quoted: split.quoted,
+            no_new_text: split.no_new_text,
         };
     }
     let Some(html) = html else {
         return Body::default();
     };
     let (kept, removed) = html::strip_quotes(html);
-    let split = reply_text::split_plain(&html::html_to_text(&kept));
-    let mut quoted = html::html_to_text(&removed);
+    let split = reply_text::split_plain(&html::html_to_text_quoted(&kept));
+    let mut quoted = html::html_to_text_quoted(&removed);
     if !split.quoted.is_empty() {
         if !quoted.is_empty() {
             quoted.insert_str(0, "\n\n");
@@ -297,6 +308,7 @@ pub fn split_body(plain: Option<&str>, html: Option<&str>) -> Body {
     }
     Body {
         text: Some(html::html_to_text(html)),
+        no_new_text: split.reply.is_empty() && !quoted.is_empty(),
         reply: split.reply,
         quoted,
     }

@@ -37,8 +37,8 @@ fn no_range_when_the_stored_text_differs_from_the_bytes() {
         // decoded parts are not in the raw bytes
         "From: a@example.org\nContent-Transfer-Encoding: quoted-printable\n\nHello=20world\n",
         "From: a@example.org\nContent-Type: text/plain; charset=iso-8859-1\n\nCaf\u{e9}\n",
-        // inline answers between quotes: the reply is not one stretch
-        "From: a@example.org\n\n> q1\nanswer 1\n> q2\nanswer 2\n",
+        // an attribution cut out of the middle: the reply is not one stretch
+        "From: a@example.org\n\nHi,\nOn Mon, 1 Mar 2021, Bo <b@example.com> wrote:\n> q1\nanswer 1\n",
     ] {
         let (p, text) = range_of(raw);
         assert_eq!(text, None, "{raw:?} gave a range for {:?}", p.reply_text);

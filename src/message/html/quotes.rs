@@ -10,6 +10,10 @@ use super::render::{render, Rendering};
 use super::tokenizer::{is_raw_text_element, Tok, TokKind};
 use crate::message::reply_text::is_header_field_line;
 
+/// Tokens looked through for a blockquote inside a Gmail quote wrapper, at most (keeps
+/// nested wrappers linear).
+const MAX_WRAPPER_SCAN: usize = 4096;
+
 pub(super) enum Container {
     No,
     /// Remove the element (and, for Thunderbird's cite prefix, the blockquote after it).
@@ -66,12 +70,24 @@ pub(super) fn container_kind(toks: &[Tok], i: usize, ends: &[usize], html: &str)
             with_next_quote: true,
         };
     }
-    if has_class(t, |c| {
-        matches!(
-            c,
-            "gmail_quote" | "gmail_quote_container" | "gmail_attr" | "protonmail_quote"
-        ) || c.contains("yahoo_quoted")
-    }) || id.starts_with("yahoo_quoted")
+    // Gmail's `gmail_quote` *div* holds the attribution and the quote, and, when the
+    // customer answers inline, the answers between the quote's pieces: its parts are
+    // judged one by one (the attribution, each blockquote, the text between).
+    // One with no blockquote inside (a forward, a malformed quote) goes whole.
+    let gmail_wrapper = t.name != "blockquote"
+        && has_class(t, |c| matches!(c, "gmail_quote" | "gmail_quote_container"))
+        && toks
+            .iter()
+            .take(ends[i].min(i + MAX_WRAPPER_SCAN) + 1)
+            .skip(i + 1)
+            .any(|k| k.kind == TokKind::Start && k.name == "blockquote");
+    if !gmail_wrapper
+        && (has_class(t, |c| {
+            matches!(
+                c,
+                "gmail_quote" | "gmail_quote_container" | "gmail_attr" | "protonmail_quote"
+            ) || c.contains("yahoo_quoted")
+        }) || id.starts_with("yahoo_quoted"))
     {
         return Container::Whole {
             with_next_quote: false,
@@ -107,6 +123,12 @@ pub(super) fn container_kind(toks: &[Tok], i: usize, ends: &[usize], html: &str)
         }
     }
     Container::No
+}
+
+/// An element that holds only the attribution of a quote (Gmail's `gmail_attr`,
+/// Thunderbird's `moz-cite-prefix`): it goes even when the quote stays as context.
+pub(super) fn is_attribution_container(t: &Tok) -> bool {
+    has_class(t, |c| c == "gmail_attr" || c == "moz-cite-prefix")
 }
 
 /// Whitespace text, comments and <br> between a container and what follows it.

@@ -19,6 +19,9 @@ pub(super) enum Rendering {
     /// inside a quoting `<blockquote>` start with `>`, `<hr>` is a line of dashes, and
     /// each run of removed tokens shows as one `>` line.
     ForClassifier,
+    /// Readable text whose lines inside a quoting `<blockquote>` start with `> ` per
+    /// level: the reply text, where a quote kept as context must read as one.
+    Quoted,
 }
 
 pub(super) struct Rendered {
@@ -115,6 +118,11 @@ impl Renderer {
             if self.rendering == Rendering::ForClassifier && self.quote_depth > 0 {
                 // The classifier only needs to see that the line is quoted.
                 for _ in 0..self.quote_depth.min(3) {
+                    self.out.push('>');
+                }
+                self.out.push(' ');
+            } else if self.rendering == Rendering::Quoted && self.quote_depth > 0 {
+                for _ in 0..self.quote_depth.min(8) {
                     self.out.push('>');
                 }
                 self.out.push(' ');

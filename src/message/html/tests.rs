@@ -1,7 +1,7 @@
 use super::*;
 
 fn visible(html: &str) -> String {
-    html_to_text(&strip_quotes(html).0)
+    html_to_text_quoted(&strip_quotes(html).0)
 }
 
 // ---- html_to_text ----
@@ -278,9 +278,20 @@ fn more_clients_and_languages() {
 
 #[test]
 fn inline_answers_in_html_keep_the_answers() {
+    // The quote the customer answers below stays, as the context of the answer.
     let html = "<div>message</div><blockquote>Quote</blockquote><div>answer</div>";
-    let (kept, _) = strip_quotes(html);
-    assert_eq!(html_to_text(&kept), "message\n\nanswer");
+    let (kept, removed) = strip_quotes(html);
+    assert_eq!(html_to_text_quoted(&kept), "message\n\n> Quote\n\nanswer");
+    assert_eq!(removed, "");
+    // A cite blockquote too; its Gmail attribution goes, the trailing quote goes.
+    let html = "<div>Hi,</div><div class=\"gmail_quote\"><div class=\"gmail_attr\">On Mon, 1 Mar 2021, Bob &lt;bob@example.com&gt; wrote:</div><blockquote class=\"gmail_quote\">Which size?</blockquote></div><div>Size 42.</div><blockquote type=\"cite\">Thanks, Bob</blockquote>";
+    let (kept, removed) = strip_quotes(html);
+    assert_eq!(
+        html_to_text_quoted(&kept),
+        "Hi,\n\n> Which size?\n\nSize 42."
+    );
+    assert!(removed.contains("wrote:"));
+    assert!(removed.contains("Thanks, Bob"));
     // an indentation blockquote (Gmail "indent") is not a quote
     let html = "<div>Steps:</div><blockquote style=\"margin:0 0 0 40px;border:none;padding:0px\">do this</blockquote>";
     assert_eq!(visible(html), "Steps:\n\ndo this");
@@ -299,12 +310,24 @@ fn signatures_in_html() {
 }
 
 #[test]
-fn nothing_left_keeps_everything() {
+fn forward_with_no_note_keeps_the_forwarded_body() {
     let html = "<div dir=\"ltr\"><br><div class=\"gmail_quote\">---------- Forwarded message ----------<br>From: Bob<br>Date: Fri, Feb 11, 2010<br><br>eom</div></div>";
     let (kept, removed) = strip_quotes(html);
-    assert_eq!(kept, html);
-    assert_eq!(removed, "");
+    assert_eq!(html_to_text(&kept), "eom");
+    assert_eq!(
+        html_to_text(&removed),
+        "---------- Forwarded message ----------\nFrom: Bob\nDate: Fri, Feb 11, 2010"
+    );
     assert_eq!(strip_quotes(""), (String::new(), String::new()));
+}
+
+#[test]
+fn nothing_but_quotes_leaves_nothing() {
+    let html = "<div class=\"gmail_quote\"><div class=\"gmail_attr\">On Mon, 1 Mar 2021, Bob &lt;bob@example.com&gt; wrote:</div><blockquote class=\"gmail_quote\">Hello</blockquote></div>";
+    assert_eq!(strip_quotes(html), (String::new(), html.to_string()));
+    // No quote at all: everything is the reply.
+    let html = "<div>Sent from my iPhone</div>";
+    assert_eq!(strip_quotes(html), (html.to_string(), String::new()));
 }
 
 #[test]
@@ -321,7 +344,7 @@ fn malformed_quotes() {
     );
     assert_eq!(
         visible("<div>Top</div><BLOCKQUOTE TYPE='CITE'>q</BLOCKQUOTE><div>after</div>"),
-        "Top\nafter"
+        "Top\n\n> q\n\nafter"
     );
     assert_eq!(
         visible("<div>a</div></blockquote></div><div class=gmail_quote>q"),
@@ -415,6 +438,12 @@ fn large_inputs_are_fast() {
     let _ = strip_quotes(&borders);
     let lines = "<p>line &amp; text</p>".repeat(50_000);
     let _ = strip_quotes(&lines);
+    // Gmail quote wrappers are searched for a blockquote (bounded), nested or not.
+    let wrappers = "<div class=gmail_quote>a<blockquote>q".repeat(20_000);
+    let _ = strip_quotes(&wrappers);
+    // Quotes answered below are put back: every container, once.
+    let answered = "<blockquote type=cite>q</blockquote><div>a</div>".repeat(20_000);
+    let _ = strip_quotes(&answered);
     // Generous bound (debug builds, busy machines): it catches quadratic blow-ups.
     let limit = if cfg!(debug_assertions) { 20.0 } else { 3.0 };
     assert!(
@@ -422,4 +451,32 @@ fn large_inputs_are_fast() {
         "{:?}",
         start.elapsed()
     );
+}
+
+#[test]
+fn apple_mail_forward_with_no_note_keeps_the_forwarded_body() {
+    let html = "<html><body dir=\"auto\"><div><br></div><div><br><blockquote type=\"cite\"><div>Begin forwarded message:</div><br class=\"Apple-interchange-newline\"><div style=\"margin:0px\"><b>From: </b>Shop &lt;shop@example.net&gt;<br></div><div style=\"margin:0px\"><b>Subject: </b>Your invoice<br></div><div style=\"margin:0px\"><b>Date: </b>3 March 2016 at 17:21:00 CET<br></div><div style=\"margin:0px\"><b>To: </b>Bob &lt;bob@example.com&gt;<br></div><br><div><div>Dear customer,</div><div>your invoice is attached.</div></div></blockquote></div></body></html>";
+    let (kept, removed) = strip_quotes(html);
+    assert_eq!(
+        html_to_text_quoted(&kept),
+        "Dear customer,\nyour invoice is attached."
+    );
+    assert!(html_to_text(&removed).contains("Subject: Your invoice"));
+}
+
+#[test]
+fn outlook_forward_with_no_note_keeps_the_forwarded_body() {
+    let html = "<html><body><div dir=\"ltr\"><br></div><div id=\"appendonsend\"></div><hr style=\"display:inline-block;width:98%\" tabindex=\"-1\"><div id=\"divRplyFwdMsg\" dir=\"ltr\"><font face=\"Calibri, sans-serif\"><b>From:</b> Shop &lt;shop@example.net&gt;<br><b>Sent:</b> Thursday, March 3, 2016 5:21 PM<br><b>To:</b> Bob &lt;bob@example.com&gt;<br><b>Subject:</b> Fw: Your invoice</font><div>&nbsp;</div></div><div><div>Dear customer,</div><div>your invoice is attached.</div></div></body></html>";
+    let (kept, removed) = strip_quotes(html);
+    assert_eq!(
+        html_to_text(&kept),
+        "Dear customer,\nyour invoice is attached."
+    );
+    assert_eq!(
+        html_to_text(&removed),
+        "From: Shop <shop@example.net>\nSent: Thursday, March 3, 2016 5:21 PM\nTo: Bob <bob@example.com>\nSubject: Fw: Your invoice"
+    );
+    // A reply's header block with nothing above: nothing new.
+    let html = html.replace("Fw: Your invoice", "RE: Your order");
+    assert_eq!(strip_quotes(&html), (String::new(), html.clone()));
 }

@@ -8,7 +8,15 @@
 //! [`Strength`]. The words come from the lexicon.
 
 use super::lexicon::lexicon;
-use super::lines::{Kind, LineInfo};
+use super::lines::{continues_a_sentence, make_key, Kind, LineInfo};
+
+/// Words of the name before the verb of a "Name verb <date>:" attribution, at most.
+const MAX_NAME_WORDS_BEFORE_VERB: usize = 4;
+/// Words after the verb of a "Name verb <date>:" attribution, at most.
+const MAX_AFTER_VERB_WORDS: usize = 5;
+
+/// Words of a name before its address, at most ("Maria de la Cruz Pérez <…>").
+const MAX_NAME_WORDS: usize = 5;
 
 /// How sure a line (or group of lines) is to be an attribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,6 +53,54 @@ pub(super) fn has_email(s: &str) -> bool {
             && i + 1 < b.len()
             && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] >= 0x80 || b".-_+".contains(&b[i - 1]))
             && (b[i + 1].is_ascii_alphanumeric() || b[i + 1] >= 0x80)
+    })
+}
+
+/// The words before the verb of a "Name verb <date>:" attribution: a few words, no
+/// digits, no punctuation.
+fn name_is_plain(name: &str) -> bool {
+    !name.is_empty()
+        && name.ends_with(' ')
+        && name.matches(' ').count() <= MAX_NAME_WORDS_BEFORE_VERB
+        && !name.contains(|c: char| {
+            c.is_ascii_digit() || matches!(c, ',' | '.' | ':' | ';' | '!' | '?')
+        })
+}
+
+/// What follows the verb of a "Name verb <date>:" attribution: a calendar date among its
+/// first four words, then only times and short words ("um", "klo", "at", "pm").
+fn date_and_time_only(rest: &str) -> bool {
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let Some(d) = words.iter().take(4).position(|w| has_calendar_date(w)) else {
+        return false;
+    };
+    words.len() <= MAX_AFTER_VERB_WORDS
+        && words[d + 1..]
+            .iter()
+            .all(|w| has_time(w) || w.chars().count() <= 3)
+}
+
+/// A day, not just a time: `3/3/2016`, `03.03.16`, `2016-03-03`, or a year (`2016`).
+fn has_calendar_date(s: &str) -> bool {
+    s.split([' ', ',']).any(|w| {
+        let w = w.trim_end_matches([':', '.']);
+        let parts: Vec<&str> = w.split(['.', '/', '-']).collect();
+        let numeric =
+            |p: &&str| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit());
+        (parts.len() == 3 && parts.iter().all(numeric))
+            || (w.len() == 4 && (w.starts_with("19") || w.starts_with("20")) && numeric(&w))
+    })
+}
+
+/// A time: `17:21` or `17.21` (hours, a separator, two digits, not part of a date).
+fn has_time(s: &str) -> bool {
+    s.split([' ', ',']).any(|w| {
+        let w = w.trim_end_matches(':');
+        let mut parts = w.split([':', '.']);
+        matches!((parts.next(), parts.next(), parts.next()), (Some(h), Some(m), None)
+            if (1..=2).contains(&h.len())
+                && m.len() == 2
+                && h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()))
     })
 }
 
@@ -89,6 +145,34 @@ fn has_date(s: &str) -> bool {
     s.contains('年') || s.contains('月') || s.contains('日') || s.contains('년')
 }
 
+/// A numeric date (`2016-03-03`, `2013/7/20`, `03.03.2016`), then a time (`17:21`),
+/// then at most a zone and a short name.
+fn starts_with_numeric_date_and_time(s: &str) -> bool {
+    let mut words = s.split(' ');
+    let is_date = |w: &str| {
+        let parts: Vec<&str> = w.split(['-', '/', '.']).collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
+            && parts.iter().any(|p| p.len() == 4 || p.len() == 2)
+    };
+    let is_time = |w: &str| {
+        let mut p = w.split(':');
+        matches!((p.next(), p.next()), (Some(h), Some(m))
+            if (1..=2).contains(&h.len()) && m.len() == 2
+                && h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()))
+    };
+    let (Some(d), Some(t)) = (words.next(), words.next()) else {
+        return false;
+    };
+    let rest: Vec<&str> = words.collect();
+    is_date(d)
+        && is_time(t)
+        && rest.len() <= 7
+        && !rest.iter().any(|w| w.ends_with(['.', '?', '!', ',']))
+}
+
 /// `s` ends with the word `w` (not with the end of a longer word; CJK verbs attach).
 fn ends_with_word(s: &str, w: &str) -> bool {
     let Some(prefix) = s.strip_suffix(w) else {
@@ -105,6 +189,8 @@ fn ends_with_word(s: &str, w: &str) -> bool {
 pub(super) fn may_end_attribution(key: &str) -> bool {
     ends_with_colon(key)
         || key.ends_with('>')
+        // "2016-03-03 17:21 GMT+01:00 Name"
+        || key.as_bytes().first().is_some_and(u8::is_ascii_digit)
         // Without a colon only "… <address> wrote" qualifies.
         || (key.contains('@')
             && lexicon()
@@ -133,8 +219,32 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
             before_ok && (after.is_empty() || after.starts_with(' '))
         })
     });
+    // The verb right after a name and its address: "John Doe <doe@example.com> verb …".
+    let verb_after_address = lex.attribution_mid_verbs.iter().any(|v| {
+        body.match_indices(v).any(|(i, _)| {
+            let before = body[..i].trim_end();
+            let open = if before.ends_with('>') || before.ends_with(">)") {
+                before.rfind('<')
+            } else {
+                None
+            };
+            open.is_some_and(|o| {
+                has_email(&before[o..]) && before[..o].matches(' ').count() <= MAX_NAME_WORDS
+            })
+        })
+    });
     let start_like = starts_like_attribution(text);
     let date = has_date(body);
+    // "Bob Smith wrote on 3/3/2016 17:21:", "Anna schrieb am 03.03.2016 um 17:21:",
+    // "Example Support kirjoitti 3.3.2016 klo 17.21:": a name, the verb, a date and a
+    // time — nothing else.
+    let name_verb_date = lex.attribution_mid_verbs.iter().any(|v| {
+        body.match_indices(v).any(|(i, _)| {
+            let name = &body[..i];
+            let rest = &body[i + v.len()..];
+            name_is_plain(name) && date_and_time_only(rest) && has_time(rest)
+        })
+    });
     let email = has_email(body);
     if !colon {
         // "On Wed, 14 Nov 2018 08:14:43 -0200 John Doe <john@doe.com> wrote"
@@ -143,6 +253,10 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
         }
         // "2011/4/7 Nathan <support@example.com>" right above a quote.
         if date && email && body.ends_with('>') {
+            return Strength::Weak;
+        }
+        // "2016-03-03 17:21 GMT+01:00 Name": old Gmail, a date, a time and a name only.
+        if starts_with_numeric_date_and_time(body) {
             return Strength::Weak;
         }
         return Strength::None;
@@ -154,18 +268,38 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
     });
     // Name and address last, as Gmail writes it in languages without a verb:
     // "ср, 30 апр. 2025 г. в 15:19, John Doe <doe@example.com>:".
-    let address_last = body.ends_with('>') || body.ends_with(')');
+    let address_last = body.ends_with('>') || body.ends_with(">)");
     if (verb_end && (date || email || start_like))
-        || (verb_mid && ((start_like && (date || email)) || (date && email)))
+        || (verb_mid && start_like && (date || email))
+        // "John Doe <doe@example.com> ezt írta (időpont: 2025. ápr. 30., Sze, 15:19):"
+        || (verb_after_address && date)
+        || name_verb_date
         || (quoting && email)
         || (start_like && date && email && address_last)
     {
         return Strength::Strong;
     }
-    if verb_end || verb_mid || email || (date && start_like) {
+    // Right above a quote, less is enough; but a verb inside or an address alone is also
+    // how a customer's own sentence introduces a quote ("I wrote this:", "I got this
+    // from bob@example.com:"), so they need company.
+    if verb_end
+        || (verb_mid && (start_like || verb_after_address))
+        || (email && (address_last || (date && start_like)))
+        || (date && start_like)
+    {
         return Strength::Weak;
     }
     Strength::None
+}
+
+/// A quoted line (`> On … wrote:`, `>> Am … schrieb …:`) that is an attribution on its own.
+pub(super) fn is_quoted_attribution(raw: &str) -> bool {
+    let content = raw.trim_start_matches(|c: char| c == '>' || c.is_whitespace());
+    if content.len() > 1000 {
+        return false;
+    }
+    let key = make_key(content).0;
+    may_end_attribution(&key) && attribution_strength(&key) == Strength::Strong
 }
 
 /// An attribution made of 1–3 lines ending at line `end`; returns its first line.
@@ -194,7 +328,13 @@ pub(super) fn attribution_group(
         } else {
             format!("{} {}", info.key, joined)
         };
-        if attribution_strength(&joined) >= min {
+        // A group that does not start like one must start its paragraph: else its first
+        // line is the end of the customer's paragraph above.
+        let para_start = idx == 0 || infos[idx - 1].kind != Kind::Text;
+        if attribution_strength(&joined) >= min
+            && !continues_a_sentence(infos, idx)
+            && (para_start || starts_like_attribution(&infos[idx].key))
+        {
             candidates.push(idx);
         }
     }

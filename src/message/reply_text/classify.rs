@@ -3,22 +3,61 @@
 //!
 //! The individual rules live in their own modules; this one decides in which order they
 //! apply and how far what they find reaches: the first tail marker and everything below
-//! it, `>` blocks with their attribution lines, and trailing signatures of the reply.
+//! it, `>` blocks with their attribution lines, trailing signatures of the reply, and
+//! which `>` blocks stay in the reply as the context of an inline answer.
+//!
+//! Every pass visits each line a bounded number of times (the look-arounds of the rules
+//! are capped), so the whole is linear in the number of lines.
 
-use super::attributions::{attribution_group, may_end_attribution, Strength};
+use super::attributions::{
+    attribution_group, is_quoted_attribution, may_end_attribution, Strength,
+};
+use super::forwards::{forwarded_body, quoted_forward, ForwardBody};
 use super::header_blocks::is_header_block;
-use super::lines::{next_nonblank, Kind, LineInfo};
+use super::lines::{continues_a_sentence, next_nonblank, Kind, LineInfo};
 use super::markers::{history_follows_rule, is_decoration, is_original_marker, is_underscore_rule};
-use super::signatures::{is_mobile_signature, is_sig_delimiter, is_signoff};
+use super::signatures::{is_closing, is_mobile_signature, is_sig_delimiter, is_signoff};
 use super::LineRole;
 
-pub(super) fn classify(infos: &[LineInfo]) -> Vec<LineRole> {
+/// How deep forwards with no note inside forwards with no note are unwrapped.
+const MAX_FORWARD_DEPTH: usize = 4;
+
+/// The roles of a body's lines, and whether quoted history was recognised in it.
+pub(crate) struct Classified {
+    pub(crate) roles: Vec<LineRole>,
+    /// Quoted history (a `>` block, an attribution, a header block, an "Original
+    /// Message" or forward marker) was found, as opposed to a signature only: a body with
+    /// no reply line and history is "nothing new"; one with a signature only is kept whole.
+    pub(crate) history: bool,
+}
+
+/// Why the tail starts where it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TailKind {
+    /// A `-- ` delimiter, a mobile signature or a mailing-list footer.
+    Signature,
+    /// An older message: attribution, header block, "Original Message" or forward marker.
+    History,
+}
+
+pub(super) fn classify(infos: &[LineInfo]) -> Classified {
+    classify_at(infos, 0)
+}
+
+fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
     let n = infos.len();
     let mut removed = vec![false; n];
     let kinds = effective_kinds(infos);
+    let mut history = false;
+    if depth < MAX_FORWARD_DEPTH {
+        if let Some(body) = quoted_forward(infos) {
+            return forward_roles(infos, &kinds, body, depth);
+        }
+    }
 
     // 1. The first tail marker.
     let mut tail = n;
+    let mut tail_kind = TailKind::Signature;
     for i in 0..n {
         let info = &infos[i];
         if !info.text() {
@@ -28,12 +67,23 @@ pub(super) fn classify(infos: &[LineInfo]) -> Vec<LineRole> {
             continue;
         }
         if is_sig_delimiter(info.raw)
-            || (is_underscore_rule(&info.key) && history_follows_rule(infos, i))
-            || is_original_marker(&info.key)
-            || is_mobile_signature(&info.key, false)
-            || is_header_block(infos, i)
+            || (is_mobile_signature(&info.key, false) && !continues_a_sentence(infos, i))
         {
             tail = i;
+            break;
+        }
+        if is_underscore_rule(&info.key) && history_follows_rule(infos, i) {
+            tail = i;
+            tail_kind = if next_nonblank(infos, i + 1).is_some_and(|j| infos[j].label.is_some()) {
+                TailKind::History
+            } else {
+                TailKind::Signature
+            };
+            break;
+        }
+        if is_original_marker(&info.key) || is_header_block(infos, i) {
+            tail = i;
+            tail_kind = TailKind::History;
             break;
         }
         if may_end_attribution(&info.key) {
@@ -42,8 +92,21 @@ pub(super) fn classify(infos: &[LineInfo]) -> Vec<LineRole> {
                     next_nonblank(infos, i + 1).is_some_and(|j| kinds[j] == Kind::Quoted);
                 if !followed_by_quote {
                     tail = start;
+                    tail_kind = TailKind::History;
                     break;
                 }
+            }
+        }
+    }
+    if tail_kind == TailKind::History {
+        history = true;
+        // A forward with no note above it: what was forwarded is what the customer sends.
+        // (Separator lines are nothing: Outlook puts a rule above the forwarded headers.)
+        let nothing_above = (0..tail)
+            .all(|k| kinds[k] == Kind::Blank || (infos[k].text() && is_decoration(&infos[k].key)));
+        if nothing_above && depth < MAX_FORWARD_DEPTH {
+            if let Some(body) = forwarded_body(infos, tail) {
+                return forward_roles(infos, &kinds, body, depth);
             }
         }
     }
@@ -63,12 +126,14 @@ pub(super) fn classify(infos: &[LineInfo]) -> Vec<LineRole> {
     }
 
     // 2. Quoted blocks above the tail, with their attribution lines.
+    let mut blocks: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < tail {
         if kinds[i] != Kind::Quoted {
             i += 1;
             continue;
         }
+        history = true;
         let start = i;
         let mut last = i;
         let mut j = i + 1;
@@ -81,6 +146,7 @@ pub(super) fn classify(infos: &[LineInfo]) -> Vec<LineRole> {
         for r in removed.iter_mut().take(last + 1).skip(start) {
             *r = true;
         }
+        blocks.push((start, last));
         // Attribution: the nearest non-blank line above the block.
         let mut p = start;
         while p > 0 && infos[p - 1].kind == Kind::Blank {
@@ -108,7 +174,7 @@ pub(super) fn classify(infos: &[LineInfo]) -> Vec<LineRole> {
             k -= 1;
             continue;
         }
-        if !info.long && is_mobile_signature(&info.key, true) {
+        if !info.long && is_mobile_signature(&info.key, true) && !continues_a_sentence(infos, idx) {
             removed[idx] = true;
             k -= 1;
             continue;
@@ -121,19 +187,107 @@ pub(super) fn classify(infos: &[LineInfo]) -> Vec<LineRole> {
         break;
     }
 
-    kinds
+    // 4. Quoted blocks followed by the customer's own text are the context of an inline
+    //    (or bottom-posted) answer: they stay in the reply. Only the trailing ones are history.
+    //    A closing alone under the last block ("Regards, Roman", as clients that sign below
+    //    the quote write it) answers nothing: when the customer wrote above that block, it
+    //    is history.
+    let is_reply = |l: usize| kinds[l] == Kind::Text && !removed[l];
+    let mut last_reply = (0..tail).rev().find(|&l| is_reply(l));
+    if let (Some(&(start, last)), Some(end)) = (blocks.last(), last_reply) {
+        let after = (last + 1..=end).filter(|&l| is_reply(l));
+        let closing = after.clone().all(|l| !infos[l].long)
+            && is_closing(after.map(|l| infos[l].key.as_str()));
+        if closing {
+            if let Some(above) = (0..start).rev().find(|&l| is_reply(l)) {
+                last_reply = Some(above);
+            }
+        }
+    }
+    let mut context = vec![false; n];
+    let mut bare = vec![false; n];
+    if let Some(last_reply) = last_reply {
+        for &(start, last) in blocks.iter().take_while(|(_, last)| *last < last_reply) {
+            for l in start..=last {
+                // An attribution inside the kept quote (a nested history's "> On … wrote:")
+                // goes, as the one above it does.
+                context[l] = !(kinds[l] == Kind::Quoted
+                    && !infos[l].long
+                    && is_quoted_attribution(infos[l].raw));
+            }
+            // Bare `>` lines at the edges of a kept quote are blank lines, not context.
+            let is_bare = |l: usize| infos[l].raw.chars().all(|c| c == '>' || c.is_whitespace());
+            for l in (start..=last).take_while(|&l| is_bare(l)) {
+                bare[l] = true;
+            }
+            for l in (start..=last).rev().take_while(|&l| is_bare(l)) {
+                bare[l] = true;
+            }
+        }
+    }
+
+    let roles = kinds
         .iter()
-        .zip(removed.iter())
-        .map(|(kind, &r)| {
-            if *kind == Kind::Blank {
+        .zip(bare.iter())
+        .zip(removed.iter().zip(context.iter()))
+        .map(|((kind, &bare), (&r, &c))| {
+            if *kind == Kind::Blank || bare {
                 LineRole::Blank
+            } else if c {
+                LineRole::Context
             } else if r {
                 LineRole::Removed
             } else {
                 LineRole::Reply
             }
         })
-        .collect()
+        .collect();
+    Classified { roles, history }
+}
+
+/// The roles of a mail that is a forward with no note: marker and header block removed,
+/// the forwarded body classified as the mail itself (a quoted one is all reply).
+fn forward_roles(
+    infos: &[LineInfo],
+    kinds: &[Kind],
+    body: ForwardBody,
+    depth: usize,
+) -> Classified {
+    let bare = |l: &LineInfo| l.raw.chars().all(|c| c == '>' || c.is_whitespace());
+    let head = |to: usize| -> Vec<LineRole> {
+        infos[..to]
+            .iter()
+            .zip(kinds)
+            .map(|(l, k)| {
+                if *k == Kind::Blank || bare(l) {
+                    LineRole::Blank
+                } else {
+                    LineRole::Removed
+                }
+            })
+            .collect()
+    };
+    let (mut roles, rest) = match body {
+        ForwardBody::Plain(start) => (head(start), start),
+        ForwardBody::Quoted(start, end) => {
+            let mut roles = head(start);
+            roles.extend(kinds[start..end].iter().map(|k| {
+                if *k == Kind::Quoted {
+                    LineRole::Forwarded
+                } else {
+                    LineRole::Blank
+                }
+            }));
+            (roles, end)
+        }
+    };
+    if rest < infos.len() {
+        roles.extend(classify_at(&infos[rest..], depth + 1).roles);
+    }
+    Classified {
+        roles,
+        history: true,
+    }
 }
 
 /// Line kinds after two corrections: a text line wedged between quoted lines that is

@@ -35,9 +35,12 @@
 //! | `forward-stems` | stems saying "forwarded", for the undecorated "Begin forwarded message:" form |
 //! | `message-nouns` | nouns for "message" that form must also contain |
 //! | `forwarded-by` | "Forwarded by" forms that start a decorated separator |
+//! | `forward-words` | words that make a history marker a *forward* rather than an original message ("forward", "weitergeleitet", "转发") |
+//! | `forward-subject-prefixes` | subject prefixes of a forwarded message, without the colon (`fwd`, `wg`, `tr`) |
 //! | `sent-prefixes` | starts of a mobile / app signature ("Sent from", "Von meinem") |
 //! | `sent-suffixes` | ends of one, in languages that put the verb last ("から送信") |
 //! | `sent-my` | "Sent from my" forms, which may name any device |
+//! | `closings` | words a closing line starts with ("regards", "mit freundlichen grüßen"): a closing alone under a quote does not make the quote the context of an answer |
 //! | `device-words` | device and app names that make a "Sent …" line a signature |
 //!
 //! Order matters in `sent-prefixes` only: the first entry, in load order (files in the
@@ -87,10 +90,13 @@ enum Section {
     ForwardStems,
     MessageNouns,
     ForwardedBy,
+    ForwardWords,
+    ForwardSubjectPrefixes,
     SentPrefixes,
     SentSuffixes,
     SentMy,
     DeviceWords,
+    Closings,
 }
 
 impl Section {
@@ -109,10 +115,13 @@ impl Section {
             "forward-stems" => Section::ForwardStems,
             "message-nouns" => Section::MessageNouns,
             "forwarded-by" => Section::ForwardedBy,
+            "forward-words" => Section::ForwardWords,
+            "forward-subject-prefixes" => Section::ForwardSubjectPrefixes,
             "sent-prefixes" => Section::SentPrefixes,
             "sent-suffixes" => Section::SentSuffixes,
             "sent-my" => Section::SentMy,
             "device-words" => Section::DeviceWords,
+            "closings" => Section::Closings,
             _ => return None,
         })
     }
@@ -165,6 +174,8 @@ pub(super) struct Lexicon {
     pub(super) forward_stems: Vec<&'static str>,
     pub(super) message_nouns: Vec<&'static str>,
     pub(super) forwarded_by: Vec<&'static str>,
+    pub(super) forward_words: Vec<&'static str>,
+    pub(super) forward_subject_prefixes: Vec<&'static str>,
     /// In load order: the first match wins.
     pub(super) sent_prefixes: Vec<&'static str>,
     /// The first bytes of [`Lexicon::sent_prefixes`]: most lines start with a byte no
@@ -173,6 +184,7 @@ pub(super) struct Lexicon {
     pub(super) sent_suffixes: Vec<&'static str>,
     pub(super) sent_my: Vec<&'static str>,
     pub(super) device_words: Vec<&'static str>,
+    pub(super) closings: Vec<&'static str>,
 }
 
 impl Lexicon {
@@ -187,11 +199,14 @@ impl Lexicon {
             forward_stems: Vec::new(),
             message_nouns: Vec::new(),
             forwarded_by: Vec::new(),
+            forward_words: Vec::new(),
+            forward_subject_prefixes: Vec::new(),
             sent_prefixes: Vec::new(),
             sent_prefix_first_bytes: [false; 256],
             sent_suffixes: Vec::new(),
             sent_my: Vec::new(),
             device_words: Vec::new(),
+            closings: Vec::new(),
         };
         for (code, text) in files {
             let entries = parse_file(text).map_err(|e| format!("lexicon/{code}.txt: {e}"))?;
@@ -218,10 +233,13 @@ impl Lexicon {
                     Section::ForwardStems => &mut lex.forward_stems,
                     Section::MessageNouns => &mut lex.message_nouns,
                     Section::ForwardedBy => &mut lex.forwarded_by,
+                    Section::ForwardWords => &mut lex.forward_words,
+                    Section::ForwardSubjectPrefixes => &mut lex.forward_subject_prefixes,
                     Section::SentPrefixes => &mut lex.sent_prefixes,
                     Section::SentSuffixes => &mut lex.sent_suffixes,
                     Section::SentMy => &mut lex.sent_my,
                     Section::DeviceWords => &mut lex.device_words,
+                    Section::Closings => &mut lex.closings,
                 };
                 if !table.contains(&entry) {
                     table.push(entry);

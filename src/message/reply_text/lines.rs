@@ -66,15 +66,46 @@ impl<'a> LineInfo<'a> {
         }
     }
 
+    /// A `>:` line under a text line that ends inside an unclosed `<address` is not a
+    /// quote but the end of an attribution whose address the client wrapped
+    /// (`… Name <name@example.com` / `>:`): it becomes a text line.
+    pub(super) fn rejoin_wrapped_address(&mut self, prev: &LineInfo) {
+        if self.kind != Kind::Quoted || !prev.text() || self.long {
+            return;
+        }
+        let Some(rest) = self.raw.trim().strip_prefix('>') else {
+            return;
+        };
+        let rest = rest.trim();
+        let open = prev.raw.rfind('<');
+        if open.is_some_and(|o| !prev.raw[o..].contains('>'))
+            && rest.chars().count() <= 30
+            && (rest.ends_with(':') || rest.ends_with('：'))
+        {
+            self.kind = Kind::Text;
+            self.key = make_key(self.raw).0;
+        }
+    }
+
     pub(super) fn text(&self) -> bool {
         self.kind == Kind::Text && !self.long
     }
 }
 
-pub(super) fn is_invisible(c: char) -> bool {
+/// Characters that show nothing (zero-width spaces and joiners, direction marks, U+FEFF,
+/// soft hyphens) or that a tracking extension adds as its mark (U+1427 "ᐧ", Mailtrack's):
+/// a line made of them and whitespace is blank, not a reply and not a signature.
+pub(crate) fn is_invisible(c: char) -> bool {
     matches!(
         c,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}'
+        '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{FEFF}'
+            | '\u{00AD}'
+            | '\u{034F}'
+            | '\u{180E}'
+            | '\u{1427}'
     )
 }
 
@@ -182,4 +213,20 @@ pub(super) fn split_lines(body: &str) -> Vec<&str> {
 
 pub(super) fn next_nonblank(infos: &[LineInfo], from: usize) -> Option<usize> {
     (from..infos.len()).find(|&j| infos[j].kind != Kind::Blank)
+}
+
+/// Line `idx` starts in lower case right under a text line: the wrapped rest of the
+/// customer's sentence ("… I called you" / "on 2016-03-03 and wrote again:", "… the app"
+/// / "sent from my phone crashed."), never the start of an attribution or a signature
+/// (the attributions that start in lower case, "tir. 18. apr. 2017 kl. 13:09 skrev …",
+/// start a paragraph).
+pub(super) fn continues_a_sentence(infos: &[LineInfo], idx: usize) -> bool {
+    idx > 0
+        && infos[idx - 1].kind == Kind::Text
+        && infos[idx]
+            .raw
+            .trim_start()
+            .chars()
+            .next()
+            .is_some_and(char::is_lowercase)
 }

@@ -9,7 +9,7 @@ use super::lexicon::lexicon;
 use super::lines::{Kind, LineInfo};
 
 /// A line of underscores, as Outlook puts before a header block and mailing lists put
-/// before their footer.
+/// before their footer (some list servers shorten it to `__`).
 pub(super) fn is_underscore_rule(key: &str) -> bool {
     let mut count = 0;
     for c in key.chars() {
@@ -19,7 +19,7 @@ pub(super) fn is_underscore_rule(key: &str) -> bool {
             _ => return false,
         }
     }
-    count >= 6
+    count >= 2
 }
 
 /// After an underscore line: a header block, or a short footer with an address or a

@@ -1,6 +1,7 @@
 //! Signatures: what closes a message rather than being part of what it says — the `-- `
 //! delimiter, mobile and app lines ("Sent from my iPhone", "Von meinem iPhone gesendet",
-//! "iPhoneから送信", "Get Outlook for iOS" …) and dash sign-offs ("-John").
+//! "iPhoneから送信", "Get Outlook for iOS" …), dash sign-offs ("-John") and closings
+//! ("Regards, Roman").
 //!
 //! The policy moves them out of the reply; the phrases and device names they are
 //! recognised by come from the lexicon.
@@ -76,6 +77,41 @@ pub(super) fn is_mobile_signature(key: &str, loose: bool) -> bool {
                 .strip_prefix(p)
                 .is_some_and(|rest| (1..=3).contains(&rest.split_whitespace().count()))
         })
+}
+
+/// Most lines a closing has ("Best regards," / "John Smith" / "ACME Support").
+const CLOSING_LINES: usize = 3;
+/// Most words after the closing words on its first line (a name).
+const CLOSING_NAME_WORDS: usize = 3;
+/// Most words on each of its lines.
+const CLOSING_WORDS: usize = 6;
+
+/// The text lines `keys` (in order) are a closing only: a few short lines, the first
+/// starting with a closing word ("Regards, Roman", "Mit freundlichen Grüßen" / "Anna").
+pub(super) fn is_closing<'a>(mut keys: impl Iterator<Item = &'a str>) -> bool {
+    let Some(first) = keys.next() else {
+        return false;
+    };
+    let short = |k: &str| k.split(' ').count() <= CLOSING_WORDS && !k.ends_with('?');
+    // The closing words, then at most a name: "Regards, Roman", not "Thanks, the
+    // replacement arrived today."
+    let starts_closing = lexicon().closings.iter().any(|c| {
+        first.strip_prefix(c).is_some_and(|rest| {
+            !rest.chars().next().is_some_and(|ch| ch.is_alphanumeric())
+                && rest.split_whitespace().count() <= CLOSING_NAME_WORDS
+        })
+    });
+    if !starts_closing || !short(first) {
+        return false;
+    }
+    let mut count = 1;
+    for k in keys {
+        count += 1;
+        if count > CLOSING_LINES || !short(k) {
+            return false;
+        }
+    }
+    true
 }
 
 /// A dash sign-off such as "-Abhishek Kona", "--John" or "-- Tim".
