@@ -62,7 +62,7 @@ fn each_fixture_gives_its_exact_reply_text() {
                 ));
             }
         }
-        let flagged = parsed.flags.iter().any(|f| f == "no_new_text");
+        let flagged = parsed.flags.contains(&Flag::NoNewText);
         if flagged != expected.is_empty() {
             failures.push(format!("{name}: no_new_text flag is {flagged}"));
         }

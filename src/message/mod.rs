@@ -211,7 +211,7 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     out.reply_text = body.reply;
     out.quoted_text = body.quoted;
     if body.no_new_text {
-        out.flags.push("no_new_text".into());
+        out.flags.push(Flag::NoNewText);
     }
     if let Some(text) = plain {
         out.reply_range = verbatim_range(bytes, text, &out.reply_text);
