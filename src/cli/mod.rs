@@ -92,7 +92,7 @@ enum Command {
     /// Posts one message from stdin to a (remote) relay ingress, as an MTA's pipe transport
     /// runs it; exit codes and output in the MTA's convention. Reads no config file.
     Relay {
-        /// The relay ingress, e.g. https://mx.example.com/rails/action_mailbox/relay/inbound_emails
+        /// The relay ingress, e.g. `https://mx.example.com/rails/action_mailbox/relay/inbound_emails`
         #[arg(long)]
         url: String,
         /// A file holding the ingress password (else the URL's, else $INGRESS_PASSWORD).
