@@ -7,11 +7,11 @@
 mod operator;
 mod values;
 
-pub use operator::{ActivityConfig, LogConfig, LogFormat};
-use values::{de_duration, de_size};
+pub use operator::{ActivityConfig, LogConfig, LogFormat, OperatorConfig};
+use values::{de_duration, de_size, ser_duration, ser_size};
 pub use values::{parse_duration, parse_size, Network};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,7 +26,7 @@ pub use http::{
 
 /// The whole configuration. Build it from a file with [`Config::load`], from TOML text with
 /// [`Config::from_toml`], or in code from [`Config::default`].
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -41,10 +41,11 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub ingress: IngressConfig,
+    pub operator: OperatorConfig,
 }
 
 /// `[outbound]`: stamping agent mail.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutboundConfig {
     /// Display name of the `Reply-To` (e.g. "Example Support"); unset keeps the agent's name.
@@ -52,7 +53,7 @@ pub struct OutboundConfig {
 }
 
 /// `[server]`: where we listen and who we are.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Addresses to accept SMTP on. Port 0 picks a free port (logged at start).
@@ -62,7 +63,7 @@ pub struct ServerConfig {
     /// Reply domains: `reply+<token>@<domain>` is accepted for each of them.
     pub domains: Vec<String>,
     /// How long in-flight transactions may take to finish on SIGINT/SIGTERM.
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub shutdown_grace: Duration,
     /// Networks whose clients are exempt from per-IP limits (a front MTA must not be throttled).
     /// Their topmost `Received:` header names the original client, and their
@@ -76,7 +77,7 @@ pub struct ServerConfig {
 }
 
 /// `[lmtp]`: LMTP listeners for a front MTA on this machine (RFC 2033); off by default.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LmtpConfig {
     /// TCP addresses to accept LMTP on.
@@ -88,7 +89,7 @@ pub struct LmtpConfig {
 }
 
 /// `[tls]`: STARTTLS on the SMTP listeners; off unless `cert` and `key` are set.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
     /// PEM certificate chain, leaf first; re-read on SIGHUP.
@@ -100,36 +101,36 @@ pub struct TlsConfig {
 }
 
 /// `[store]`: the SQLite database.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// Path of the SQLite file; its folder is created if missing.
     pub path: PathBuf,
     /// How long a write waits for another process's lock before answering `451`.
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub busy_timeout: Duration,
     /// WAL size past which the log says, at error level, that it is not being emptied.
-    #[serde(deserialize_with = "de_size")]
+    #[serde(deserialize_with = "de_size", serialize_with = "ser_size")]
     pub wal_alarm_size: usize,
 }
 
 /// `[limits]`: everything a client controls has a bound.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    #[serde(deserialize_with = "de_size")]
+    #[serde(deserialize_with = "de_size", serialize_with = "ser_size")]
     pub max_message_size: usize,
     pub max_recipients: usize,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub command_timeout: Duration,
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub data_timeout: Duration,
     pub hard_error_limit: u32,
     pub max_line_length: usize,
     /// Pause before the banner for untrusted clients; a client that talks first is refused.
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub greeting_delay: Duration,
     /// Slowest accepted DATA transfer, in bytes per second, once the first `data_timeout`
     /// is used up (a slowloris client that trickles bytes is cut off); 0 = only the timeout.
@@ -139,7 +140,7 @@ pub struct Limits {
     /// More `Received:` headers than this is a mail loop: `554 5.4.0`.
     pub max_received_headers: usize,
     /// Largest header block accepted: `552 5.3.4` beyond.
-    #[serde(deserialize_with = "de_size")]
+    #[serde(deserialize_with = "de_size", serialize_with = "ser_size")]
     pub max_header_size: usize,
     /// What a bare LF (not CRLF) in message data does: `normalize` (stored as CRLF) or
     /// `reject` (`550 5.5.2`).
@@ -153,7 +154,7 @@ pub struct Limits {
 }
 
 /// What a bare LF in message data does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BareLf {
     /// A bare LF ends a line and is stored as CRLF (never part of the end of data).
@@ -163,7 +164,7 @@ pub enum BareLf {
 }
 
 /// `[conversations]`: reply tokens.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConversationConfig {
     /// Days after creation a reply token stops being accepted; 0 = never.
@@ -173,10 +174,10 @@ pub struct ConversationConfig {
 }
 
 /// `[message]`: what is kept of a message.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MessageConfig {
-    #[serde(deserialize_with = "de_size")]
+    #[serde(deserialize_with = "de_size", serialize_with = "ser_size")]
     pub max_attachment_size: usize,
     pub max_attachments: usize,
     /// Deepest MIME nesting looked into; deeper parts are kept in the raw bytes only.
@@ -313,22 +314,20 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Reads and validates a TOML file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: file.clone(),
-            key: None,
-            message: format!("cannot read the configuration file: {e}"),
-        })?;
+        let (text, file) = read(path)?;
         Config::from_toml(&text, &file)
+    }
+
+    /// Reads a TOML file without [`Config::validate`]: `replyd check-config` validates it,
+    /// then goes on to check what the values name (files, addresses, the database).
+    pub fn load_unvalidated(path: &Path) -> Result<Config, ConfigError> {
+        let (text, file) = read(path)?;
+        Config::parse(&text, &file)
     }
 
     /// Parses and validates TOML text; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError {
-            file: origin.to_string(),
-            key: e.span().and_then(|span| key_at(text, span.start)),
-            message: e.message().trim().to_string(),
-        })?;
+        let config = Config::parse(text, origin)?;
         config.validate().map_err(|(key, message)| ConfigError {
             file: origin.to_string(),
             key: Some(key.to_string()),
@@ -337,15 +336,41 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks values that parse but make no sense.
+    fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError {
+            file: origin.to_string(),
+            key: e.span().and_then(|span| key_at(text, span.start)),
+            message: e.message().trim().to_string(),
+        })
+    }
+
+    /// Checks values that parse but make no sense: the first problem found.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        let positive = |key: &'static str, v: usize| {
-            if v == 0 {
-                Err((key, "must be greater than 0".to_string()))
-            } else {
-                Ok(())
-            }
-        };
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+
+    /// The first problem of each group of keys (`[server]` and `[store]`, the limits, the
+    /// MTA keys, `[http]`, `[ingress]`, `[conversations]`), so that `replyd check-config`
+    /// names them all at once.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        [
+            self.validate_server(),
+            self.validate_limits(),
+            self.validate_mta(),
+            self.http.validate(),
+            self.ingress.validate(),
+            self.validate_conversations(),
+        ]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect()
+    }
+
+    /// `[server]` and `[store]`.
+    fn validate_server(&self) -> Result<(), (&'static str, String)> {
         if self.server.listen.is_empty() {
             return Err(("server.listen", "needs at least one address".into()));
         }
@@ -369,6 +394,18 @@ impl Config {
         if self.store.path.as_os_str().is_empty() {
             return Err(("store.path", "must not be empty".into()));
         }
+        Ok(())
+    }
+
+    /// `[limits]` and `[message]`.
+    fn validate_limits(&self) -> Result<(), (&'static str, String)> {
+        let positive = |key: &'static str, v: usize| {
+            if v == 0 {
+                Err((key, "must be greater than 0".to_string()))
+            } else {
+                Ok(())
+            }
+        };
         positive("limits.max_message_size", self.limits.max_message_size)?;
         positive("message.max_mime_depth", self.message.max_mime_depth)?;
         positive("message.max_mime_parts", self.message.max_mime_parts)?;
@@ -403,9 +440,11 @@ impl Config {
         if self.limits.data_timeout.is_zero() {
             return Err(("limits.data_timeout", "must be greater than 0".into()));
         }
-        self.validate_mta()?;
-        self.http.validate()?;
-        self.ingress.validate()?;
+        Ok(())
+    }
+
+    /// `[conversations]`.
+    fn validate_conversations(&self) -> Result<(), (&'static str, String)> {
         if self.conversations.closed_reply_text.contains(['\r', '\n']) {
             return Err((
                 "conversations.closed_reply_text",
@@ -475,6 +514,17 @@ impl Config {
     }
 }
 
+/// A configuration file's text and its name for errors.
+fn read(path: &Path) -> Result<(String, String), ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: file.clone(),
+        key: None,
+        message: format!("cannot read the configuration file: {e}"),
+    })?;
+    Ok((text, file))
+}
+
 fn is_domain(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
@@ -521,95 +571,4 @@ fn key_at(text: &str, at: usize) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MINIMAL: &str = "[server]\ndomains = [\"support.example.com\"]\n";
-
-    #[test]
-    fn unknown_key_is_named() {
-        let err = Config::from_toml(
-            "[server]\ndomains = [\"a.example\"]\n[limits]\nmax_mesage_size = 10\n",
-            "smtpd.toml",
-        )
-        .unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("smtpd.toml"), "{text}");
-        assert!(text.contains("limits.max_mesage_size"), "{text}");
-        assert!(text.contains("unknown field"), "{text}");
-    }
-
-    #[test]
-    fn bad_value_is_named() {
-        let err = Config::from_toml(
-            "[server]\ndomains = [\"a.example\"]\n[limits]\nmax_message_size = \"lots\"\n",
-            "x.toml",
-        )
-        .unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("limits.max_message_size"));
-        let err = Config::from_toml(
-            "[server]\ndomains = [\"a.example\"]\n[limits]\nmax_recipients = 0\n",
-            "x.toml",
-        )
-        .unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("limits.max_recipients"));
-    }
-
-    #[test]
-    fn missing_domains_is_named() {
-        let err = Config::from_toml("[server]\nhostname = \"mx.example\"\n", "x.toml").unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("server.domains"));
-    }
-
-    #[test]
-    fn units_parse() {
-        let c = Config::from_toml(
-            &format!("{MINIMAL}[limits]\nmax_message_size = \"1MiB\"\ncommand_timeout = \"5m\"\n"),
-            "x",
-        )
-        .unwrap();
-        assert_eq!(c.limits.max_message_size, 1 << 20);
-        assert_eq!(c.limits.command_timeout, Duration::from_secs(300));
-        assert_eq!(c.limits.max_recipients, 100);
-    }
-
-    #[test]
-    fn mta_keys() {
-        let c = Config::from_toml(
-            &format!(
-                "{MINIMAL}proxy_protocol = true\nauthserv_id = \"mx.example.com\"\n\
-                 [lmtp]\nlisten = [\"127.0.0.1:2424\"]\nsocket = \"/run/replyd/lmtp.sock\"\n\
-                 socket_mode = 0o666\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\nrequire_tls = true\n"
-            ),
-            "x",
-        )
-        .unwrap();
-        assert!(c.server.proxy_protocol);
-        assert_eq!(c.lmtp.socket_mode, 0o666);
-        assert_eq!(c.lmtp.listen.len(), 1);
-        assert!(c.tls.require_tls);
-        let d = Config::from_toml(MINIMAL, "x").unwrap();
-        assert!(d.lmtp.listen.is_empty() && d.lmtp.socket.is_none() && d.tls.cert.is_none());
-        assert!(!d.server.proxy_protocol);
-        let err =
-            Config::from_toml(&format!("{MINIMAL}[tls]\ncert = \"c.pem\"\n"), "x").unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("tls.key"));
-        let err =
-            Config::from_toml(&format!("{MINIMAL}[tls]\nrequire_tls = true\n"), "x").unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("tls.require_tls"));
-        let err =
-            Config::from_toml(&format!("{MINIMAL}[lmtp]\nsocket_mode = 4096\n"), "x").unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("lmtp.socket_mode"));
-        let err = Config::from_toml(&format!("{MINIMAL}authserv_id = \"a b\"\n"), "x").unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("server.authserv_id"));
-    }
-
-    #[test]
-    fn networks() {
-        let n: Network = "127.0.0.0/8".parse().unwrap();
-        assert!(n.contains("127.1.2.3".parse().unwrap()));
-        assert!(n.contains("::ffff:127.0.0.1".parse().unwrap()));
-        assert!(!n.contains("10.0.0.1".parse().unwrap()));
-        assert!("10.0.0.0/33".parse::<Network>().is_err());
-    }
-}
+mod tests;

@@ -14,12 +14,14 @@ use crate::address::{classify, Recipient};
 use crate::config::{BareLf, Config, Limits};
 pub use crate::http::Ingress;
 use crate::message::{self, header_block::HeaderBlock};
+use crate::metrics::Metrics;
 use crate::relay::{self, RelayFacts};
 use crate::store::{
     Activity, Automated, Delivery, Destination, Envelope, InboxReason, Reason, ReplayToken, Store,
     StoreError, Stored, TokenStatus,
 };
 use std::net::IpAddr;
+use std::sync::Arc;
 use trace::received_header;
 
 /// A refusal: the SMTP reply to give (`5xx` permanent, `4xx` try again later), and its
@@ -157,11 +159,13 @@ pub struct Provenance {
     pub replay: Option<ReplayToken>,
 }
 
-/// The shared rules, the way to the store, and the record of every attempt.
+/// The shared rules, the way to the store, and the record of every attempt (the activity
+/// log, and the metrics' counts).
 pub struct Intake {
     pub config: Config,
     pub store: Store,
     activity: ActivityLog,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Intake {
@@ -171,6 +175,7 @@ impl Intake {
             config,
             store,
             activity,
+            metrics: Arc::new(Metrics::new()),
         }
     }
 
@@ -201,6 +206,7 @@ impl Intake {
         recipient: Option<&str>,
         refusal: &Refusal,
     ) {
+        self.metrics.refused(&refusal.reason);
         self.activity.record(self.activity_row(
             arrival,
             sender,
@@ -334,9 +340,22 @@ impl Intake {
         }
         let attempt: Vec<(String, Destination)> = recipients.clone();
         let sender_copy = sender.clone();
+        let size = raw.len();
         let result = self
             .store_message(arrival, sender, recipients, raw, provenance)
             .await;
+        if let Ok(stored) = &result {
+            let new = stored.iter().any(|s| {
+                !matches!(
+                    s,
+                    Stored::Message {
+                        duplicate: true,
+                        ..
+                    }
+                )
+            });
+            self.metrics.stored(arrival.way_in, size, new);
+        }
         self.record_outcome(arrival, &sender_copy, &attempt, &result);
         result.map_err(DeliveryError::Store)
     }
@@ -385,6 +404,9 @@ impl Intake {
                     None,
                 ),
             };
+            if code != 250 {
+                self.metrics.refused(&reason);
+            }
             self.activity.record(self.activity_row(
                 arrival,
                 Some(sender),

@@ -72,6 +72,7 @@ mod address;
 mod http;
 mod intake;
 mod message_ids;
+mod metrics;
 mod relay;
 mod shutdown;
 mod smtp;

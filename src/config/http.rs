@@ -4,15 +4,15 @@
 //! SIGHUP), so a config file can be shared without its secrets. An ingress with no secret is
 //! off: its paths answer `404`, as an unconfigured Action Mailbox ingress does.
 
-use super::{de_duration, de_size};
+use super::{de_duration, de_size, ser_duration, ser_size};
 use crate::time::Clock;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// `[http]`: the listener the webhooks (and later the helpdesk API) are served on.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Addresses to serve HTTP on; empty (the default in code, so an embedding program
@@ -23,14 +23,14 @@ pub struct HttpConfig {
     pub tls: bool,
     /// Largest request body; past it, `413`. Unset: sized from `limits.max_message_size`
     /// ([`HttpConfig::request_limit`]).
-    #[serde(deserialize_with = "de_opt_size")]
+    #[serde(deserialize_with = "de_opt_size", serialize_with = "ser_opt_size")]
     pub max_request_size: Option<usize>,
     /// Time for a client to send its request line and headers.
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub header_timeout: Duration,
     /// Time for a client to send a whole request, body included (a client that trickles
     /// its body is cut off with `408`).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub request_timeout: Duration,
     /// Requests handled at once; past it, `503` with `Retry-After` (every provider retries
     /// a 5xx). Each may hold up to `max_request_size` in memory.
@@ -64,7 +64,7 @@ impl HttpConfig {
 }
 
 /// What an ingress does with mail for a recipient that is not (or no longer) ours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UnknownRecipient {
     /// A copy goes to the operator inbox, with the reason.
@@ -74,12 +74,12 @@ pub enum UnknownRecipient {
 }
 
 /// `[ingress]`: the provider webhooks and the relay ingress.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IngressConfig {
     /// How far a Mailgun signature's timestamp may be from now. Mailgun retries for 8 hours
     /// with the original signature, so anything shorter turns an outage into lost mail.
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub max_age: Duration,
     /// Mail over HTTP for an unknown, closed or foreign recipient: the provider already
     /// accepted it and nobody can tell the sender any more.
@@ -110,7 +110,7 @@ impl Default for IngressConfig {
 }
 
 /// `[ingress.mailgun]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MailgunConfig {
     /// The HTTP webhook signing key (not the account's API key).
@@ -119,7 +119,7 @@ pub struct MailgunConfig {
 }
 
 /// `[ingress.mandrill]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MandrillConfig {
     /// The inbound route's webhook authentication key (not the API key).
@@ -132,7 +132,7 @@ pub struct MandrillConfig {
 
 /// `[ingress.sendgrid]`, `[ingress.postmark]`, `[ingress.relay]`: basic auth, user
 /// `actionmailbox`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PasswordConfig {
     pub password: Option<String>,
@@ -235,6 +235,13 @@ impl HttpConfig {
 
 fn de_opt_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
     de_size(d).map(Some)
+}
+
+fn ser_opt_size<S: serde::Serializer>(v: &Option<usize>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(n) => ser_size(n, s),
+        None => s.serialize_none(),
+    }
 }
 
 #[cfg(test)]

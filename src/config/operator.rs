@@ -1,10 +1,21 @@
-//! `[activity]` and `[log]`: what the operator keeps of each delivery attempt, and how the
-//! log is written.
+//! `[operator]`, `[activity]` and `[log]`: where the operator's endpoints listen, what the
+//! operator keeps of each delivery attempt, and how the log is written.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+/// `[operator]`: the operator's HTTP endpoints (`/metrics`, `/healthz`, `/readyz`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OperatorConfig {
+    /// Addresses of their own (put them on a private network): then they are served only
+    /// there. Empty (the default): they are served on `[http] listen`, without
+    /// authentication, like the ingresses.
+    pub listen: Vec<SocketAddr>,
+}
 
 /// `[activity]`: the activity log, one row per delivery attempt and recipient.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ActivityConfig {
     /// Record attempts in the store (the log line is written either way).
@@ -28,7 +39,7 @@ impl Default for ActivityConfig {
 }
 
 /// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -39,7 +50,7 @@ pub enum LogFormat {
 }
 
 /// `[log]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     pub format: LogFormat,

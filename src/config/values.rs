@@ -1,8 +1,8 @@
 //! The value types of the configuration: networks in CIDR notation, durations (`"30s"`,
 //! `"5m"`, `"1d"`) and sizes (`"25MiB"`), each parsed with an error that says what was
-//! expected.
+//! expected, and written back the same way (`replyd check-config` prints them).
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
@@ -74,6 +74,18 @@ impl<'de> Deserialize<'de> for Network {
     }
 }
 
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Serialize for Network {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum NumOrText {
@@ -90,6 +102,24 @@ pub(super) fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D
         ))),
         NumOrText::Text(t) => parse_duration(&t).map_err(serde::de::Error::custom),
     }
+}
+
+/// A duration as text in its largest whole unit (`"5m"`, `"1500ms"`).
+pub(super) fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    let ms = d.as_millis();
+    let text = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1000, "s"),
+    ]
+    .iter()
+    .find(|(unit, _)| ms > 0 && ms.is_multiple_of(*unit))
+    .map_or_else(
+        || format!("{ms}ms"),
+        |(unit, name)| format!("{}{name}", ms / unit),
+    );
+    s.serialize_str(&text)
 }
 
 /// Parses `"500ms"`, `"30s"`, `"5m"`, `"1h"` or a bare number of seconds.
@@ -121,6 +151,18 @@ pub(super) fn de_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error
         ))),
         NumOrText::Text(t) => parse_size(&t).map_err(serde::de::Error::custom),
     }
+}
+
+/// A size as text in its largest whole binary unit (`"25MiB"`), or bytes.
+pub(super) fn ser_size<S: Serializer>(n: &usize, s: S) -> Result<S::Ok, S::Error> {
+    let text = [(1usize << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+        .iter()
+        .find(|(unit, _)| *n > 0 && n.is_multiple_of(*unit))
+        .map_or_else(
+            || n.to_string(),
+            |(unit, name)| format!("{}{name}", n / unit),
+        );
+    s.serialize_str(&text)
 }
 
 /// Parses `"25MiB"`, `"64KiB"`, `"10MB"`, `"1GiB"` or a bare number of bytes.

@@ -9,7 +9,8 @@
 //! status codes make it retry (`outcome.rs`): a storage fault must be retried, a refusal
 //! for good must not be, and neither may lose the mail.
 //!
-//! Layout: `serve.rs` the listener and its shutdown, `router.rs` the paths and limits,
+//! Layout: `serve.rs` the listeners and their shutdown, `router.rs` the faces, paths and
+//! limits, `operator/` the operator's endpoints (metrics, health),
 //! `auth.rs` the signatures, `form.rs` the bodies (urlencoded and multipart, as bytes),
 //! `envelope.rs` where recipients come from, `outcome.rs` the delivery and the status
 //! codes, then one file per ingress.
@@ -19,6 +20,7 @@ mod envelope;
 mod form;
 mod mailgun;
 mod mandrill;
+mod operator;
 mod outcome;
 mod postmark;
 mod relay;
@@ -26,8 +28,19 @@ mod router;
 mod sendgrid;
 mod serve;
 
-pub(crate) use router::HttpState;
-pub(crate) use serve::{bind, serve, Acceptor};
+pub(crate) use router::{app, HttpState};
+pub(crate) use serve::{bind, serve, Acceptor, Group};
+
+/// A group of routes a listener serves. The ingresses are always on `[http] listen`; a face
+/// with addresses of its own (`[operator] listen`) is served only there, else on
+/// `[http] listen` too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Face {
+    /// The provider webhooks and the relay ingress.
+    Ingress,
+    /// `/metrics`, `/healthz`, `/readyz`.
+    Operator,
+}
 
 /// An HTTP way in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

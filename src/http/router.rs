@@ -1,13 +1,15 @@
 //! The paths, the shared state and the limits every request is held to.
 //!
-//! Every ingress answers on its Action Mailbox path and on a short alias. The limits sit
-//! in front of all of them: the body size (`413` from the `Content-Length`, or as soon as
-//! a streamed body passes it, without reading the rest), the time for a whole request
-//! (`408`: a client trickling its body is cut off), and the number of requests at once
-//! (`503` with `Retry-After`, which every provider retries).
+//! Routes come in faces ([`Face`]): the ingresses, and the operator's endpoints; each
+//! listener serves the faces it is given ([`app`]). Every ingress answers on its Action
+//! Mailbox path and on a short alias. The limits sit in front of all routes: the body size
+//! (`413` from the `Content-Length`, or as soon as a streamed body passes it, without
+//! reading the rest) and the time for a whole request (`408`: a client trickling its body
+//! is cut off); in front of the ingresses also the number of requests at once (`503` with
+//! `Retry-After`, which every provider retries).
 
 use super::outcome::Outcome;
-use super::{mailgun, mandrill, postmark, relay, sendgrid, Ingress};
+use super::{mailgun, mandrill, operator, postmark, relay, sendgrid, Face, Ingress};
 use crate::config::{read_secret, IngressConfig};
 use crate::intake::Intake;
 use axum::body::{Body, Bytes};
@@ -92,6 +94,8 @@ pub struct HttpState {
     pub intake: Arc<Intake>,
     secrets: RwLock<Arc<Secrets>>,
     busy: Arc<Semaphore>,
+    /// `/readyz`'s last probe.
+    pub(crate) readiness: operator::Readiness,
 }
 
 impl HttpState {
@@ -103,6 +107,7 @@ impl HttpState {
             intake,
             secrets: RwLock::new(Arc::new(secrets)),
             busy,
+            readiness: operator::Readiness::default(),
         })
     }
 
@@ -122,11 +127,32 @@ impl HttpState {
     }
 }
 
-/// The paths of every ingress under the shared limits.
-pub fn router(state: Arc<HttpState>) -> Router {
+/// The routes of `faces`, under the limits every request is held to (the body size, the
+/// time for a whole request), each request counted in the metrics.
+pub(crate) fn app(state: Arc<HttpState>, faces: &[Face]) -> Router {
     let config = &state.intake.config;
     let limit = config.http.request_limit(config.limits.max_message_size);
     let timeout = config.http.request_timeout;
+    let mut app = Router::new();
+    for face in faces {
+        app = app.merge(match face {
+            Face::Ingress => ingress_routes(state.clone()),
+            Face::Operator => operator::routes(state.clone()),
+        });
+    }
+    app.layer(RequestBodyLimitLayer::new(limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state,
+            operator::count_request,
+        ))
+}
+
+/// The paths of every ingress, past which `max_concurrent_requests` answers `503`.
+fn ingress_routes(state: Arc<HttpState>) -> Router {
     Router::new()
         .route(
             "/rails/action_mailbox/mailgun/inbound_emails/mime",
@@ -156,11 +182,6 @@ pub fn router(state: Arc<HttpState>) -> Router {
             post(relay::inbound),
         )
         .route("/ingress/relay", post(relay::inbound))
-        .layer(RequestBodyLimitLayer::new(limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
         .layer(middleware::from_fn_with_state(state.clone(), at_capacity))
         .with_state(state)
 }

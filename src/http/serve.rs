@@ -1,4 +1,4 @@
-//! The HTTP listener: hyper's HTTP/1.1 on the daemon's runtime, under the daemon's shutdown,
+//! The HTTP listeners: hyper's HTTP/1.1 on the daemon's runtime, under the daemon's shutdown,
 //! in plain text or (`[http] tls`) with the STARTTLS certificate, re-read on SIGHUP.
 //!
 //! On shutdown the listener stops accepting, idle keep-alive connections are closed, and
@@ -6,7 +6,8 @@
 //! what remains then is dropped, and the provider retries it. The header read timeout is
 //! hyper's; the body's size and time limits are the router's.
 
-use super::router::{router, Client, HttpState};
+use super::router::{Client, HttpState};
+use crate::metrics::{Listener as Counted, Metrics};
 use crate::shutdown::{Phase, ShutdownHandle};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -20,7 +21,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-/// Binds every `[http] listen` address.
+/// Binds every address of a listen set (`[http] listen`, `[operator] listen`).
 pub fn bind(addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, (SocketAddr, std::io::Error)> {
     addrs
         .iter()
@@ -44,9 +45,18 @@ pub fn bind(addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, (SocketAddr, std::
 /// Gives the TLS acceptor with the certificate in use now (`None`: plain HTTP).
 pub type Acceptor = Arc<dyn Fn() -> Option<TlsAcceptor> + Send + Sync>;
 
-/// Serves until the shutdown reaches [`Phase::Draining`], then drains within the grace.
+/// Listeners that serve the same routes (`what` names them in the log).
+pub struct Group {
+    pub listeners: Vec<TcpListener>,
+    pub app: axum::Router,
+    pub what: &'static str,
+}
+
+/// Serves every group until the shutdown reaches [`Phase::Draining`], then drains within
+/// the grace. Each group has its own `max_connections`, so that a flood on one address
+/// (the ingresses) does not lock the operator out of another.
 pub async fn serve(
-    listeners: Vec<TcpListener>,
+    groups: Vec<Group>,
     state: Arc<HttpState>,
     tls: Acceptor,
     shutdown: ShutdownHandle,
@@ -54,8 +64,6 @@ pub async fn serve(
     let config = &state.intake.config;
     let grace = config.server.shutdown_grace;
     let header_timeout = config.http.header_timeout;
-    let connections = Arc::new(Semaphore::new(config.http.max_connections));
-    let app = router(state.clone());
     let enabled = state.secrets().enabled();
     if enabled.is_empty() {
         tracing::info!("no [ingress.*] secret is set: every ingress path answers 404 until one is");
@@ -63,21 +71,25 @@ pub async fn serve(
     let graceful = Arc::new(GracefulShutdown::new());
     let mut tasks = JoinSet::new();
     let mut accepting = JoinSet::new();
-    for listener in listeners {
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(%addr, ingresses = ?enabled, "listening for HTTP");
+    for group in groups {
+        let connections = Arc::new(Semaphore::new(config.http.max_connections));
+        for listener in group.listeners {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, serves = group.what, ingresses = ?enabled, "listening for HTTP");
+            }
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let listener = Listener {
+                listener,
+                app: group.app.clone(),
+                connections: connections.clone(),
+                header_timeout,
+                graceful: graceful.clone(),
+                tls: tls.clone(),
+                metrics: state.intake.metrics.clone(),
+            };
+            accepting.spawn(listener.accept(tx));
+            tasks.spawn(run_connections(rx));
         }
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let listener = Listener {
-            listener,
-            app: app.clone(),
-            connections: connections.clone(),
-            header_timeout,
-            graceful: graceful.clone(),
-            tls: tls.clone(),
-        };
-        accepting.spawn(listener.accept(tx));
-        tasks.spawn(run_connections(rx));
     }
     shutdown.subscribe().reached(Phase::Draining).await;
     accepting.abort_all();
@@ -125,6 +137,7 @@ struct Listener {
     header_timeout: Duration,
     graceful: Arc<GracefulShutdown>,
     tls: Acceptor,
+    metrics: Arc<Metrics>,
 }
 
 impl Listener {
@@ -146,6 +159,7 @@ impl Listener {
             let watcher = self.graceful.watcher();
             let (app, header_timeout) = (self.app.clone(), self.header_timeout);
             let acceptor = (self.tls)();
+            let open = self.metrics.connection(Counted::Http);
             let task: Connection = Box::pin(async move {
                 match acceptor {
                     None => {
@@ -168,6 +182,7 @@ impl Listener {
                         }
                     }
                 }
+                drop(open);
                 drop(permit);
             });
             if spawn.send(task).is_err() {

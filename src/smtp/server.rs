@@ -15,7 +15,8 @@ use super::session::{Context, Protocol, Session};
 use super::stream::Stream;
 use super::tls::{Tls, TlsError};
 use crate::config::Config;
-use crate::http::HttpState;
+use crate::http::{Face, HttpState};
+use crate::metrics::{ConnectionRefusal, Listener};
 use crate::shutdown::{Phase, ShutdownHandle};
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
@@ -81,8 +82,8 @@ impl From<StoreError> for ServerError {
 pub struct Server {
     listeners: Vec<(TcpListener, Protocol)>,
     unix: Option<(UnixListener, PathBuf)>,
-    /// The HTTP listeners (`[http] listen`) and what their requests share.
-    http: Option<(Vec<TcpListener>, Arc<HttpState>)>,
+    /// The HTTP listeners and what their requests share.
+    http: Option<HttpListeners>,
     ctx: Arc<Context>,
     shutdown: ShutdownHandle,
 }
@@ -109,14 +110,22 @@ impl Server {
             )),
             None => None,
         };
-        let http_listeners = crate::http::bind(&config.http.listen)
-            .map_err(|(addr, e)| ServerError::Bind(addr, e))?;
+        let bind_http = |addrs: &[SocketAddr]| {
+            crate::http::bind(addrs).map_err(|(addr, e)| ServerError::Bind(addr, e))
+        };
+        let http_listeners = bind_http(&config.http.listen)?;
+        let operator_listeners = bind_http(&config.operator.listen)?;
         let ctx = Arc::new(Context::new(config, store, tls));
-        let http = if http_listeners.is_empty() {
+        ctx.intake.store.observe_commits(ctx.intake.metrics.clone());
+        let http = if http_listeners.is_empty() && operator_listeners.is_empty() {
             None
         } else {
             let state = HttpState::new(ctx.intake.clone()).map_err(ServerError::Ingress)?;
-            Some((http_listeners, Arc::new(state)))
+            Some(HttpListeners {
+                http: http_listeners,
+                operator: operator_listeners,
+                state: Arc::new(state),
+            })
         };
         Ok(Server {
             listeners,
@@ -149,7 +158,16 @@ impl Server {
     pub fn http_addrs(&self) -> Vec<SocketAddr> {
         self.http
             .iter()
-            .flat_map(|(listeners, _)| listeners.iter().filter_map(|l| l.local_addr().ok()))
+            .flat_map(|h| h.http.iter().filter_map(|l| l.local_addr().ok()))
+            .collect()
+    }
+
+    /// The addresses of the operator's endpoints actually bound (`[operator] listen`; when
+    /// that is empty, they are on [`Server::http_addrs`]).
+    pub fn operator_addrs(&self) -> Vec<SocketAddr> {
+        self.http
+            .iter()
+            .flat_map(|h| h.operator.iter().filter_map(|l| l.local_addr().ok()))
             .collect()
     }
 
@@ -204,15 +222,16 @@ impl Server {
                 shutdown.clone(),
             )));
         }
-        let http_state = http.as_ref().map(|(_, state)| state.clone());
+        let http_state = http.as_ref().map(|h| h.state.clone());
         let tls: crate::http::Acceptor = if ctx.intake.config.http.tls {
             let ctx = ctx.clone();
             Arc::new(move || ctx.tls.as_ref().map(Tls::acceptor))
         } else {
             Arc::new(|| None)
         };
-        let http_task = http.map(|(listeners, state)| {
-            tokio::spawn(crate::http::serve(listeners, state, tls, shutdown.clone()))
+        let http_task = http.map(|h| {
+            let (groups, state) = h.into_groups();
+            tokio::spawn(crate::http::serve(groups, state, tls, shutdown.clone()))
         });
         accept_tasks.push(tokio::spawn(reload_on_hangup(ctx.clone(), http_state)));
         let upkeep = {
@@ -256,6 +275,46 @@ impl Server {
     }
 }
 
+/// The HTTP listeners: `[http] listen`, and `[operator] listen` when it is set.
+struct HttpListeners {
+    http: Vec<TcpListener>,
+    operator: Vec<TcpListener>,
+    state: Arc<HttpState>,
+}
+
+impl HttpListeners {
+    /// What each set of listeners serves: the operator's endpoints only on their own
+    /// addresses when they have some, else beside the ingresses.
+    fn into_groups(self) -> (Vec<crate::http::Group>, Arc<HttpState>) {
+        let HttpListeners {
+            http,
+            operator,
+            state,
+        } = self;
+        let app = |faces: &[Face]| crate::http::app(state.clone(), faces);
+        let mut groups = Vec::new();
+        if operator.is_empty() {
+            groups.push(crate::http::Group {
+                listeners: http,
+                app: app(&[Face::Ingress, Face::Operator]),
+                what: "ingresses, operator endpoints",
+            });
+        } else {
+            groups.push(crate::http::Group {
+                listeners: http,
+                app: app(&[Face::Ingress]),
+                what: "ingresses",
+            });
+            groups.push(crate::http::Group {
+                listeners: operator,
+                app: app(&[Face::Operator]),
+                what: "operator endpoints",
+            });
+        }
+        (groups, state)
+    }
+}
+
 fn protocol_name(p: Protocol) -> &'static str {
     match p {
         Protocol::Smtp => "SMTP",
@@ -265,7 +324,7 @@ fn protocol_name(p: Protocol) -> &'static str {
 
 /// Binds the LMTP Unix socket, replacing a stale socket file (but not a live one, nor
 /// anything that is not a socket), with `mode` as its permissions.
-fn bind_unix(path: &Path, mode: u32) -> std::io::Result<UnixListener> {
+pub(crate) fn bind_unix(path: &Path, mode: u32) -> std::io::Result<UnixListener> {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
@@ -372,6 +431,9 @@ async fn accept_loop(
         let conn = Connection::new(Stream::Tcp(stream));
         let Ok(permit) = limits.slots.clone().try_acquire_owned() else {
             tracing::warn!(%peer, "max_connections reached; refused with 421");
+            ctx.intake
+                .metrics
+                .connection_refused(ConnectionRefusal::MaxConnections);
             tokio::spawn(refuse(
                 conn,
                 ctx.intake.config.server.hostname.clone(),
@@ -418,6 +480,11 @@ async fn serve_tcp(
     shutdown: ShutdownHandle,
 ) {
     let config = &ctx.intake.config;
+    let metrics = &ctx.intake.metrics;
+    let open = metrics.connection(match protocol {
+        Protocol::Smtp => Listener::Smtp,
+        Protocol::Lmtp => Listener::Lmtp,
+    });
     let is_trusted = |ip: IpAddr| config.server.trusted_relays.iter().any(|n| n.contains(ip));
     let mut peer = socket_peer;
     if protocol == Protocol::Smtp && config.server.proxy_protocol && is_trusted(peer.ip()) {
@@ -429,11 +496,13 @@ async fn serve_tcp(
             Ok(Ok(proxy::Header::Local)) => {}
             Ok(Err(e)) => {
                 tracing::warn!(proxy = %socket_peer, error = %e, "no valid PROXY header; closed");
+                metrics.connection_refused(ConnectionRefusal::ProxyHeader);
                 conn.close().await;
                 return;
             }
             Err(_) => {
                 tracing::warn!(proxy = %socket_peer, "no PROXY header in time; closed");
+                metrics.connection_refused(ConnectionRefusal::ProxyHeader);
                 conn.close().await;
                 return;
             }
@@ -442,6 +511,7 @@ async fn serve_tcp(
     let trusted = is_trusted(peer.ip());
     if !trusted && !ctx.connection_rate.allow(peer.ip()) {
         tracing::warn!(%peer, "max_connection_rate_per_ip reached; refused with 421");
+        metrics.connection_refused(ConnectionRefusal::ConnectionRate);
         refuse(
             conn,
             config.server.hostname.clone(),
@@ -464,6 +534,7 @@ async fn serve_tcp(
         };
         if !admitted {
             tracing::warn!(%peer, "max_connections_per_ip reached; refused with 421");
+            metrics.connection_refused(ConnectionRefusal::MaxConnectionsPerIp);
             refuse(
                 conn,
                 config.server.hostname.clone(),
@@ -487,6 +558,7 @@ async fn serve_tcp(
     );
     session.run().await;
     drop(ip_slot);
+    drop(open);
     drop(permit);
 }
 
@@ -509,6 +581,9 @@ async fn accept_unix(
         let conn = Connection::new(Stream::Unix(stream));
         let Ok(permit) = limits.slots.clone().try_acquire_owned() else {
             tracing::warn!("max_connections reached; LMTP socket client refused with 421");
+            ctx.intake
+                .metrics
+                .connection_refused(ConnectionRefusal::MaxConnections);
             tokio::spawn(refuse(
                 conn,
                 ctx.intake.config.server.hostname.clone(),
@@ -524,8 +599,10 @@ async fn accept_unix(
             Protocol::Lmtp,
             shutdown.subscribe(),
         );
+        let open = ctx.intake.metrics.connection(Listener::Lmtp);
         tokio::spawn(async move {
             session.run().await;
+            drop(open);
             drop(permit);
         });
     }

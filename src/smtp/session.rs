@@ -19,6 +19,7 @@ use super::stream::Stream;
 use super::tls::Tls;
 use crate::config::Config;
 use crate::intake::{Arrival, DeliveryError, Intake, Refusal, WayIn};
+use crate::metrics::ConnectionRefusal;
 use crate::shutdown::{Phase, Signal};
 use crate::store::{Destination, Reason, Store, StoreError, Stored};
 use smtp_proto::{Error as ProtoError, Request};
@@ -139,6 +140,10 @@ impl Session {
                 Err(_) => {}
                 Ok(Ok(n)) if n > 0 => {
                     tracing::info!(peer = %PeerName(self.peer), "client talked before the greeting; refused");
+                    self.ctx
+                        .intake
+                        .metrics
+                        .connection_refused(ConnectionRefusal::EarlyTalker);
                     self.conn.reply(
                         554,
                         "5.5.0",

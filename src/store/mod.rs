@@ -42,6 +42,16 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::watch;
 
+/// Whoever watches the writer's commits (the metrics). The store reports to it and knows
+/// nothing else of it.
+pub(crate) trait CommitObserver: Send + Sync {
+    /// A transaction committed: `deliveries` messages handed over (0: activity rows only),
+    /// `took` from its start to the end of the commit.
+    fn committed(&self, deliveries: usize, took: std::time::Duration);
+    /// A transaction failed; its deliveries were failed (`451`).
+    fn failed(&self);
+}
+
 /// Stamps an agent's message for a thread, inside the transaction that records it.
 pub(crate) type Compose<'a> =
     Box<dyn FnOnce(&OutgoingThread) -> Result<OutgoingRecord, StoreError> + Send + 'a>;
@@ -64,6 +74,7 @@ pub(crate) trait Backend: Send + Sync {
     async fn used_token(&self, ingress: &str, token: &str) -> Result<Option<[u8; 32]>, StoreError>;
 
     fn start_deliveries(&self) -> Result<(), StoreError>;
+    fn observe_commits(&self, observer: Arc<dyn CommitObserver>);
     async fn deliver(&self, delivery: Delivery) -> Result<Vec<Stored>, StoreError>;
     async fn finish_deliveries(&self);
     fn commits(&self) -> Option<watch::Receiver<i64>>;
@@ -88,6 +99,8 @@ pub(crate) trait Backend: Send + Sync {
     async fn last_message_id(&self) -> Result<i64, StoreError>;
     async fn change_counter(&self) -> Result<i64, StoreError>;
     async fn backup(&self, dest: &Path) -> Result<(), StoreError>;
+    fn wal_size(&self) -> u64;
+    async fn check_writable(&self) -> Result<(), StoreError>;
 
     fn queue_activity(&self, rows: Vec<Activity>);
     async fn activity(&self, filter: &ActivityFilter) -> Result<Vec<Activity>, StoreError>;
@@ -186,6 +199,23 @@ impl Store {
     /// delivery.
     pub(crate) fn start_deliveries(&self) -> Result<(), StoreError> {
         self.backend.start_deliveries()
+    }
+
+    /// Reports every commit of this process's writer to `observer` (the first one given).
+    pub(crate) fn observe_commits(&self, observer: Arc<dyn CommitObserver>) {
+        self.backend.observe_commits(observer)
+    }
+
+    /// Bytes in the write-ahead log now (0 for a backend without one).
+    pub fn wal_size(&self) -> u64 {
+        self.backend.wal_size()
+    }
+
+    /// Whether the store takes writes now: a real write, made and undone in one committed
+    /// transaction (a lock, a read-only file or a full disk fail it), on a connection of its
+    /// own. For a readiness probe; not free (a commit): call it every few seconds at most.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        self.backend.check_writable().await
     }
 
     /// Writes an accepted message; resolves once it is committed. Deliveries handed over

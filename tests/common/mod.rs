@@ -105,6 +105,8 @@ pub struct TestServer {
     pub lmtp_addr: Option<SocketAddr>,
     /// The first HTTP listener, when `[http] listen` was set.
     pub http_addr: Option<SocketAddr>,
+    /// The first `[operator] listen` address, when it was set.
+    pub operator_addr: Option<SocketAddr>,
     pub store: Store,
     pub db: PathBuf,
     pub stop: ShutdownHandle,
@@ -132,6 +134,7 @@ impl TestServer {
         let addr = server.local_addrs()[0];
         let lmtp_addr = server.lmtp_addrs().first().copied();
         let http_addr = server.http_addrs().first().copied();
+        let operator_addr = server.operator_addrs().first().copied();
         let store = server.store();
         let stop = server.shutdown_handle();
         let task = runtime.spawn(server.run());
@@ -139,6 +142,7 @@ impl TestServer {
             addr,
             lmtp_addr,
             http_addr,
+            operator_addr,
             store,
             db,
             stop,

@@ -42,6 +42,8 @@ pub enum Need {
     Exim,
     /// A system user, by name.
     User(&'static str),
+    /// A Python module `python3` can import, by name (e.g. `prometheus_client`).
+    PythonModule(&'static str),
 }
 
 /// Whether everything in `needs` is there. When something is not: prints the `SKIPPED` line
@@ -96,6 +98,7 @@ fn why_missing(need: Need) -> Option<String> {
         }
         Need::Program(name) => find_program(name).err(),
         Need::Exim => super::mta::find_exim().err(),
+        Need::PythonModule(module) => python_module_missing(module),
         Need::User(name) => (!user_exists(name)).then(|| {
             format!(
                 "user `{name}` does not exist: useradd --system --no-create-home \
@@ -144,8 +147,30 @@ fn install_hint(program: &str) -> &'static str {
         "openssl" => "apt-get install openssl",
         "chattr" => "apt-get install e2fsprogs",
         "mount" | "umount" => "apt-get install mount",
+        "python3" => "apt-get install python3",
         _ => "install it",
     }
+}
+
+/// Why `python3` cannot import `module`, with how to install it.
+fn python_module_missing(module: &str) -> Option<String> {
+    let python = match find_program("python3") {
+        Ok(p) => p,
+        Err(why) => return Some(why),
+    };
+    let imported = std::process::Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    (!imported).then(|| {
+        let package = module.replace('_', "-");
+        format!(
+            "python3 cannot import `{module}`: pip install --break-system-packages {package} \
+             (./scripts/test installs it)"
+        )
+    })
 }
 
 fn is_executable(path: &Path) -> bool {

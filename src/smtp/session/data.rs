@@ -102,6 +102,7 @@ impl Session {
     /// and answers: a refusal as the rules say (one reply per recipient in LMTP), a storage
     /// fault `451`, stored `250`.
     async fn deliver(&mut self, tx: Transaction, raw: Vec<u8>, bare_lf: bool) -> Flow {
+        let end_of_data = std::time::Instant::now();
         let size = raw.len();
         let arrival = self.arrival();
         let destinations: Vec<Destination> = tx.recipients.iter().map(|(_, d)| d.clone()).collect();
@@ -121,7 +122,10 @@ impl Session {
                 );
             }
             Err(DeliveryError::Store(e)) => Err(e),
-            Ok(stored) => Ok(stored),
+            Ok(stored) => {
+                self.ctx.intake.metrics.answered_250(end_of_data.elapsed());
+                Ok(stored)
+            }
         };
         if self.protocol == Protocol::Lmtp {
             return self.lmtp_replies(&destinations, size, result);

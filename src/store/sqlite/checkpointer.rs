@@ -102,7 +102,7 @@ fn checkpoint_loop(
 }
 
 /// The size of the database's `-wal` file (0 when there is none).
-fn wal_size(db: &Path) -> u64 {
+pub(super) fn wal_size(db: &Path) -> u64 {
     let mut wal = db.as_os_str().to_owned();
     wal.push("-wal");
     std::fs::metadata(wal).map_or(0, |m| m.len())

@@ -23,6 +23,7 @@ mod activity;
 mod checkpointer;
 mod conversations;
 mod faults;
+mod health;
 mod insert;
 mod outgoing;
 mod permissions;
@@ -36,11 +37,12 @@ pub use faults::{
     damage_schema, hold_read_snapshot, hold_write_lock, integrity_check, mark_schema_version,
     schema_version, HeldTransaction,
 };
+pub use health::check_database;
 pub use permissions::permission_warning;
 pub use schema::SCHEMA_VERSION;
 
 use super::{
-    Activity, ActivityFilter, Backend, Compose, Conversation, Delivery, InboxEntry,
+    Activity, ActivityFilter, Backend, CommitObserver, Compose, Conversation, Delivery, InboxEntry,
     NewConversation, OutgoingRecord, StoreError, StoreStats, Stored, StoredMessage, TokenStatus,
 };
 use crate::config::StoreConfig;
@@ -48,7 +50,7 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -137,6 +139,8 @@ pub(crate) struct SqliteStore {
     writer: Mutex<Option<writer::Writer>>,
     /// Activity rows for the writer's next commit.
     activity: Arc<activity::ActivityQueue>,
+    /// Who hears of the writer's commits (the metrics), once someone asks.
+    observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
 }
 
 impl SqliteStore {
@@ -154,6 +158,7 @@ impl SqliteStore {
             next_reader: AtomicUsize::new(0),
             writer: Mutex::new(None),
             activity: Arc::default(),
+            observer: Arc::default(),
         })
     }
 
@@ -216,9 +221,17 @@ impl Backend for SqliteStore {
     fn start_deliveries(&self) -> Result<(), StoreError> {
         let mut writer = self.writer();
         if writer.is_none() {
-            *writer = Some(writer::Writer::spawn(&self.config, self.activity.clone())?);
+            *writer = Some(writer::Writer::spawn(
+                &self.config,
+                self.activity.clone(),
+                self.observer.clone(),
+            )?);
         }
         Ok(())
+    }
+
+    fn observe_commits(&self, observer: Arc<dyn CommitObserver>) {
+        let _ = self.observer.set(observer);
     }
 
     async fn deliver(&self, delivery: Delivery) -> Result<Vec<Stored>, StoreError> {
@@ -299,6 +312,14 @@ impl Backend for SqliteStore {
 
     async fn backup(&self, dest: &Path) -> Result<(), StoreError> {
         reads::backup(&self.conn(), dest)
+    }
+
+    fn wal_size(&self) -> u64 {
+        checkpointer::wal_size(&self.config.path)
+    }
+
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        health::probe(&self.config.path, self.config.busy_timeout)
     }
 
     fn queue_activity(&self, rows: Vec<Activity>) {

@@ -15,7 +15,8 @@
 //! fsync of its own.
 
 use super::super::{
-    Activity, Delivery, Destination, Direction, Flag, InboxReason, StoreError, Stored,
+    Activity, CommitObserver, Delivery, Destination, Direction, Flag, InboxReason, StoreError,
+    Stored,
 };
 use super::activity::{self, ActivityQueue};
 use super::insert::{self, MessageRow};
@@ -23,9 +24,9 @@ use super::{checkpointer, conversations, open_writer_connection, replay};
 use crate::config::StoreConfig;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 
 /// Largest number of deliveries committed in one transaction.
@@ -53,6 +54,7 @@ impl Writer {
     pub(super) fn spawn(
         config: &StoreConfig,
         activity: Arc<ActivityQueue>,
+        observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
     ) -> Result<Writer, StoreError> {
         let (path, busy_timeout) = (config.path.as_path(), config.busy_timeout);
         let wal_alarm = config.wal_alarm_size as u64;
@@ -75,7 +77,10 @@ impl Writer {
                     wal_alarm,
                     rx,
                     committed_tx,
-                    &activity,
+                    &Shared {
+                        activity,
+                        observer: Observer(observer),
+                    },
                 )
             })
             .map_err(StoreError::Io)?;
@@ -119,8 +124,9 @@ fn run(
     wal_alarm: u64,
     rx: mpsc::Receiver<Job>,
     committed: watch::Sender<i64>,
-    activity: &ActivityQueue,
+    shared: &Shared,
 ) {
+    let (activity, observer) = (&*shared.activity, &shared.observer);
     let (checkpoint, signal) = mpsc::sync_channel::<()>(1);
     let checkpoint_thread = {
         let path = path.clone();
@@ -141,7 +147,7 @@ fn run(
             Ok(job) => job,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if !activity.is_empty() {
-                    commit_activity(&mut conn, &path, busy_timeout, &mut healthy, activity);
+                    commit_activity(&mut conn, &path, busy_timeout, &mut healthy, shared);
                 }
                 continue;
             }
@@ -162,6 +168,7 @@ fn run(
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "store: cannot reopen the database");
+                    observer.failed();
                     fail_all(batch, &e);
                     continue;
                 }
@@ -170,6 +177,7 @@ fn run(
         // A panic while writing (a bug) fails this batch with 451 and the writer goes on with
         // a fresh connection, rather than every later delivery failing until a restart.
         let rows = activity.take();
+        let started = Instant::now();
         let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             write_batch(&mut conn, &batch, &rows)
         }))
@@ -181,6 +189,7 @@ fn run(
         });
         match written {
             Ok(results) => {
+                observer.committed(batch.len(), started.elapsed());
                 let mut max_id = 0;
                 for (job, result) in batch.into_iter().zip(results) {
                     if let Ok(stored) = &result {
@@ -203,6 +212,7 @@ fn run(
             }
             Err(e) => {
                 tracing::error!(error = %e, messages = batch.len(), "store: commit failed; clients get 451");
+                observer.failed();
                 healthy = false;
                 activity.put_back(rows);
                 fail_all(batch, &e);
@@ -210,7 +220,7 @@ fn run(
         }
     }
     if !activity.is_empty() {
-        commit_activity(&mut conn, &path, busy_timeout, &mut healthy, activity);
+        commit_activity(&mut conn, &path, busy_timeout, &mut healthy, shared);
     }
     drop(checkpoint);
     if let Some(t) = checkpoint_thread {
@@ -224,8 +234,9 @@ fn commit_activity(
     path: &std::path::Path,
     busy_timeout: Duration,
     healthy: &mut bool,
-    queue: &ActivityQueue,
+    shared: &Shared,
 ) {
+    let (queue, observer) = (&*shared.activity, &shared.observer);
     if !*healthy {
         match open_writer_connection(path, busy_timeout) {
             Ok(c) => {
@@ -236,16 +247,45 @@ fn commit_activity(
         }
     }
     let rows = queue.take();
+    let started = Instant::now();
     let written = (|| -> Result<(), StoreError> {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         activity::insert(&tx, &rows)?;
         tx.commit()?;
         Ok(())
     })();
-    if let Err(e) = written {
-        tracing::error!(error = %e, rows = rows.len(), "activity log: commit failed; kept for the next one");
-        *healthy = false;
-        queue.put_back(rows);
+    match written {
+        Ok(()) => observer.committed(0, started.elapsed()),
+        Err(e) => {
+            tracing::error!(error = %e, rows = rows.len(), "activity log: commit failed; kept for the next one");
+            observer.failed();
+            *healthy = false;
+            queue.put_back(rows);
+        }
+    }
+}
+
+/// What the writer thread shares with the store.
+struct Shared {
+    /// Activity rows for the next commit.
+    activity: Arc<ActivityQueue>,
+    observer: Observer,
+}
+
+/// The commit observer, once the store was given one.
+struct Observer(Arc<OnceLock<Arc<dyn CommitObserver>>>);
+
+impl Observer {
+    fn committed(&self, deliveries: usize, took: Duration) {
+        if let Some(o) = self.0.get() {
+            o.committed(deliveries, took);
+        }
+    }
+
+    fn failed(&self) {
+        if let Some(o) = self.0.get() {
+            o.failed();
+        }
     }
 }
 
