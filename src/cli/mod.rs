@@ -1,4 +1,5 @@
-//! Command line: `serve`, `conversation …`, `inbox`, `backup`, `ingest`, `relay`.
+//! Command line: `serve`, `conversation …`, `inbox`, `activity`, `backup`, `ingest`,
+//! `relay`, `check-config`.
 //!
 //! Every command reads the same config file (`--config`, default `smtpd.toml`) so the
 //! database path and domains are the server's; `--database` overrides the path.
@@ -12,6 +13,7 @@
 //! private. `ingest` does not: a pipe transport puts its stderr in bounces to the sender.
 
 mod activity;
+mod check_config;
 mod ingest;
 mod parse;
 mod relay;
@@ -108,6 +110,9 @@ enum Command {
         #[arg(long, value_enum, default_value = "postfix")]
         mta: relay::Mta,
     },
+    /// Checks the configuration as `serve` would (files, keys, addresses, the database) and
+    /// prints the settings that differ from the defaults, secrets redacted.
+    CheckConfig,
     /// Shows what replyd extracts from a message file (or - for stdin), without storing it.
     Parse {
         /// The .eml file, or - for stdin.
@@ -199,6 +204,9 @@ pub fn main() -> ExitCode {
             client_ip,
         };
         return ingest::main(config_path, cli.database, args);
+    }
+    if let Command::CheckConfig = cli.command {
+        return check_config::main(&config_path, cli.database);
     }
     if let Command::Parse { file, json } = &cli.command {
         if !named && !config_path.exists() {
@@ -318,7 +326,7 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
         Command::Parse { file, json } => {
             parse(&file, json, &config.message, config.limits.max_message_size)
         }
-        Command::Ingest { .. } | Command::Relay { .. } => Ok(()),
+        Command::Ingest { .. } | Command::Relay { .. } | Command::CheckConfig => Ok(()),
         Command::Backup { path } => {
             let store = open_store(&config)?;
             block_on(store.backup(&path))?;

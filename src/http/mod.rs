@@ -28,7 +28,7 @@ mod router;
 mod sendgrid;
 mod serve;
 
-pub(crate) use router::{app, HttpState};
+pub(crate) use router::{app, HttpState, Secrets};
 pub(crate) use serve::{bind, serve, Acceptor, Group};
 
 /// A group of routes a listener serves. The ingresses are always on `[http] listen`; a face

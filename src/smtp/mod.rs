@@ -11,7 +11,9 @@ mod session;
 mod stream;
 mod tls;
 
+pub(crate) use server::bind_unix;
 pub use server::{Server, ServerError};
+pub(crate) use tls::Tls;
 pub use tls::TlsError;
 
 #[doc(hidden)]
