@@ -69,10 +69,10 @@ const CONNECTION_REFUSALS: [&str; 5] = [
     "early_talker",
 ];
 
-/// The ways in, by their activity-log names.
-const WAYS_IN: [&str; 10] = [
+/// The ways in, by their activity-log names (`other`: a way in missing here, a bug).
+const WAYS_IN: [&str; 11] = [
     "smtp", "esmtp", "esmtps", "lmtp", "pipe", "mailgun", "sendgrid", "mandrill", "postmark",
-    "relay",
+    "relay", OTHER,
 ];
 
 /// Where an unknown label value is counted (a bug if it ever moves).
@@ -468,6 +468,33 @@ mod tests {
         assert!(all.contains("replyd_messages_stored_total{way_in=\"esmtp\"} 0"));
         assert!(all.contains("replyd_refusals_total{reason=\"unknown_token\"} 0"));
         assert!(!all.contains("reason=\"stored\""));
+    }
+
+    #[test]
+    fn every_way_in_has_its_own_series() {
+        use crate::http::Ingress;
+        let smtp = |esmtp, tls| WayIn::Smtp { esmtp, tls };
+        let mut ways = vec![
+            smtp(false, false),
+            smtp(true, false),
+            smtp(true, true),
+            WayIn::Lmtp,
+            WayIn::Pipe,
+        ];
+        for ingress in [
+            Ingress::Mailgun,
+            Ingress::Sendgrid,
+            Ingress::Mandrill,
+            Ingress::Postmark,
+            Ingress::Relay,
+        ] {
+            ways.push(WayIn::Http { ingress, tls: true });
+        }
+        let mut seen: Vec<usize> = ways.iter().map(|w| way_in_index(*w)).collect();
+        assert!(seen.iter().all(|i| WAYS_IN[*i] != OTHER));
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), WAYS_IN.len() - 1);
     }
 
     #[test]
