@@ -3,8 +3,6 @@
 #
 #   bench/compare.sh OLD_BINARY NEW_BINARY            # 1 KiB x 10 sessions, 6 runs each
 #   RUNS=8 SESSIONS=200 MESSAGES=10000 SIZE=1024 bench/compare.sh old new
-#   CONFIG_B=$'[activity]\nenabled = false' bench/compare.sh replyd replyd   # one binary,
-#                                                     # two configs (TOML added to A's or B's)
 #
 # Why: on a small VM one run of the same binary varies by 10-15 %, so a change worth 5 % is
 # invisible in single runs and easy to "see" where there is none. This alternates A and B
@@ -23,8 +21,6 @@ SESSIONS=${SESSIONS:-10}
 MESSAGES=${MESSAGES:-10000}
 SIZE=${SIZE:-1024}
 PORT=${PORT:-25299}
-CONFIG_A=${CONFIG_A:-}
-CONFIG_B=${CONFIG_B:-}
 for tool in smtp-source sqlite3 python3; do
   command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || { echo "compare.sh: $tool is missing" >&2; exit 1; }
 done
@@ -49,17 +45,15 @@ path = "$TMP/replyd.sqlite3"
 max_connections = 11000
 max_connections_per_ip = 11000
 EOF
-printf '%s\n' "$CONFIG_A" | cat "$TMP/smtpd.toml" - >"$TMP/smtpd-A.toml"
-printf '%s\n' "$CONFIG_B" | cat "$TMP/smtpd.toml" - >"$TMP/smtpd-B.toml"
 
-# One run of binary $1 with config $2: prints "msgs_per_s cpu_ms_per_msg".
+# One run: prints "msgs_per_s cpu_ms_per_msg".
 run() {
-  local bin=$1 config=$2
+  local bin=$1
   rm -f "$TMP"/replyd.sqlite3*
   local address
-  address=$("$bin" --config "$config" conversation create --contact bench@example.org \
+  address=$("$bin" --config "$TMP/smtpd.toml" conversation create --contact bench@example.org \
     | grep -o 'reply+[0-9a-f]*@support.example.com' | head -1)
-  "$bin" --config "$config" serve 2>"$TMP/log" &
+  "$bin" --config "$TMP/smtpd.toml" serve 2>"$TMP/log" &
   SERVER=$!
   for _ in $(seq 50); do
     (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
@@ -80,14 +74,14 @@ run() {
   python3 -c "import os; t=$t1-$t0; print(f'{$MESSAGES/t:.1f} {$ticks*1000/os.sysconf(\"SC_CLK_TCK\")/$MESSAGES:.4f}')"
 }
 
-echo "A = $A${CONFIG_A:+ with $(tr '\n' ' ' <<<"$CONFIG_A")}"
-echo "B = $B${CONFIG_B:+ with $(tr '\n' ' ' <<<"$CONFIG_B")}"
+echo "A = $A"
+echo "B = $B"
 echo "$RUNS runs each, alternating; $SESSIONS sessions, $MESSAGES messages of $SIZE bytes"
 for i in $(seq "$RUNS"); do
   for side in A B; do
     bin=$A
     [ "$side" = B ] && bin=$B
-    echo "$side $(run "$bin" "$TMP/smtpd-$side.toml")" | tee -a "$TMP/results"
+    echo "$side $(run "$bin")" | tee -a "$TMP/results"
   done
 done
 python3 - "$TMP/results" <<'EOF'
