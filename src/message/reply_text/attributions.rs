@@ -266,7 +266,7 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
     // Right above a quote, less is enough; but a verb inside or an address alone is also
     // how a customer's own sentence introduces a quote ("I wrote this:", "I got this
     // from bob@example.com:"), so they need company.
-    if (email && (address_last || (date && start_like)))
+    if (email && address_last)
         || (date && start_like)
         || verb_end()
         || ((start_like || verb_after_address()) && verb_mid())
