@@ -52,17 +52,8 @@ fn exim_pipe_into_replyd_relay_defers_while_replyd_is_down() {
     if !needs(EXIM) {
         return;
     }
-    let data = TempDir::new("exim-relay");
-    let db = data.path().join("replyd.sqlite3");
-    let http_port = free_port();
-    let start = || {
-        let db = db.clone();
-        http_server(move |c| {
-            c.store.path = db;
-            c.http.listen = vec![format!("127.0.0.1:{http_port}").parse().unwrap()];
-        })
-    };
-    let srv = start();
+    let replyd = RestartableRelay::new("exim-relay");
+    let srv = replyd.start();
     let conv = srv.conversation("bob@example.org");
     // The password file is read by the transport's user.
     let secrets = TempDir::new("exim-relay-secret");
@@ -72,7 +63,7 @@ fn exim_pipe_into_replyd_relay_defers_while_replyd_is_down() {
     chown("Debian-exim", &secret);
     let recipe = EXIM_RELAY
         .replace("REPLYD", replyd_bin())
-        .replace("URL", &format!("http://127.0.0.1:{http_port}{RELAY}"))
+        .replace("URL", &replyd.url())
         .replace("SECRET", &secret.display().to_string());
     let exim = Exim::start(&recipe);
 
@@ -140,7 +131,7 @@ fn exim_pipe_into_replyd_relay_defers_while_replyd_is_down() {
     assert_eq!(exim.queue_count(), before + 1, "{}", exim.log());
 
     // Back: the deferred mail is delivered.
-    let srv = start();
+    let srv = replyd.start();
     exim.force_queue_run();
     assert!(
         wait_for(30, || count(&srv) == 2),
