@@ -3,6 +3,7 @@
 #
 #   bench/compare.sh OLD_BINARY NEW_BINARY            # 1 KiB x 10 sessions, 6 runs each
 #   RUNS=8 SESSIONS=200 MESSAGES=10000 SIZE=1024 bench/compare.sh old new
+#   CONFIG_B='[activity]\nenabled = false' bench/compare.sh bin bin   # same binary, two configs
 #
 # Why: on a small VM one run of the same binary varies by 10-15 %, so a change worth 5 % is
 # invisible in single runs and easy to "see" where there is none. This alternates A and B
@@ -13,7 +14,7 @@
 # Needs smtp-source (postfix) and sqlite3; bench/run.sh installs them.
 set -euo pipefail
 
-[ $# -eq 2 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+[ $# -eq 2 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
 A=$(realpath "$1")
 B=$(realpath "$2")
 RUNS=${RUNS:-6}
@@ -45,15 +46,18 @@ path = "$TMP/replyd.sqlite3"
 max_connections = 11000
 max_connections_per_ip = 11000
 EOF
+# CONFIG_A / CONFIG_B: TOML appended to one side's config (printf escapes, e.g. '\n').
+printf '%b\n' "${CONFIG_A:-}" | cat "$TMP/smtpd.toml" - >"$TMP/A.toml"
+printf '%b\n' "${CONFIG_B:-}" | cat "$TMP/smtpd.toml" - >"$TMP/B.toml"
 
 # One run: prints "msgs_per_s cpu_ms_per_msg".
 run() {
-  local bin=$1
+  local bin=$1 config=$TMP/$2.toml
   rm -f "$TMP"/replyd.sqlite3*
   local address
-  address=$("$bin" --config "$TMP/smtpd.toml" conversation create --contact bench@example.org \
+  address=$("$bin" --config "$config" conversation create --contact bench@example.org \
     | grep -o 'reply+[0-9a-f]*@support.example.com' | head -1)
-  "$bin" --config "$TMP/smtpd.toml" serve 2>"$TMP/log" &
+  "$bin" --config "$config" serve 2>"$TMP/log" &
   SERVER=$!
   for _ in $(seq 50); do
     (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
@@ -76,12 +80,14 @@ run() {
 
 echo "A = $A"
 echo "B = $B"
+[ -z "${CONFIG_A:-}" ] || echo "A's config adds: ${CONFIG_A}"
+[ -z "${CONFIG_B:-}" ] || echo "B's config adds: ${CONFIG_B}"
 echo "$RUNS runs each, alternating; $SESSIONS sessions, $MESSAGES messages of $SIZE bytes"
 for i in $(seq "$RUNS"); do
   for side in A B; do
     bin=$A
     [ "$side" = B ] && bin=$B
-    echo "$side $(run "$bin")" | tee -a "$TMP/results"
+    echo "$side $(run "$bin" "$side")" | tee -a "$TMP/results"
   done
 done
 python3 - "$TMP/results" <<'EOF'

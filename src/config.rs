@@ -3,6 +3,11 @@
 //! A mail server that starts with a typo in its config silently does the wrong thing for
 //! hours, so unknown keys are refused and every error names the file, the key and what is
 //! wrong with it.
+//!
+//! This file holds the top-level `Config`, the small tables and the loading and
+//! cross-table validation (about 600 lines, one concern: what a valid config is). Each
+//! larger table has its own file under `config/` (`http.rs`, `operator.rs`), as do the
+//! value types (`values.rs`).
 
 mod operator;
 mod values;

@@ -396,6 +396,9 @@ impl Intake {
                 (Some(Stored::Inbox { id }), _) => {
                     (250, Reason::ToOperator, format!("stored as i{id}"), None)
                 }
+                (None, Err(StoreError::TokenReused(why))) => {
+                    (554, Reason::Policy, why.clone(), None)
+                }
                 (None, Err(e)) => (451, Reason::StorageFault, e.to_string(), None),
                 (None, Ok(_)) => (
                     451,

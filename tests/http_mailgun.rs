@@ -301,3 +301,35 @@ fn an_ingress_without_a_secret_is_off() {
         404
     );
 }
+
+#[test]
+fn two_requests_racing_with_one_token_store_one_and_refuse_the_other_for_good() {
+    let srv = http_server(|c| c.store.busy_timeout = Duration::from_secs(30));
+    let addr = srv.http_addr.unwrap();
+    let conv = srv.conversation("bob@example.org");
+    let signed_at = now();
+    // Both pass the check made before the transaction while the writer waits for the lock;
+    // the second to commit finds the token taken inside its transaction.
+    let lock = srv.lock_database();
+    let posts: Vec<_> = ["first@example.org", "second@example.org"]
+        .into_iter()
+        .map(|id| {
+            let raw = reply_to(&conv.reply_address, id, "Racing.");
+            let fields = mailgun_fields(signed_at, TOKEN, Some(&conv.reply_address), &raw);
+            std::thread::spawn(move || post_mailgun(addr, &fields))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    lock.release().unwrap();
+    let mut replies: Vec<Reply> = posts.into_iter().map(|p| p.join().unwrap()).collect();
+    replies.sort_by_key(|r| r.status);
+    assert_eq!(replies[0].status, 200, "{}", replies[0].body);
+    // 401, not a 503 that Mailgun would retry for 8 hours.
+    assert_eq!(replies[1].status, 401, "{}", replies[1].body);
+    assert!(
+        replies[1].body.contains("used before with other content"),
+        "{}",
+        replies[1].body
+    );
+    assert_eq!(srv.messages(&conv.uuid).len(), 1);
+}

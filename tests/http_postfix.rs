@@ -14,25 +14,17 @@ fn postfix_pipe_into_replyd_relay_defers_while_replyd_is_down() {
     if !needs(POSTFIX) {
         return;
     }
-    let data = TempDir::new("pf-relay");
-    let db = data.path().join("replyd.sqlite3");
-    let http_port = free_port();
-    let start = || {
-        let db = db.clone();
-        http_server(move |c| {
-            c.store.path = db;
-            c.http.listen = vec![format!("127.0.0.1:{http_port}").parse().unwrap()];
-        })
-    };
-    let srv = start();
+    let replyd = RestartableRelay::new("pf-relay");
+    let srv = replyd.start();
     let conv = srv.conversation("bob@example.org");
-    let secret = data.path().join("ingress-password");
+    let secret = replyd.data.path().join("ingress-password");
     std::fs::write(&secret, format!("{PASSWORD}\n")).unwrap();
     let master = format!(
         "replyd    unix  -       n       n       -       -       pipe\n  \
-         flags=R user=nobody argv={} relay --url http://127.0.0.1:{http_port}{RELAY} \
+         flags=R user=nobody argv={} relay --url {} \
          --password-file {} --recipient ${{recipient}} --sender ${{sender}}\n",
         replyd_bin(),
+        replyd.url(),
         secret.display()
     );
     let pf = Postfix::start(
@@ -77,7 +69,7 @@ fn postfix_pipe_into_replyd_relay_defers_while_replyd_is_down() {
     assert!(!pf.log().contains("status=bounced"), "{}", pf.log());
 
     // Back: the deferred mail is delivered.
-    let srv = start();
+    let srv = replyd.start();
     pf.flush();
     assert!(
         wait_for(30, || count(&srv) == 2),

@@ -100,10 +100,12 @@ enum Command {
         /// A file holding the ingress password (else the URL's, else $INGRESS_PASSWORD).
         #[arg(long)]
         password_file: Option<PathBuf>,
-        /// The envelope recipient (Postfix ${recipient}, Exim $local_part@$domain).
+        /// The envelope recipient (Postfix ${recipient}); with `--mta exim` or `qmail`, by
+        /// default the `RECIPIENT` those MTAs put in the command's environment.
         #[arg(long)]
         recipient: Option<String>,
-        /// The envelope sender, empty for a bounce (Postfix ${sender}, Exim $sender_address).
+        /// The envelope sender, empty for a bounce (Postfix ${sender}); with `--mta exim` or
+        /// `qmail`, by default their `SENDER`.
         #[arg(long)]
         sender: Option<String>,
         /// Whose exit codes to speak.
@@ -186,8 +188,8 @@ pub fn main() -> ExitCode {
         return relay::main(relay::Args {
             url,
             password_file,
-            recipient,
-            sender,
+            recipient: recipient.or_else(|| mta.envelope_from_env("RECIPIENT")),
+            sender: sender.or_else(|| mta.envelope_from_env("SENDER")),
             mta,
         });
     }

@@ -30,6 +30,20 @@ pub enum Mta {
     Qmail,
 }
 
+impl Mta {
+    /// An envelope field from the environment the MTA runs its pipe in: Exim's `pipe`
+    /// transport and Qmail's `qmail-local` set `RECIPIENT` and `SENDER` (empty for a bounce).
+    /// Exim 4.94 and later refuse `$local_part`, `$domain` and `$sender_address` in a pipe
+    /// command (they are tainted: the sender chose them), so this is how the envelope
+    /// reaches us there. Postfix's pipe sets no such variables; its argv carries them.
+    pub fn envelope_from_env(self, name: &str) -> Option<String> {
+        match self {
+            Mta::Postfix => None,
+            Mta::Exim | Mta::Qmail => std::env::var(name).ok(),
+        }
+    }
+}
+
 /// The command line of `replyd relay`.
 #[derive(Debug)]
 pub struct Args {

@@ -18,7 +18,7 @@ use super::router::{Client, HttpState};
 use super::Ingress;
 use crate::config::UnknownRecipient;
 use crate::intake::{Arrival, DeliveryError, Provenance, Refusal, WayIn};
-use crate::store::{Destination, InboxReason, Stored};
+use crate::store::{Destination, InboxReason, StoreError, Stored};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::net::IpAddr;
@@ -260,6 +260,7 @@ pub async fn deliver(state: &HttpState, inbound: Inbound) -> Outcome {
         Err(DeliveryError::Refused(refusal)) => {
             Outcome::Rejected(format!("message refused: {refusal}"))
         }
+        Err(DeliveryError::Store(StoreError::TokenReused(why))) => Outcome::Unauthorized(why),
         Err(DeliveryError::Store(e)) => Outcome::StorageFault(e.to_string()),
     }
 }

@@ -10,6 +10,10 @@
 //! the front MTA knows each recipient's fate. STARTTLS (RFC 3207) swaps the stream under
 //! the session; bytes the client pipelined after the command are discarded, never read as
 //! if they had come over TLS (CVE-2011-0411), and the session starts over from `EHLO`.
+//!
+//! At about 600 lines this file is one concern on purpose: the states and every transition
+//! between them read together (what `RSET`, `STARTTLS` or a refusal resets is visible in one
+//! place). The DATA stage, which talks to the intake, is `session/data.rs`.
 
 mod data;
 

@@ -22,6 +22,10 @@ pub enum StoreError {
     Invalid(String),
     /// The store no longer takes deliveries (the server is shutting down).
     WriterGone,
+    /// A provider's signature token (Mailgun's) was used before with other content: a
+    /// replayed signature, found inside the delivery's transaction (two requests racing
+    /// with the same token). Refused for good, like the check made before the transaction.
+    TokenReused(String),
 }
 
 impl fmt::Display for StoreError {
@@ -41,6 +45,7 @@ impl fmt::Display for StoreError {
             StoreError::NotFound(what) => write!(f, "no conversation {what}"),
             StoreError::Invalid(why) => f.write_str(why),
             StoreError::WriterGone => f.write_str("the store has stopped taking deliveries"),
+            StoreError::TokenReused(why) => f.write_str(why),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! well-formed requests, a raw socket for the edge cases a client library will not produce,
 //! and the providers' payloads and signatures built the way each provider documents them.
 
-use super::{TestServer, DOMAIN};
+use super::{TempDir, TestServer, DOMAIN};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use replyd::Config;
@@ -370,4 +370,38 @@ pub fn replyd_relay(args: &[&str], input: &[u8]) -> std::process::Output {
     let _ = stdin.write_all(input);
     drop(stdin);
     child.wait_with_output().unwrap()
+}
+
+/// A replyd that a test can stop and start again on the same database and the same HTTP
+/// port, where an MTA's pipe into `replyd relay` expects it.
+pub struct RestartableRelay {
+    pub data: TempDir,
+    db: std::path::PathBuf,
+    pub http_port: u16,
+}
+
+impl RestartableRelay {
+    pub fn new(tag: &str) -> RestartableRelay {
+        let data = TempDir::new(tag);
+        let db = data.path().join("replyd.sqlite3");
+        RestartableRelay {
+            data,
+            db,
+            http_port: super::mta::free_port(),
+        }
+    }
+
+    /// Starts replyd (every ingress on) on the database and port.
+    pub fn start(&self) -> TestServer {
+        let (db, port) = (self.db.clone(), self.http_port);
+        http_server(move |c| {
+            c.store.path = db;
+            c.http.listen = vec![format!("127.0.0.1:{port}").parse().unwrap()];
+        })
+    }
+
+    /// The relay ingress's URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}{RELAY}", self.http_port)
+    }
 }

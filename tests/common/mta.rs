@@ -204,7 +204,7 @@ impl Drop for Postfix {
     }
 }
 
-fn chown(user: &str, path: &Path) {
+pub fn chown(user: &str, path: &Path) {
     let ok = run(Command::new("chown").arg("-R").arg(user).arg(path));
     assert!(ok.status.success(), "chown {user} {}", path.display());
 }

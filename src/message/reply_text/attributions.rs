@@ -47,9 +47,8 @@ fn starts_like_attribution(key: &str) -> bool {
 
 pub(super) fn has_email(s: &str) -> bool {
     let b = s.as_bytes();
-    b.iter().enumerate().any(|(i, &c)| {
-        c == b'@'
-            && i > 0
+    memchr::memchr_iter(b'@', b).any(|i| {
+        i > 0
             && i + 1 < b.len()
             && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] >= 0x80 || b".-_+".contains(&b[i - 1]))
             && (b[i + 1].is_ascii_alphanumeric() || b[i + 1] >= 0x80)
@@ -142,7 +141,7 @@ fn has_date(s: &str) -> bool {
             }
         }
     }
-    s.contains('年') || s.contains('月') || s.contains('日') || s.contains('년')
+    !s.is_ascii() && s.contains(['年', '月', '日', '년'])
 }
 
 /// A numeric date (`2016-03-03`, `2013/7/20`, `03.03.2016`), then a time (`17:21`),
@@ -150,12 +149,12 @@ fn has_date(s: &str) -> bool {
 fn starts_with_numeric_date_and_time(s: &str) -> bool {
     let mut words = s.split(' ');
     let is_date = |w: &str| {
-        let parts: Vec<&str> = w.split(['-', '/', '.']).collect();
-        parts.len() == 3
-            && parts
-                .iter()
-                .all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
-            && parts.iter().any(|p| p.len() == 4 || p.len() == 2)
+        let numeric =
+            |p: &str| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit());
+        w.split(['-', '/', '.']).count() == 3
+            && w.split(['-', '/', '.']).all(numeric)
+            && w.split(['-', '/', '.'])
+                .any(|p| p.len() == 4 || p.len() == 2)
     };
     let is_time = |w: &str| {
         let mut p = w.split(':');
@@ -166,11 +165,10 @@ fn starts_with_numeric_date_and_time(s: &str) -> bool {
     let (Some(d), Some(t)) = (words.next(), words.next()) else {
         return false;
     };
-    let rest: Vec<&str> = words.collect();
-    is_date(d)
-        && is_time(t)
-        && rest.len() <= 7
-        && !rest.iter().any(|w| w.ends_with(['.', '?', '!', ',']))
+    is_date(d) && is_time(t) && {
+        let rest: Vec<&str> = words.collect();
+        rest.len() <= 7 && !rest.iter().any(|w| w.ends_with(['.', '?', '!', ',']))
+    }
 }
 
 /// `s` ends with the word `w` (not with the end of a longer word; CJK verbs attach).
@@ -189,8 +187,9 @@ fn ends_with_word(s: &str, w: &str) -> bool {
 pub(super) fn may_end_attribution(key: &str) -> bool {
     ends_with_colon(key)
         || key.ends_with('>')
-        // "2016-03-03 17:21 GMT+01:00 Name"
-        || key.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        // "2016-03-03 17:21 GMT+01:00 Name" (a line that merely starts with a digit, as in
+        // a table or a numbered list, is not worth the whole check)
+        || (key.as_bytes().first().is_some_and(u8::is_ascii_digit) && has_date(key))
         // Without a colon only "… <address> wrote" qualifies.
         || (key.contains('@')
             && lexicon()
@@ -207,48 +206,24 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
     let body = text
         .trim_end_matches([':', '：'])
         .trim_end_matches([' ', '*']);
-    let lex = lexicon();
-    let verb_end = lex
-        .attribution_end_verbs
-        .iter()
-        .any(|v| ends_with_word(body, v));
-    let verb_mid = lex.attribution_mid_verbs.iter().any(|v| {
-        body.match_indices(v).any(|(i, _)| {
-            let before_ok = i == 0 || body[..i].ends_with([' ', '>', ')']);
-            let after = &body[i + v.len()..];
-            before_ok && (after.is_empty() || after.starts_with(' '))
-        })
-    });
-    // The verb right after a name and its address: "John Doe <doe@example.com> verb …".
-    let verb_after_address = lex.attribution_mid_verbs.iter().any(|v| {
-        body.match_indices(v).any(|(i, _)| {
-            let before = body[..i].trim_end();
-            let open = if before.ends_with('>') || before.ends_with(">)") {
-                before.rfind('<')
-            } else {
-                None
-            };
-            open.is_some_and(|o| {
-                has_email(&before[o..]) && before[..o].matches(' ').count() <= MAX_NAME_WORDS
-            })
-        })
-    });
-    let start_like = starts_like_attribution(text);
-    let date = has_date(body);
-    // "Bob Smith wrote on 3/3/2016 17:21:", "Anna schrieb am 03.03.2016 um 17:21:",
-    // "Example Support kirjoitti 3.3.2016 klo 17.21:": a name, the verb, a date and a
-    // time — nothing else.
-    let name_verb_date = lex.attribution_mid_verbs.iter().any(|v| {
-        body.match_indices(v).any(|(i, _)| {
-            let name = &body[..i];
-            let rest = &body[i + v.len()..];
-            name_is_plain(name) && date_and_time_only(rest) && has_time(rest)
-        })
-    });
+    // The cheap facts first; the lexicon scans below run only when the verdict depends on
+    // them (a body of lines that start with a digit would otherwise scan every verb of
+    // every language three times per line).
     let email = has_email(body);
+    if !colon && !email {
+        // "2016-03-03 17:21 GMT+01:00 Name": old Gmail, a date, a time and a name only.
+        return if starts_with_numeric_date_and_time(body) {
+            Strength::Weak
+        } else {
+            Strength::None
+        };
+    }
+    let date = has_date(body);
+    let start_like = starts_like_attribution(text);
+    let verb_end = || attribution_verb_ends(body);
     if !colon {
         // "On Wed, 14 Nov 2018 08:14:43 -0200 John Doe <john@doe.com> wrote"
-        if verb_end && start_like && date && email {
+        if date && email && start_like && verb_end() {
             return Strength::Strong;
         }
         // "2011/4/7 Nathan <support@example.com>" right above a quote.
@@ -261,20 +236,29 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
         }
         return Strength::None;
     }
+    let verb_mid = || has_mid_verb(body);
+    // The verb right after a name and its address: "John Doe <doe@example.com> verb …".
+    let verb_after_address = || has_verb_after_address(body);
+    // "Bob Smith wrote on 3/3/2016 17:21:", "Anna schrieb am 03.03.2016 um 17:21:",
+    // "Example Support kirjoitti 3.3.2016 klo 17.21:": a name, the verb, a date and a
+    // time — nothing else.
+    let name_verb_date = || has_name_verb_date(body);
     // "Quoting John <john@example.com>:" ("quoting" followed by a space).
-    let quoting = lex.quoting_prefixes.iter().any(|q| {
-        text.strip_prefix(q)
-            .is_some_and(|rest| rest.starts_with(' '))
-    });
+    let quoting = || {
+        lexicon().quoting_prefixes.iter().any(|q| {
+            text.strip_prefix(q)
+                .is_some_and(|rest| rest.starts_with(' '))
+        })
+    };
     // Name and address last, as Gmail writes it in languages without a verb:
     // "ср, 30 апр. 2025 г. в 15:19, John Doe <doe@example.com>:".
     let address_last = body.ends_with('>') || body.ends_with(">)");
-    if (verb_end && (date || email || start_like))
-        || (verb_mid && start_like && (date || email))
+    if ((date || email || start_like) && verb_end())
+        || (start_like && (date || email) && verb_mid())
         // "John Doe <doe@example.com> ezt írta (időpont: 2025. ápr. 30., Sze, 15:19):"
-        || (verb_after_address && date)
-        || name_verb_date
-        || (quoting && email)
+        || (date && verb_after_address())
+        || name_verb_date()
+        || (email && quoting())
         || (start_like && date && email && address_last)
     {
         return Strength::Strong;
@@ -282,14 +266,61 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
     // Right above a quote, less is enough; but a verb inside or an address alone is also
     // how a customer's own sentence introduces a quote ("I wrote this:", "I got this
     // from bob@example.com:"), so they need company.
-    if verb_end
-        || (verb_mid && (start_like || verb_after_address))
-        || (email && (address_last || (date && start_like)))
+    if (email && address_last)
         || (date && start_like)
+        || verb_end()
+        || ((start_like || verb_after_address()) && verb_mid())
     {
         return Strength::Weak;
     }
     Strength::None
+}
+
+/// The body ends with an attribution verb ("… wrote", "… a écrit").
+fn attribution_verb_ends(body: &str) -> bool {
+    lexicon()
+        .attribution_end_verbs
+        .iter()
+        .any(|v| ends_with_word(body, v))
+}
+
+/// An attribution verb stands as a word inside the body ("… wrote on …").
+fn has_mid_verb(body: &str) -> bool {
+    lexicon().attribution_mid_verbs.iter().any(|v| {
+        body.match_indices(v).any(|(i, _)| {
+            let before_ok = i == 0 || body[..i].ends_with([' ', '>', ')']);
+            let after = &body[i + v.len()..];
+            before_ok && (after.is_empty() || after.starts_with(' '))
+        })
+    })
+}
+
+/// A verb right after a name and its address: "John Doe <doe@example.com> verb …".
+fn has_verb_after_address(body: &str) -> bool {
+    lexicon().attribution_mid_verbs.iter().any(|v| {
+        body.match_indices(v).any(|(i, _)| {
+            let before = body[..i].trim_end();
+            let open = if before.ends_with('>') || before.ends_with(">)") {
+                before.rfind('<')
+            } else {
+                None
+            };
+            open.is_some_and(|o| {
+                has_email(&before[o..]) && before[..o].matches(' ').count() <= MAX_NAME_WORDS
+            })
+        })
+    })
+}
+
+/// A plain name, the verb, then a date and a time only.
+fn has_name_verb_date(body: &str) -> bool {
+    lexicon().attribution_mid_verbs.iter().any(|v| {
+        body.match_indices(v).any(|(i, _)| {
+            let name = &body[..i];
+            let rest = &body[i + v.len()..];
+            name_is_plain(name) && date_and_time_only(rest) && has_time(rest)
+        })
+    })
 }
 
 /// A quoted line (`> On … wrote:`, `>> Am … schrieb …:`) that is an attribution on its own.

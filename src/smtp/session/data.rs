@@ -144,7 +144,8 @@ impl Session {
                         }
                     )
                 });
-                tracing::info!(%peer, size, stored = %ids, duplicate, "message stored");
+                // The delivery's log line is the activity log's (one per attempt and recipient).
+                tracing::debug!(%peer, size, stored = %ids, duplicate, "message stored");
                 let text = if duplicate {
                     format!("Ok: already stored as {ids}")
                 } else {
@@ -210,7 +211,7 @@ impl Session {
             }
         }
         let ids: Vec<String> = stored.iter().map(Stored::to_string).collect();
-        tracing::info!(%peer, size, stored = %ids.join(" "), recipients = destinations.len(), "message stored (LMTP)");
+        tracing::debug!(%peer, size, stored = %ids.join(" "), recipients = destinations.len(), "message stored (LMTP)");
         if failed {
             self.errors += 1;
         }

@@ -38,8 +38,8 @@ pub(super) fn record(tx: &Connection, token: &ReplayToken, now: i64) -> Result<(
             token.expires_at
         ])?;
     if inserted == 0 && used_with(tx, &token.ingress, &token.token)? != Some(token.digest) {
-        return Err(StoreError::Invalid(format!(
-            "{} token {:?} was used before with other content: not written",
+        return Err(StoreError::TokenReused(format!(
+            "{} token {:?} was used before with other content: a replayed signature; not written",
             token.ingress, token.token
         )));
     }
