@@ -14,6 +14,7 @@ use super::proxy;
 use super::session::{Context, Protocol, Session};
 use super::stream::Stream;
 use super::tls::{Tls, TlsError};
+use super::unix_socket::bind_unix;
 use crate::config::Config;
 use crate::http::{Face, HttpState};
 use crate::metrics::{ConnectionRefusal, Listener};
@@ -22,7 +23,7 @@ use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
@@ -320,35 +321,6 @@ fn protocol_name(p: Protocol) -> &'static str {
         Protocol::Smtp => "SMTP",
         Protocol::Lmtp => "LMTP",
     }
-}
-
-/// Binds the LMTP Unix socket, replacing a stale socket file (but not a live one, nor
-/// anything that is not a socket), with `mode` as its permissions.
-pub(crate) fn bind_unix(path: &Path, mode: u32) -> std::io::Result<UnixListener> {
-    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if !meta.file_type().is_socket() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "exists and is not a socket",
-            ));
-        }
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AddrInUse,
-                "another server is listening on it",
-            ));
-        }
-        std::fs::remove_file(path)?;
-    }
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)?;
-        }
-    }
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    Ok(listener)
 }
 
 /// Re-reads the STARTTLS certificate on every SIGHUP (and otherwise just logs it, rather
