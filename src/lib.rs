@@ -13,7 +13,8 @@
 //! Data flows one way: socket → SMTP session (or an HTTP ingress: a provider's webhook, or
 //! an MTA posting `message/rfc822`) → intake → [`message`] extraction → [`store`]. Set
 //! `config.http.listen` and an `[ingress.*]` secret and [`Server::bind`] serves the HTTP
-//! ingresses too ([`Server::http_addrs`]).
+//! ingresses too ([`Server::http_addrs`]), with `/metrics`, `/healthz` and `/readyz` beside
+//! them, or on `config.operator.listen` alone ([`Server::operator_addrs`]).
 //!
 //! Everything in a stored message was written by its sender: show it to a person through
 //! [`display::escape`] (one-line fields) or [`display::escape_lines`] (reply text), and save
