@@ -4,9 +4,11 @@
 //! hours, so unknown keys are refused and every error names the file, the key and what is
 //! wrong with it.
 
+mod api;
 mod operator;
 mod values;
 
+pub use api::ApiConfig;
 pub use operator::{ActivityConfig, LogConfig, LogFormat};
 use values::{de_duration, de_size};
 pub use values::{parse_duration, parse_size, Network};
@@ -41,6 +43,7 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub ingress: IngressConfig,
+    pub api: ApiConfig,
 }
 
 /// `[outbound]`: stamping agent mail.
@@ -405,6 +408,7 @@ impl Config {
         }
         self.validate_mta()?;
         self.http.validate()?;
+        self.api.validate(self.http.request_timeout)?;
         self.ingress.validate()?;
         if self.conversations.closed_reply_text.contains(['\r', '\n']) {
             return Err((

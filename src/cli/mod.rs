@@ -1,4 +1,5 @@
-//! Command line: `serve`, `conversation …`, `inbox`, `backup`, `ingest`, `relay`.
+//! Command line: `serve`, `conversation …`, `inbox`, `api-key …`, `backup`, `ingest`,
+//! `relay`.
 //!
 //! Every command reads the same config file (`--config`, default `smtpd.toml`) so the
 //! database path and domains are the server's; `--database` overrides the path.
@@ -12,6 +13,7 @@
 //! private. `ingest` does not: a pipe transport puts its stderr in bounces to the sender.
 
 mod activity;
+mod api_key;
 mod ingest;
 mod parse;
 mod relay;
@@ -60,6 +62,9 @@ enum Command {
     Inbox(ListArgs),
     /// Lists delivery attempts, newest first: stored, refused (and why), deferred.
     Activity(activity::ActivityArgs),
+    /// Creates, lists and revokes the helpdesk API's keys.
+    #[command(subcommand)]
+    ApiKey(api_key::ApiKeyCommand),
     /// Writes a consistent copy of the database to PATH while the server runs.
     Backup {
         /// Where to write the copy (must not exist).
@@ -283,6 +288,10 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
             let store = open_store(&config)?;
             activity::run(&store, &args)
         }
+        Command::ApiKey(command) => {
+            let store = open_store(&config)?;
+            api_key::run(command, &store)
+        }
         Command::Stamp {
             conversation,
             print_sender,
@@ -434,6 +443,7 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
                 subject: subject.as_deref(),
                 domain: &domain,
                 ttl_seconds: ttl,
+                external_id: None,
             }))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&conv)?);

@@ -9,11 +9,15 @@
 //! status codes make it retry (`outcome.rs`): a storage fault must be retried, a refusal
 //! for good must not be, and neither may lose the mail.
 //!
+//! The helpdesk API (`api/`) is served by the same listener code, on `[http] listen` or
+//! on its own `[api] listen` ([`Face`]).
+//!
 //! Layout: `serve.rs` the listener and its shutdown, `router.rs` the paths and limits,
 //! `auth.rs` the signatures, `form.rs` the bodies (urlencoded and multipart, as bytes),
 //! `envelope.rs` where recipients come from, `outcome.rs` the delivery and the status
 //! codes, then one file per ingress.
 
+pub(crate) mod api;
 mod auth;
 mod envelope;
 mod form;
@@ -27,7 +31,16 @@ mod sendgrid;
 mod serve;
 
 pub(crate) use router::HttpState;
-pub(crate) use serve::{bind, serve, Acceptor};
+pub(crate) use serve::{bind, serve, Acceptor, ListenerSet};
+
+/// A group of routes that may have addresses of its own: the provider ingresses are
+/// always on `[http] listen`; the helpdesk API is there too unless `[api] listen` gives it
+/// its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Face {
+    Ingress,
+    Api,
+}
 
 /// An HTTP way in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,5 +1,8 @@
 //! The paths, the shared state and the limits every request is held to.
 //!
+//! A listener serves one or more faces ([`Face`]): the ingresses, the helpdesk API. Each
+//! face's routes are merged into one router per listener set, under the same limits.
+//!
 //! Every ingress answers on its Action Mailbox path and on a short alias. The limits sit
 //! in front of all of them: the body size (`413` from the `Content-Length`, or as soon as
 //! a streamed body passes it, without reading the rest), the time for a whole request
@@ -7,7 +10,7 @@
 //! (`503` with `Retry-After`, which every provider retries).
 
 use super::outcome::Outcome;
-use super::{mailgun, mandrill, postmark, relay, sendgrid, Ingress};
+use super::{mailgun, mandrill, postmark, relay, sendgrid, Face, Ingress};
 use crate::config::{read_secret, IngressConfig};
 use crate::intake::Intake;
 use axum::body::{Body, Bytes};
@@ -122,11 +125,29 @@ impl HttpState {
     }
 }
 
-/// The paths of every ingress under the shared limits.
-pub fn router(state: Arc<HttpState>) -> Router {
+/// The routes of each face in `faces`, under the shared limits.
+pub fn app(state: Arc<HttpState>, faces: &[Face]) -> Router {
     let config = &state.intake.config;
     let limit = config.http.request_limit(config.limits.max_message_size);
     let timeout = config.http.request_timeout;
+    let mut app = Router::new();
+    for face in faces {
+        app = app.merge(match face {
+            Face::Ingress => ingress_routes(),
+            Face::Api => super::api::routes(&state),
+        });
+    }
+    app.layer(RequestBodyLimitLayer::new(limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), at_capacity))
+        .with_state(state)
+}
+
+/// The paths of every ingress.
+fn ingress_routes() -> Router<Arc<HttpState>> {
     Router::new()
         .route(
             "/rails/action_mailbox/mailgun/inbound_emails/mime",
@@ -156,13 +177,6 @@ pub fn router(state: Arc<HttpState>) -> Router {
             post(relay::inbound),
         )
         .route("/ingress/relay", post(relay::inbound))
-        .layer(RequestBodyLimitLayer::new(limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
-        .layer(middleware::from_fn_with_state(state.clone(), at_capacity))
-        .with_state(state)
 }
 
 /// Past `max_concurrent_requests`, `503` at once rather than a queue nobody sees.

@@ -6,7 +6,8 @@
 //! what remains then is dropped, and the provider retries it. The header read timeout is
 //! hyper's; the body's size and time limits are the router's.
 
-use super::router::{router, Client, HttpState};
+use super::router::{app, Client, HttpState};
+use super::Face;
 use crate::shutdown::{Phase, ShutdownHandle};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -44,9 +45,13 @@ pub fn bind(addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, (SocketAddr, std::
 /// Gives the TLS acceptor with the certificate in use now (`None`: plain HTTP).
 pub type Acceptor = Arc<dyn Fn() -> Option<TlsAcceptor> + Send + Sync>;
 
-/// Serves until the shutdown reaches [`Phase::Draining`], then drains within the grace.
+/// Listeners and the faces they serve.
+pub type ListenerSet = (Vec<TcpListener>, Vec<Face>);
+
+/// Serves every set of listeners (each with its faces' routes) until the shutdown reaches
+/// [`Phase::Draining`], then drains them all within the grace.
 pub async fn serve(
-    listeners: Vec<TcpListener>,
+    sets: Vec<ListenerSet>,
     state: Arc<HttpState>,
     tls: Acceptor,
     shutdown: ShutdownHandle,
@@ -55,7 +60,6 @@ pub async fn serve(
     let grace = config.server.shutdown_grace;
     let header_timeout = config.http.header_timeout;
     let connections = Arc::new(Semaphore::new(config.http.max_connections));
-    let app = router(state.clone());
     let enabled = state.secrets().enabled();
     if enabled.is_empty() {
         tracing::info!("no [ingress.*] secret is set: every ingress path answers 404 until one is");
@@ -63,14 +67,24 @@ pub async fn serve(
     let graceful = Arc::new(GracefulShutdown::new());
     let mut tasks = JoinSet::new();
     let mut accepting = JoinSet::new();
-    for listener in listeners {
+    let listeners = sets.into_iter().flat_map(|(listeners, faces)| {
+        let app = app(state.clone(), &faces);
+        listeners
+            .into_iter()
+            .map(move |l| (l, faces.clone(), app.clone()))
+    });
+    for (listener, faces, app) in listeners {
         if let Ok(addr) = listener.local_addr() {
-            tracing::info!(%addr, ingresses = ?enabled, "listening for HTTP");
+            if faces.contains(&Face::Ingress) {
+                tracing::info!(%addr, ingresses = ?enabled, faces = ?faces, "listening for HTTP");
+            } else {
+                tracing::info!(%addr, "listening for the helpdesk API");
+            }
         }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let listener = Listener {
             listener,
-            app: app.clone(),
+            app,
             connections: connections.clone(),
             header_timeout,
             graceful: graceful.clone(),

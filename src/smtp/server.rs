@@ -15,7 +15,7 @@ use super::session::{Context, Protocol, Session};
 use super::stream::Stream;
 use super::tls::{Tls, TlsError};
 use crate::config::Config;
-use crate::http::HttpState;
+use crate::http::{Face, HttpState, ListenerSet};
 use crate::shutdown::{Phase, ShutdownHandle};
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
@@ -81,8 +81,9 @@ impl From<StoreError> for ServerError {
 pub struct Server {
     listeners: Vec<(TcpListener, Protocol)>,
     unix: Option<(UnixListener, PathBuf)>,
-    /// The HTTP listeners (`[http] listen`) and what their requests share.
-    http: Option<(Vec<TcpListener>, Arc<HttpState>)>,
+    /// The HTTP listeners (`[http] listen`, `[api] listen`) with the faces each serves,
+    /// and what their requests share.
+    http: Option<(Vec<ListenerSet>, Arc<HttpState>)>,
     ctx: Arc<Context>,
     shutdown: ShutdownHandle,
 }
@@ -109,14 +110,13 @@ impl Server {
             )),
             None => None,
         };
-        let http_listeners = crate::http::bind(&config.http.listen)
-            .map_err(|(addr, e)| ServerError::Bind(addr, e))?;
+        let sets = bind_http(&config)?;
         let ctx = Arc::new(Context::new(config, store, tls));
-        let http = if http_listeners.is_empty() {
+        let http = if sets.is_empty() {
             None
         } else {
             let state = HttpState::new(ctx.intake.clone()).map_err(ServerError::Ingress)?;
-            Some((http_listeners, Arc::new(state)))
+            Some((sets, Arc::new(state)))
         };
         Ok(Server {
             listeners,
@@ -147,8 +147,20 @@ impl Server {
 
     /// The HTTP addresses actually bound (`[http] listen`).
     pub fn http_addrs(&self) -> Vec<SocketAddr> {
+        self.face_addrs(Face::Ingress)
+    }
+
+    /// The addresses the helpdesk API is served on: `[api] listen` when set, else
+    /// `[http] listen`.
+    pub fn api_addrs(&self) -> Vec<SocketAddr> {
+        self.face_addrs(Face::Api)
+    }
+
+    fn face_addrs(&self, face: Face) -> Vec<SocketAddr> {
         self.http
             .iter()
+            .flat_map(|(sets, _)| sets.iter())
+            .filter(|(_, faces)| faces.contains(&face))
             .flat_map(|(listeners, _)| listeners.iter().filter_map(|l| l.local_addr().ok()))
             .collect()
     }
@@ -211,8 +223,8 @@ impl Server {
         } else {
             Arc::new(|| None)
         };
-        let http_task = http.map(|(listeners, state)| {
-            tokio::spawn(crate::http::serve(listeners, state, tls, shutdown.clone()))
+        let http_task = http.map(|(sets, state)| {
+            tokio::spawn(crate::http::serve(sets, state, tls, shutdown.clone()))
         });
         accept_tasks.push(tokio::spawn(reload_on_hangup(ctx.clone(), http_state)));
         let upkeep = {
@@ -254,6 +266,29 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Binds `[http] listen` (the ingresses, and the API unless it has addresses of its own)
+/// and `[api] listen`.
+fn bind_http(config: &Config) -> Result<Vec<ListenerSet>, ServerError> {
+    let bind = |addrs: &[SocketAddr]| {
+        crate::http::bind(addrs).map_err(|(addr, e)| ServerError::Bind(addr, e))
+    };
+    let mut sets = Vec::new();
+    let own_api = !config.api.listen.is_empty();
+    let http = bind(&config.http.listen)?;
+    if !http.is_empty() {
+        let faces = if own_api {
+            vec![Face::Ingress]
+        } else {
+            vec![Face::Ingress, Face::Api]
+        };
+        sets.push((http, faces));
+    }
+    if own_api {
+        sets.push((bind(&config.api.listen)?, vec![Face::Api]));
+    }
+    Ok(sets)
 }
 
 fn protocol_name(p: Protocol) -> &'static str {
