@@ -25,7 +25,7 @@ const CHUNK: usize = 64 * 1024;
     params(("id" = i64, Path, minimum = 1, maximum = 9007199254740991.0, description = "The attachment's id")),
     responses(
         (status = 200, description = "The attachment, with its stored content type",
-         content_type = "application/octet-stream", body = String,
+         content_type = "*/*", body = String,
          headers(("content-disposition" = String, description = "attachment, with a safe file name"))),
         (status = 400, description = "Not an attachment id", body = ErrorBody),
         (status = 401, description = "No valid API key", body = ErrorBody),
