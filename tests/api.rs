@@ -12,24 +12,6 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Instant;
 
-/// Creates a conversation for bob@example.org; returns its JSON.
-fn conversation(srv: &TestServer, key: &str) -> Value {
-    let r = api_create_conversation(srv, key, "bob@example.org", None);
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.json()
-}
-
-/// Delivers a plain reply to `to` over SMTP; asserts `250`.
-fn smtp_reply(srv: &TestServer, to: &str, text: &str) {
-    let id = unique_id();
-    let (code, text) = smtp_deliver(
-        srv.addr,
-        to,
-        &reply_to(to, &format!("{id}@example.org"), text),
-    );
-    assert_eq!(code, 250, "{text}");
-}
-
 #[test]
 fn keys_are_made_listed_and_revoked_while_the_server_runs() {
     let (srv, key) = api_server(|_| {});
@@ -211,7 +193,7 @@ fn create_retry_then_an_smtp_reply_its_raw_bytes_and_its_attachment() {
 #[test]
 fn a_stamped_outgoing_message_is_answered_into_the_same_conversation() {
     let (srv, key) = api_server(|c| c.outbound.display_name = Some("Example Support".into()));
-    let c = conversation(&srv, &key);
+    let c = api_conversation(&srv, &key);
     let uuid = c["uuid"].as_str().unwrap();
     let address = c["reply_address"].as_str().unwrap();
     let agent = b"From: Alice <alice@support.example.com>\r\nTo: bob@example.org\r\n\
@@ -294,200 +276,13 @@ fn a_stamped_outgoing_message_is_answered_into_the_same_conversation() {
 }
 
 #[test]
-fn every_endpoint_says_404_for_an_unknown_id_and_400_for_a_malformed_one() {
-    let (srv, api_key) = api_server(|_| {});
-    let key = Some(api_key.as_str());
-    let unknown = "01234567-89ab-4def-8123-456789abcdef";
-    for path in [
-        format!("/api/v1/conversations/{unknown}"),
-        format!("/api/v1/conversations/{unknown}/messages"),
-        "/api/v1/messages/999999".to_string(),
-        "/api/v1/messages/999999/raw".to_string(),
-        "/api/v1/attachments/999999".to_string(),
-        "/api/v1/nothing/here".to_string(),
-    ] {
-        api_get(&srv, key, &path).assert_api_error(404, "not_found");
-    }
-    api_post_json(
-        &srv,
-        key,
-        &format!("/api/v1/conversations/{unknown}/close"),
-        &json!({}),
-    )
-    .assert_api_error(404, "not_found");
-    api_request(
-        api_addr(&srv),
-        key,
-        "POST",
-        &format!("/api/v1/conversations/{unknown}/outgoing"),
-        Some("message/rfc822"),
-        b"From: a@b\r\n\r\nx\r\n".to_vec(),
-    )
-    .assert_api_error(404, "not_found");
-    for bad in [
-        "not-a-uuid",
-        "01234567-89AB-4DEF-8123-456789ABCDEF",
-        "%FF%FE",
-    ] {
-        for path in [
-            format!("/api/v1/conversations/{bad}"),
-            format!("/api/v1/conversations/{bad}/messages"),
-        ] {
-            api_get(&srv, key, &path).assert_api_error(400, "invalid_id");
-        }
-    }
-    for bad in ["abc", "0", "-1", "99999999999999999999999", "1.5"] {
-        for path in [
-            format!("/api/v1/messages/{bad}"),
-            format!("/api/v1/messages/{bad}/raw"),
-            format!("/api/v1/attachments/{bad}"),
-        ] {
-            api_get(&srv, key, &path).assert_api_error(400, "invalid_id");
-        }
-    }
-    let c = conversation(&srv, &api_key);
-    let uuid = c["uuid"].as_str().unwrap();
-    for query in ["limit=0", "limit=abc", "after=-1", "after=1e3"] {
-        api_get(
-            &srv,
-            key,
-            &format!("/api/v1/conversations/{uuid}/messages?{query}"),
-        )
-        .assert_api_error(400, "invalid_parameter");
-    }
-    for query in ["after=-1", "wait=-5", "wait=x", "limit=0"] {
-        api_get(&srv, key, &format!("/api/v1/events?{query}"))
-            .assert_api_error(400, "invalid_parameter");
-    }
-    api_get(&srv, key, "/api/v1/inbox?before=0").assert_api_error(400, "invalid_parameter");
-    api_get(&srv, key, "/api/v1/conversations").assert_api_error(400, "missing_parameter");
-    // A limit past the cap is cut, not refused.
-    let capped = api_get(
-        &srv,
-        key,
-        &format!("/api/v1/conversations/{uuid}/messages?limit=100000"),
-    );
-    assert_eq!(capped.status, 200, "{}", capped.body);
-
-    // Bodies.
-    let create = |body: &[u8], content_type: &str| {
-        api_request(
-            api_addr(&srv),
-            key,
-            "POST",
-            "/api/v1/conversations",
-            Some(content_type),
-            body.to_vec(),
-        )
-    };
-    create(b"{not json", "application/json").assert_api_error(400, "invalid_body");
-    create(b"[]", "application/json").assert_api_error(400, "invalid_body");
-    create(
-        br#"{"contact":"bob@example.org","colour":"red"}"#,
-        "application/json",
-    )
-    .assert_api_error(400, "invalid_body");
-    create(br#"{"channel":"web"}"#, "application/json").assert_api_error(400, "invalid_body");
-    for contact in [
-        "",
-        "bob",
-        "bob@",
-        "<bob@example.org>",
-        "bob @example.org",
-        "a@b@c",
-    ] {
-        create(
-            json!({ "contact": contact }).to_string().as_bytes(),
-            "application/json",
-        )
-        .assert_api_error(400, "invalid_body");
-    }
-    create(
-        br#"{"contact":"bob@example.org","channel":"no spaces"}"#,
-        "application/json",
-    )
-    .assert_api_error(400, "invalid_body");
-    create(
-        br#"{"contact":"bob@example.org","external_id":""}"#,
-        "application/json",
-    )
-    .assert_api_error(400, "invalid_body");
-    create(
-        br#"{"contact":"bob@example.org","domain":"evil.example"}"#,
-        "application/json",
-    )
-    .assert_api_error(400, "unknown_domain");
-    create(br#"{"contact":"bob@example.org"}"#, "text/plain")
-        .assert_api_error(415, "unsupported_media_type");
-    let huge = json!({ "contact": "bob@example.org", "subject": "x".repeat(100_000) });
-    create(huge.to_string().as_bytes(), "application/json").assert_api_error(413, "too_large");
-    // The second domain, named in another case, is accepted.
-    let other = create(
-        br#"{"contact":"bob@example.org","domain":"HELP.example.org"}"#,
-        "application/json",
-    );
-    assert_eq!(other.status, 201, "{}", other.body);
-    assert!(other.json()["reply_address"]
-        .as_str()
-        .unwrap()
-        .ends_with("@help.example.org"));
-
-    // Outgoing: not a message, wrong type, too large.
-    let outgoing = format!("/api/v1/conversations/{uuid}/outgoing");
-    let post = |body: &[u8], content_type: &str| {
-        api_request(
-            api_addr(&srv),
-            key,
-            "POST",
-            &outgoing,
-            Some(content_type),
-            body.to_vec(),
-        )
-    };
-    post(b"", "message/rfc822").assert_api_error(400, "invalid_message");
-    post(b"just some text\r\n", "message/rfc822").assert_api_error(400, "invalid_message");
-    post(b"From: a@b\r\n\r\nx\r\n", "text/plain").assert_api_error(415, "unsupported_media_type");
-    // A wrong method is 405, as JSON.
-    api_request(
-        api_addr(&srv),
-        key,
-        "DELETE",
-        &format!("/api/v1/conversations/{uuid}"),
-        None,
-        vec![],
-    )
-    .assert_api_error(405, "method_not_allowed");
-}
-
-#[test]
-fn outgoing_mail_past_the_message_size_limit_is_413() {
-    let (srv, key) = api_server(|c| c.limits.max_message_size = 10_000);
-    let c = conversation(&srv, &key);
-    let mut big =
-        b"From: Alice <alice@support.example.com>\r\nTo: bob@example.org\r\n\r\n".to_vec();
-    big.extend(std::iter::repeat_n(b'x', 20_000));
-    api_request(
-        api_addr(&srv),
-        Some(&key),
-        "POST",
-        &format!(
-            "/api/v1/conversations/{}/outgoing",
-            c["uuid"].as_str().unwrap()
-        ),
-        Some("message/rfc822"),
-        big,
-    )
-    .assert_api_error(413, "too_large");
-}
-
-#[test]
 fn paging_returns_every_message_exactly_once_while_new_ones_arrive() {
     let (srv, key) = api_server(|_| {});
-    let c = conversation(&srv, &key);
+    let c = api_conversation(&srv, &key);
     let uuid = c["uuid"].as_str().unwrap();
     let address = c["reply_address"].as_str().unwrap();
     for i in 0..7 {
-        smtp_reply(&srv, address, &format!("early {i}"));
+        deliver_reply(&srv, address, &format!("early {i}"));
     }
     let mut seen = Vec::new();
     let mut after = 0;
@@ -511,8 +306,8 @@ fn paging_returns_every_message_exactly_once_while_new_ones_arrive() {
             after = *last;
         }
         if round < 4 {
-            smtp_reply(&srv, address, &format!("late {round} a"));
-            smtp_reply(&srv, address, &format!("late {round} b"));
+            deliver_reply(&srv, address, &format!("late {round} a"));
+            deliver_reply(&srv, address, &format!("late {round} b"));
             delivered += 2;
         } else if page["next"].is_null() && ids.is_empty() {
             break;
@@ -528,9 +323,9 @@ fn paging_returns_every_message_exactly_once_while_new_ones_arrive() {
 #[test]
 fn events_wait_for_the_next_reply_and_resume_from_a_cursor() {
     let (srv, key) = api_server(|c| c.api.max_wait = Duration::from_secs(2));
-    let c = conversation(&srv, &key);
+    let c = api_conversation(&srv, &key);
     let address = c["reply_address"].as_str().unwrap().to_string();
-    smtp_reply(&srv, &address, "first");
+    deliver_reply(&srv, &address, "first");
     let all = api_get(&srv, Some(&key), "/api/v1/events").json();
     assert_eq!(all["events"].as_array().unwrap().len(), 1);
     assert_eq!(all["events"][0]["type"], "message.received");
@@ -574,7 +369,7 @@ fn events_wait_for_the_next_reply_and_resume_from_a_cursor() {
         (r, started.elapsed())
     });
     std::thread::sleep(Duration::from_millis(300));
-    smtp_reply(&srv, &address, "second");
+    deliver_reply(&srv, &address, "second");
     let (r, took) = poll.join().unwrap();
     let v = r.json();
     assert_eq!(v["events"].as_array().unwrap().len(), 1, "{}", r.body);

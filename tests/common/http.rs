@@ -507,3 +507,21 @@ pub fn api_create_conversation(
     }
     api_post_json(srv, Some(key), "/api/v1/conversations", &body)
 }
+
+/// Creates a conversation for bob@example.org through the API; returns its JSON.
+pub fn api_conversation(srv: &TestServer, key: &str) -> serde_json::Value {
+    let r = api_create_conversation(srv, key, "bob@example.org", None);
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()
+}
+
+/// Delivers a plain reply to `to` over SMTP; asserts `250`.
+pub fn deliver_reply(srv: &TestServer, to: &str, text: &str) {
+    let id = super::unique_id();
+    let (code, text) = super::smtp_deliver(
+        srv.addr,
+        to,
+        &reply_to(to, &format!("{id}@example.org"), text),
+    );
+    assert_eq!(code, 250, "{text}");
+}
