@@ -3,14 +3,14 @@
 #   1. SMTP alone (examples/load.rs: SESSIONS sessions, MESSAGES messages of 1 KiB), which
 #      also fills the conversation the reads page through;
 #   2. for 10 and 50 API clients (bench/api_load.rs: message by id and pages of 50,
-#      alternating): the API alone for SECONDS, then the API and the same SMTP load at once.
-# Prints each figure; loopback only. Knobs: SESSIONS (10), MESSAGES (20000), SECONDS (20),
+#      alternating): the API alone for DURATION seconds, then the API and the same SMTP load at once.
+# Prints each figure; loopback only. Knobs: SESSIONS (10), MESSAGES (20000), DURATION (20),
 # CLIENTS ("10 50"), SKIP_BUILD (0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SESSIONS=${SESSIONS:-10}
 MESSAGES=${MESSAGES:-20000}
-SECONDS_EACH=${SECONDS:-20}
+SECONDS_EACH=${DURATION:-20}
 CLIENTS=${CLIENTS:-10 50}
 
 [ "${SKIP_BUILD:-0}" = 1 ] || nice -n 10 cargo build --release --quiet --bin replyd --example load --example api_load

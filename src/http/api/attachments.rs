@@ -3,7 +3,7 @@
 //! sniffed or rendered by a browser.
 
 use super::errors::{ApiError, ErrorBody};
-use super::id_param;
+use super::{id_param, read_off_runtime};
 use crate::http::HttpState;
 use crate::message::safe_filename;
 use crate::store::StoredAttachment;
@@ -38,7 +38,11 @@ pub async fn download(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = id_param(path, "attachment")?;
-    let Some(StoredAttachment { info, data }) = state.intake.store.attachment(id).await? else {
+    let found = read_off_runtime(&state.intake.store, move |store| async move {
+        store.attachment(id).await
+    })
+    .await?;
+    let Some(StoredAttachment { info, data }) = found else {
         return Err(ApiError::not_found(format!("no attachment {id}")));
     };
     let Some(data) = data else {

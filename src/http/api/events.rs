@@ -4,7 +4,7 @@
 
 use super::errors::{ApiError, ErrorBody};
 use super::model::{EventPage, InboxPage};
-use super::{json, Query, MAX_PAGE};
+use super::{json, read_off_runtime, Query, MAX_PAGE};
 use crate::http::HttpState;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
@@ -34,7 +34,10 @@ pub async fn inbox(State(state): State<Arc<HttpState>>, uri: Uri) -> Result<Resp
     let query = Query::of(&uri);
     let before = query.int("before", 1)?.unwrap_or(i64::MAX);
     let limit = query.limit()?;
-    let entries = state.intake.store.inbox_before(before, limit).await?;
+    let entries = read_off_runtime(&state.intake.store, move |store| async move {
+        store.inbox_before(before, limit).await
+    })
+    .await?;
     let next = if entries.len() == limit {
         entries.last().map(|e| e.id)
     } else {
@@ -78,12 +81,19 @@ pub async fn poll(State(state): State<Arc<HttpState>>, uri: Uri) -> Result<Respo
     let max_wait = state.intake.config.api.max_wait;
     let wait = Duration::from_secs(u64::try_from(wait).unwrap_or(0)).min(max_wait);
     let store = &state.intake.store;
-    let mut batch = store.messages_after(after, limit).await?;
+    let mut batch = read_off_runtime(store, move |store| async move {
+        store.messages_after(after, limit).await
+    })
+    .await?;
     if batch.is_empty() && !wait.is_zero() {
         let mut subscription = store.subscribe(after);
         if let Ok(first) = tokio::time::timeout(wait, subscription.next()).await {
             let first = first?;
-            let rest = store.messages_after(first.id, limit - 1).await?;
+            let from = first.id;
+            let rest = read_off_runtime(store, move |store| async move {
+                store.messages_after(from, limit - 1).await
+            })
+            .await?;
             batch.push(first);
             batch.extend(rest);
         }

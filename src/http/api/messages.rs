@@ -3,7 +3,7 @@
 
 use super::errors::{ApiError, ErrorBody};
 use super::model::{MessageBody, MessagePage};
-use super::{id_param, json, typed, uuid_param, Query};
+use super::{id_param, json, read_off_runtime, typed, uuid_param, Query};
 use crate::http::HttpState;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -41,11 +41,10 @@ pub async fn page(
     let query = Query::of(&uri);
     let after = query.int("after", 0)?.unwrap_or(0);
     let limit = query.limit()?;
-    let messages = state
-        .intake
-        .store
-        .conversation_messages(&uuid, after, limit)
-        .await?;
+    let messages = read_off_runtime(&state.intake.store, move |store| async move {
+        store.conversation_messages(&uuid, after, limit).await
+    })
+    .await?;
     let next = if messages.len() == limit {
         messages.last().map(|m| m.id)
     } else {
@@ -80,7 +79,11 @@ pub async fn show(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = id_param(path, "message")?;
-    match state.intake.store.message(id).await? {
+    let message = read_off_runtime(&state.intake.store, move |store| async move {
+        store.message(id).await
+    })
+    .await?;
+    match message {
         Some(m) => Ok(json(StatusCode::OK, &MessageBody::from(m))),
         None => Err(ApiError::not_found(format!("no message {id}"))),
     }
@@ -106,7 +109,11 @@ pub async fn raw(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = id_param(path, "message")?;
-    match state.intake.store.raw_message(id).await? {
+    let raw = read_off_runtime(&state.intake.store, move |store| async move {
+        store.raw_message(id).await
+    })
+    .await?;
+    match raw {
         Some(bytes) => Ok(typed(StatusCode::OK, "message/rfc822", bytes)),
         None => Err(ApiError::not_found(format!("no message {id}"))),
     }

@@ -28,6 +28,7 @@ mod openapi;
 mod outgoing;
 
 use super::router::HttpState;
+use crate::store::{Store, StoreError};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::Path;
@@ -81,6 +82,25 @@ pub fn routes(state: &Arc<HttpState>) -> Router<Arc<HttpState>> {
             keys::require_key,
         ));
     Router::new().nest("/api/v1", api)
+}
+
+/// Runs a store read on a blocking thread, not on the runtime's workers: a SQLite call
+/// blocks its thread (and a page of messages takes a while), and the SMTP sessions share
+/// those workers, so a burst of API reads must not stall them.
+async fn read_off_runtime<T, F, Fut>(store: &Store, read: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(Store) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let store = store.clone();
+    let runtime = tokio::runtime::Handle::current();
+    match tokio::task::spawn_blocking(move || runtime.block_on(read(store))).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(e) => Err(ApiError::unavailable(format!(
+            "the read did not finish: {e}"
+        ))),
+    }
 }
 
 /// A JSON answer.

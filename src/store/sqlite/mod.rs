@@ -270,7 +270,7 @@ impl Backend for SqliteStore {
         after: i64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let conn = self.reader();
+        let conn = self.conn();
         let conv = conversations::by_uuid(&conn, uuid)?;
         reads::messages_where(
             &conn,
@@ -280,12 +280,12 @@ impl Backend for SqliteStore {
     }
 
     async fn attachment(&self, attachment_id: i64) -> Result<Option<StoredAttachment>, StoreError> {
-        reads::attachment(&self.reader(), attachment_id)
+        reads::attachment(&self.conn(), attachment_id)
     }
 
     async fn inbox_before(&self, before: i64, limit: usize) -> Result<Vec<InboxEntry>, StoreError> {
         reads::inbox_before(
-            &self.reader(),
+            &self.conn(),
             before,
             i64::try_from(limit).unwrap_or(i64::MAX),
         )
@@ -320,7 +320,7 @@ impl Backend for SqliteStore {
     }
 
     async fn message(&self, id: i64) -> Result<Option<StoredMessage>, StoreError> {
-        Ok(reads::messages_where(&self.reader(), "m.id = ?1", &[id])?.pop())
+        Ok(reads::messages_where(&self.conn(), "m.id = ?1", &[id])?.pop())
     }
 
     async fn attachment_data(&self, attachment_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
