@@ -45,3 +45,28 @@ impl ApiConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    const MINIMAL: &str = "[server]\ndomains = [\"support.example.com\"]\n";
+
+    #[test]
+    fn api_settings_parse_and_are_checked() {
+        let c = Config::from_toml(
+            &format!("{MINIMAL}[api]\nlisten = [\"10.0.0.5:8026\"]\nmax_wait = \"10s\"\n"),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(c.api.listen, vec!["10.0.0.5:8026".parse().unwrap()]);
+        assert_eq!(c.api.max_wait.as_secs(), 10);
+        let d = Config::from_toml(MINIMAL, "x").unwrap();
+        assert!(d.api.listen.is_empty());
+        assert_eq!(d.api.max_wait.as_secs(), 30);
+        for bad in ["max_wait = \"0s\"", "max_wait = \"300s\"", "colour = 1"] {
+            let err = Config::from_toml(&format!("{MINIMAL}[api]\n{bad}\n"), "x").unwrap_err();
+            assert!(err.key.as_deref().unwrap_or("").starts_with("api."), "{err}");
+        }
+    }
+}
