@@ -173,6 +173,8 @@ fn create_retry_then_an_smtp_reply_its_raw_bytes_and_its_attachment() {
     let file = api_get(&srv, Some(&key), attachment["url"].as_str().unwrap());
     assert_eq!(file.status, 200);
     assert_eq!(file.bytes, pdf);
+    let length = pdf.len().to_string();
+    assert_eq!(file.header("content-length"), Some(length.as_str()));
     assert_eq!(file.header("content-type"), Some("application/pdf"));
     assert_eq!(file.header("x-content-type-options"), Some("nosniff"));
     let disposition = file.header("content-disposition").unwrap();

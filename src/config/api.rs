@@ -66,7 +66,10 @@ mod tests {
         assert_eq!(d.api.max_wait.as_secs(), 30);
         for bad in ["max_wait = \"0s\"", "max_wait = \"300s\"", "colour = 1"] {
             let err = Config::from_toml(&format!("{MINIMAL}[api]\n{bad}\n"), "x").unwrap_err();
-            assert!(err.key.as_deref().unwrap_or("").starts_with("api."), "{err}");
+            assert!(
+                err.key.as_deref().unwrap_or("").starts_with("api."),
+                "{err}"
+            );
         }
     }
 }

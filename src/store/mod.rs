@@ -26,8 +26,8 @@ pub(crate) use model::{
     OutgoingRecord, OutgoingThread, ReplayToken, Stored, TokenStatus,
 };
 pub use model::{
-    Activity, ActivityFilter, ApiKey, AttachmentInfo, Conversation, InboxEntry, NewConversation,
-    StoreStats, StoredAttachment, StoredMessage, ATTACHMENTS_LISTED,
+    Activity, ActivityFilter, ApiKey, AttachmentInfo, AttachmentReader, Conversation, InboxEntry,
+    NewConversation, StoreStats, StoredAttachment, StoredMessage, ATTACHMENTS_LISTED,
 };
 pub use sqlite::permission_warning;
 pub use subscription::Subscription;
@@ -267,7 +267,7 @@ impl Store {
         self.backend.conversation_messages(uuid, after, limit).await
     }
 
-    /// An attachment's description and, when it was kept, its bytes.
+    /// An attachment's description and, when it was kept, a reader of its bytes.
     pub async fn attachment(
         &self,
         attachment_id: i64,

@@ -123,11 +123,34 @@ pub struct AttachmentInfo {
     pub skipped_reason: Option<String>,
 }
 
-/// An attachment's description and its bytes (`None` when they were not kept).
-#[derive(Debug, Clone)]
+/// An attachment's description and its bytes (`None` when they were not kept), to be read
+/// a piece at a time.
+#[derive(Debug)]
 pub struct StoredAttachment {
     pub info: AttachmentInfo,
-    pub data: Option<Vec<u8>>,
+    pub data: Option<AttachmentReader>,
+}
+
+/// An attachment's bytes, read from the store as they are asked for: a download never holds
+/// the whole attachment in memory. Reading blocks (it is storage I/O).
+pub struct AttachmentReader {
+    /// How many bytes there are.
+    pub len: u64,
+    pub(crate) source: Box<dyn std::io::Read + Send>,
+}
+
+impl std::io::Read for AttachmentReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.source.read(buf)
+    }
+}
+
+impl std::fmt::Debug for AttachmentReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachmentReader")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A row of the operator inbox.

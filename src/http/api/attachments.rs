@@ -1,17 +1,18 @@
-//! An attachment's bytes: streamed to the client in chunks, with its stored content type
-//! (when that is a well-formed media type), as a download under a sanitised name, never
-//! sniffed or rendered by a browser.
+//! An attachment's bytes: streamed from the store to the client in chunks, with its stored
+//! content type (when that is a well-formed media type), as a download under a sanitised
+//! name, never sniffed or rendered by a browser.
 
 use super::errors::{ApiError, ErrorBody};
 use super::{id_param, read_off_runtime};
 use crate::http::HttpState;
 use crate::message::safe_filename;
-use crate::store::StoredAttachment;
+use crate::store::{AttachmentReader, StoredAttachment};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::io::Read as _;
 use std::sync::Arc;
 
 /// Bytes per chunk of the body.
@@ -55,20 +56,11 @@ pub async fn download(
             ),
         ));
     };
-    let data = Bytes::from(data);
-    let chunks = (0..data.len())
-        .step_by(CHUNK)
-        .map(move |start| {
-            Ok::<_, std::io::Error>(data.slice(start..(start + CHUNK).min(data.len())))
-        })
-        .collect::<Vec<_>>();
-    let mut response = (
-        StatusCode::OK,
-        Body::from_stream(futures_util::stream::iter(chunks)),
-    )
-        .into_response();
+    let len = data.len;
+    let mut response = (StatusCode::OK, Body::from_stream(chunks(data))).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, media_type(&info.content_type));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     headers.insert(
         header::CONTENT_DISPOSITION,
         disposition(&safe_filename(info.filename.as_deref(), &info.content_type)),
@@ -82,6 +74,35 @@ pub async fn download(
         HeaderValue::from_static("default-src 'none'; sandbox"),
     );
     Ok(response)
+}
+
+/// The attachment's bytes as a stream of chunks, read from the store on a blocking thread
+/// as the client takes them (at most two chunks ahead): a download holds two chunks in
+/// memory, not the attachment, and a slow client slows only its own reads.
+fn chunks(
+    mut data: AttachmentReader,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tokio::task::spawn_blocking(move || {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let item = match data.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => Ok(Bytes::copy_from_slice(&buf[..n])),
+                Err(e) => {
+                    tracing::error!(error = %e, "attachment download cut: the store could not be read");
+                    Err(e)
+                }
+            };
+            let failed = item.is_err();
+            if tx.blocking_send(item).is_err() || failed {
+                return;
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
 }
 
 /// The stored content type when it is a plain `type/subtype` (what a sender wrote; anything

@@ -280,7 +280,10 @@ impl Backend for SqliteStore {
     }
 
     async fn attachment(&self, attachment_id: i64) -> Result<Option<StoredAttachment>, StoreError> {
-        reads::attachment(&self.conn(), attachment_id)
+        let (path, busy_timeout) = (self.config.path.as_path(), self.config.busy_timeout);
+        reads::attachment(&self.conn(), attachment_id, || {
+            open_connection(path, busy_timeout)
+        })
     }
 
     async fn inbox_before(&self, before: i64, limit: usize) -> Result<Vec<InboxEntry>, StoreError> {

@@ -1,8 +1,8 @@
 //! Reading messages, attachments, the raw bytes and the operator inbox back; the backup.
 
 use super::super::{
-    split_flags, AttachmentInfo, Automated, Direction, InboxEntry, InboxReason, StoreError,
-    StoreStats, StoredAttachment, StoredMessage, ATTACHMENTS_LISTED,
+    split_flags, AttachmentInfo, AttachmentReader, Automated, Direction, InboxEntry, InboxReason,
+    StoreError, StoreStats, StoredAttachment, StoredMessage, ATTACHMENTS_LISTED,
 };
 use super::permissions;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -108,19 +108,21 @@ pub(super) fn messages_where(
     Ok(messages)
 }
 
-/// An attachment's description and its bytes, when kept.
+/// An attachment's description and, when its bytes were kept, a reader of them that reads
+/// the blob a chunk at a time on a connection of its own (`open`), never all of it at once.
 pub(super) fn attachment(
     conn: &Connection,
     attachment_id: i64,
+    open: impl FnOnce() -> Result<Connection, StoreError>,
 ) -> Result<Option<StoredAttachment>, StoreError> {
-    Ok(conn
+    let row = conn
         .prepare_cached(
-            "SELECT id, filename, content_type, size, content_id, inline, skipped_reason, data \
-             FROM attachments WHERE id = ?1",
+            "SELECT id, filename, content_type, size, content_id, inline, skipped_reason, \
+             length(data) FROM attachments WHERE id = ?1",
         )?
         .query_row([attachment_id], |r| {
-            Ok(StoredAttachment {
-                info: AttachmentInfo {
+            Ok((
+                AttachmentInfo {
                     id: r.get(0)?,
                     filename: r.get(1)?,
                     content_type: r.get(2)?,
@@ -129,10 +131,53 @@ pub(super) fn attachment(
                     inline: r.get::<_, i64>(5)? != 0,
                     skipped_reason: r.get(6)?,
                 },
-                data: r.get::<_, Option<Vec<u8>>>(7)?,
-            })
+                r.get::<_, Option<i64>>(7)?,
+            ))
         })
-        .optional()?)
+        .optional()?;
+    let Some((info, len)) = row else {
+        return Ok(None);
+    };
+    let data = match len {
+        None => None,
+        Some(len) => Some(AttachmentReader {
+            len: u64::try_from(len).unwrap_or(0),
+            source: Box::new(BlobReader {
+                conn: open()?,
+                row: attachment_id,
+                at: 0,
+                len: usize::try_from(len).unwrap_or(0),
+            }),
+        }),
+    };
+    Ok(Some(StoredAttachment { info, data }))
+}
+
+/// Reads an attachment's blob from `at` on, opening it for each read (attachments are never
+/// changed once written, so the pieces are of one value).
+struct BlobReader {
+    conn: Connection,
+    row: i64,
+    at: usize,
+    len: usize,
+}
+
+impl std::io::Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = buf.len().min(self.len.saturating_sub(self.at));
+        if want == 0 {
+            return Ok(0);
+        }
+        let blob = self
+            .conn
+            .blob_open(rusqlite::MAIN_DB, "attachments", "data", self.row, true)
+            .map_err(std::io::Error::other)?;
+        let n = blob
+            .read_at(&mut buf[..want], self.at)
+            .map_err(std::io::Error::other)?;
+        self.at += n;
+        Ok(n)
+    }
 }
 
 pub(super) fn attachment_data(
