@@ -35,6 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             subject: Some("Order 42"),
             domain: "support.example.com",
             ttl_seconds: None,
+            external_id: None,
         })
         .await?;
     println!(

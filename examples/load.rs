@@ -154,6 +154,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     subject: None,
                     domain: "support.example.com",
                     ttl_seconds: None,
+                    external_id: None,
                 })
                 .await?;
             let stop = server.shutdown_handle();

@@ -19,7 +19,7 @@ pub fn new_token() -> String {
 
 /// Fills `buf` from the OS CSPRNG; should the OS refuse (it practically never does), from
 /// the thread-local CSPRNG that the OS seeded.
-fn random_bytes(buf: &mut [u8]) {
+pub(crate) fn random_bytes(buf: &mut [u8]) {
     if let Err(e) = rand::rngs::OsRng.try_fill_bytes(buf) {
         tracing::warn!(error = %e, "OS random source failed; using the seeded thread CSPRNG");
         rand::rng().fill_bytes(buf);

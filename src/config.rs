@@ -6,12 +6,14 @@
 //!
 //! This file holds the top-level `Config`, the small tables and the loading and
 //! cross-table validation (about 600 lines, one concern: what a valid config is). Each
-//! larger table has its own file under `config/` (`http.rs`, `operator.rs`), as do the
+//! larger table has its own file under `config/` (`http.rs`, `api.rs`, `operator.rs`), as do the
 //! value types (`values.rs`).
 
+mod api;
 mod operator;
 mod values;
 
+pub use api::ApiConfig;
 pub use operator::{ActivityConfig, LogConfig, LogFormat, OperatorConfig};
 use values::{de_duration, de_size, ser_duration, ser_size};
 pub use values::{parse_duration, parse_size, Network};
@@ -47,6 +49,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub ingress: IngressConfig,
     pub operator: OperatorConfig,
+    pub api: ApiConfig,
 }
 
 /// `[outbound]`: stamping agent mail.
@@ -366,6 +369,7 @@ impl Config {
             self.validate_limits(),
             self.validate_mta(),
             self.http.validate(),
+            self.api.validate(self.http.request_timeout),
             self.ingress.validate(),
             self.validate_conversations(),
         ]

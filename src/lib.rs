@@ -14,7 +14,9 @@
 //! an MTA posting `message/rfc822`) → intake → [`message`] extraction → [`store`]. Set
 //! `config.http.listen` and an `[ingress.*]` secret and [`Server::bind`] serves the HTTP
 //! ingresses too ([`Server::http_addrs`]), with `/metrics`, `/healthz` and `/readyz` beside
-//! them, or on `config.operator.listen` alone ([`Server::operator_addrs`]).
+//! them, or on `config.operator.listen` alone ([`Server::operator_addrs`]), and the helpdesk
+//! API (`/api/v1`, keys from `replyd api-key create`; on `config.api.listen` when set:
+//! [`Server::api_addrs`]).
 //!
 //! Everything in a stored message was written by its sender: show it to a person through
 //! [`display::escape`] (one-line fields) or [`display::escape_lines`] (reply text), and save
@@ -45,6 +47,7 @@
 //!     subject: Some("Order 42"),
 //!     domain: "support.example.com",
 //!     ttl_seconds: None,
+//!     external_id: None,
 //! }).await?;
 //! // Stamp the agent's email before sending it with MAIL FROM:<envelope_sender>.
 //! let agent_mail = b"From: Alice <alice@support.example.com>\r\nTo: bob@example.org\r\n\

@@ -372,7 +372,7 @@ fn operator_listen_serves_the_endpoints_only_there() {
 #[test]
 fn the_endpoints_are_on_http_listen_by_default() {
     let srv = http_server(|_| {});
-    assert!(srv.operator_addr.is_none());
+    assert_eq!(srv.operator_addr, srv.http_addr);
     let http = srv.http_addr.unwrap();
     for path in ["/metrics", "/healthz", "/readyz"] {
         assert_eq!(get(http, path).status, 200, "{path}");

@@ -188,6 +188,7 @@ fn stamping_a_closed_or_contactless_conversation_fails_clearly() {
             subject: None,
             domain: DOMAIN,
             ttl_seconds: None,
+            external_id: None,
         }))
         .unwrap();
     let err = srv
@@ -225,6 +226,7 @@ fn expired_token_gets_550_with_the_configured_text() {
             subject: None,
             domain: DOMAIN,
             ttl_seconds: Some(-1),
+            external_id: None,
         }))
         .unwrap();
     let mut c = Raw::greeted(srv.addr);

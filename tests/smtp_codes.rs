@@ -306,6 +306,7 @@ fn recipient_sees_changes_made_elsewhere_at_once() {
         subject: None,
         domain: DOMAIN,
         ttl_seconds: Some(1),
+        external_id: None,
     }))
     .unwrap();
     assert_eq!(rcpt(&brief.reply_address), 250);

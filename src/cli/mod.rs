@@ -1,5 +1,5 @@
-//! Command line: `serve`, `conversation …`, `inbox`, `activity`, `backup`, `ingest`,
-//! `relay`, `check-config`.
+//! Command line: `serve`, `conversation …`, `inbox`, `activity`, `api-key …`, `backup`,
+//! `ingest`, `relay`, `check-config`.
 //!
 //! Every command reads the same config file (`--config`, default `smtpd.toml`) so the
 //! database path and domains are the server's; `--database` overrides the path.
@@ -13,6 +13,7 @@
 //! private. `ingest` does not: a pipe transport puts its stderr in bounces to the sender.
 
 mod activity;
+mod api_key;
 mod check_config;
 mod ingest;
 mod parse;
@@ -62,6 +63,9 @@ enum Command {
     Inbox(ListArgs),
     /// Lists delivery attempts, newest first: stored, refused (and why), deferred.
     Activity(activity::ActivityArgs),
+    /// Creates, lists and revokes the helpdesk API's keys.
+    #[command(subcommand)]
+    ApiKey(api_key::ApiKeyCommand),
     /// Writes a consistent copy of the database to PATH while the server runs.
     Backup {
         /// Where to write the copy (must not exist).
@@ -293,6 +297,10 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
             let store = open_store(&config)?;
             activity::run(&store, &args)
         }
+        Command::ApiKey(command) => {
+            let store = open_store(&config)?;
+            api_key::run(command, &store)
+        }
         Command::Stamp {
             conversation,
             print_sender,
@@ -444,6 +452,7 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
                 subject: subject.as_deref(),
                 domain: &domain,
                 ttl_seconds: ttl,
+                external_id: None,
             }))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&conv)?);

@@ -9,12 +9,16 @@
 //! status codes make it retry (`outcome.rs`): a storage fault must be retried, a refusal
 //! for good must not be, and neither may lose the mail.
 //!
+//! The helpdesk API (`api/`) and the operator's endpoints (`operator/`) are served by the
+//! same listener code, on `[http] listen` or on addresses of their own ([`Face`]).
+//!
 //! Layout: `serve.rs` the listeners and their shutdown, `router.rs` the faces, paths and
-//! limits, `operator/` the operator's endpoints (metrics, health),
+//! limits, `operator/` the operator's endpoints (metrics, health), `api/` the helpdesk API,
 //! `auth.rs` the signatures, `form.rs` the bodies (urlencoded and multipart, as bytes),
 //! `envelope.rs` where recipients come from, `outcome.rs` the delivery and the status
 //! codes, then one file per ingress.
 
+pub(crate) mod api;
 mod auth;
 mod envelope;
 mod form;
@@ -32,12 +36,14 @@ pub(crate) use router::{app, HttpState, Secrets};
 pub(crate) use serve::{bind, serve, Acceptor, Group};
 
 /// A group of routes a listener serves. The ingresses are always on `[http] listen`; a face
-/// with addresses of its own (`[operator] listen`) is served only there, else on
-/// `[http] listen` too.
+/// with addresses of its own (`[api] listen`, `[operator] listen`) is served only there,
+/// else on `[http] listen` too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Face {
     /// The provider webhooks and the relay ingress.
     Ingress,
+    /// The helpdesk API, `/api/v1`.
+    Api,
     /// `/metrics`, `/healthz`, `/readyz`.
     Operator,
 }

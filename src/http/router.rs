@@ -1,12 +1,12 @@
 //! The paths, the shared state and the limits every request is held to.
 //!
-//! Routes come in faces ([`Face`]): the ingresses, and the operator's endpoints; each
-//! listener serves the faces it is given ([`app`]). Every ingress answers on its Action
-//! Mailbox path and on a short alias. The limits sit in front of all routes: the body size
-//! (`413` from the `Content-Length`, or as soon as a streamed body passes it, without
-//! reading the rest) and the time for a whole request (`408`: a client trickling its body
-//! is cut off); in front of the ingresses also the number of requests at once (`503` with
-//! `Retry-After`, which every provider retries).
+//! Routes come in faces ([`Face`]): the ingresses, the helpdesk API and the operator's
+//! endpoints; each listener serves the faces it is given ([`app`]). Every ingress answers on
+//! its Action Mailbox path and on a short alias. The limits sit in front of all routes: the
+//! body size (`413` from the `Content-Length`, or as soon as a streamed body passes it,
+//! without reading the rest) and the time for a whole request (`408`: a client trickling its
+//! body is cut off); in front of the ingresses and the API also the number of requests at
+//! once (`503` with `Retry-After`, which every provider retries).
 
 use super::outcome::Outcome;
 use super::{mailgun, mandrill, operator, postmark, relay, sendgrid, Face, Ingress};
@@ -137,6 +137,9 @@ pub(crate) fn app(state: Arc<HttpState>, faces: &[Face]) -> Router {
     for face in faces {
         app = app.merge(match face {
             Face::Ingress => ingress_routes(state.clone()),
+            Face::Api => super::api::routes(&state)
+                .layer(middleware::from_fn_with_state(state.clone(), at_capacity))
+                .with_state(state.clone()),
             Face::Operator => operator::routes(state.clone()),
         });
     }

@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-/// Binds every address of a listen set (`[http] listen`, `[operator] listen`).
+/// Binds every address of a listen set (`[http] listen`, `[api] listen`, `[operator] listen`).
 pub fn bind(addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, (SocketAddr, std::io::Error)> {
     addrs
         .iter()
@@ -49,7 +49,7 @@ pub type Acceptor = Arc<dyn Fn() -> Option<TlsAcceptor> + Send + Sync>;
 pub struct Group {
     pub listeners: Vec<TcpListener>,
     pub app: axum::Router,
-    pub what: &'static str,
+    pub what: String,
 }
 
 /// Serves every group until the shutdown reaches [`Phase::Draining`], then drains within
@@ -75,7 +75,7 @@ pub async fn serve(
         let connections = Arc::new(Semaphore::new(config.http.max_connections));
         for listener in group.listeners {
             if let Ok(addr) = listener.local_addr() {
-                tracing::info!(%addr, serves = group.what, ingresses = ?enabled, "listening for HTTP");
+                tracing::info!(%addr, serves = %group.what, ingresses = ?enabled, "listening for HTTP");
             }
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let listener = Listener {

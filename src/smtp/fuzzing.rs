@@ -72,6 +72,7 @@ fn harness() -> Option<&'static Harness> {
                     subject: None,
                     domain: "support.example.com",
                     ttl_seconds: None,
+                    external_id: None,
                 }))
                 .ok()?;
             Some(Harness {

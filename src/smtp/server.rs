@@ -83,8 +83,9 @@ impl From<StoreError> for ServerError {
 pub struct Server {
     listeners: Vec<(TcpListener, Protocol)>,
     unix: Option<(UnixListener, PathBuf)>,
-    /// The HTTP listeners and what their requests share.
-    http: Option<HttpListeners>,
+    /// The HTTP listeners (`[http] listen`, `[api] listen`, `[operator] listen`) with the
+    /// faces each serves, and what their requests share.
+    http: Option<(Vec<ListenerSet>, Arc<HttpState>)>,
     ctx: Arc<Context>,
     shutdown: ShutdownHandle,
 }
@@ -111,22 +112,14 @@ impl Server {
             )),
             None => None,
         };
-        let bind_http = |addrs: &[SocketAddr]| {
-            crate::http::bind(addrs).map_err(|(addr, e)| ServerError::Bind(addr, e))
-        };
-        let http_listeners = bind_http(&config.http.listen)?;
-        let operator_listeners = bind_http(&config.operator.listen)?;
+        let sets = bind_http(&config)?;
         let ctx = Arc::new(Context::new(config, store, tls));
         ctx.intake.store.observe_commits(ctx.intake.metrics.clone());
-        let http = if http_listeners.is_empty() && operator_listeners.is_empty() {
+        let http = if sets.is_empty() {
             None
         } else {
             let state = HttpState::new(ctx.intake.clone()).map_err(ServerError::Ingress)?;
-            Some(HttpListeners {
-                http: http_listeners,
-                operator: operator_listeners,
-                state: Arc::new(state),
-            })
+            Some((sets, Arc::new(state)))
         };
         Ok(Server {
             listeners,
@@ -157,18 +150,27 @@ impl Server {
 
     /// The HTTP addresses actually bound (`[http] listen`).
     pub fn http_addrs(&self) -> Vec<SocketAddr> {
-        self.http
-            .iter()
-            .flat_map(|h| h.http.iter().filter_map(|l| l.local_addr().ok()))
-            .collect()
+        self.face_addrs(Face::Ingress)
     }
 
-    /// The addresses of the operator's endpoints actually bound (`[operator] listen`; when
-    /// that is empty, they are on [`Server::http_addrs`]).
+    /// The addresses the helpdesk API is served on: `[api] listen` when set, else
+    /// `[http] listen`.
+    pub fn api_addrs(&self) -> Vec<SocketAddr> {
+        self.face_addrs(Face::Api)
+    }
+
+    /// The addresses `/metrics`, `/healthz` and `/readyz` are served on: `[operator] listen`
+    /// when set, else `[http] listen`.
     pub fn operator_addrs(&self) -> Vec<SocketAddr> {
+        self.face_addrs(Face::Operator)
+    }
+
+    fn face_addrs(&self, face: Face) -> Vec<SocketAddr> {
         self.http
             .iter()
-            .flat_map(|h| h.operator.iter().filter_map(|l| l.local_addr().ok()))
+            .flat_map(|(sets, _)| sets.iter())
+            .filter(|set| set.faces.contains(&face))
+            .flat_map(|set| set.listeners.iter().filter_map(|l| l.local_addr().ok()))
             .collect()
     }
 
@@ -223,15 +225,22 @@ impl Server {
                 shutdown.clone(),
             )));
         }
-        let http_state = http.as_ref().map(|h| h.state.clone());
+        let http_state = http.as_ref().map(|(_, state)| state.clone());
         let tls: crate::http::Acceptor = if ctx.intake.config.http.tls {
             let ctx = ctx.clone();
             Arc::new(move || ctx.tls.as_ref().map(Tls::acceptor))
         } else {
             Arc::new(|| None)
         };
-        let http_task = http.map(|h| {
-            let (groups, state) = h.into_groups();
+        let http_task = http.map(|(sets, state)| {
+            let groups = sets
+                .into_iter()
+                .map(|set| crate::http::Group {
+                    app: crate::http::app(state.clone(), &set.faces),
+                    what: set.what(),
+                    listeners: set.listeners,
+                })
+                .collect();
             tokio::spawn(crate::http::serve(groups, state, tls, shutdown.clone()))
         });
         accept_tasks.push(tokio::spawn(reload_on_hangup(ctx.clone(), http_state)));
@@ -276,44 +285,60 @@ impl Server {
     }
 }
 
-/// The HTTP listeners: `[http] listen`, and `[operator] listen` when it is set.
-struct HttpListeners {
-    http: Vec<TcpListener>,
-    operator: Vec<TcpListener>,
-    state: Arc<HttpState>,
+/// HTTP listeners and the faces they serve.
+struct ListenerSet {
+    listeners: Vec<TcpListener>,
+    faces: Vec<Face>,
 }
 
-impl HttpListeners {
-    /// What each set of listeners serves: the operator's endpoints only on their own
-    /// addresses when they have some, else beside the ingresses.
-    fn into_groups(self) -> (Vec<crate::http::Group>, Arc<HttpState>) {
-        let HttpListeners {
-            http,
-            operator,
-            state,
-        } = self;
-        let app = |faces: &[Face]| crate::http::app(state.clone(), faces);
-        let mut groups = Vec::new();
-        if operator.is_empty() {
-            groups.push(crate::http::Group {
-                listeners: http,
-                app: app(&[Face::Ingress, Face::Operator]),
-                what: "ingresses, operator endpoints",
-            });
+impl ListenerSet {
+    /// What the listeners serve, for the log.
+    fn what(&self) -> String {
+        let names: Vec<&str> = self
+            .faces
+            .iter()
+            .map(|f| match f {
+                Face::Ingress => "ingresses",
+                Face::Api => "helpdesk API",
+                Face::Operator => "operator endpoints",
+            })
+            .collect();
+        names.join(", ")
+    }
+}
+
+/// Binds `[http] listen` (the ingresses, and the API and the operator's endpoints unless
+/// they have addresses of their own), `[api] listen` and `[operator] listen`.
+fn bind_http(config: &Config) -> Result<Vec<ListenerSet>, ServerError> {
+    let bind = |addrs: &[SocketAddr]| {
+        crate::http::bind(addrs).map_err(|(addr, e)| ServerError::Bind(addr, e))
+    };
+    let mut sets = Vec::new();
+    let mut shared = vec![Face::Ingress];
+    for (face, own) in [
+        (Face::Api, &config.api.listen),
+        (Face::Operator, &config.operator.listen),
+    ] {
+        if own.is_empty() {
+            shared.push(face);
         } else {
-            groups.push(crate::http::Group {
-                listeners: http,
-                app: app(&[Face::Ingress]),
-                what: "ingresses",
-            });
-            groups.push(crate::http::Group {
-                listeners: operator,
-                app: app(&[Face::Operator]),
-                what: "operator endpoints",
+            sets.push(ListenerSet {
+                listeners: bind(own)?,
+                faces: vec![face],
             });
         }
-        (groups, state)
     }
+    let http = bind(&config.http.listen)?;
+    if !http.is_empty() {
+        sets.insert(
+            0,
+            ListenerSet {
+                listeners: http,
+                faces: shared,
+            },
+        );
+    }
+    Ok(sets)
 }
 
 fn protocol_name(p: Protocol) -> &'static str {

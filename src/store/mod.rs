@@ -26,8 +26,8 @@ pub(crate) use model::{
     OutgoingRecord, OutgoingThread, ReplayToken, Stored, TokenStatus,
 };
 pub use model::{
-    Activity, ActivityFilter, AttachmentInfo, Conversation, InboxEntry, NewConversation,
-    StoreStats, StoredMessage, ATTACHMENTS_LISTED,
+    Activity, ActivityFilter, ApiKey, AttachmentInfo, AttachmentReader, Conversation, InboxEntry,
+    NewConversation, StoreStats, StoredAttachment, StoredMessage, ATTACHMENTS_LISTED,
 };
 pub use sqlite::permission_warning;
 pub use subscription::Subscription;
@@ -62,10 +62,16 @@ pub(crate) type Compose<'a> =
 pub(crate) trait Backend: Send + Sync {
     fn location(&self) -> &Path;
 
+    /// Creates a conversation, or finds the one with the same `external_id`: `true` when
+    /// it was created.
     async fn create_conversation(
         &self,
         new: &NewConversation<'_>,
-    ) -> Result<Conversation, StoreError>;
+    ) -> Result<(Conversation, bool), StoreError>;
+    async fn conversation_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<Conversation>, StoreError>;
     async fn close_conversation(&self, uuid: &str) -> Result<(), StoreError>;
     async fn conversation(&self, uuid: &str) -> Result<Conversation, StoreError>;
     async fn conversations(&self) -> Result<Vec<Conversation>, StoreError>;
@@ -86,6 +92,18 @@ pub(crate) trait Backend: Send + Sync {
     ) -> Result<(i64, OutgoingRecord), StoreError>;
 
     async fn messages(&self, uuid: &str) -> Result<Vec<StoredMessage>, StoreError>;
+    async fn conversation_messages(
+        &self,
+        uuid: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+    async fn attachment(&self, attachment_id: i64) -> Result<Option<StoredAttachment>, StoreError>;
+    async fn inbox_before(&self, before: i64, limit: usize) -> Result<Vec<InboxEntry>, StoreError>;
+    async fn add_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    async fn api_key(&self, key_id: &str) -> Result<Option<ApiKey>, StoreError>;
+    async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+    async fn revoke_api_key(&self, key_id: &str) -> Result<bool, StoreError>;
     async fn messages_after(
         &self,
         after: i64,
@@ -123,6 +141,7 @@ pub(crate) trait Backend: Send + Sync {
 ///     subject: Some("Order 42"),
 ///     domain: "support.example.com",
 ///     ttl_seconds: None,
+///     external_id: None,
 /// }).await?;
 /// println!("tell the agent's mail client to use {}", conv.reply_address);
 /// for m in store.messages(&conv.uuid).await? {
@@ -149,11 +168,21 @@ impl Store {
         self.backend.location()
     }
 
-    /// Creates a conversation with a fresh token.
+    /// Creates a conversation with a fresh token; with an `external_id` that a conversation
+    /// has already, returns that one (the rest of `new` is then not looked at).
     pub async fn create_conversation(
         &self,
         new: &NewConversation<'_>,
     ) -> Result<Conversation, StoreError> {
+        Ok(self.find_or_create_conversation(new).await?.0)
+    }
+
+    /// As [`Store::create_conversation`], and says whether it was created (`true`) or
+    /// found by its `external_id` (`false`).
+    pub async fn find_or_create_conversation(
+        &self,
+        new: &NewConversation<'_>,
+    ) -> Result<(Conversation, bool), StoreError> {
         if let Some(c) = new.contact_email {
             if !c.contains('@') || c.contains(['\r', '\n', '<', '>', ' ']) {
                 return Err(StoreError::Invalid(format!(
@@ -161,7 +190,18 @@ impl Store {
                 )));
             }
         }
+        if new.external_id == Some("") {
+            return Err(StoreError::Invalid("external_id must not be empty".into()));
+        }
         self.backend.create_conversation(new).await
+    }
+
+    /// The conversation with the helpdesk's id `external_id`, if there is one.
+    pub async fn conversation_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        self.backend.conversation_by_external_id(external_id).await
     }
 
     /// Closes a conversation: its token is refused from now on.
@@ -244,6 +284,54 @@ impl Store {
     /// The messages of a conversation, oldest first, with their attachments' descriptions.
     pub async fn messages(&self, uuid: &str) -> Result<Vec<StoredMessage>, StoreError> {
         self.backend.messages(uuid).await
+    }
+
+    /// A page of a conversation's messages (both directions): ids greater than `after`,
+    /// oldest first, at most `limit`. [`StoreError::NotFound`] for an unknown conversation.
+    pub async fn conversation_messages(
+        &self,
+        uuid: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.backend.conversation_messages(uuid, after, limit).await
+    }
+
+    /// An attachment's description and, when it was kept, a reader of its bytes.
+    pub async fn attachment(
+        &self,
+        attachment_id: i64,
+    ) -> Result<Option<StoredAttachment>, StoreError> {
+        self.backend.attachment(attachment_id).await
+    }
+
+    /// A page of the operator inbox: ids below `before`, newest first, at most `limit`.
+    pub async fn inbox_before(
+        &self,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<InboxEntry>, StoreError> {
+        self.backend.inbox_before(before, limit).await
+    }
+
+    /// Records a new helpdesk API key (its hash; see `replyd api-key create`).
+    pub async fn add_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.backend.add_api_key(key).await
+    }
+
+    /// An API key by its public id, revoked or not.
+    pub async fn api_key(&self, key_id: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.backend.api_key(key_id).await
+    }
+
+    /// Every API key, oldest first.
+    pub async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.backend.api_keys().await
+    }
+
+    /// Revokes an API key at once; `false` when there is no such key.
+    pub async fn revoke_api_key(&self, key_id: &str) -> Result<bool, StoreError> {
+        self.backend.revoke_api_key(key_id).await
     }
 
     /// Incoming messages with an id greater than `after`, in id order (at most `limit`):

@@ -22,6 +22,8 @@ pub struct Conversation {
     pub created_at: String,
     pub expires_at: Option<i64>,
     pub message_count: i64,
+    /// The helpdesk's own id for the conversation, unique when set.
+    pub external_id: Option<String>,
 }
 
 /// What a new conversation is.
@@ -33,6 +35,23 @@ pub struct NewConversation<'a> {
     pub domain: &'a str,
     /// Seconds from now the token stops being accepted.
     pub ttl_seconds: Option<i64>,
+    /// The helpdesk's own id for it: a conversation with this id already is the one
+    /// [`super::Store::create_conversation`] returns (so a helpdesk may retry a create).
+    pub external_id: Option<&'a str>,
+}
+
+/// A helpdesk API key, as stored: a name and a hash, never the key itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKey {
+    /// The key's public part (`rk_<key_id>_…`): what a request is looked up by.
+    pub key_id: String,
+    pub name: String,
+    pub created_at: String,
+    /// When it was revoked; a revoked key is refused.
+    pub revoked_at: Option<String>,
+    /// SHA-256 of the whole key.
+    #[serde(skip)]
+    pub sha256: Vec<u8>,
 }
 
 /// A stored message, as the CLI and the API show it.
@@ -102,6 +121,36 @@ pub struct AttachmentInfo {
     pub content_id: Option<String>,
     pub inline: bool,
     pub skipped_reason: Option<String>,
+}
+
+/// An attachment's description and its bytes (`None` when they were not kept), to be read
+/// a piece at a time.
+#[derive(Debug)]
+pub struct StoredAttachment {
+    pub info: AttachmentInfo,
+    pub data: Option<AttachmentReader>,
+}
+
+/// An attachment's bytes, read from the store as they are asked for: a download never holds
+/// the whole attachment in memory. Reading blocks (it is storage I/O).
+pub struct AttachmentReader {
+    /// How many bytes there are.
+    pub len: u64,
+    pub(crate) source: Box<dyn std::io::Read + Send>,
+}
+
+impl std::io::Read for AttachmentReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.source.read(buf)
+    }
+}
+
+impl std::fmt::Debug for AttachmentReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachmentReader")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A row of the operator inbox.

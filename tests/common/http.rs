@@ -49,7 +49,10 @@ pub fn http_server(tweak: impl FnOnce(&mut Config)) -> TestServer {
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body, as text (lossy).
     pub body: String,
+    /// The body's bytes.
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -58,6 +61,33 @@ impl Reply {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (fails the test, showing it, when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
+    }
+
+    /// Asserts an API error answer: this status, `{"error": {"code": code, "message": …}}`
+    /// with a non-empty message, as JSON.
+    pub fn assert_api_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{}",
+            self.body
+        );
+        let v = self.json();
+        assert_eq!(v["error"]["code"], code, "{}", self.body);
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{}",
+            self.body
+        );
     }
 }
 
@@ -108,6 +138,7 @@ pub fn request(
             status,
             headers,
             body: String::from_utf8_lossy(&body).into_owned(),
+            bytes: body.to_vec(),
         }
     })
 }
@@ -404,4 +435,127 @@ impl RestartableRelay {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}{RELAY}", self.http_port)
     }
+}
+
+/// A server with the HTTP listener on (the helpdesk API on it unless `tweak` gives the API
+/// its own `[api] listen`) and an API key made with `replyd api-key create`.
+pub fn api_server(tweak: impl FnOnce(&mut Config)) -> (TestServer, String) {
+    let srv = TestServer::start_with(|c| {
+        c.http.listen = vec!["127.0.0.1:0".parse().unwrap()];
+        tweak(c);
+    });
+    let key = create_api_key(&srv, "helpdesk");
+    (srv, key)
+}
+
+/// Runs `replyd api-key ARGS…` on the server's database (as an operator would, while it
+/// runs) and returns its output.
+pub fn api_key_command(srv: &TestServer, args: &[&str]) -> std::process::Output {
+    let config = super::write_config(srv.dir.path(), 0, "");
+    std::process::Command::new(super::replyd_bin())
+        .arg("--config")
+        .arg(&config)
+        .arg("--database")
+        .arg(&srv.db)
+        .arg("api-key")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Creates an API key with `replyd api-key create --name NAME`; returns the key (the one
+/// line of stdout).
+pub fn create_api_key(srv: &TestServer, name: &str) -> String {
+    let out = api_key_command(srv, &["create", "--name", name]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    stdout.trim_end().to_string()
+}
+
+/// The API's address: `[api] listen`'s when set, else `[http] listen`'s.
+pub fn api_addr(srv: &TestServer) -> SocketAddr {
+    srv.api_addr.expect("the API is served")
+}
+
+/// `GET path` with the key (none: no Authorization header).
+pub fn api_get(srv: &TestServer, key: Option<&str>, path: &str) -> Reply {
+    api_request(api_addr(srv), key, "GET", path, None, vec![])
+}
+
+/// `POST path` with a JSON body.
+pub fn api_post_json(
+    srv: &TestServer,
+    key: Option<&str>,
+    path: &str,
+    body: &serde_json::Value,
+) -> Reply {
+    api_request(
+        api_addr(srv),
+        key,
+        "POST",
+        path,
+        Some("application/json"),
+        body.to_string().into_bytes(),
+    )
+}
+
+/// One API request to `addr`.
+pub fn api_request(
+    addr: SocketAddr,
+    key: Option<&str>,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Reply {
+    let mut headers = Vec::new();
+    if let Some(key) = key {
+        headers.push(("authorization", format!("Bearer {key}")));
+    }
+    if let Some(t) = content_type {
+        headers.push(("content-type", t.to_string()));
+    }
+    request(addr, method, path, &headers, body)
+}
+
+/// Creates a conversation through the API for `contact` (`external_id` when given);
+/// returns the answer.
+pub fn api_create_conversation(
+    srv: &TestServer,
+    key: &str,
+    contact: &str,
+    external_id: Option<&str>,
+) -> Reply {
+    let mut body = serde_json::json!({
+        "contact": contact,
+        "channel": "web_widget",
+        "subject": "Order 42",
+    });
+    if let Some(id) = external_id {
+        body["external_id"] = serde_json::Value::String(id.to_string());
+    }
+    api_post_json(srv, Some(key), "/api/v1/conversations", &body)
+}
+
+/// Creates a conversation for bob@example.org through the API; returns its JSON.
+pub fn api_conversation(srv: &TestServer, key: &str) -> serde_json::Value {
+    let r = api_create_conversation(srv, key, "bob@example.org", None);
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()
+}
+
+/// Delivers a plain reply to `to` over SMTP; asserts `250`.
+pub fn deliver_reply(srv: &TestServer, to: &str, text: &str) {
+    let id = super::unique_id();
+    let (code, text) = super::smtp_deliver(
+        srv.addr,
+        to,
+        &reply_to(to, &format!("{id}@example.org"), text),
+    );
+    assert_eq!(code, 250, "{text}");
 }

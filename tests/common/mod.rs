@@ -105,8 +105,10 @@ pub struct TestServer {
     pub lmtp_addr: Option<SocketAddr>,
     /// The first HTTP listener, when `[http] listen` was set.
     pub http_addr: Option<SocketAddr>,
-    /// The first `[operator] listen` address, when it was set.
+    /// Where the operator's endpoints are served: `[operator] listen`, else `[http] listen`.
     pub operator_addr: Option<SocketAddr>,
+    /// Where the helpdesk API is served: `[api] listen`, else `[http] listen`.
+    pub api_addr: Option<SocketAddr>,
     pub store: Store,
     pub db: PathBuf,
     pub stop: ShutdownHandle,
@@ -135,6 +137,7 @@ impl TestServer {
         let lmtp_addr = server.lmtp_addrs().first().copied();
         let http_addr = server.http_addrs().first().copied();
         let operator_addr = server.operator_addrs().first().copied();
+        let api_addr = server.api_addrs().first().copied();
         let store = server.store();
         let stop = server.shutdown_handle();
         let task = runtime.spawn(server.run());
@@ -143,6 +146,7 @@ impl TestServer {
             lmtp_addr,
             http_addr,
             operator_addr,
+            api_addr,
             store,
             db,
             stop,
@@ -167,6 +171,7 @@ impl TestServer {
             subject: Some("Order 42"),
             domain: DOMAIN,
             ttl_seconds: None,
+            external_id: None,
         }))
         .unwrap()
     }
@@ -658,6 +663,28 @@ pub fn reply_message(to: &str, message_id: &str, text: &str) -> String {
          Message-ID: <{message_id}>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n\
          MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
     )
+}
+
+/// A reply to `to` with a text part and one attachment (`name`, `content_type`, `data`,
+/// base64 in the message).
+pub fn reply_with_attachment(
+    to: &str,
+    message_id: &str,
+    text: &str,
+    attachment: (&str, &str, &[u8]),
+) -> Vec<u8> {
+    let (name, content_type, data) = attachment;
+    format!(
+        "From: Bob Customer <bob@example.org>\r\nTo: {to}\r\nSubject: Re: Order 42\r\n\
+         Message-ID: <{message_id}>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n\
+         --b1\r\nContent-Type: {content_type}\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
+        base64_lines(data)
+    )
+    .into_bytes()
 }
 
 /// Path of the built `replyd` binary.

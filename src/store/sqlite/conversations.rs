@@ -4,17 +4,20 @@ use super::super::{Conversation, ConversationStatus, NewConversation, StoreError
 use crate::address;
 use rusqlite::{params, Connection, OptionalExtension};
 
+/// Creates a conversation; with an `external_id` already used, finds that conversation
+/// instead (`false`): one statement, so two creates racing with the same id make one.
 pub(super) fn create(
     conn: &Connection,
     new: &NewConversation<'_>,
-) -> Result<Conversation, StoreError> {
+) -> Result<(Conversation, bool), StoreError> {
     let uuid = address::new_uuid();
     let token = address::new_token();
     let now = crate::time::unix_now();
     let expires = new.ttl_seconds.map(|s| now + s);
-    conn.execute(
+    let inserted = conn.execute(
         "INSERT INTO conversations (uuid, token, domain, contact_email, channel, subject, \
-         status, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         status, created_at, expires_at, external_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (external_id) DO NOTHING",
         params![
             uuid,
             token,
@@ -24,10 +27,25 @@ pub(super) fn create(
             new.subject,
             ConversationStatus::Open.as_str(),
             crate::time::rfc3339(now),
-            expires
+            expires,
+            new.external_id,
         ],
     )?;
-    by_uuid(conn, &uuid)
+    match (inserted, new.external_id) {
+        (0, Some(external_id)) => by_external_id(conn, external_id)?
+            .map(|c| (c, false))
+            .ok_or_else(|| StoreError::Database("the conversation was not written".into())),
+        _ => Ok((by_uuid(conn, &uuid)?, true)),
+    }
+}
+
+pub(super) fn by_external_id(
+    conn: &Connection,
+    external_id: &str,
+) -> Result<Option<Conversation>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached(&format!("{CONVERSATION_SELECT} WHERE c.external_id = ?1"))?;
+    Ok(stmt.query_row([external_id], conversation_row).optional()?)
 }
 
 pub(super) fn close(conn: &Connection, uuid: &str) -> Result<(), StoreError> {
@@ -101,7 +119,8 @@ pub(super) fn token_status(conn: &Connection, token: &str) -> Result<TokenStatus
 
 const CONVERSATION_SELECT: &str = "SELECT c.id, c.uuid, c.token, c.domain, c.contact_email, \
      c.channel, c.subject, c.status, c.created_at, c.expires_at, \
-     (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) FROM conversations c";
+     (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id), c.external_id \
+     FROM conversations c";
 
 fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conversation> {
     let token: String = r.get(2)?;
@@ -120,5 +139,6 @@ fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conversation> {
         created_at: r.get(8)?,
         expires_at: r.get(9)?,
         message_count: r.get(10)?,
+        external_id: r.get(11)?,
     })
 }

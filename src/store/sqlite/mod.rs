@@ -20,6 +20,7 @@
 //! ones readable by others are named by [`permission_warning`] (`permissions.rs`).
 
 mod activity;
+mod api_keys;
 mod checkpointer;
 mod conversations;
 mod faults;
@@ -42,8 +43,9 @@ pub use permissions::permission_warning;
 pub use schema::SCHEMA_VERSION;
 
 use super::{
-    Activity, ActivityFilter, Backend, CommitObserver, Compose, Conversation, Delivery, InboxEntry,
-    NewConversation, OutgoingRecord, StoreError, StoreStats, Stored, StoredMessage, TokenStatus,
+    Activity, ActivityFilter, ApiKey, Backend, CommitObserver, Compose, Conversation, Delivery,
+    InboxEntry, NewConversation, OutgoingRecord, StoreError, StoreStats, Stored, StoredAttachment,
+    StoredMessage, TokenStatus,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -194,8 +196,15 @@ impl Backend for SqliteStore {
     async fn create_conversation(
         &self,
         new: &NewConversation<'_>,
-    ) -> Result<Conversation, StoreError> {
+    ) -> Result<(Conversation, bool), StoreError> {
         conversations::create(&self.conn(), new)
+    }
+
+    async fn conversation_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        conversations::by_external_id(&self.conn(), external_id)
     }
 
     async fn close_conversation(&self, uuid: &str) -> Result<(), StoreError> {
@@ -265,7 +274,53 @@ impl Backend for SqliteStore {
     async fn messages(&self, uuid: &str) -> Result<Vec<StoredMessage>, StoreError> {
         let conn = self.conn();
         let conv = conversations::by_uuid(&conn, uuid)?;
-        reads::messages_where(&conn, "m.conversation_id = ?1 ORDER BY m.id", conv.id)
+        reads::messages_where(&conn, "m.conversation_id = ?1 ORDER BY m.id", &[conv.id])
+    }
+
+    async fn conversation_messages(
+        &self,
+        uuid: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let conn = self.conn();
+        let conv = conversations::by_uuid(&conn, uuid)?;
+        reads::messages_where(
+            &conn,
+            "m.conversation_id = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3",
+            &[conv.id, after, i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+    }
+
+    async fn attachment(&self, attachment_id: i64) -> Result<Option<StoredAttachment>, StoreError> {
+        let (path, busy_timeout) = (self.config.path.as_path(), self.config.busy_timeout);
+        reads::attachment(&self.conn(), attachment_id, || {
+            open_connection(path, busy_timeout)
+        })
+    }
+
+    async fn inbox_before(&self, before: i64, limit: usize) -> Result<Vec<InboxEntry>, StoreError> {
+        reads::inbox_before(
+            &self.conn(),
+            before,
+            i64::try_from(limit).unwrap_or(i64::MAX),
+        )
+    }
+
+    async fn add_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        api_keys::add(&self.conn(), key)
+    }
+
+    async fn api_key(&self, key_id: &str) -> Result<Option<ApiKey>, StoreError> {
+        api_keys::by_key_id(&self.reader(), key_id)
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        api_keys::all(&self.conn())
+    }
+
+    async fn revoke_api_key(&self, key_id: &str) -> Result<bool, StoreError> {
+        api_keys::revoke(&self.conn(), key_id)
     }
 
     async fn messages_after(
@@ -276,12 +331,12 @@ impl Backend for SqliteStore {
         reads::messages_where(
             &self.conn(),
             &format!("m.id > ?1 AND m.direction = 'incoming' ORDER BY m.id LIMIT {limit}"),
-            after,
+            &[after],
         )
     }
 
     async fn message(&self, id: i64) -> Result<Option<StoredMessage>, StoreError> {
-        Ok(reads::messages_where(&self.conn(), "m.id = ?1", id)?.pop())
+        Ok(reads::messages_where(&self.conn(), "m.id = ?1", &[id])?.pop())
     }
 
     async fn attachment_data(&self, attachment_id: i64) -> Result<Option<Vec<u8>>, StoreError> {

@@ -1,18 +1,19 @@
 //! Reading messages, attachments, the raw bytes and the operator inbox back; the backup.
 
 use super::super::{
-    split_flags, AttachmentInfo, Automated, Direction, InboxEntry, InboxReason, StoreError,
-    StoreStats, StoredMessage, ATTACHMENTS_LISTED,
+    split_flags, AttachmentInfo, AttachmentReader, Automated, Direction, InboxEntry, InboxReason,
+    StoreError, StoreStats, StoredAttachment, StoredMessage, ATTACHMENTS_LISTED,
 };
 use super::permissions;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
-/// Messages matching `clause` (a condition on `m` with one parameter, and its order).
+/// Messages matching `clause` (a condition on `m` with the parameters `args`, and its
+/// order).
 pub(super) fn messages_where(
     conn: &Connection,
     clause: &str,
-    arg: i64,
+    args: &[i64],
 ) -> Result<Vec<StoredMessage>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT m.id, c.uuid, m.direction, m.message_id, m.in_reply_to, m.refs, m.from_addr, \
@@ -26,7 +27,7 @@ pub(super) fn messages_where(
          FROM messages_full m JOIN conversations c ON c.id = m.conversation_id WHERE {clause}"
     ))?;
     let mut messages = stmt
-        .query_map([arg], |r| {
+        .query_map(rusqlite::params_from_iter(args), |r| {
             let direction: String = r.get(2)?;
             let automated: Option<String> = r.get(21)?;
             let flags: String = r.get(23)?;
@@ -107,6 +108,78 @@ pub(super) fn messages_where(
     Ok(messages)
 }
 
+/// An attachment's description and, when its bytes were kept, a reader of them that reads
+/// the blob a chunk at a time on a connection of its own (`open`), never all of it at once.
+pub(super) fn attachment(
+    conn: &Connection,
+    attachment_id: i64,
+    open: impl FnOnce() -> Result<Connection, StoreError>,
+) -> Result<Option<StoredAttachment>, StoreError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, filename, content_type, size, content_id, inline, skipped_reason, \
+             length(data) FROM attachments WHERE id = ?1",
+        )?
+        .query_row([attachment_id], |r| {
+            Ok((
+                AttachmentInfo {
+                    id: r.get(0)?,
+                    filename: r.get(1)?,
+                    content_type: r.get(2)?,
+                    size: r.get(3)?,
+                    content_id: r.get(4)?,
+                    inline: r.get::<_, i64>(5)? != 0,
+                    skipped_reason: r.get(6)?,
+                },
+                r.get::<_, Option<i64>>(7)?,
+            ))
+        })
+        .optional()?;
+    let Some((info, len)) = row else {
+        return Ok(None);
+    };
+    let data = match len {
+        None => None,
+        Some(len) => Some(AttachmentReader {
+            len: u64::try_from(len).unwrap_or(0),
+            source: Box::new(BlobReader {
+                conn: open()?,
+                row: attachment_id,
+                at: 0,
+                len: usize::try_from(len).unwrap_or(0),
+            }),
+        }),
+    };
+    Ok(Some(StoredAttachment { info, data }))
+}
+
+/// Reads an attachment's blob from `at` on, opening it for each read (attachments are never
+/// changed once written, so the pieces are of one value).
+struct BlobReader {
+    conn: Connection,
+    row: i64,
+    at: usize,
+    len: usize,
+}
+
+impl std::io::Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = buf.len().min(self.len.saturating_sub(self.at));
+        if want == 0 {
+            return Ok(0);
+        }
+        let blob = self
+            .conn
+            .blob_open(rusqlite::MAIN_DB, "attachments", "data", self.row, true)
+            .map_err(std::io::Error::other)?;
+        let n = blob
+            .read_at(&mut buf[..want], self.at)
+            .map_err(std::io::Error::other)?;
+        self.at += n;
+        Ok(n)
+    }
+}
+
 pub(super) fn attachment_data(
     conn: &Connection,
     attachment_id: i64,
@@ -146,12 +219,22 @@ pub(super) fn raw_message(
 }
 
 pub(super) fn inbox(conn: &Connection) -> Result<Vec<InboxEntry>, StoreError> {
+    inbox_before(conn, i64::MAX, i64::MAX)
+}
+
+/// Inbox entries with an id below `before`, newest first, at most `limit`.
+pub(super) fn inbox_before(
+    conn: &Connection,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<InboxEntry>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT i.id, i.reason, c.uuid, i.from_addr, i.subject, i.envelope_sender, \
          i.envelope_recipients, i.remote_ip, i.received_at, i.note FROM inbox i \
-         LEFT JOIN conversations c ON c.id = i.conversation_id ORDER BY i.id DESC",
+         LEFT JOIN conversations c ON c.id = i.conversation_id WHERE i.id < ?1 \
+         ORDER BY i.id DESC LIMIT ?2",
     )?;
-    let rows = stmt.query_map([], |r| {
+    let rows = stmt.query_map([before, limit], |r| {
         let reason: String = r.get(1)?;
         Ok(InboxEntry {
             id: r.get(0)?,

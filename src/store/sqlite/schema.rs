@@ -8,7 +8,7 @@ use super::StoreError;
 use rusqlite::Connection;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 const V1: &str = r#"
 CREATE TABLE conversations (
@@ -217,6 +217,22 @@ CREATE TABLE activity (
 CREATE INDEX activity_at ON activity(at_ms);
 "#;
 
+/// v7: the helpdesk API. Its keys (only a SHA-256 of each is kept; `key_id` is the key's
+/// public part, what a request is looked up by and what `replyd api-key list` shows), and
+/// the helpdesk's own id for a conversation, unique, so a retried create finds the first.
+const V7: &str = r#"
+CREATE TABLE api_keys (
+    id         INTEGER PRIMARY KEY,
+    key_id     TEXT NOT NULL UNIQUE,
+    name       TEXT NOT NULL,
+    sha256     BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+ALTER TABLE conversations ADD COLUMN external_id TEXT;
+CREATE UNIQUE INDEX conversations_external_id ON conversations(external_id);
+"#;
+
 /// Brings the schema of `conn` to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -249,6 +265,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     if version < 6 {
         tx.execute_batch(V6)?;
+    }
+    if version < 7 {
+        tx.execute_batch(V7)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;

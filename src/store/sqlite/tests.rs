@@ -54,8 +54,12 @@ fn a_version_1_database_gains_the_relay_columns_and_the_reply_range() {
     // Make it what replyd 0.1 wrote: no relay columns, no reply range, no view, no
     // attachment counts, user_version 1.
     let db = rusqlite::Connection::open(&path).unwrap();
-    db.execute_batch("DROP VIEW messages_full; DROP TABLE used_tokens; DROP TABLE activity")
-        .unwrap();
+    db.execute_batch(
+        "DROP VIEW messages_full; DROP TABLE used_tokens; DROP TABLE activity; \
+         DROP TABLE api_keys; DROP INDEX conversations_external_id; \
+         ALTER TABLE conversations DROP COLUMN external_id",
+    )
+    .unwrap();
     for col in [
         "ingress",
         "provider_id",
@@ -107,8 +111,10 @@ fn a_large_plain_reply_is_kept_once_as_a_range_of_the_raw_bytes() {
         subject: None,
         domain: "support.example.com",
         ttl_seconds: None,
+        external_id: None,
     }))
-    .unwrap();
+    .unwrap()
+    .0;
     let line = "2026-11-25 10:00:01 ERROR export failed: timeout talking to storage — réessayer";
     let text: Vec<String> = (0..7000).map(|i| format!("{i:05} {line}")).collect();
     let raw = format!(
@@ -181,6 +187,7 @@ fn a_delivery_that_cannot_be_written_fails_alone() {
             subject: None,
             domain: "support.example.com",
             ttl_seconds: None,
+            external_id: None,
         }))
         .unwrap();
     store.start_deliveries().unwrap();
