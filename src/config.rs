@@ -19,10 +19,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod http;
+mod webhooks;
 pub use http::{
     read_secret, HttpConfig, IngressConfig, MailgunConfig, MandrillConfig, PasswordConfig,
     UnknownRecipient,
 };
+pub use webhooks::{decode_secret, WebhookConfig, EVENT_TYPES};
 
 /// The whole configuration. Build it from a file with [`Config::load`], from TOML text with
 /// [`Config::from_toml`], or in code from [`Config::default`].
@@ -41,6 +43,8 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub ingress: IngressConfig,
+    /// `[[webhooks]]`: endpoints told of each stored reply ([`WebhookConfig`]).
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 /// `[outbound]`: stamping agent mail.
@@ -406,6 +410,7 @@ impl Config {
         self.validate_mta()?;
         self.http.validate()?;
         self.ingress.validate()?;
+        webhooks::validate(&self.webhooks)?;
         if self.conversations.closed_reply_text.contains(['\r', '\n']) {
             return Err((
                 "conversations.closed_reply_text",

@@ -70,12 +70,14 @@ pub mod store;
 mod activity;
 mod address;
 mod http;
+mod http_client;
 mod intake;
 mod message_ids;
 mod relay;
 mod shutdown;
 mod smtp;
 mod time;
+mod webhooks;
 
 /// The `replyd` command line (the binary is `main` calling [`cli::main`]).
 #[doc(hidden)]

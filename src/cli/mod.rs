@@ -1,4 +1,4 @@
-//! Command line: `serve`, `conversation …`, `inbox`, `backup`, `ingest`, `relay`.
+//! Command line: `serve`, `conversation …`, `inbox`, `webhooks …`, `backup`, `ingest`, `relay`.
 //!
 //! Every command reads the same config file (`--config`, default `smtpd.toml`) so the
 //! database path and domains are the server's; `--database` overrides the path.
@@ -16,6 +16,7 @@ mod ingest;
 mod parse;
 mod relay;
 mod show;
+mod webhooks;
 
 use crate::config::{Limits, LogFormat, MessageConfig};
 use crate::store::{NewConversation, Store, StoreError};
@@ -60,6 +61,9 @@ enum Command {
     Inbox(ListArgs),
     /// Lists delivery attempts, newest first: stored, refused (and why), deferred.
     Activity(activity::ActivityArgs),
+    /// Webhook endpoints: their state and backlog; send events again; enable or disable.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
     /// Writes a consistent copy of the database to PATH while the server runs.
     Backup {
         /// Where to write the copy (must not exist).
@@ -282,6 +286,10 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
         Command::Activity(args) => {
             let store = open_store(&config)?;
             activity::run(&store, &args)
+        }
+        Command::Webhooks(command) => {
+            let store = open_store(&config)?;
+            webhooks::run(&store, &config, command)
         }
         Command::Stamp {
             conversation,

@@ -24,11 +24,13 @@ mod checkpointer;
 mod conversations;
 mod faults;
 mod insert;
+mod outbox;
 mod outgoing;
 mod permissions;
 mod reads;
 mod replay;
 mod schema;
+mod webhooks;
 mod writer;
 
 pub(crate) use faults::purge_messages;
@@ -40,8 +42,9 @@ pub use permissions::permission_warning;
 pub use schema::SCHEMA_VERSION;
 
 use super::{
-    Activity, ActivityFilter, Backend, Compose, Conversation, Delivery, InboxEntry,
-    NewConversation, OutgoingRecord, StoreError, StoreStats, Stored, StoredMessage, TokenStatus,
+    Activity, ActivityFilter, AttemptRecord, Backend, Compose, Conversation, Delivery,
+    EndpointSpec, EventDelivery, InboxEntry, NewConversation, OutboxJob, OutgoingRecord,
+    StoreError, StoreStats, Stored, StoredMessage, TokenStatus, WebhookAttempt, WebhookEndpoint,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -137,6 +140,10 @@ pub(crate) struct SqliteStore {
     writer: Mutex<Option<writer::Writer>>,
     /// Activity rows for the writer's next commit.
     activity: Arc<activity::ActivityQueue>,
+    /// Whether the writer records outbox events, and its signal after each commit.
+    outbox: Arc<outbox::OutboxSignal>,
+    /// The webhook worker's connection (`synchronous=NORMAL`), opened at its first use.
+    outbox_conn: Mutex<Option<Connection>>,
 }
 
 impl SqliteStore {
@@ -154,7 +161,32 @@ impl SqliteStore {
             next_reader: AtomicUsize::new(0),
             writer: Mutex::new(None),
             activity: Arc::default(),
+            outbox: Arc::default(),
+            outbox_conn: Mutex::new(None),
         })
+    }
+
+    /// Runs `f` on the webhook worker's connection. Its commits are not synced: a lost
+    /// "delivered" mark means a resend with the same `webhook-id` (`webhooks.rs`).
+    fn with_outbox_conn<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut guard = self.outbox_conn.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let conn = open_connection(&self.config.path, self.config.busy_timeout)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            *guard = Some(conn);
+        }
+        let Some(conn) = guard.as_mut() else {
+            return Err(StoreError::Invalid("no webhook connection".into()));
+        };
+        let result = f(conn);
+        if result.is_err() {
+            // Reopened for the next call, as the writer does after a storage error.
+            *guard = None;
+        }
+        result
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -216,7 +248,11 @@ impl Backend for SqliteStore {
     fn start_deliveries(&self) -> Result<(), StoreError> {
         let mut writer = self.writer();
         if writer.is_none() {
-            *writer = Some(writer::Writer::spawn(&self.config, self.activity.clone())?);
+            *writer = Some(writer::Writer::spawn(
+                &self.config,
+                self.activity.clone(),
+                self.outbox.clone(),
+            )?);
         }
         Ok(())
     }
@@ -313,6 +349,85 @@ impl Backend for SqliteStore {
 
     async fn prune_activity(&self, before_ms: i64) -> Result<usize, StoreError> {
         activity::prune(&self.conn(), before_ms)
+    }
+
+    fn enable_outbox(&self) {
+        self.outbox.enable();
+    }
+
+    fn outbox_commits(&self) -> watch::Receiver<i64> {
+        self.outbox.subscribe()
+    }
+
+    async fn webhook_register(
+        &self,
+        endpoints: &[EndpointSpec<'_>],
+    ) -> Result<Vec<i64>, StoreError> {
+        webhooks::register(&mut self.conn(), endpoints)
+    }
+
+    async fn webhook_enqueue(&self, endpoint: i64, limit: usize) -> Result<usize, StoreError> {
+        self.with_outbox_conn(|c| webhooks::enqueue(c, endpoint, limit))
+    }
+
+    async fn webhook_due(
+        &self,
+        endpoint: i64,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxJob>, StoreError> {
+        self.with_outbox_conn(|c| webhooks::due(c, endpoint, now_ms, limit))
+    }
+
+    async fn webhook_next_due(
+        &self,
+        endpoint: i64,
+        after_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.with_outbox_conn(|c| webhooks::next_due(c, endpoint, after_ms))
+    }
+
+    async fn webhook_record(&self, attempts: &[AttemptRecord]) -> Result<(), StoreError> {
+        self.with_outbox_conn(|c| webhooks::record(c, attempts))
+    }
+
+    async fn webhook_endpoints(&self, attempts: usize) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        webhooks::endpoints(&self.conn(), attempts)
+    }
+
+    async fn webhook_attempts(&self, webhook_id: &str) -> Result<Vec<WebhookAttempt>, StoreError> {
+        webhooks::attempts_of(&self.conn(), webhook_id)
+    }
+
+    async fn webhook_event_of_message(
+        &self,
+        message: i64,
+    ) -> Result<Option<(String, Vec<EventDelivery>)>, StoreError> {
+        webhooks::event_of_message(&self.conn(), message)
+    }
+
+    async fn webhook_set_enabled(
+        &self,
+        endpoint: &str,
+        enabled: bool,
+    ) -> Result<String, StoreError> {
+        webhooks::set_enabled(&mut self.conn(), endpoint, enabled)
+    }
+
+    async fn webhook_retry(&self, webhook_id: &str) -> Result<usize, StoreError> {
+        webhooks::retry(&mut self.conn(), webhook_id)
+    }
+
+    async fn webhook_prune(&self, before_ms: i64) -> Result<usize, StoreError> {
+        self.with_outbox_conn(|c| webhooks::prune(c, before_ms))
+    }
+
+    async fn webhook_replay(
+        &self,
+        since_ms: i64,
+        endpoint: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        webhooks::replay(&mut self.conn(), since_ms, endpoint)
     }
 }
 

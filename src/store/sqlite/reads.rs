@@ -146,12 +146,21 @@ pub(super) fn raw_message(
 }
 
 pub(super) fn inbox(conn: &Connection) -> Result<Vec<InboxEntry>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    inbox_where(conn, "1 ORDER BY i.id DESC", [])
+}
+
+/// Inbox entries matching `clause` (a condition on `i`, and its order).
+pub(super) fn inbox_where(
+    conn: &Connection,
+    clause: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<InboxEntry>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT i.id, i.reason, c.uuid, i.from_addr, i.subject, i.envelope_sender, \
          i.envelope_recipients, i.remote_ip, i.received_at, i.note FROM inbox i \
-         LEFT JOIN conversations c ON c.id = i.conversation_id ORDER BY i.id DESC",
-    )?;
-    let rows = stmt.query_map([], |r| {
+         LEFT JOIN conversations c ON c.id = i.conversation_id WHERE {clause}"
+    ))?;
+    let rows = stmt.query_map(args, |r| {
         let reason: String = r.get(1)?;
         Ok(InboxEntry {
             id: r.get(0)?,

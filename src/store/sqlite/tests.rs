@@ -54,8 +54,12 @@ fn a_version_1_database_gains_the_relay_columns_and_the_reply_range() {
     // Make it what replyd 0.1 wrote: no relay columns, no reply range, no view, no
     // attachment counts, user_version 1.
     let db = rusqlite::Connection::open(&path).unwrap();
-    db.execute_batch("DROP VIEW messages_full; DROP TABLE used_tokens; DROP TABLE activity")
-        .unwrap();
+    db.execute_batch(
+        "DROP VIEW messages_full; DROP TABLE used_tokens; DROP TABLE activity; \
+         DROP TABLE webhook_events; DROP TABLE webhook_endpoints; \
+         DROP TABLE webhook_deliveries; DROP TABLE webhook_attempts",
+    )
+    .unwrap();
     for col in [
         "ingress",
         "provider_id",

@@ -13,12 +13,16 @@
 //! no delivery to share a commit with, they are committed on their own after
 //! [`ACTIVITY_WAIT`], so a refusal is visible within a second and never costs a `250` an
 //! fsync of its own.
+//!
+//! With `[[webhooks]]` configured, each stored message and inbox entry gets its outbox event
+//! in the same transaction (`outbox.rs`): committed together, or not at all.
 
 use super::super::{
-    Activity, Delivery, Destination, Direction, Flag, InboxReason, StoreError, Stored,
+    Activity, Delivery, Destination, Direction, EventType, Flag, InboxReason, StoreError, Stored,
 };
 use super::activity::{self, ActivityQueue};
 use super::insert::{self, MessageRow};
+use super::outbox::{OutboxSignal, OutboxWrite};
 use super::{checkpointer, conversations, open_writer_connection, replay};
 use crate::config::StoreConfig;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -53,6 +57,7 @@ impl Writer {
     pub(super) fn spawn(
         config: &StoreConfig,
         activity: Arc<ActivityQueue>,
+        outbox: Arc<OutboxSignal>,
     ) -> Result<Writer, StoreError> {
         let (path, busy_timeout) = (config.path.as_path(), config.busy_timeout);
         let wal_alarm = config.wal_alarm_size as u64;
@@ -76,6 +81,7 @@ impl Writer {
                     rx,
                     committed_tx,
                     &activity,
+                    &outbox,
                 )
             })
             .map_err(StoreError::Io)?;
@@ -120,6 +126,7 @@ fn run(
     rx: mpsc::Receiver<Job>,
     committed: watch::Sender<i64>,
     activity: &ActivityQueue,
+    outbox: &OutboxSignal,
 ) {
     let (checkpoint, signal) = mpsc::sync_channel::<()>(1);
     let checkpoint_thread = {
@@ -170,8 +177,9 @@ fn run(
         // A panic while writing (a bug) fails this batch with 451 and the writer goes on with
         // a fresh connection, rather than every later delivery failing until a restart.
         let rows = activity.take();
+        let events = outbox.for_batch();
         let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            write_batch(&mut conn, &batch, &rows)
+            write_batch(&mut conn, &batch, &rows, &events)
         }))
         .unwrap_or_else(|_| {
             Err(StoreError::Invalid(
@@ -193,6 +201,7 @@ fn run(
                     let _ = job.reply.send(result);
                 }
                 let _ = checkpoint.try_send(());
+                outbox.committed(&events);
                 if max_id > 0 {
                     committed.send_if_modified(|v| {
                         let changed = max_id > *v;
@@ -281,12 +290,13 @@ fn write_batch(
     conn: &mut Connection,
     batch: &[Job],
     activity: &[Activity],
+    events: &OutboxWrite,
 ) -> Result<Vec<Result<Vec<Stored>, StoreError>>, StoreError> {
     {
         let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let results: Result<Vec<_>, StoreError> = batch
             .iter()
-            .map(|job| write_delivery(&tx, &job.delivery))
+            .map(|job| write_delivery(&tx, &job.delivery, events))
             .collect();
         if let Ok(results) = results {
             write_activity(&mut tx, activity)?;
@@ -299,7 +309,7 @@ fn write_batch(
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         let mut sp = tx.savepoint()?;
-        match write_delivery(&sp, &job.delivery) {
+        match write_delivery(&sp, &job.delivery, events) {
             Ok(stored) => {
                 sp.commit()?;
                 results.push(Ok(stored));
@@ -336,7 +346,11 @@ impl RawBytes<'_> {
     }
 }
 
-fn write_delivery(tx: &Connection, d: &Delivery) -> Result<Vec<Stored>, StoreError> {
+fn write_delivery(
+    tx: &Connection,
+    d: &Delivery,
+    events: &OutboxWrite,
+) -> Result<Vec<Stored>, StoreError> {
     if let Some(token) = &d.envelope.replay {
         replay::record(tx, token, d.received_at)?;
     }
@@ -348,10 +362,12 @@ fn write_delivery(tx: &Connection, d: &Delivery) -> Result<Vec<Stored>, StoreErr
     let mut stored = Vec::with_capacity(d.destinations.len());
     for dest in &d.destinations {
         stored.push(match dest {
-            Destination::Conversation(conv) => write_message(tx, d, *conv, &mut raw, &received_at)?,
+            Destination::Conversation(conv) => {
+                write_message(tx, d, *conv, &mut raw, &received_at, events)?
+            }
             Destination::Operator(reason) => {
                 let raw_id = raw.id(tx)?;
-                write_inbox(tx, d, reason, None, "", raw_id, &received_at)?
+                write_inbox(tx, d, reason, None, "", raw_id, &received_at, events)?
             }
         });
     }
@@ -364,6 +380,7 @@ fn write_message(
     conv: i64,
     raw: &mut RawBytes<'_>,
     received_at: &str,
+    events: &OutboxWrite,
 ) -> Result<Stored, StoreError> {
     let c = &d.content;
     let hash = &d.content_hash[..];
@@ -396,6 +413,7 @@ fn write_message(
             "the conversation was closed between RCPT and the end of DATA",
             raw.id(tx)?,
             received_at,
+            events,
         );
     }
     let mut flags = c.flags.clone();
@@ -466,10 +484,17 @@ fn write_message(
         related,
     };
     match insert::message(tx, &row)? {
-        Some(id) => Ok(Stored::Message {
-            id,
-            duplicate: false,
-        }),
+        Some(id) => {
+            let kind = match related {
+                Some(_) => EventType::MessageBounced,
+                None => EventType::MessageReceived,
+            };
+            events.record(tx, kind, Some(conv), Some(id), None)?;
+            Ok(Stored::Message {
+                id,
+                duplicate: false,
+            })
+        }
         // Written meanwhile by another process: the same message.
         None => match existing(tx)? {
             Some(id) => Ok(Stored::Message {
@@ -483,6 +508,7 @@ fn write_message(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_inbox(
     tx: &Connection,
     d: &Delivery,
@@ -491,6 +517,7 @@ fn write_inbox(
     note: &str,
     raw_id: i64,
     received_at: &str,
+    events: &OutboxWrite,
 ) -> Result<Stored, StoreError> {
     let id = insert::inbox(
         tx,
@@ -503,5 +530,6 @@ fn write_inbox(
         raw_id,
         received_at,
     )?;
+    events.record(tx, EventType::InboxReceived, conv, None, Some(id))?;
     Ok(Stored::Inbox { id })
 }

@@ -1,0 +1,664 @@
+//! Signed webhooks (issue 19), against a real server and a real HTTP receiver: the event for
+//! an SMTP reply, its Standard Webhooks signature checked by an implementation written here
+//! (with two secrets during a rotation), retries until the receiver takes it, `410`, a slow
+//! receiver that delays nothing else, and `kill -9` between the commit and the POST.
+
+mod common;
+
+use base64::Engine as _;
+use common::receiver::{free_addr, url_of, Answer, Received, Receiver};
+use common::*;
+use hmac::{Hmac, Mac};
+use replyd::config::WebhookConfig;
+use replyd::store::{DeliveryState, WebhookAttempt};
+use std::collections::{HashMap, HashSet};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The Standard Webhooks specification's example secret (24 bytes).
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// Another (32 bytes of 7).
+const NEW_SECRET: &str = "whsec_BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+/// A third, nobody's.
+const OTHER_SECRET: &str = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// The Standard Webhooks check, written from the specification: the key is the base64 after
+/// `whsec_`; the signed content is `id.timestamp.body`; the header holds space-separated
+/// `v1,<base64>` entries, one of which must match; the timestamp is within 5 minutes.
+fn verifies(secret: &str, r: &Received) -> bool {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let (Some(id), Some(ts), Some(signatures)) = (
+        r.header("webhook-id"),
+        r.header("webhook-timestamp"),
+        r.header("webhook-signature"),
+    ) else {
+        return false;
+    };
+    let Ok(ts_num) = ts.parse::<i64>() else {
+        return false;
+    };
+    if (common::http::unix_now() - ts_num).abs() > 300 {
+        return false;
+    }
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{ts}.").as_bytes());
+    mac.update(&r.body);
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    signatures
+        .split(' ')
+        .filter_map(|s| s.strip_prefix("v1,"))
+        .any(|s| s == expected)
+}
+
+/// An endpoint to `url` with `secret` and quick retries (for tests).
+fn endpoint(url: &str, secret: &str) -> WebhookConfig {
+    let mut w = WebhookConfig::new(url, secret);
+    w.retry = vec![Duration::from_millis(300); 3];
+    w.retry_every = Duration::from_millis(300);
+    w
+}
+
+/// A reply with quoted history and an attachment.
+fn reply_with_history(to: &str, id: &str) -> Vec<u8> {
+    format!(
+        "From: Bob Customer <bob@example.org>\r\nTo: {to}\r\nSubject: Re: Order 42\r\n\
+         Message-ID: <{id}>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Thanks, it arrived.\r\n\r\n\
+         On Tue, 24 Nov 2026 at 10:00, Alice <alice@support.example.com> wrote:\r\n\
+         > Your parcel left today.\r\n\r\n\
+         --b\r\nContent-Type: application/pdf\r\n\
+         Content-Disposition: attachment; filename=\"invoice.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nSGVsbG8=\r\n--b--\r\n"
+    )
+    .into_bytes()
+}
+
+/// The attempts recorded for an event, once `done` holds (panics after 20 s).
+fn attempts_until(
+    srv: &TestServer,
+    webhook_id: &str,
+    done: impl Fn(&[WebhookAttempt]) -> bool,
+) -> Vec<WebhookAttempt> {
+    let started = Instant::now();
+    loop {
+        let got = srv.block(srv.store.webhook_attempts(webhook_id)).unwrap();
+        if done(&got) {
+            return got;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "attempts of {webhook_id}: {got:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The webhook-id of a stored message's event, and its state with each endpoint.
+fn event_of(srv: &TestServer, message: i64) -> (String, Vec<(String, DeliveryState)>) {
+    let (id, deliveries) = srv
+        .block(srv.store.webhook_event_of_message(message))
+        .unwrap()
+        .expect("an event for the message");
+    (
+        id,
+        deliveries
+            .into_iter()
+            .map(|d| (d.endpoint, d.state))
+            .collect(),
+    )
+}
+
+fn stored_id(reply: &str) -> i64 {
+    reply.rsplit('m').next().unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn an_smtp_reply_is_posted_signed_with_its_reply_text() {
+    let rx = Receiver::start();
+    let srv = TestServer::start_with(|c| c.webhooks = vec![endpoint(&rx.url(), SECRET)]);
+    let conv = srv.conversation("bob@example.org");
+    let (code, text) = smtp_deliver(
+        srv.addr,
+        &conv.reply_address,
+        &reply_with_history(&conv.reply_address, "first@example.org"),
+    );
+    assert_eq!(code, 250, "{text}");
+    let id = stored_id(&text);
+    let r = rx.wait_for(1, Duration::from_secs(10)).remove(0);
+    assert!(verifies(SECRET, &r), "signature: {:?}", r.headers);
+    assert!(!verifies(OTHER_SECRET, &r));
+    let mut tampered = r.clone();
+    tampered.body.push(b' ');
+    assert!(!verifies(SECRET, &tampered));
+    assert_eq!(r.path, "/hooks/replyd");
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let v = r.json();
+    assert_eq!(v["type"], "message.received");
+    assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
+    let data = &v["data"];
+    assert_eq!(data["sequence"], 1);
+    assert_eq!(data["conversation"]["uuid"], conv.uuid.as_str());
+    assert!(data["conversation"]["external_id"].is_null());
+    let m = &data["message"];
+    assert_eq!(m["id"], id);
+    assert_eq!(m["url"], format!("/api/v1/messages/{id}"));
+    assert_eq!(m["from"], "bob@example.org");
+    assert_eq!(m["subject"], "Re: Order 42");
+    assert_eq!(m["reply_text"], "Thanks, it arrived.");
+    assert!(m["automated"].is_null());
+    assert_eq!(m["sender"]["is_contact"], true);
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(
+        !body.contains("parcel"),
+        "quoted history in the webhook: {body}"
+    );
+    let stored = srv.message(id);
+    let a = &m["attachments"][0];
+    assert_eq!(a["id"], stored.attachments[0].id);
+    assert_eq!(a["filename"], "invoice.pdf");
+    assert_eq!(a["content_type"], "application/pdf");
+    assert_eq!(a["size"], 5);
+    assert_eq!(
+        a["url"],
+        format!("/api/v1/attachments/{}", stored.attachments[0].id)
+    );
+    // The store knows the event by the same id, delivered.
+    let started = Instant::now();
+    loop {
+        let (webhook_id, states) = event_of(&srv, id);
+        assert_eq!(webhook_id, r.webhook_id());
+        if states == [(rx.url(), DeliveryState::Delivered)] {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{states:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The conversation's next event is number 2.
+    let (code, _) = smtp_deliver(
+        srv.addr,
+        &conv.reply_address,
+        reply_message(
+            &conv.reply_address,
+            "second@example.org",
+            "And thanks again.",
+        )
+        .as_bytes(),
+    );
+    assert_eq!(code, 250);
+    let second = rx.wait_for(2, Duration::from_secs(10)).remove(1);
+    assert_eq!(second.json()["data"]["sequence"], 2);
+    assert_eq!(
+        second.json()["data"]["message"]["reply_text"],
+        "And thanks again."
+    );
+    assert_ne!(second.webhook_id(), r.webhook_id());
+}
+
+#[test]
+fn during_a_rotation_both_secrets_verify() {
+    let rx = Receiver::start();
+    let srv = TestServer::start_with(|c| {
+        let mut w = endpoint(&rx.url(), NEW_SECRET);
+        w.previous_secret = Some(SECRET.into());
+        c.webhooks = vec![w];
+    });
+    let conv = srv.conversation("bob@example.org");
+    let (code, _) = smtp_deliver(
+        srv.addr,
+        &conv.reply_address,
+        reply_message(&conv.reply_address, "rot@example.org", "Rotated.").as_bytes(),
+    );
+    assert_eq!(code, 250);
+    let r = rx.wait_for(1, Duration::from_secs(10)).remove(0);
+    let signatures = r.header("webhook-signature").unwrap();
+    assert_eq!(signatures.split(' ').count(), 2, "{signatures}");
+    assert!(verifies(NEW_SECRET, &r), "the new secret");
+    assert!(verifies(SECRET, &r), "the old secret");
+    assert!(!verifies(OTHER_SECRET, &r));
+}
+
+#[test]
+fn bounces_and_inbox_entries_have_their_own_events() {
+    let rx = Receiver::start();
+    let srv = TestServer::start_with(|c| c.webhooks = vec![endpoint(&rx.url(), SECRET)]);
+    let conv = srv.conversation("gone@example.org");
+    let stamped = srv
+        .block(replyd::outbound::stamp_and_record(
+            &srv.store,
+            &conv.uuid,
+            b"From: Alice <alice@support.example.com>\r\nTo: gone@example.org\r\nSubject: Hi\r\n\r\nHello\r\n",
+            None,
+        ))
+        .unwrap();
+    let dsn = format!(
+        "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\nTo: {to}\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+         --B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n\
+         Final-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
+         --B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Alice <alice@support.example.com>\r\n\
+         Message-ID: <{id}>\r\nSubject: Hi\r\n\r\n--B--\r\n",
+        to = conv.reply_address,
+        id = stamped.message_id
+    );
+    let mut c = Raw::greeted(srv.addr);
+    let (code, text) = c.send_mail("", &[&conv.reply_address], &dsn);
+    assert_eq!(code, 250, "{text}");
+    let bounce = rx.wait_for(1, Duration::from_secs(10)).remove(0);
+    assert!(verifies(SECRET, &bounce));
+    let v = bounce.json();
+    assert_eq!(v["type"], "message.bounced");
+    assert_eq!(v["data"]["message"]["automated"], "bounce");
+    assert_eq!(v["data"]["bounced_message"]["id"], stamped.stored_id);
+    assert_eq!(
+        v["data"]["bounced_message"]["url"],
+        format!("/api/v1/messages/{}", stamped.stored_id)
+    );
+    // Postmaster mail goes to the operator inbox: `inbox.received`, no conversation.
+    let mut c = Raw::greeted(srv.addr);
+    let (code, _) = c.send_mail(
+        "bob@example.org",
+        &[&format!("postmaster@{DOMAIN}")],
+        &reply_message("postmaster", "pm@example.org", "Hello postmaster"),
+    );
+    assert_eq!(code, 250);
+    let inbox = rx.wait_for(2, Duration::from_secs(10)).remove(1);
+    let v = inbox.json();
+    assert_eq!(v["type"], "inbox.received");
+    assert_eq!(v["data"]["inbox_entry"]["reason"], "postmaster");
+    assert_eq!(v["data"]["inbox_entry"]["from"], "bob@example.org");
+    assert!(v["data"]["conversation"].is_null());
+}
+
+#[test]
+fn receiver_down_then_500_twice_then_200_is_delivered_with_every_attempt_recorded() {
+    let addr = free_addr();
+    let srv = TestServer::start_with(|c| c.webhooks = vec![endpoint(&url_of(addr), SECRET)]);
+    let conv = srv.conversation("bob@example.org");
+    let (code, text) = smtp_deliver(
+        srv.addr,
+        &conv.reply_address,
+        reply_message(&conv.reply_address, "retry@example.org", "Try again.").as_bytes(),
+    );
+    assert_eq!(code, 250);
+    let (webhook_id, _) = event_of(&srv, stored_id(&text));
+    // Down: the connection is refused, and that attempt is recorded.
+    let refused = attempts_until(&srv, &webhook_id, |a| !a.is_empty());
+    assert_eq!(refused[0].status, None);
+    assert!(
+        refused[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("connect"),
+        "{refused:?}"
+    );
+    let rx = Receiver::start_scripted(addr, &[Answer::Status(500), Answer::Status(500)]);
+    let got = rx.wait_for(3, Duration::from_secs(10));
+    assert!(
+        got.iter().all(|r| r.webhook_id() == webhook_id),
+        "one webhook-id for every attempt"
+    );
+    assert!(got.iter().all(|r| verifies(SECRET, r)));
+    // The retry schedule (300 ms here, ±10 % jitter) is kept between answers.
+    for pair in got.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(gap >= Duration::from_millis(250), "retried after {gap:?}");
+    }
+    let attempts = attempts_until(&srv, &webhook_id, |a| {
+        a.last().and_then(|l| l.status) == Some(200)
+    });
+    let answered: Vec<_> = attempts.iter().filter_map(|a| a.status).collect();
+    assert_eq!(answered, [500, 500, 200], "{attempts:#?}");
+    assert!(
+        attempts.len() >= 4,
+        "the refused connection counts: {attempts:#?}"
+    );
+    for a in &attempts {
+        assert!(a.latency_ms >= 0 && a.time.ends_with('Z'));
+        assert_eq!(a.status == Some(200), a.error.is_none(), "{a:?}");
+    }
+    let (_, states) = event_of(&srv, stored_id(&text));
+    assert_eq!(states, [(url_of(addr), DeliveryState::Delivered)]);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(rx.requests().len(), 3, "nothing is sent after the 200");
+}
+
+#[test]
+fn gone_disables_the_endpoint_until_it_is_enabled() {
+    let rx = Receiver::start();
+    rx.answer(Answer::Status(410));
+    let srv = TestServer::start_with(|c| c.webhooks = vec![endpoint(&rx.url(), SECRET)]);
+    let conv = srv.conversation("bob@example.org");
+    let send = |id: &str| {
+        let (code, _) = smtp_deliver(
+            srv.addr,
+            &conv.reply_address,
+            reply_message(&conv.reply_address, id, "Hello").as_bytes(),
+        );
+        assert_eq!(code, 250);
+    };
+    send("gone-1@example.org");
+    rx.wait_for(1, Duration::from_secs(10));
+    let started = Instant::now();
+    let endpoint = loop {
+        let e = srv.block(srv.store.webhook_endpoints(5)).unwrap().remove(0);
+        if !e.enabled {
+            break e;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "still enabled");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(endpoint.disabled_reason.unwrap().contains("410"));
+    send("gone-2@example.org");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(rx.requests().len(), 1, "a disabled endpoint is not sent to");
+    assert_eq!(
+        srv.block(srv.store.webhook_endpoints(5)).unwrap()[0].backlog,
+        2,
+        "both events wait"
+    );
+    rx.answer(Answer::Status(204));
+    srv.block(srv.store.webhook_set_enabled(&rx.url(), true))
+        .unwrap();
+    let got = rx.wait_for(3, Duration::from_secs(10));
+    let texts: HashSet<String> = got[1..]
+        .iter()
+        .map(|r| {
+            r.json()["data"]["message"]["message_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(texts.len(), 2, "both waiting events are sent once enabled");
+    assert_eq!(
+        got[1..]
+            .iter()
+            .filter(|r| r.webhook_id() == got[0].webhook_id())
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_slow_receiver_delays_neither_smtp_nor_another_endpoint() {
+    let slow = Receiver::start();
+    slow.answer(Answer::Slow(Duration::from_secs(5), 200));
+    let fast = Receiver::start();
+    let srv = TestServer::start_with(|c| {
+        let mut s = endpoint(&slow.url(), SECRET);
+        s.name = Some("slow".into());
+        s.timeout = Duration::from_millis(500);
+        s.connect_timeout = Duration::from_millis(500);
+        s.concurrency = 2;
+        let mut f = endpoint(&fast.url(), SECRET);
+        f.name = Some("fast".into());
+        c.webhooks = vec![s, f];
+    });
+    let conv = srv.conversation("bob@example.org");
+    let mut slowest = Duration::ZERO;
+    for i in 0..20 {
+        let started = Instant::now();
+        let (code, _) = smtp_deliver(
+            srv.addr,
+            &conv.reply_address,
+            reply_message(&conv.reply_address, &format!("slow-{i}@example.org"), "Hi").as_bytes(),
+        );
+        assert_eq!(code, 250);
+        slowest = slowest.max(started.elapsed());
+    }
+    let sent = Instant::now();
+    assert!(
+        slowest < Duration::from_millis(1500),
+        "an SMTP delivery took {slowest:?}"
+    );
+    fast.wait_for(20, Duration::from_secs(5));
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "the fast endpoint waited {:?}",
+        sent.elapsed()
+    );
+    // The slow one was tried, and its attempts time out.
+    let started = Instant::now();
+    loop {
+        let e = srv.block(srv.store.webhook_endpoints(50)).unwrap();
+        let slow_state = e.iter().find(|e| e.name == "slow").unwrap();
+        let timed_out = slow_state
+            .last_attempts
+            .iter()
+            .filter(|a| {
+                a.error
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("no answer within 500 ms")
+            })
+            .count();
+        let fast_state = e.iter().find(|e| e.name == "fast").unwrap();
+        if timed_out >= 2 && fast_state.delivered == 20 {
+            assert_eq!(slow_state.delivered, 0);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{slow_state:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A config for the binary with one endpoint called `helpdesk`.
+fn config_with_hook(dir: &std::path::Path, hook: std::net::SocketAddr) -> std::path::PathBuf {
+    write_config(
+        dir,
+        0,
+        &format!(
+            "[[webhooks]]\nname = \"helpdesk\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\n\
+             retry = [\"200ms\"]\nretry_every = \"300ms\"\n",
+            url_of(hook)
+        ),
+    )
+}
+
+#[test]
+fn kill_9_between_commit_and_post_loses_no_event() {
+    let dir = TempDir::new("wh-kill");
+    let hook = free_addr();
+    let config = config_with_hook(dir.path(), hook);
+    let (_, address) = create_conversation(&config);
+    let mut srv = ServeProcess::start(&config);
+    // The receiver is down: the event is committed with the message, not sent.
+    let (code, text) = smtp_deliver(
+        srv.addr,
+        &address,
+        reply_message(&address, "killed@example.org", "Before the crash.").as_bytes(),
+    );
+    assert_eq!(code, 250, "{text}");
+    srv.child.kill().unwrap(); // SIGKILL
+    srv.child.wait().unwrap();
+    let rx = Receiver::start_on(hook);
+    let _srv = ServeProcess::start(&config);
+    let r = rx.wait_for(1, Duration::from_secs(15)).remove(0);
+    assert!(verifies(SECRET, &r));
+    let v = r.json();
+    assert_eq!(v["type"], "message.received");
+    assert_eq!(v["data"]["message"]["reply_text"], "Before the crash.");
+    assert_eq!(v["data"]["message"]["id"], stored_id(&text));
+}
+
+#[test]
+fn the_cli_lists_retries_replays_disables_and_enables() {
+    let dir = TempDir::new("wh-cli");
+    let rx = Receiver::start();
+    let config = config_with_hook(dir.path(), rx.addr);
+    let (_, address) = create_conversation(&config);
+    let srv = ServeProcess::start(&config);
+    let (code, _) = smtp_deliver(
+        srv.addr,
+        &address,
+        reply_message(&address, "cli@example.org", "Hello CLI").as_bytes(),
+    );
+    assert_eq!(code, 250);
+    let first = rx.wait_for(1, Duration::from_secs(10)).remove(0);
+    let id = first.webhook_id();
+    let wait_list = |want: &str| {
+        let started = Instant::now();
+        loop {
+            let out = replyd_ok(&config, &["webhooks", "list"]);
+            if out.contains(want) {
+                return out;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{want:?} not in:\n{out}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let out = wait_list("delivered: 1");
+    assert!(
+        out.contains("helpdesk") && out.contains("state: enabled"),
+        "{out}"
+    );
+    assert!(out.contains(&id) && out.contains(" 200 "), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&replyd_ok(&config, &["webhooks", "list", "--json"])).unwrap();
+    assert_eq!(json[0]["name"], "helpdesk");
+    assert_eq!(json[0]["backlog"], 0);
+
+    let out = replyd_ok(&config, &["webhooks", "retry", &id]);
+    assert!(out.contains("1 endpoint"), "{out}");
+    let again = rx.wait_for(2, Duration::from_secs(10)).remove(1);
+    assert_eq!(again.webhook_id(), id, "a retry is the same event");
+    assert_eq!(again.body, first.body);
+
+    let out = replyd_ok(&config, &["webhooks", "disable", "helpdesk"]);
+    assert!(out.contains("disabled helpdesk"), "{out}");
+    wait_list("state: disabled");
+    let out = replyd_ok(&config, &["webhooks", "replay", "--since", "1h"]);
+    assert!(out.starts_with("1 deliveries"), "{out}");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(rx.requests().len(), 2, "disabled: the replay waits");
+    let out = replyd_ok(&config, &["webhooks", "enable", &url_of(rx.addr)]);
+    assert!(out.contains("enabled helpdesk"), "{out}");
+    let third = rx.wait_for(3, Duration::from_secs(10)).remove(2);
+    assert_eq!(third.webhook_id(), id);
+
+    let bad = Command::new(replyd_bin())
+        .arg("--config")
+        .arg(&config)
+        .args(["webhooks", "retry", "evt_nope"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no webhook event"));
+}
+
+#[test]
+fn several_kills_under_load_every_stored_message_gets_its_event() {
+    let dir = TempDir::new("wh-load");
+    let rx = Receiver::start();
+    let config = config_with_hook(dir.path(), rx.addr);
+    let (_, address) = create_conversation(&config);
+    let acked: Arc<Mutex<HashSet<String>>> = Arc::default();
+    for round in 0..3 {
+        let mut srv = ServeProcess::start(&config);
+        let addr = srv.addr;
+        let deadline = Instant::now() + Duration::from_millis(1500);
+        let clients: Vec<_> = (0..4)
+            .map(|t| {
+                let acked = acked.clone();
+                let address = address.clone();
+                std::thread::spawn(move || {
+                    let Ok(stream) = std::net::TcpStream::connect(addr) else {
+                        return;
+                    };
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(5)))
+                        .unwrap();
+                    let mut c = Raw::over(Box::new(stream));
+                    if c.reply().0 != 220 || c.cmd("EHLO load.test").0 != 250 {
+                        return;
+                    }
+                    for i in 0.. {
+                        let id = format!("load-{round}-{t}-{i}@example.org");
+                        if c.cmd("MAIL FROM:<bob@example.org>").0 != 250
+                            || c.cmd(&format!("RCPT TO:<{address}>")).0 != 250
+                            || c.cmd("DATA").0 != 354
+                        {
+                            return;
+                        }
+                        c.send(reply_message(&address, &id, "load").as_bytes());
+                        c.send(b".\r\n");
+                        if c.reply().0 != 250 {
+                            return;
+                        }
+                        acked.lock().unwrap().insert(id);
+                        // Kill at some point while clients are mid-transaction.
+                        if Instant::now() > deadline + Duration::from_secs(10) {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        srv.child.kill().unwrap(); // SIGKILL, under load
+        srv.child.wait().unwrap();
+        for c in clients {
+            c.join().unwrap();
+        }
+    }
+    let _srv = ServeProcess::start(&config);
+    let db = dir.path().join("replyd.sqlite3");
+    let stored = block_on(open_store(&db).messages_after(0, 1_000_000)).unwrap();
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 30, "only {} acknowledged", acked.len());
+    let stored_ids: HashSet<i64> = stored.iter().map(|m| m.id).collect();
+    let stored_message_ids: HashSet<String> =
+        stored.iter().filter_map(|m| m.message_id.clone()).collect();
+    assert!(acked.is_subset(&stored_message_ids), "a 250 was lost");
+    let got = rx.wait_until(Duration::from_secs(60), |got| {
+        let seen: HashSet<i64> = got
+            .iter()
+            .filter_map(|r| r.json()["data"]["message"]["id"].as_i64())
+            .collect();
+        stored_ids.is_subset(&seen)
+    });
+    // Duplicates only with the same webhook-id.
+    let mut ids_of: HashMap<i64, HashSet<String>> = HashMap::new();
+    for r in &got {
+        assert!(verifies(SECRET, r));
+        let m = r.json()["data"]["message"]["id"].as_i64().unwrap();
+        ids_of.entry(m).or_default().insert(r.webhook_id());
+    }
+    for (m, ids) in &ids_of {
+        assert_eq!(
+            ids.len(),
+            1,
+            "message {m} was sent under several webhook-ids: {ids:?}"
+        );
+    }
+    let store = open_store(&db);
+    for m in &stored_ids {
+        let (id, _) = block_on(store.webhook_event_of_message(*m))
+            .unwrap()
+            .unwrap();
+        assert!(ids_of[m].contains(&id));
+    }
+    eprintln!(
+        "{} stored, {} acknowledged, {} requests received ({} duplicates) over 3 kills",
+        stored_ids.len(),
+        acked.len(),
+        got.len(),
+        got.len() - stored_ids.len()
+    );
+}
