@@ -118,6 +118,8 @@ impl Writer {
     }
 }
 
+// The thread's whole context, handed over once at spawn.
+#[allow(clippy::too_many_arguments)]
 fn run(
     mut conn: Connection,
     path: PathBuf,
