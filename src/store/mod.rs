@@ -106,19 +106,24 @@ pub(crate) trait Backend: Send + Sync {
         &self,
         endpoints: &[EndpointSpec<'_>],
     ) -> Result<Vec<i64>, StoreError>;
-    async fn webhook_enqueue(&self, endpoint: i64, limit: usize) -> Result<usize, StoreError>;
+    async fn webhook_sync(
+        &self,
+        endpoint: i64,
+        attempts: &[AttemptRecord],
+        limit: usize,
+    ) -> Result<usize, StoreError>;
     async fn webhook_due(
         &self,
         endpoint: i64,
         now_ms: i64,
         limit: usize,
+        skip: &[i64],
     ) -> Result<Vec<OutboxJob>, StoreError>;
     async fn webhook_next_due(
         &self,
         endpoint: i64,
         after_ms: i64,
     ) -> Result<Option<i64>, StoreError>;
-    async fn webhook_record(&self, attempts: &[AttemptRecord]) -> Result<(), StoreError>;
     async fn webhook_endpoints(&self, attempts: usize) -> Result<Vec<WebhookEndpoint>, StoreError>;
     async fn webhook_attempts(&self, webhook_id: &str) -> Result<Vec<WebhookAttempt>, StoreError>;
     async fn webhook_event_of_message(
@@ -347,23 +352,29 @@ impl Store {
         self.backend.webhook_register(endpoints).await
     }
 
-    /// Queues the events committed since the endpoint last looked (at most `limit`).
-    pub(crate) async fn webhook_enqueue(
+    /// Records finished attempts and queues the events committed since the endpoint last
+    /// looked (at most `limit`), in one transaction; how many events were looked at.
+    pub(crate) async fn webhook_sync(
         &self,
         endpoint: i64,
+        attempts: &[AttemptRecord],
         limit: usize,
     ) -> Result<usize, StoreError> {
-        self.backend.webhook_enqueue(endpoint, limit).await
+        self.backend.webhook_sync(endpoint, attempts, limit).await
     }
 
-    /// The endpoint's deliveries due at `now_ms`, with what their payloads are built from.
+    /// The endpoint's deliveries due at `now_ms` but those in `skip` (in flight), with
+    /// what their payloads are built from.
     pub(crate) async fn webhook_due(
         &self,
         endpoint: i64,
         now_ms: i64,
         limit: usize,
+        skip: &[i64],
     ) -> Result<Vec<OutboxJob>, StoreError> {
-        self.backend.webhook_due(endpoint, now_ms, limit).await
+        self.backend
+            .webhook_due(endpoint, now_ms, limit, skip)
+            .await
     }
 
     /// When the endpoint's next delivery after `after_ms` is due.
@@ -373,14 +384,6 @@ impl Store {
         after_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
         self.backend.webhook_next_due(endpoint, after_ms).await
-    }
-
-    /// Records attempts and their consequences.
-    pub(crate) async fn webhook_record(
-        &self,
-        attempts: &[AttemptRecord],
-    ) -> Result<(), StoreError> {
-        self.backend.webhook_record(attempts).await
     }
 
     /// The webhook endpoints, their backlog and latest `attempts` attempts.

@@ -39,6 +39,8 @@ pub struct OutboxJob {
     /// Attempts made so far, and when the first was.
     pub attempts: u32,
     pub first_attempt_ms: Option<i64>,
+    /// The delivery's generation when it was read (see [`AttemptRecord::generation`]).
+    pub generation: i64,
     pub subject: OutboxSubject,
 }
 
@@ -76,6 +78,9 @@ pub struct AttemptRecord {
     /// Why there was no answer (or what the answer said, shortened).
     pub error: Option<String>,
     pub result: AttemptResult,
+    /// The delivery's generation when the attempt began: a retry or replay since then
+    /// (which bumps it) is not overwritten by this attempt's outcome.
+    pub generation: i64,
 }
 
 /// A webhook endpoint's state, for `replyd webhooks list`.

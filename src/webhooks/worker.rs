@@ -13,7 +13,7 @@ use super::{payload, signing, Endpoint};
 use crate::store::{AttemptRecord, AttemptResult, OutboxJob, Store};
 use crate::time::{unix_now, unix_now_ms};
 use hyper::body::Bytes;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -23,121 +23,158 @@ use tokio::task::JoinSet;
 /// CLI's retries and replays, a re-enabled endpoint).
 const POLL: Duration = Duration::from_secs(1);
 
-/// Events queued per look.
+/// Least time between two of the worker's writes (finished attempts, newly queued events)
+/// while it is busy: each takes the database's write lock, which the writer — and the
+/// `250`s waiting for its commit — would otherwise wait for hundreds of times a second.
+const MIN_SYNC: Duration = Duration::from_millis(100);
+
+/// Events queued per write.
 const ENQUEUE_BATCH: usize = 1000;
 
 /// After a storage error, the pause before the next look.
 const STORE_BACKOFF: Duration = Duration::from_secs(1);
 
 pub(super) async fn run(endpoint: Arc<Endpoint>, store: Store, mut stop: watch::Receiver<bool>) {
+    let name = endpoint.config.name().to_string();
     let mut wake = store.outbox_commits();
-    let concurrency = endpoint.config.concurrency;
+    let mut wake_open = true;
+    // Events being sent, or sent and not yet recorded: not fetched again meanwhile.
     let mut in_flight: HashSet<i64> = HashSet::new();
     let mut tasks: JoinSet<AttemptRecord> = JoinSet::new();
+    let mut task_events: HashMap<tokio::task::Id, i64> = HashMap::new();
     let mut finished: Vec<AttemptRecord> = Vec::new();
+    let mut last_sync: Option<Instant> = None;
+    // New events may wait to be queued (at start: a backlog left by the last run).
+    let mut look = true;
     let mut store_failing = false;
-    let mut wake_open = true;
     loop {
-        while let Some(done) = tasks.try_join_next() {
-            if let Ok(record) = done {
-                in_flight.remove(&record.event);
-                finished.push(record);
+        while let Some(done) = tasks.try_join_next_with_id() {
+            finish(done, &mut task_events, &mut in_flight, &mut finished);
+        }
+        let mut wait = POLL;
+        let mut failed: Option<crate::store::StoreError> = None;
+        if look || !finished.is_empty() {
+            let since = last_sync.map(|t| t.elapsed());
+            match since {
+                Some(since) if since < MIN_SYNC => wait = MIN_SYNC - since,
+                _ => {
+                    last_sync = Some(Instant::now());
+                    match store
+                        .webhook_sync(endpoint.id, &finished, ENQUEUE_BATCH)
+                        .await
+                    {
+                        Ok(queued) => {
+                            for r in finished.drain(..) {
+                                in_flight.remove(&r.event);
+                            }
+                            look = queued == ENQUEUE_BATCH;
+                        }
+                        Err(e) => failed = Some(e),
+                    }
+                }
             }
         }
-        let now = unix_now_ms();
-        let mut wait = POLL;
-        match step(
-            &endpoint,
-            &store,
-            &mut finished,
-            &mut in_flight,
-            &mut tasks,
-            concurrency,
-        )
-        .await
-        {
-            Ok(next) => {
-                if store_failing {
-                    tracing::info!(endpoint = %endpoint.config.name(), "webhooks: the store answers again");
-                    store_failing = false;
+        if failed.is_none() {
+            match dispatch(
+                &endpoint,
+                &store,
+                &mut in_flight,
+                &mut tasks,
+                &mut task_events,
+            )
+            .await
+            {
+                Ok(Some(next_ms)) => {
+                    let until = next_ms.saturating_sub(unix_now_ms()).max(0) as u64;
+                    wait = wait.min(Duration::from_millis(until));
                 }
-                if let Some(next_ms) = next {
-                    wait = wait.min(Duration::from_millis(
-                        next_ms.saturating_sub(now).max(0) as u64
-                    ));
-                }
+                Ok(None) => {}
+                Err(e) => failed = Some(e),
             }
-            Err(e) => {
+        }
+        match failed {
+            Some(e) => {
                 if !store_failing {
-                    tracing::error!(endpoint = %endpoint.config.name(), error = %e, "webhooks: the store fails; retrying every second");
+                    tracing::error!(endpoint = %name, error = %e, "webhooks: the store fails; retrying every second");
                     store_failing = true;
                 }
                 wait = STORE_BACKOFF;
             }
+            None if store_failing => {
+                tracing::info!(endpoint = %name, "webhooks: the store answers again");
+                store_failing = false;
+            }
+            None => {}
         }
         tokio::select! {
-            done = tasks.join_next(), if !tasks.is_empty() => {
-                if let Some(Ok(record)) = done {
-                    in_flight.remove(&record.event);
-                    finished.push(record);
+            done = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                if let Some(done) = done {
+                    finish(done, &mut task_events, &mut in_flight, &mut finished);
                 }
             }
             changed = wake.changed(), if wake_open => {
                 // Closed: the store is gone, nothing more is committed by this process.
                 wake_open = changed.is_ok();
+                look = true;
             }
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep(wait) => look = true,
             _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
         }
     }
     // In flight: dropped, sent again after the restart. Finished: recorded.
     tasks.abort_all();
-    while let Some(done) = tasks.join_next().await {
-        if let Ok(record) = done {
-            finished.push(record);
-        }
+    while let Some(done) = tasks.join_next_with_id().await {
+        finish(done, &mut task_events, &mut in_flight, &mut finished);
     }
     if !finished.is_empty() {
-        if let Err(e) = store.webhook_record(&finished).await {
-            tracing::warn!(endpoint = %endpoint.config.name(), error = %e, "webhooks: attempts not recorded at shutdown; their events are sent again");
+        if let Err(e) = store.webhook_sync(endpoint.id, &finished, 0).await {
+            tracing::warn!(endpoint = %name, error = %e, "webhooks: attempts not recorded at shutdown; their events are sent again");
         }
     }
 }
 
-/// Records what finished, queues new events, starts what is due; returns when the next
-/// pending delivery is due.
-async fn step(
-    endpoint: &Arc<Endpoint>,
-    store: &Store,
-    finished: &mut Vec<AttemptRecord>,
+/// A task's end: its record, or (aborted, panicked) its event freed for another attempt.
+fn finish(
+    done: Result<(tokio::task::Id, AttemptRecord), tokio::task::JoinError>,
+    task_events: &mut HashMap<tokio::task::Id, i64>,
     in_flight: &mut HashSet<i64>,
-    tasks: &mut JoinSet<AttemptRecord>,
-    concurrency: usize,
-) -> Result<Option<i64>, crate::store::StoreError> {
-    if !finished.is_empty() {
-        store.webhook_record(&finished[..]).await?;
-        finished.clear();
-    }
-    let queued = store.webhook_enqueue(endpoint.id, ENQUEUE_BATCH).await?;
-    let now = unix_now_ms();
-    let free = concurrency.saturating_sub(in_flight.len());
-    if free > 0 {
-        let due = store
-            .webhook_due(endpoint.id, now, free + in_flight.len())
-            .await?;
-        let new: Vec<OutboxJob> = due
-            .into_iter()
-            .filter(|j| !in_flight.contains(&j.event))
-            .take(free)
-            .collect();
-        for job in new {
-            in_flight.insert(job.event);
-            tasks.spawn(attempt(endpoint.clone(), job));
+    finished: &mut Vec<AttemptRecord>,
+) {
+    match done {
+        Ok((id, record)) => {
+            task_events.remove(&id);
+            finished.push(record);
+        }
+        Err(e) => {
+            if let Some(event) = task_events.remove(&e.id()) {
+                in_flight.remove(&event);
+            }
         }
     }
-    if queued == ENQUEUE_BATCH {
-        // More to queue: look again at once.
-        return Ok(Some(now));
+}
+
+/// Starts what is due, up to `concurrency` requests at once; returns when the next
+/// pending delivery is due.
+async fn dispatch(
+    endpoint: &Arc<Endpoint>,
+    store: &Store,
+    in_flight: &mut HashSet<i64>,
+    tasks: &mut JoinSet<AttemptRecord>,
+    task_events: &mut HashMap<tokio::task::Id, i64>,
+) -> Result<Option<i64>, crate::store::StoreError> {
+    let now = unix_now_ms();
+    let free = endpoint.config.concurrency.saturating_sub(tasks.len());
+    if free > 0 {
+        let skip: Vec<i64> = in_flight.iter().copied().collect();
+        let due = store
+            .webhook_due(endpoint.id, now, free + skip.len(), &skip)
+            .await?;
+        for job in due.into_iter().take(free) {
+            in_flight.insert(job.event);
+            let event = job.event;
+            let handle = tasks.spawn(attempt(endpoint.clone(), job));
+            task_events.insert(handle.id(), event);
+        }
     }
     store.webhook_next_due(endpoint.id, now).await
 }
@@ -205,6 +242,7 @@ async fn attempt(endpoint: Arc<Endpoint>, job: OutboxJob) -> AttemptRecord {
         status,
         error,
         result,
+        generation: job.generation,
     }
 }
 

@@ -366,8 +366,13 @@ impl Backend for SqliteStore {
         webhooks::register(&mut self.conn(), endpoints)
     }
 
-    async fn webhook_enqueue(&self, endpoint: i64, limit: usize) -> Result<usize, StoreError> {
-        self.with_outbox_conn(|c| webhooks::enqueue(c, endpoint, limit))
+    async fn webhook_sync(
+        &self,
+        endpoint: i64,
+        attempts: &[AttemptRecord],
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.with_outbox_conn(|c| webhooks::sync(c, endpoint, attempts, limit))
     }
 
     async fn webhook_due(
@@ -375,8 +380,9 @@ impl Backend for SqliteStore {
         endpoint: i64,
         now_ms: i64,
         limit: usize,
+        skip: &[i64],
     ) -> Result<Vec<OutboxJob>, StoreError> {
-        self.with_outbox_conn(|c| webhooks::due(c, endpoint, now_ms, limit))
+        self.with_outbox_conn(|c| webhooks::due(c, endpoint, now_ms, limit, skip))
     }
 
     async fn webhook_next_due(
@@ -385,10 +391,6 @@ impl Backend for SqliteStore {
         after_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
         self.with_outbox_conn(|c| webhooks::next_due(c, endpoint, after_ms))
-    }
-
-    async fn webhook_record(&self, attempts: &[AttemptRecord]) -> Result<(), StoreError> {
-        self.with_outbox_conn(|c| webhooks::record(c, attempts))
     }
 
     async fn webhook_endpoints(&self, attempts: usize) -> Result<Vec<WebhookEndpoint>, StoreError> {

@@ -255,6 +255,8 @@ CREATE TABLE webhook_deliveries (
     next_ms          INTEGER NOT NULL,
     first_attempt_ms INTEGER,
     done_ms          INTEGER,
+    -- Bumped by a retry or replay: an attempt begun before it does not overwrite its state.
+    generation       INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (endpoint_id, event_id)
 ) WITHOUT ROWID;
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(endpoint_id, state, next_ms);

@@ -45,24 +45,40 @@ pub(super) fn register(
     Ok(ids)
 }
 
-/// Queues the events committed after the endpoint's cursor (at most `limit`) and moves the
-/// cursor past them; returns how many events were looked at.
-pub(super) fn enqueue(
+/// The worker's one write: records finished attempts (and what follows from them) and
+/// queues the events committed after the endpoint's cursor (at most `limit`), moving the
+/// cursor past them, in one transaction — none at all when there is nothing to do. Few
+/// and short, so the writer (and the `250`s waiting on it) rarely waits for the lock.
+/// Returns how many events were looked at.
+pub(super) fn sync(
     conn: &mut Connection,
     endpoint: i64,
+    attempts: &[AttemptRecord],
     limit: usize,
 ) -> Result<usize, StoreError> {
-    // Most calls find nothing: a read, without taking the write lock.
+    // Most calls find no new event: a read, without taking the write lock.
     let waiting: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM webhook_events WHERE id > \
              (SELECT cursor FROM webhook_endpoints WHERE id = ?1))",
         )?
         .query_row([endpoint], |r| r.get(0))?;
-    if !waiting {
+    if !waiting && attempts.is_empty() {
         return Ok(0);
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    record(&tx, attempts)?;
+    let seen = if waiting {
+        enqueue(&tx, endpoint, limit)?
+    } else {
+        0
+    };
+    tx.commit()?;
+    Ok(seen)
+}
+
+/// Queues what is past the cursor, inside the caller's transaction.
+fn enqueue(tx: &Connection, endpoint: i64, limit: usize) -> Result<usize, StoreError> {
     let (cursor, events): (i64, String) = tx.query_row(
         "SELECT cursor, events FROM webhook_endpoints WHERE id = ?1",
         [endpoint],
@@ -83,24 +99,23 @@ pub(super) fn enqueue(
          AND instr(' ' || ?5 || ' ', ' ' || type || ' ') > 0",
     )?
     .execute(params![endpoint, unix_now_ms(), cursor, upto, events])?;
-    tx.execute(
-        "UPDATE webhook_endpoints SET cursor = ?2 WHERE id = ?1",
-        params![endpoint, upto],
-    )?;
-    tx.commit()?;
+    tx.prepare_cached("UPDATE webhook_endpoints SET cursor = ?2 WHERE id = ?1")?
+        .execute(params![endpoint, upto])?;
     Ok(seen as usize)
 }
 
 /// Pending deliveries of an enabled endpoint due at `now_ms`, oldest due first.
+/// Those in `skip` (in flight) are left out before their messages are read.
 pub(super) fn due(
     conn: &Connection,
     endpoint: i64,
     now_ms: i64,
     limit: usize,
+    skip: &[i64],
 ) -> Result<Vec<OutboxJob>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT e.id, e.webhook_id, e.type, e.created_ms, e.sequence, c.uuid, e.message_id, \
-         e.inbox_id, d.attempts, d.first_attempt_ms \
+         e.inbox_id, d.attempts, d.first_attempt_ms, d.generation \
          FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id \
          LEFT JOIN conversations c ON c.id = e.conversation_id \
          WHERE d.endpoint_id = ?1 AND d.state = 'pending' AND d.next_ms <= ?2 \
@@ -122,6 +137,7 @@ pub(super) fn due(
                     conversation_external_id: None,
                     attempts: r.get(8)?,
                     first_attempt_ms: r.get(9)?,
+                    generation: r.get(10)?,
                     subject: OutboxSubject::Missing,
                 },
                 r.get::<_, Option<i64>>(6)?,
@@ -131,6 +147,9 @@ pub(super) fn due(
         .collect::<Result<Vec<_>, _>>()?;
     let mut jobs = Vec::with_capacity(rows.len());
     for (mut job, message, inbox) in rows {
+        if skip.contains(&job.event) {
+            continue;
+        }
         job.subject = match (message, inbox) {
             (Some(id), _) => reads::messages_where(conn, "m.id = ?1", id)?
                 .pop()
@@ -164,9 +183,8 @@ pub(super) fn next_due(
         .query_row(params![endpoint, after_ms], |r| r.get(0))?)
 }
 
-/// Records attempts and what follows from them, in one transaction.
-pub(super) fn record(conn: &mut Connection, attempts: &[AttemptRecord]) -> Result<(), StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+/// Records attempts and what follows from them, inside the caller's transaction.
+fn record(tx: &Connection, attempts: &[AttemptRecord]) -> Result<(), StoreError> {
     for a in attempts {
         tx.prepare_cached(
             "INSERT INTO webhook_attempts (endpoint_id, event_id, at_ms, status, latency_ms, \
@@ -189,7 +207,7 @@ pub(super) fn record(conn: &mut Connection, attempts: &[AttemptRecord]) -> Resul
         tx.prepare_cached(
             "UPDATE webhook_deliveries SET state = ?3, attempts = attempts + 1, next_ms = ?4, \
              first_attempt_ms = COALESCE(first_attempt_ms, ?5), done_ms = ?6 \
-             WHERE endpoint_id = ?1 AND event_id = ?2",
+             WHERE endpoint_id = ?1 AND event_id = ?2 AND generation = ?7",
         )?
         .execute(params![
             a.endpoint,
@@ -197,7 +215,8 @@ pub(super) fn record(conn: &mut Connection, attempts: &[AttemptRecord]) -> Resul
             state.as_str(),
             next_ms,
             a.at_ms,
-            done
+            done,
+            a.generation
         ])?;
         if a.result == AttemptResult::Gone {
             tx.prepare_cached(
@@ -211,7 +230,6 @@ pub(super) fn record(conn: &mut Connection, attempts: &[AttemptRecord]) -> Resul
             ])?;
         }
     }
-    tx.commit()?;
     Ok(())
 }
 
@@ -394,7 +412,8 @@ pub(super) fn retry(conn: &mut Connection, webhook_id: &str) -> Result<usize, St
     };
     let n = tx.execute(
         "UPDATE webhook_deliveries SET state = 'pending', next_ms = ?2, attempts = 0, \
-         first_attempt_ms = NULL, done_ms = NULL WHERE event_id = ?1",
+         first_attempt_ms = NULL, done_ms = NULL, generation = generation + 1 \
+         WHERE event_id = ?1",
         params![event, unix_now_ms()],
     )?;
     tx.commit()?;
@@ -428,7 +447,8 @@ pub(super) fn replay(
          ON e.id <= p.cursor AND instr(' ' || p.events || ' ', ' ' || e.type || ' ') > 0 \
          WHERE e.created_ms >= ?1 AND (?3 IS NULL OR p.name = ?3 OR p.url = ?3) \
          ON CONFLICT (endpoint_id, event_id) DO UPDATE SET state = 'pending', \
-         next_ms = excluded.next_ms, attempts = 0, first_attempt_ms = NULL, done_ms = NULL",
+         next_ms = excluded.next_ms, attempts = 0, first_attempt_ms = NULL, done_ms = NULL, \
+         generation = generation + 1",
         params![since_ms, unix_now_ms(), endpoint],
     )?;
     tx.commit()?;
