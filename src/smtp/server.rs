@@ -195,7 +195,11 @@ impl Server {
         } = self;
         // Before the listeners: a backlog left by a crash goes out at once.
         let keep = Duration::from_secs(u64::from(ctx.intake.config.activity.keep_days) * 86_400);
-        let webhooks = webhooks.map(|w| w.spawn(&ctx.intake.store, keep));
+        let webhooks = match webhooks.map(|w| w.spawn(&ctx.intake.store, keep)) {
+            Some(Err(e)) => return Err(ServerError::Webhooks(e)),
+            Some(Ok(running)) => Some(running),
+            None => None,
+        };
         let max = ctx.intake.config.limits.max_connections;
         let limits = Limits {
             slots: Arc::new(Semaphore::new(max)),

@@ -39,7 +39,7 @@ pub(crate) struct Webhooks {
 /// `webhook-id`).
 pub(crate) struct Running {
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Webhooks {
@@ -83,30 +83,67 @@ impl Webhooks {
         Ok(Webhooks { endpoints })
     }
 
-    /// Starts one worker per endpoint on the current runtime, and the upkeep that forgets
-    /// what is older than `keep` (`[activity] keep_days`).
-    pub(crate) fn spawn(self, store: &Store, keep: Duration) -> Running {
+    /// Starts one worker per endpoint, and the upkeep that forgets what is older than
+    /// `keep` (`[activity] keep_days`), on a thread of their own at a lower CPU priority
+    /// (nice +10): under load, sessions and the writer go first, and the webhooks use what
+    /// is left (their backlog waits in the store, never in memory).
+    pub(crate) fn spawn(self, store: &Store, keep: Duration) -> Result<Running, String> {
         let (stop, stopped) = watch::channel(false);
-        let mut tasks: Vec<JoinHandle<()>> = self
-            .endpoints
-            .into_iter()
-            .map(|e| {
-                tracing::info!(endpoint = %e.config.name(), url = %e.config.url, "webhook worker started");
-                tokio::spawn(worker::run(e, store.clone(), stopped.clone()))
+        let store = store.clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the webhooks' runtime: {e}"))?;
+        let thread = std::thread::Builder::new()
+            .name("replyd-webhooks".into())
+            .spawn(move || {
+                lower_priority();
+                runtime.block_on(async move {
+                    let mut tasks: Vec<JoinHandle<()>> = self
+                        .endpoints
+                        .into_iter()
+                        .map(|e| {
+                            tracing::info!(endpoint = %e.config.name(), url = %e.config.url, "webhook worker started");
+                            tokio::spawn(worker::run(e, store.clone(), stopped.clone()))
+                        })
+                        .collect();
+                    tasks.push(tokio::spawn(prune(store, keep, stopped)));
+                    for t in tasks {
+                        let _ = t.await;
+                    }
+                });
             })
-            .collect();
-        tasks.push(tokio::spawn(prune(store.clone(), keep, stopped)));
-        Running { stop, tasks }
+            .map_err(|e| format!("cannot start the webhooks' thread: {e}"))?;
+        Ok(Running {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// Nice +10 for the calling thread (Linux: a thread's own priority).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority only read their arguments; on Linux PRIO_PROCESS
+        // with a thread id changes that thread alone.
+        let failed = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) != 0
+        };
+        if failed {
+            tracing::debug!("webhooks: cannot lower the thread's priority");
+        }
     }
 }
 
 impl Running {
     /// Stops every worker and waits for them (they record what finished, and drop what is
     /// in flight).
-    pub(crate) async fn stop(self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
     }
 }
