@@ -5,7 +5,10 @@
 //! own transaction, so nothing committed is lost to a crash before its POST. Here is what
 //! reads them back and sends them: one worker per endpoint ([`worker`]), each with its own
 //! queue, connections and timers, so a slow or dead endpoint delays neither another
-//! endpoint nor the SMTP side (whose only link to a worker is the commit signal). A worker
+//! endpoint nor the SMTP side (whose only link to a worker is the commit signal). The
+//! workers share a thread of their own at a lower CPU priority: under a load that
+//! saturates the machine, the sessions and the writer go first and the webhooks catch up
+//! after, from the store. A worker
 //! is woken right after a commit that wrote events, polls for the rest (another process's
 //! deliveries, the CLI's retries), and after a restart finds its backlog in the store.
 
@@ -16,6 +19,7 @@ mod worker;
 
 use crate::config::WebhookConfig;
 use crate::store::{EndpointSpec, Store, StoreError};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -28,6 +32,8 @@ pub(crate) struct Endpoint {
     config: WebhookConfig,
     keys: Vec<Vec<u8>>,
     client: client::Client,
+    /// Its last attempt failed (the log says so once, not per attempt).
+    failing: AtomicBool,
 }
 
 /// The configured endpoints, registered in the store; [`Webhooks::spawn`] starts them.
@@ -77,6 +83,7 @@ impl Webhooks {
                     config,
                     keys,
                     client,
+                    failing: AtomicBool::new(false),
                 })
             })
             .collect();

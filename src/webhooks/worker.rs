@@ -14,6 +14,7 @@ use crate::store::{AttemptRecord, AttemptResult, OutboxJob, Store};
 use crate::time::{unix_now, unix_now_ms};
 use hyper::body::Bytes;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -214,9 +215,24 @@ async fn attempt(endpoint: Arc<Endpoint>, job: OutboxJob) -> AttemptRecord {
     let result = judge(&endpoint, &job, status, at_ms);
     match result {
         AttemptResult::Delivered => {
+            if endpoint.failing.swap(false, Ordering::Relaxed) {
+                tracing::info!(endpoint = %name, "webhook endpoint answers 2xx again");
+            }
             tracing::debug!(endpoint = %name, event = %job.webhook_id, latency_ms, "webhook delivered")
         }
-        AttemptResult::Retry { next_ms } => tracing::warn!(
+        // One warning when an endpoint starts failing, not one per event and attempt (a
+        // dead endpoint with a backlog would flood the log); each attempt is recorded.
+        AttemptResult::Retry { next_ms } if !endpoint.failing.swap(true, Ordering::Relaxed) => {
+            tracing::warn!(
+                endpoint = %name,
+                event = %job.webhook_id,
+                status = status.unwrap_or(0),
+                error = error.as_deref().unwrap_or(""),
+                retry_in_ms = next_ms - at_ms,
+                "webhook not delivered; retrying (`replyd webhooks list` shows the attempts)"
+            )
+        }
+        AttemptResult::Retry { next_ms } => tracing::debug!(
             endpoint = %name,
             event = %job.webhook_id,
             status = status.unwrap_or(0),
