@@ -662,3 +662,134 @@ fn several_kills_under_load_every_stored_message_gets_its_event() {
         got.len() - stored_ids.len()
     );
 }
+
+/// A private CA and a certificate it issued for 127.0.0.1 (made with the openssl CLI):
+/// (ca.pem, leaf cert, leaf key).
+fn private_ca(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let openssl = common::needs::program("openssl");
+    let run = |args: &[&str]| {
+        let out = Command::new(&openssl)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-subj",
+            "/CN=replyd test CA",
+            "-days",
+            "2",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "leaf.pem",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    )
+}
+
+#[test]
+fn https_endpoints_are_verified_against_the_trust_anchors() {
+    if !needs(OPENSSL) {
+        return;
+    }
+    let dir = TempDir::new("wh-tls");
+    let (ca, cert, key) = private_ca(dir.path());
+    let rx = Receiver::start_tls(&cert, &key);
+    let url = format!("https://127.0.0.1:{}/hooks/replyd", rx.addr.port());
+    let srv = TestServer::start_with(|c| {
+        let mut trusted = endpoint(&url, SECRET);
+        trusted.name = Some("private-ca".into());
+        trusted.ca_file = Some(ca.clone());
+        // The same receiver, judged by the system's trust anchors: refused.
+        let mut untrusted = endpoint(&url, SECRET);
+        untrusted.name = Some("system-roots".into());
+        c.webhooks = vec![trusted, untrusted];
+    });
+    let conv = srv.conversation("bob@example.org");
+    let (code, _) = smtp_deliver(
+        srv.addr,
+        &conv.reply_address,
+        reply_message(&conv.reply_address, "tls@example.org", "Over TLS.").as_bytes(),
+    );
+    assert_eq!(code, 250);
+    let r = rx.wait_for(1, Duration::from_secs(10)).remove(0);
+    assert!(verifies(SECRET, &r));
+    assert_eq!(r.json()["data"]["message"]["reply_text"], "Over TLS.");
+    let started = Instant::now();
+    loop {
+        let list = srv.block(srv.store.webhook_endpoints(5)).unwrap();
+        let system = list.iter().find(|e| e.name == "system-roots").unwrap();
+        if let Some(a) = system.last_attempts.first() {
+            let error = a.error.as_deref().unwrap_or("");
+            assert!(error.contains("TLS"), "{a:?}");
+            assert_eq!(system.delivered, 0);
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{list:#?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        rx.requests().len(),
+        1,
+        "only the endpoint trusting the CA got through"
+    );
+}

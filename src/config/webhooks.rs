@@ -70,6 +70,10 @@ pub struct WebhookConfig {
     /// Requests in flight to this endpoint at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// For an `https` URL: trust the certificates in this PEM file (a private CA) instead
+    /// of the system's trust anchors.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn all_events() -> Vec<String> {
@@ -120,6 +124,7 @@ impl WebhookConfig {
             connect_timeout: default_connect_timeout(),
             timeout: default_timeout(),
             concurrency: default_concurrency(),
+            ca_file: None,
         }
     }
 

@@ -100,18 +100,17 @@ pub(super) struct Client {
 }
 
 impl Client {
-    pub(super) fn new(
-        url: &str,
-        connect_timeout: Duration,
-        timeout: Duration,
-        max_idle: usize,
-    ) -> Result<Client, String> {
-        let target = Target::parse(url)?;
+    pub(super) fn new(config: &crate::config::WebhookConfig) -> Result<Client, String> {
+        let target = Target::parse(&config.url)?;
         let connector = if target.tls {
-            Some(crate::http_client::tls_connector()?)
+            Some(crate::http_client::tls_connector_trusting(
+                config.ca_file.as_deref(),
+            )?)
         } else {
             None
         };
+        let (connect_timeout, timeout, max_idle) =
+            (config.connect_timeout, config.timeout, config.concurrency);
         Ok(Client {
             target,
             connector,

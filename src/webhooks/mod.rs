@@ -58,8 +58,8 @@ impl Webhooks {
         let mut ready = Vec::with_capacity(configs.len());
         for c in configs {
             let keys = c.keys()?;
-            let client = client::Client::new(&c.url, c.connect_timeout, c.timeout, c.concurrency)
-                .map_err(|e| format!("webhook {:?}: {e}", c.name()))?;
+            let client =
+                client::Client::new(c).map_err(|e| format!("webhook {:?}: {e}", c.name()))?;
             ready.push((c.clone(), keys, client));
         }
         let specs: Vec<EndpointSpec<'_>> = configs

@@ -88,6 +88,34 @@ impl Receiver {
 
     /// On `addr`, answering the first requests with `answers` (then 200).
     pub fn start_scripted(addr: SocketAddr, answers: &[Answer]) -> Receiver {
+        Self::start_with(addr, answers, None)
+    }
+
+    /// Over HTTPS with this PEM certificate chain and key, on a port of its own.
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Receiver {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        Self::start_with("127.0.0.1:0".parse().unwrap(), &[], Some(acceptor))
+    }
+
+    fn start_with(
+        addr: SocketAddr,
+        answers: &[Answer],
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Receiver {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -109,14 +137,16 @@ impl Receiver {
                     continue;
                 };
                 let state = shared.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let state = state.clone();
-                        async move { handle(state, req).await }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
+                    match tls {
+                        None => serve(stream, state).await,
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                serve(stream, state).await;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -184,6 +214,19 @@ impl Drop for Receiver {
             rt.shutdown_background();
         }
     }
+}
+
+async fn serve<S>(stream: S, state: Arc<State>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        async move { handle(state, req).await }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await;
 }
 
 /// `http://ADDR/hooks/replyd`.
