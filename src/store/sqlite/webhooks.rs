@@ -475,3 +475,118 @@ pub(super) fn prune(conn: &mut Connection, before_ms: i64) -> Result<usize, Stor
     tx.commit()?;
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::outbox::OutboxSignal;
+    use super::super::schema;
+    use super::*;
+
+    fn sequences(conn: &Connection, conversation: Option<i64>) -> Vec<i64> {
+        let mut stmt = conn
+            .prepare("SELECT sequence FROM webhook_events WHERE conversation_id IS ?1 ORDER BY id")
+            .unwrap();
+        stmt.query_map([conversation], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    fn attempt(endpoint: i64, job: &OutboxJob, result: AttemptResult) -> AttemptRecord {
+        AttemptRecord {
+            endpoint,
+            event: job.event,
+            at_ms: unix_now_ms(),
+            latency_ms: 1,
+            status: Some(200),
+            error: None,
+            result,
+            generation: job.generation,
+        }
+    }
+
+    #[test]
+    fn sequences_queueing_a_stale_outcome_and_pruning() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        schema::migrate(&mut conn).unwrap();
+        let signal = OutboxSignal::default();
+        let off = signal.for_batch();
+        off.record(&conn, EventType::MessageReceived, Some(1), Some(1), None)
+            .unwrap();
+        assert!(
+            sequences(&conn, Some(1)).is_empty(),
+            "no event while webhooks are off"
+        );
+        signal.enable();
+        let events = signal.for_batch();
+        let received = EventType::MessageReceived;
+        for m in 1..=3 {
+            events
+                .record(&conn, received.clone(), Some(1), Some(m), None)
+                .unwrap();
+        }
+        events
+            .record(&conn, received.clone(), Some(2), Some(4), None)
+            .unwrap();
+        events
+            .record(&conn, EventType::InboxReceived, None, None, Some(1))
+            .unwrap();
+        assert_eq!(sequences(&conn, Some(1)), [1, 2, 3]);
+        assert_eq!(sequences(&conn, Some(2)), [1]);
+        assert_eq!(sequences(&conn, None), [1]);
+
+        // A new endpoint starts after the newest event; only what asked for is queued.
+        let only_messages = vec!["message.received".to_string()];
+        let spec = EndpointSpec {
+            name: "a",
+            url: "http://x/",
+            events: &only_messages,
+        };
+        let id = register(&mut conn, &[spec]).unwrap()[0];
+        assert_eq!(sync(&mut conn, id, &[], 100).unwrap(), 0);
+        events
+            .record(&conn, received.clone(), Some(1), Some(5), None)
+            .unwrap();
+        events
+            .record(&conn, EventType::InboxReceived, None, None, Some(2))
+            .unwrap();
+        assert_eq!(sync(&mut conn, id, &[], 100).unwrap(), 2);
+        let jobs = due(&conn, id, unix_now_ms(), 10, &[]).unwrap();
+        assert_eq!(jobs.len(), 1, "the inbox event is not for this endpoint");
+        assert_eq!(jobs[0].sequence, 4);
+        assert!(due(&conn, id, unix_now_ms(), 10, &[jobs[0].event])
+            .unwrap()
+            .is_empty());
+
+        // A replay while the attempt is in flight: its outcome does not overwrite it.
+        let webhook_id = jobs[0].webhook_id.clone();
+        assert_eq!(retry(&mut conn, &webhook_id).unwrap(), 1);
+        sync(
+            &mut conn,
+            id,
+            &[attempt(id, &jobs[0], AttemptResult::Delivered)],
+            0,
+        )
+        .unwrap();
+        let again = due(&conn, id, unix_now_ms(), 10, &[]).unwrap();
+        assert_eq!(again.len(), 1, "still pending after the stale outcome");
+        sync(
+            &mut conn,
+            id,
+            &[attempt(id, &again[0], AttemptResult::Delivered)],
+            0,
+        )
+        .unwrap();
+        assert!(due(&conn, id, unix_now_ms(), 10, &[]).unwrap().is_empty());
+        assert_eq!(attempts_of(&conn, &webhook_id).unwrap().len(), 2);
+
+        // Pruning keeps each conversation's newest event: its numbering goes on.
+        assert!(prune(&mut conn, unix_now_ms() + 1000).unwrap() > 0);
+        assert_eq!(sequences(&conn, Some(1)), [4]);
+        assert_eq!(sequences(&conn, Some(2)), [1]);
+        events
+            .record(&conn, received, Some(1), Some(6), None)
+            .unwrap();
+        assert_eq!(sequences(&conn, Some(1)), [4, 5]);
+    }
+}
