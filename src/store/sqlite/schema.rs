@@ -245,7 +245,10 @@ CREATE TABLE webhook_endpoints (
     events       TEXT NOT NULL,
     cursor       INTEGER NOT NULL,
     disabled_ms  INTEGER,
-    disabled_why TEXT
+    disabled_why TEXT,
+    -- Set at a start whose configuration no longer lists it: it holds back no pruning,
+    -- and what it had not sent is forgotten after `keep_days`.
+    retired_ms   INTEGER
 );
 CREATE TABLE webhook_deliveries (
     endpoint_id      INTEGER NOT NULL,

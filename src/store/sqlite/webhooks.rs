@@ -19,7 +19,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 /// Registers the configured endpoints (by name): a new one starts after the newest event
 /// (older ones are sent with `replyd webhooks replay`); a known one keeps its state and
-/// takes the configuration's URL and events. Returns their ids, in order.
+/// takes the configuration's URL and events. One the configuration no longer lists is
+/// retired (see [`prune`]). Returns their ids, in order.
 pub(super) fn register(
     conn: &mut Connection,
     endpoints: &[EndpointSpec<'_>],
@@ -32,7 +33,8 @@ pub(super) fn register(
     for e in endpoints {
         tx.execute(
             "INSERT INTO webhook_endpoints (name, url, events, cursor) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT(name) DO UPDATE SET url = excluded.url, events = excluded.events",
+             ON CONFLICT(name) DO UPDATE SET url = excluded.url, events = excluded.events, \
+             retired_ms = NULL",
             params![e.name, e.url, e.events.join(" "), newest],
         )?;
         ids.push(tx.query_row(
@@ -40,6 +42,24 @@ pub(super) fn register(
             [e.name],
             |r| r.get(0),
         )?);
+    }
+    let listed = ids
+        .iter()
+        .map(|id: &i64| id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let retired = tx.execute(
+        &format!(
+            "UPDATE webhook_endpoints SET retired_ms = ?1 \
+             WHERE retired_ms IS NULL AND id NOT IN ({listed})"
+        ),
+        [unix_now_ms()],
+    )?;
+    if retired > 0 {
+        tracing::info!(
+            endpoints = retired,
+            "webhooks: endpoints no longer in the configuration are retired"
+        );
     }
     tx.commit()?;
     Ok(ids)
@@ -455,19 +475,22 @@ pub(super) fn replay(
     Ok(n)
 }
 
-/// Forgets what is over: attempts before `before_ms`, deliveries finished before it, and
-/// events no endpoint still has to send (each conversation's newest is kept: its sequence
-/// number goes on from there). Returns the rows removed.
+/// Forgets what is over: attempts before `before_ms`, deliveries finished before it (and
+/// every delivery of an endpoint retired before it), and events no endpoint still has to
+/// send (each conversation's newest is kept: its sequence number goes on from there).
+/// Returns the rows removed.
 pub(super) fn prune(conn: &mut Connection, before_ms: i64) -> Result<usize, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut n = tx.execute("DELETE FROM webhook_attempts WHERE at_ms < ?1", [before_ms])?;
     n += tx.execute(
-        "DELETE FROM webhook_deliveries WHERE state != 'pending' AND done_ms < ?1",
+        "DELETE FROM webhook_deliveries WHERE (state != 'pending' AND done_ms < ?1) \
+         OR endpoint_id IN (SELECT id FROM webhook_endpoints WHERE retired_ms < ?1)",
         [before_ms],
     )?;
     n += tx.execute(
         "DELETE FROM webhook_events WHERE created_ms < ?1 \
-         AND id <= (SELECT COALESCE(MIN(cursor), 0) FROM webhook_endpoints) \
+         AND id <= (SELECT COALESCE(MIN(cursor), 0) FROM webhook_endpoints \
+                    WHERE retired_ms IS NULL) \
          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id) \
          AND id NOT IN (SELECT MAX(id) FROM webhook_events GROUP BY conversation_id)",
         [before_ms],
@@ -585,8 +608,21 @@ mod tests {
         assert_eq!(sequences(&conn, Some(1)), [4]);
         assert_eq!(sequences(&conn, Some(2)), [1]);
         events
-            .record(&conn, received, Some(1), Some(6), None)
+            .record(&conn, received.clone(), Some(1), Some(6), None)
             .unwrap();
         assert_eq!(sequences(&conn, Some(1)), [4, 5]);
+
+        // An endpoint the configuration no longer lists holds no pruning back.
+        let spec = EndpointSpec {
+            name: "b",
+            url: "http://y/",
+            events: &only_messages,
+        };
+        register(&mut conn, &[spec]).unwrap();
+        events
+            .record(&conn, received, Some(1), Some(7), None)
+            .unwrap();
+        prune(&mut conn, unix_now_ms() + 1000).unwrap();
+        assert_eq!(sequences(&conn, Some(1)), [6]);
     }
 }
