@@ -26,10 +26,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod http;
+mod webhooks;
 pub use http::{
     read_secret, HttpConfig, IngressConfig, MailgunConfig, MandrillConfig, PasswordConfig,
     UnknownRecipient,
 };
+pub use webhooks::{decode_secret, WebhookConfig, EVENT_TYPES};
 
 /// The whole configuration. Build it from a file with [`Config::load`], from TOML text with
 /// [`Config::from_toml`], or in code from [`Config::default`].
@@ -50,6 +52,8 @@ pub struct Config {
     pub ingress: IngressConfig,
     pub operator: OperatorConfig,
     pub api: ApiConfig,
+    /// `[[webhooks]]`: endpoints told of each stored reply ([`WebhookConfig`]).
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 /// `[outbound]`: stamping agent mail.
@@ -371,6 +375,7 @@ impl Config {
             self.http.validate(),
             self.api.validate(self.http.request_timeout),
             self.ingress.validate(),
+            webhooks::validate(&self.webhooks),
             self.validate_conversations(),
         ]
         .into_iter()

@@ -170,6 +170,10 @@ pub struct Intake {
 
 impl Intake {
     pub fn new(config: Config, store: Store) -> Intake {
+        if !config.webhooks.is_empty() {
+            // Every way in writes the webhooks' events with the message (the outbox).
+            store.enable_outbox();
+        }
         let activity = ActivityLog::new(store.clone(), config.activity.clone());
         Intake {
             config,

@@ -74,6 +74,7 @@ pub mod store;
 mod activity;
 mod address;
 mod http;
+mod http_client;
 mod intake;
 mod message_ids;
 mod metrics;
@@ -81,6 +82,7 @@ mod relay;
 mod shutdown;
 mod smtp;
 mod time;
+mod webhooks;
 
 /// The `replyd` command line (the binary is `main` calling [`cli::main`]).
 #[doc(hidden)]

@@ -14,7 +14,7 @@
 //! [`Metrics::refresh`].
 
 use crate::intake::WayIn;
-use crate::store::{CommitObserver, Reason, Store};
+use crate::store::{CommitObserver, Reason, Store, WebhookEndpoint};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -34,6 +34,13 @@ type One = [(&'static str, &'static str); 1];
 pub(crate) struct HttpRequest {
     pub route: String,
     pub status: u16,
+}
+
+/// The label of a webhook endpoint's gauges: its name in `[[webhooks]]` (operator-chosen,
+/// so the series are bounded by the config).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct Endpoint {
+    pub endpoint: String,
 }
 
 /// What an open connection is.
@@ -118,9 +125,10 @@ pub(crate) struct Metrics {
     commit_failures: Counter,
     wal_bytes: Gauge,
     http_requests: Family<HttpRequest, Counter>,
-    // Webhooks (their own issue): `replyd_webhook_backlog` (deliveries not yet acknowledged)
-    // and `replyd_webhook_oldest_age_seconds` (the oldest of them) are gauges registered
-    // here and set in `refresh`, from the store, like the WAL size.
+    /// Webhook events not yet delivered, per endpoint.
+    webhook_backlog: Family<Endpoint, Gauge>,
+    /// Age of the oldest of them, per endpoint (0 with none).
+    webhook_oldest_age: Family<Endpoint, Gauge<f64, AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -217,6 +225,18 @@ impl Metrics {
             "HTTP requests answered, by matched route (\"unmatched\" for none) and status",
             http_requests.clone(),
         );
+        let webhook_backlog = Family::<Endpoint, Gauge>::default();
+        registry.register(
+            "webhook_backlog",
+            "Webhook events not yet delivered to the endpoint, read at the scrape",
+            webhook_backlog.clone(),
+        );
+        let webhook_oldest_age = Family::<Endpoint, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "webhook_oldest_age_seconds",
+            "Age of the endpoint's oldest undelivered event (0 with none), read at the scrape",
+            webhook_oldest_age.clone(),
+        );
         Metrics {
             registry,
             connections_open,
@@ -232,6 +252,8 @@ impl Metrics {
             commit_failures,
             wal_bytes,
             http_requests,
+            webhook_backlog,
+            webhook_oldest_age,
         }
     }
 
@@ -299,10 +321,22 @@ impl Metrics {
     }
 
     /// Reads what is read rather than counted, just before a scrape is encoded.
-    pub(crate) fn refresh(&self, store: &Store) {
+    pub(crate) fn refresh(&self, store: &Store, webhooks: &[WebhookEndpoint]) {
         self.wal_bytes
             .set(i64::try_from(store.wal_size()).unwrap_or(i64::MAX));
-        // Webhooks: set the backlog and oldest-age gauges here.
+        let now = crate::time::unix_now_ms();
+        for endpoint in webhooks {
+            let labels = Endpoint {
+                endpoint: endpoint.name.clone(),
+            };
+            self.webhook_backlog
+                .get_or_create(&labels)
+                .set(endpoint.backlog);
+            let age = endpoint
+                .oldest_pending_ms
+                .map_or(0.0, |ms| (now - ms).max(0) as f64 / 1000.0);
+            self.webhook_oldest_age.get_or_create(&labels).set(age);
+        }
     }
 
     /// The Prometheus text format (0.0.4) of every metric.

@@ -17,23 +17,6 @@ fn get(addr: SocketAddr, path: &str) -> Reply {
     request(addr, "GET", path, &[], Vec::new())
 }
 
-/// One scrape: its text, after checking the answer is Prometheus text.
-fn scrape(addr: SocketAddr) -> String {
-    let reply = get(addr, "/metrics");
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let kind = reply.header("content-type").unwrap_or_default();
-    assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
-    reply.body
-}
-
-/// The value of one series (`name{labels}` exactly as exposed); 0 when absent.
-fn value(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .map(|v| v.trim().parse().unwrap())
-        .unwrap_or(0.0)
-}
-
 /// How much `series` moved between two scrapes.
 fn moved(before: &str, after: &str, series: &str) -> f64 {
     value(after, series) - value(before, series)

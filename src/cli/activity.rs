@@ -66,7 +66,7 @@ pub(super) fn run(store: &Store, args: &ActivityArgs) -> Result<(), Box<dyn std:
 }
 
 /// `--since`: an absolute time, or a duration before now.
-fn since_ms(text: &str) -> Result<i64, String> {
+pub(super) fn since_ms(text: &str) -> Result<i64, String> {
     if let Some(secs) = crate::time::parse_rfc3339(text) {
         return Ok(secs * 1000);
     }

@@ -195,6 +195,15 @@ fn differences(prefix: &str, actual: &Value, defaults: &Value, out: &mut Vec<Str
             differences(&key, value, default, out);
             continue;
         }
+        // An array of tables (`[[webhooks]]`): each table's keys, secrets redacted.
+        if let Value::Array(items) = value {
+            if items.iter().all(Value::is_object) && !items.is_empty() {
+                for (i, item) in items.iter().enumerate() {
+                    differences(&format!("{key}[{i}]"), item, &Value::Null, out);
+                }
+                continue;
+            }
+        }
         out.push(match value {
             Value::Null => format!("# {key} is unset"),
             _ if is_secret(name) => format!("{key} = \"<redacted>\""),

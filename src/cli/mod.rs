@@ -1,5 +1,5 @@
-//! Command line: `serve`, `conversation …`, `inbox`, `activity`, `api-key …`, `backup`,
-//! `ingest`, `relay`, `check-config`.
+//! Command line: `serve`, `conversation …`, `inbox`, `activity`, `api-key …`, `webhooks …`,
+//! `backup`, `ingest`, `relay`, `check-config`.
 //!
 //! Every command reads the same config file (`--config`, default `smtpd.toml`) so the
 //! database path and domains are the server's; `--database` overrides the path.
@@ -19,6 +19,7 @@ mod ingest;
 mod parse;
 mod relay;
 mod show;
+mod webhooks;
 
 use crate::config::{Limits, LogFormat, MessageConfig};
 use crate::store::{NewConversation, Store, StoreError};
@@ -66,6 +67,9 @@ enum Command {
     /// Creates, lists and revokes the helpdesk API's keys.
     #[command(subcommand)]
     ApiKey(api_key::ApiKeyCommand),
+    /// Webhook endpoints: their state and backlog; send events again; enable or disable.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
     /// Writes a consistent copy of the database to PATH while the server runs.
     Backup {
         /// Where to write the copy (must not exist).
@@ -300,6 +304,10 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
         Command::ApiKey(command) => {
             let store = open_store(&config)?;
             api_key::run(command, &store)
+        }
+        Command::Webhooks(command) => {
+            let store = open_store(&config)?;
+            webhooks::run(&store, &config, command)
         }
         Command::Stamp {
             conversation,

@@ -12,13 +12,13 @@
 //! file: it runs where the MTA runs.
 
 use crate::display::escape;
+use crate::http_client::tls_connector;
 use hyper::body::Bytes;
 use hyper::http::uri::{Scheme, Uri};
 use hyper_util::rt::TokioIo;
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -277,25 +277,6 @@ impl Target {
         connection.abort();
         Ok((status, body))
     }
-}
-
-/// The system's trust anchors, for an `https` URL.
-fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    for cert in found.certs {
-        let _ = roots.add(cert);
-    }
-    if roots.is_empty() {
-        return Err("no trusted root certificates found on this system".into());
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
 fn percent_encoded(value: &str) -> String {

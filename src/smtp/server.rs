@@ -40,6 +40,8 @@ pub enum ServerError {
     Tls(TlsError),
     /// An `[ingress]` secret file cannot be read.
     Ingress(String),
+    /// A `[[webhooks]]` endpoint cannot be used (its secret file, its URL).
+    Webhooks(String),
 }
 
 impl fmt::Display for ServerError {
@@ -52,6 +54,7 @@ impl fmt::Display for ServerError {
             }
             ServerError::Tls(e) => write!(f, "cannot set up STARTTLS: {e}"),
             ServerError::Ingress(e) => write!(f, "cannot set up the HTTP ingresses: {e}"),
+            ServerError::Webhooks(e) => write!(f, "cannot set up the webhooks: {e}"),
         }
     }
 }
@@ -87,6 +90,8 @@ pub struct Server {
     /// faces each serves, and what their requests share.
     http: Option<(Vec<ListenerSet>, Arc<HttpState>)>,
     ctx: Arc<Context>,
+    /// The `[[webhooks]]` endpoints, started with the server.
+    webhooks: Option<crate::webhooks::Webhooks>,
     shutdown: ShutdownHandle,
 }
 
@@ -113,6 +118,15 @@ impl Server {
             None => None,
         };
         let sets = bind_http(&config)?;
+        let webhooks = if config.webhooks.is_empty() {
+            None
+        } else {
+            Some(
+                crate::webhooks::Webhooks::prepare(&store, &config.webhooks)
+                    .await
+                    .map_err(ServerError::Webhooks)?,
+            )
+        };
         let ctx = Arc::new(Context::new(config, store, tls));
         ctx.intake.store.observe_commits(ctx.intake.metrics.clone());
         let http = if sets.is_empty() {
@@ -126,6 +140,7 @@ impl Server {
             unix,
             http,
             ctx,
+            webhooks,
             shutdown: ShutdownHandle::new(),
         })
     }
@@ -187,7 +202,8 @@ impl Server {
     /// Serves until [`ShutdownHandle::shutdown`] is called, then drains: transactions in
     /// flight get `shutdown_grace` to finish, the rest are told `421 4.3.2`.
     ///
-    /// HTTP requests in flight get the same grace. On Unix, SIGHUP re-reads the STARTTLS
+    /// HTTP requests in flight get the same grace. Webhook workers run until the end, and
+    /// what they had not sent is sent after the next start. On Unix, SIGHUP re-reads the STARTTLS
     /// certificate and key, and the ingress secret files, while it runs.
     pub async fn run(self) -> Result<(), ServerError> {
         let Server {
@@ -195,8 +211,16 @@ impl Server {
             unix,
             http,
             ctx,
+            webhooks,
             shutdown,
         } = self;
+        // Before the listeners: a backlog left by a crash goes out at once.
+        let keep = Duration::from_secs(u64::from(ctx.intake.config.activity.keep_days) * 86_400);
+        let webhooks = match webhooks.map(|w| w.spawn(&ctx.intake.store, keep)) {
+            Some(Err(e)) => return Err(ServerError::Webhooks(e)),
+            Some(Ok(running)) => Some(running),
+            None => None,
+        };
         let max = ctx.intake.config.limits.max_connections;
         let limits = Limits {
             slots: Arc::new(Semaphore::new(max)),
@@ -279,6 +303,11 @@ impl Server {
         let _ = upkeep.await;
         ctx.intake.activity().flush_all();
         ctx.intake.store.finish_deliveries().await;
+        // Last: events committed during the drain had their chance; the rest wait in the
+        // store for the next start.
+        if let Some(w) = webhooks {
+            w.stop().await;
+        }
         drop(ctx);
         tracing::info!("stopped");
         Ok(())

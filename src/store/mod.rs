@@ -16,6 +16,7 @@
 
 mod error;
 mod model;
+mod outbox;
 pub mod sqlite;
 mod subscription;
 mod vocabulary;
@@ -29,11 +30,16 @@ pub use model::{
     Activity, ActivityFilter, ApiKey, AttachmentInfo, AttachmentReader, Conversation, InboxEntry,
     NewConversation, StoreStats, StoredAttachment, StoredMessage, ATTACHMENTS_LISTED,
 };
+pub use outbox::{
+    AttemptRecord, AttemptResult, EndpointSpec, EventDelivery, OutboxJob, OutboxSubject,
+    WebhookAttempt, WebhookEndpoint,
+};
 pub use sqlite::permission_warning;
 pub use subscription::Subscription;
 pub(crate) use vocabulary::{join_flags, split_flags};
 pub use vocabulary::{
-    Automated, ConversationStatus, Direction, Flag, InboxReason, Outcome, Reason,
+    Automated, ConversationStatus, DeliveryState, Direction, EventType, Flag, InboxReason, Outcome,
+    Reason,
 };
 
 use crate::config::StoreConfig;
@@ -123,6 +129,50 @@ pub(crate) trait Backend: Send + Sync {
     fn queue_activity(&self, rows: Vec<Activity>);
     async fn activity(&self, filter: &ActivityFilter) -> Result<Vec<Activity>, StoreError>;
     async fn prune_activity(&self, before_ms: i64) -> Result<usize, StoreError>;
+
+    // The webhooks' outbox (`outbox.rs`).
+    fn enable_outbox(&self);
+    fn outbox_commits(&self) -> watch::Receiver<i64>;
+    async fn webhook_register(
+        &self,
+        endpoints: &[EndpointSpec<'_>],
+    ) -> Result<Vec<i64>, StoreError>;
+    async fn webhook_sync(
+        &self,
+        endpoint: i64,
+        attempts: &[AttemptRecord],
+        limit: usize,
+    ) -> Result<usize, StoreError>;
+    async fn webhook_due(
+        &self,
+        endpoint: i64,
+        now_ms: i64,
+        limit: usize,
+        skip: &[i64],
+    ) -> Result<Vec<OutboxJob>, StoreError>;
+    async fn webhook_next_due(
+        &self,
+        endpoint: i64,
+        after_ms: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    async fn webhook_endpoints(&self, attempts: usize) -> Result<Vec<WebhookEndpoint>, StoreError>;
+    async fn webhook_attempts(&self, webhook_id: &str) -> Result<Vec<WebhookAttempt>, StoreError>;
+    async fn webhook_event_of_message(
+        &self,
+        message: i64,
+    ) -> Result<Option<(String, Vec<EventDelivery>)>, StoreError>;
+    async fn webhook_set_enabled(
+        &self,
+        endpoint: &str,
+        enabled: bool,
+    ) -> Result<String, StoreError>;
+    async fn webhook_retry(&self, webhook_id: &str) -> Result<usize, StoreError>;
+    async fn webhook_prune(&self, before_ms: i64) -> Result<usize, StoreError>;
+    async fn webhook_replay(
+        &self,
+        since_ms: i64,
+        endpoint: Option<&str>,
+    ) -> Result<usize, StoreError>;
 }
 
 /// The store. Cheap to clone (every clone is the same store); safe to use from several
@@ -399,6 +449,113 @@ impl Store {
     /// Removes activity older than `before_ms` (Unix milliseconds); returns how many rows.
     pub(crate) async fn prune_activity(&self, before_ms: i64) -> Result<usize, StoreError> {
         self.backend.prune_activity(before_ms).await
+    }
+
+    /// From now on, each stored message and inbox entry gets an outbox event in its own
+    /// transaction (`[[webhooks]]` are configured).
+    pub(crate) fn enable_outbox(&self) {
+        self.backend.enable_outbox()
+    }
+
+    /// Changes after each commit of this process that wrote outbox events.
+    pub(crate) fn outbox_commits(&self) -> watch::Receiver<i64> {
+        self.backend.outbox_commits()
+    }
+
+    /// Registers the configured webhook endpoints; their ids, in order.
+    pub(crate) async fn webhook_register(
+        &self,
+        endpoints: &[EndpointSpec<'_>],
+    ) -> Result<Vec<i64>, StoreError> {
+        self.backend.webhook_register(endpoints).await
+    }
+
+    /// Records finished attempts and queues the events committed since the endpoint last
+    /// looked (at most `limit`), in one transaction; how many events were looked at.
+    pub(crate) async fn webhook_sync(
+        &self,
+        endpoint: i64,
+        attempts: &[AttemptRecord],
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.backend.webhook_sync(endpoint, attempts, limit).await
+    }
+
+    /// The endpoint's deliveries due at `now_ms` but those in `skip` (in flight), with
+    /// what their payloads are built from.
+    pub(crate) async fn webhook_due(
+        &self,
+        endpoint: i64,
+        now_ms: i64,
+        limit: usize,
+        skip: &[i64],
+    ) -> Result<Vec<OutboxJob>, StoreError> {
+        self.backend
+            .webhook_due(endpoint, now_ms, limit, skip)
+            .await
+    }
+
+    /// When the endpoint's next delivery after `after_ms` is due.
+    pub(crate) async fn webhook_next_due(
+        &self,
+        endpoint: i64,
+        after_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.backend.webhook_next_due(endpoint, after_ms).await
+    }
+
+    /// The webhook endpoints, their backlog and latest `attempts` attempts.
+    pub async fn webhook_endpoints(
+        &self,
+        attempts: usize,
+    ) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        self.backend.webhook_endpoints(attempts).await
+    }
+
+    /// Every attempt to send the event `webhook_id`, oldest first.
+    pub async fn webhook_attempts(
+        &self,
+        webhook_id: &str,
+    ) -> Result<Vec<WebhookAttempt>, StoreError> {
+        self.backend.webhook_attempts(webhook_id).await
+    }
+
+    /// The `webhook-id` of the event about a stored message, and where it stands with each
+    /// endpoint.
+    pub async fn webhook_event_of_message(
+        &self,
+        message: i64,
+    ) -> Result<Option<(String, Vec<EventDelivery>)>, StoreError> {
+        self.backend.webhook_event_of_message(message).await
+    }
+
+    /// Turns an endpoint (by name or URL) on or off; its name.
+    pub async fn webhook_set_enabled(
+        &self,
+        endpoint: &str,
+        enabled: bool,
+    ) -> Result<String, StoreError> {
+        self.backend.webhook_set_enabled(endpoint, enabled).await
+    }
+
+    /// Sends an event again (by its `webhook-id`); how many deliveries.
+    pub async fn webhook_retry(&self, webhook_id: &str) -> Result<usize, StoreError> {
+        self.backend.webhook_retry(webhook_id).await
+    }
+
+    /// Forgets webhook attempts, finished deliveries and sent events older than
+    /// `before_ms`; returns the rows removed.
+    pub(crate) async fn webhook_prune(&self, before_ms: i64) -> Result<usize, StoreError> {
+        self.backend.webhook_prune(before_ms).await
+    }
+
+    /// Sends again the events committed since `since_ms`, to one endpoint or all.
+    pub async fn webhook_replay(
+        &self,
+        since_ms: i64,
+        endpoint: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        self.backend.webhook_replay(since_ms, endpoint).await
     }
 
     /// Writes a consistent copy of the store to `dest` (a new file, private to its owner),

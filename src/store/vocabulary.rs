@@ -195,6 +195,33 @@ vocabulary! {
     other Other
 }
 
+vocabulary! {
+    /// What an outbox event says happened (the `type` of its webhook); the same words as
+    /// `[[webhooks]] events`.
+    EventType {
+        /// An incoming message stored in a conversation.
+        MessageReceived => "message.received",
+        /// A delivery report stored in a conversation and linked to one of our outgoing
+        /// messages (`related_message`).
+        MessageBounced => "message.bounced",
+        /// Mail stored in the operator inbox (not threaded).
+        InboxReceived => "inbox.received",
+    }
+    other Other
+}
+
+vocabulary! {
+    /// Where an event stands with one webhook endpoint.
+    DeliveryState {
+        /// Not yet answered with a `2xx`: waiting for its next attempt.
+        Pending => "pending",
+        /// Answered with a `2xx`.
+        Delivered => "delivered",
+        /// Given up after `give_up_after` (sent again by `replyd webhooks retry`).
+        Failed => "failed",
+    }
+}
+
 /// Flags as stored: space-separated words.
 pub(crate) fn join_flags(flags: &[Flag]) -> String {
     let mut out = String::new();

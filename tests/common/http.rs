@@ -559,3 +559,20 @@ pub fn deliver_reply(srv: &TestServer, to: &str, text: &str) {
     );
     assert_eq!(code, 250, "{text}");
 }
+
+/// One scrape: its text, after checking the answer is Prometheus text.
+pub fn scrape(addr: SocketAddr) -> String {
+    let reply = request(addr, "GET", "/metrics", &[], Vec::new());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let kind = reply.header("content-type").unwrap_or_default();
+    assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
+    reply.body
+}
+
+/// The value of one series (`name{labels}` exactly as exposed); 0 when absent.
+pub fn value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0.0)
+}

@@ -3,13 +3,16 @@
 //! the tests that need root or system programs (they skip where those are missing, and fail
 //! under `REPLYD_REQUIRE_ALL=1`, which `./scripts/test` sets); [`mta`] for Postfix and Exim;
 //! [`http`] for the HTTP ingresses (a client, forms, provider signatures); [`faults`] for
-//! storage faults (a full disk, read-only files).
+//! storage faults (a full disk, read-only files); [`receiver`] for a webhook receiver and
+//! [`webhooks`] for the rest of what the webhook tests share (the independent signature check).
 #![allow(dead_code)]
 
 pub mod faults;
 pub mod http;
 pub mod mta;
 pub mod needs;
+pub mod receiver;
+pub mod webhooks;
 
 // What tests assert on, for every test file.
 #[allow(unused_imports)]

@@ -35,7 +35,20 @@ pub(crate) fn routes(state: Arc<HttpState>) -> Router {
 /// Every metric, in the Prometheus text format.
 async fn scrape(State(state): State<Arc<HttpState>>) -> Response {
     let metrics = &state.intake.metrics;
-    metrics.refresh(&state.intake.store);
+    let webhooks = if state.intake.config.webhooks.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .intake
+            .store
+            .webhook_endpoints(0)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "metrics: the webhook backlog could not be read");
+                Vec::new()
+            })
+    };
+    metrics.refresh(&state.intake.store, &webhooks);
     match metrics.encode() {
         Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
         Err(e) => {

@@ -26,11 +26,13 @@ mod conversations;
 mod faults;
 mod health;
 mod insert;
+mod outbox;
 mod outgoing;
 mod permissions;
 mod reads;
 mod replay;
 mod schema;
+mod webhooks;
 mod writer;
 
 pub(crate) use faults::purge_messages;
@@ -43,9 +45,10 @@ pub use permissions::permission_warning;
 pub use schema::SCHEMA_VERSION;
 
 use super::{
-    Activity, ActivityFilter, ApiKey, Backend, CommitObserver, Compose, Conversation, Delivery,
-    InboxEntry, NewConversation, OutgoingRecord, StoreError, StoreStats, Stored, StoredAttachment,
-    StoredMessage, TokenStatus,
+    Activity, ActivityFilter, ApiKey, AttemptRecord, Backend, CommitObserver, Compose,
+    Conversation, Delivery, EndpointSpec, EventDelivery, InboxEntry, NewConversation, OutboxJob,
+    OutgoingRecord, StoreError, StoreStats, Stored, StoredAttachment, StoredMessage, TokenStatus,
+    WebhookAttempt, WebhookEndpoint,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -143,6 +146,10 @@ pub(crate) struct SqliteStore {
     activity: Arc<activity::ActivityQueue>,
     /// Who hears of the writer's commits (the metrics), once someone asks.
     observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
+    /// Whether the writer records outbox events, and its signal after each commit.
+    outbox: Arc<outbox::OutboxSignal>,
+    /// The webhook worker's connection (`synchronous=NORMAL`), opened at its first use.
+    outbox_conn: Mutex<Option<Connection>>,
 }
 
 impl SqliteStore {
@@ -161,7 +168,32 @@ impl SqliteStore {
             writer: Mutex::new(None),
             activity: Arc::default(),
             observer: Arc::default(),
+            outbox: Arc::default(),
+            outbox_conn: Mutex::new(None),
         })
+    }
+
+    /// Runs `f` on the webhook worker's connection. Its commits are not synced: a lost
+    /// "delivered" mark means a resend with the same `webhook-id` (`webhooks.rs`).
+    fn with_outbox_conn<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut guard = self.outbox_conn.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let conn = open_connection(&self.config.path, self.config.busy_timeout)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            *guard = Some(conn);
+        }
+        let Some(conn) = guard.as_mut() else {
+            return Err(StoreError::Invalid("no webhook connection".into()));
+        };
+        let result = f(conn);
+        if result.is_err() {
+            // Reopened for the next call, as the writer does after a storage error.
+            *guard = None;
+        }
+        result
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -234,6 +266,7 @@ impl Backend for SqliteStore {
                 &self.config,
                 self.activity.clone(),
                 self.observer.clone(),
+                self.outbox.clone(),
             )?);
         }
         Ok(())
@@ -389,6 +422,87 @@ impl Backend for SqliteStore {
 
     async fn prune_activity(&self, before_ms: i64) -> Result<usize, StoreError> {
         activity::prune(&self.conn(), before_ms)
+    }
+
+    fn enable_outbox(&self) {
+        self.outbox.enable();
+    }
+
+    fn outbox_commits(&self) -> watch::Receiver<i64> {
+        self.outbox.subscribe()
+    }
+
+    async fn webhook_register(
+        &self,
+        endpoints: &[EndpointSpec<'_>],
+    ) -> Result<Vec<i64>, StoreError> {
+        webhooks::register(&mut self.conn(), endpoints)
+    }
+
+    async fn webhook_sync(
+        &self,
+        endpoint: i64,
+        attempts: &[AttemptRecord],
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.with_outbox_conn(|c| webhooks::sync(c, endpoint, attempts, limit))
+    }
+
+    async fn webhook_due(
+        &self,
+        endpoint: i64,
+        now_ms: i64,
+        limit: usize,
+        skip: &[i64],
+    ) -> Result<Vec<OutboxJob>, StoreError> {
+        self.with_outbox_conn(|c| webhooks::due(c, endpoint, now_ms, limit, skip))
+    }
+
+    async fn webhook_next_due(
+        &self,
+        endpoint: i64,
+        after_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.with_outbox_conn(|c| webhooks::next_due(c, endpoint, after_ms))
+    }
+
+    async fn webhook_endpoints(&self, attempts: usize) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        webhooks::endpoints(&self.conn(), attempts)
+    }
+
+    async fn webhook_attempts(&self, webhook_id: &str) -> Result<Vec<WebhookAttempt>, StoreError> {
+        webhooks::attempts_of(&self.conn(), webhook_id)
+    }
+
+    async fn webhook_event_of_message(
+        &self,
+        message: i64,
+    ) -> Result<Option<(String, Vec<EventDelivery>)>, StoreError> {
+        webhooks::event_of_message(&self.conn(), message)
+    }
+
+    async fn webhook_set_enabled(
+        &self,
+        endpoint: &str,
+        enabled: bool,
+    ) -> Result<String, StoreError> {
+        webhooks::set_enabled(&mut self.conn(), endpoint, enabled)
+    }
+
+    async fn webhook_retry(&self, webhook_id: &str) -> Result<usize, StoreError> {
+        webhooks::retry(&mut self.conn(), webhook_id)
+    }
+
+    async fn webhook_prune(&self, before_ms: i64) -> Result<usize, StoreError> {
+        self.with_outbox_conn(|c| webhooks::prune(c, before_ms))
+    }
+
+    async fn webhook_replay(
+        &self,
+        since_ms: i64,
+        endpoint: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        webhooks::replay(&mut self.conn(), since_ms, endpoint)
     }
 }
 

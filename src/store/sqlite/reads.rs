@@ -219,7 +219,7 @@ pub(super) fn raw_message(
 }
 
 pub(super) fn inbox(conn: &Connection) -> Result<Vec<InboxEntry>, StoreError> {
-    inbox_before(conn, i64::MAX, i64::MAX)
+    inbox_where(conn, "1 ORDER BY i.id DESC", [])
 }
 
 /// Inbox entries with an id below `before`, newest first, at most `limit`.
@@ -228,13 +228,25 @@ pub(super) fn inbox_before(
     before: i64,
     limit: i64,
 ) -> Result<Vec<InboxEntry>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    inbox_where(
+        conn,
+        "i.id < ?1 ORDER BY i.id DESC LIMIT ?2",
+        [before, limit],
+    )
+}
+
+/// Inbox entries matching `clause` (a condition on `i`, and its order).
+pub(super) fn inbox_where(
+    conn: &Connection,
+    clause: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<InboxEntry>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT i.id, i.reason, c.uuid, i.from_addr, i.subject, i.envelope_sender, \
          i.envelope_recipients, i.remote_ip, i.received_at, i.note FROM inbox i \
-         LEFT JOIN conversations c ON c.id = i.conversation_id WHERE i.id < ?1 \
-         ORDER BY i.id DESC LIMIT ?2",
-    )?;
-    let rows = stmt.query_map([before, limit], |r| {
+         LEFT JOIN conversations c ON c.id = i.conversation_id WHERE {clause}"
+    ))?;
+    let rows = stmt.query_map(args, |r| {
         let reason: String = r.get(1)?;
         Ok(InboxEntry {
             id: r.get(0)?,

@@ -8,7 +8,7 @@ use super::StoreError;
 use rusqlite::Connection;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 const V1: &str = r#"
 CREATE TABLE conversations (
@@ -233,6 +233,69 @@ ALTER TABLE conversations ADD COLUMN external_id TEXT;
 CREATE UNIQUE INDEX conversations_external_id ON conversations(external_id);
 "#;
 
+/// v8: the webhooks' transactional outbox. `webhook_events` is written by the writer in the
+/// message's own transaction (one row per stored message or inbox entry, with its
+/// conversation's next sequence number); each configured endpoint has a row in
+/// `webhook_endpoints` (its cursor through the events, whether it is disabled), a row per
+/// event it is sent in `webhook_deliveries`, and every attempt in `webhook_attempts`.
+/// Self-contained: it touches no table of an earlier version.
+fn migrate_webhooks(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(
+        r#"
+CREATE TABLE webhook_events (
+    id              INTEGER PRIMARY KEY,
+    webhook_id      TEXT NOT NULL UNIQUE,
+    type            TEXT NOT NULL,
+    conversation_id INTEGER,
+    sequence        INTEGER NOT NULL,
+    message_id      INTEGER,
+    inbox_id        INTEGER,
+    created_ms      INTEGER NOT NULL
+);
+CREATE INDEX webhook_events_sequence ON webhook_events(conversation_id, sequence);
+CREATE INDEX webhook_events_created ON webhook_events(created_ms);
+CREATE TABLE webhook_endpoints (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    url          TEXT NOT NULL,
+    events       TEXT NOT NULL,
+    cursor       INTEGER NOT NULL,
+    disabled_ms  INTEGER,
+    disabled_why TEXT,
+    -- Set at a start whose configuration no longer lists it: it holds back no pruning,
+    -- and what it had not sent is forgotten after `keep_days`.
+    retired_ms   INTEGER
+);
+CREATE TABLE webhook_deliveries (
+    endpoint_id      INTEGER NOT NULL,
+    event_id         INTEGER NOT NULL,
+    state            TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_ms          INTEGER NOT NULL,
+    first_attempt_ms INTEGER,
+    done_ms          INTEGER,
+    -- Bumped by a retry or replay: an attempt begun before it does not overwrite its state.
+    generation       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (endpoint_id, event_id)
+) WITHOUT ROWID;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(endpoint_id, state, next_ms);
+CREATE INDEX webhook_deliveries_event ON webhook_deliveries(event_id);
+CREATE TABLE webhook_attempts (
+    id          INTEGER PRIMARY KEY,
+    endpoint_id INTEGER NOT NULL,
+    event_id    INTEGER NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    status      INTEGER,
+    latency_ms  INTEGER NOT NULL,
+    error       TEXT
+);
+CREATE INDEX webhook_attempts_event ON webhook_attempts(event_id);
+CREATE INDEX webhook_attempts_endpoint ON webhook_attempts(endpoint_id, id);
+"#,
+    )?;
+    Ok(())
+}
+
 /// Brings the schema of `conn` to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -268,6 +331,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     if version < 7 {
         tx.execute_batch(V7)?;
+    }
+    if version < 8 {
+        migrate_webhooks(&tx)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;

@@ -57,7 +57,9 @@ fn a_version_1_database_gains_the_relay_columns_and_the_reply_range() {
     db.execute_batch(
         "DROP VIEW messages_full; DROP TABLE used_tokens; DROP TABLE activity; \
          DROP TABLE api_keys; DROP INDEX conversations_external_id; \
-         ALTER TABLE conversations DROP COLUMN external_id",
+         ALTER TABLE conversations DROP COLUMN external_id; \
+         DROP TABLE webhook_events; DROP TABLE webhook_endpoints; \
+         DROP TABLE webhook_deliveries; DROP TABLE webhook_attempts",
     )
     .unwrap();
     for col in [

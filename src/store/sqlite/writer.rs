@@ -13,13 +13,17 @@
 //! no delivery to share a commit with, they are committed on their own after
 //! [`ACTIVITY_WAIT`], so a refusal is visible within a second and never costs a `250` an
 //! fsync of its own.
+//!
+//! With `[[webhooks]]` configured, each stored message and inbox entry gets its outbox event
+//! in the same transaction (`outbox.rs`): committed together, or not at all.
 
 use super::super::{
-    Activity, CommitObserver, Delivery, Destination, Direction, Flag, InboxReason, StoreError,
-    Stored,
+    Activity, CommitObserver, Delivery, Destination, Direction, EventType, Flag, InboxReason,
+    StoreError, Stored,
 };
 use super::activity::{self, ActivityQueue};
 use super::insert::{self, MessageRow};
+use super::outbox::{OutboxSignal, OutboxWrite};
 use super::{checkpointer, conversations, open_writer_connection, replay};
 use crate::config::StoreConfig;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -55,6 +59,7 @@ impl Writer {
         config: &StoreConfig,
         activity: Arc<ActivityQueue>,
         observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
+        outbox: Arc<OutboxSignal>,
     ) -> Result<Writer, StoreError> {
         let (path, busy_timeout) = (config.path.as_path(), config.busy_timeout);
         let wal_alarm = config.wal_alarm_size as u64;
@@ -80,6 +85,7 @@ impl Writer {
                     &Shared {
                         activity,
                         observer: Observer(observer),
+                        outbox,
                     },
                 )
             })
@@ -117,6 +123,8 @@ impl Writer {
     }
 }
 
+// The thread's whole context, handed over once at spawn.
+#[allow(clippy::too_many_arguments)]
 fn run(
     mut conn: Connection,
     path: PathBuf,
@@ -126,7 +134,7 @@ fn run(
     committed: watch::Sender<i64>,
     shared: &Shared,
 ) {
-    let (activity, observer) = (&*shared.activity, &shared.observer);
+    let (activity, observer, outbox) = (&*shared.activity, &shared.observer, &*shared.outbox);
     let (checkpoint, signal) = mpsc::sync_channel::<()>(1);
     let checkpoint_thread = {
         let path = path.clone();
@@ -178,8 +186,9 @@ fn run(
         // a fresh connection, rather than every later delivery failing until a restart.
         let rows = activity.take();
         let started = Instant::now();
+        let events = outbox.for_batch();
         let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            write_batch(&mut conn, &batch, &rows)
+            write_batch(&mut conn, &batch, &rows, &events)
         }))
         .unwrap_or_else(|_| {
             Err(StoreError::Invalid(
@@ -202,6 +211,7 @@ fn run(
                     let _ = job.reply.send(result);
                 }
                 let _ = checkpoint.try_send(());
+                outbox.committed(&events);
                 if max_id > 0 {
                     committed.send_if_modified(|v| {
                         let changed = max_id > *v;
@@ -270,6 +280,8 @@ struct Shared {
     /// Activity rows for the next commit.
     activity: Arc<ActivityQueue>,
     observer: Observer,
+    /// Whether outbox events are written, and who is told of them after the commit.
+    outbox: Arc<OutboxSignal>,
 }
 
 /// The commit observer, once the store was given one.
@@ -321,12 +333,13 @@ fn write_batch(
     conn: &mut Connection,
     batch: &[Job],
     activity: &[Activity],
+    events: &OutboxWrite,
 ) -> Result<Vec<Result<Vec<Stored>, StoreError>>, StoreError> {
     {
         let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let results: Result<Vec<_>, StoreError> = batch
             .iter()
-            .map(|job| write_delivery(&tx, &job.delivery))
+            .map(|job| write_delivery(&tx, &job.delivery, events))
             .collect();
         if let Ok(results) = results {
             write_activity(&mut tx, activity)?;
@@ -339,7 +352,7 @@ fn write_batch(
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         let mut sp = tx.savepoint()?;
-        match write_delivery(&sp, &job.delivery) {
+        match write_delivery(&sp, &job.delivery, events) {
             Ok(stored) => {
                 sp.commit()?;
                 results.push(Ok(stored));
@@ -376,7 +389,11 @@ impl RawBytes<'_> {
     }
 }
 
-fn write_delivery(tx: &Connection, d: &Delivery) -> Result<Vec<Stored>, StoreError> {
+fn write_delivery(
+    tx: &Connection,
+    d: &Delivery,
+    events: &OutboxWrite,
+) -> Result<Vec<Stored>, StoreError> {
     if let Some(token) = &d.envelope.replay {
         replay::record(tx, token, d.received_at)?;
     }
@@ -388,10 +405,12 @@ fn write_delivery(tx: &Connection, d: &Delivery) -> Result<Vec<Stored>, StoreErr
     let mut stored = Vec::with_capacity(d.destinations.len());
     for dest in &d.destinations {
         stored.push(match dest {
-            Destination::Conversation(conv) => write_message(tx, d, *conv, &mut raw, &received_at)?,
+            Destination::Conversation(conv) => {
+                write_message(tx, d, *conv, &mut raw, &received_at, events)?
+            }
             Destination::Operator(reason) => {
                 let raw_id = raw.id(tx)?;
-                write_inbox(tx, d, reason, None, "", raw_id, &received_at)?
+                write_inbox(tx, d, reason, None, "", raw_id, &received_at, events)?
             }
         });
     }
@@ -404,6 +423,7 @@ fn write_message(
     conv: i64,
     raw: &mut RawBytes<'_>,
     received_at: &str,
+    events: &OutboxWrite,
 ) -> Result<Stored, StoreError> {
     let c = &d.content;
     let hash = &d.content_hash[..];
@@ -436,6 +456,7 @@ fn write_message(
             "the conversation was closed between RCPT and the end of DATA",
             raw.id(tx)?,
             received_at,
+            events,
         );
     }
     let mut flags = c.flags.clone();
@@ -506,10 +527,17 @@ fn write_message(
         related,
     };
     match insert::message(tx, &row)? {
-        Some(id) => Ok(Stored::Message {
-            id,
-            duplicate: false,
-        }),
+        Some(id) => {
+            let kind = match related {
+                Some(_) => EventType::MessageBounced,
+                None => EventType::MessageReceived,
+            };
+            events.record(tx, kind, Some(conv), Some(id), None)?;
+            Ok(Stored::Message {
+                id,
+                duplicate: false,
+            })
+        }
         // Written meanwhile by another process: the same message.
         None => match existing(tx)? {
             Some(id) => Ok(Stored::Message {
@@ -523,6 +551,7 @@ fn write_message(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_inbox(
     tx: &Connection,
     d: &Delivery,
@@ -531,6 +560,7 @@ fn write_inbox(
     note: &str,
     raw_id: i64,
     received_at: &str,
+    events: &OutboxWrite,
 ) -> Result<Stored, StoreError> {
     let id = insert::inbox(
         tx,
@@ -543,5 +573,6 @@ fn write_inbox(
         raw_id,
         received_at,
     )?;
+    events.record(tx, EventType::InboxReceived, conv, None, Some(id))?;
     Ok(Stored::Inbox { id })
 }
