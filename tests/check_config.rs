@@ -84,7 +84,11 @@ fn a_good_config_passes_and_lists_its_settings_without_secrets() {
              [ingress.mailgun]\nsigning_key = \"inline-secret-51d2e8\"\n\
              [ingress.mandrill]\nwebhook_key = \"inline-secret-mandrill\"\n\
              public_url = \"https://hook:url-secret-0a1b@mx.example.com/mandrill\"\n\
-             [ingress.relay]\npassword_file = \"{}\"\n",
+             [ingress.relay]\npassword_file = \"{}\"\n\
+             [[webhooks]]\nname = \"helpdesk\"\n\
+             url = \"https://helpdesk.example.com/replyd\"\n\
+             secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
+             previous_secret = \"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\n",
             cert.display(),
             key.display(),
             secret_file.display()
@@ -112,6 +116,10 @@ fn a_good_config_passes_and_lists_its_settings_without_secrets() {
             "ingress.relay.password_file = \"{}\"",
             secret_file.display()
         ),
+        "webhooks[0].name = \"helpdesk\"".to_string(),
+        "webhooks[0].url = \"https://helpdesk.example.com/replyd\"".to_string(),
+        "webhooks[0].secret = \"<redacted>\"".to_string(),
+        "webhooks[0].previous_secret = \"<redacted>\"".to_string(),
     ] {
         assert!(
             checked.stdout.lines().any(|l| l == line),
@@ -135,6 +143,8 @@ fn a_good_config_passes_and_lists_its_settings_without_secrets() {
         "inline-secret-mandrill",
         "url-secret-0a1b",
         "file-secret-7f3a9c",
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
     ] {
         assert!(!checked.all().contains(secret), "{secret} printed");
     }
@@ -163,6 +173,20 @@ fn a_bad_domain_is_named() {
     let config = config_file(dir.path(), "domains = [\"support example.com\"]", "");
     let checked = check(&config);
     assert_problem(&checked, &config, "server.domains", "is not a domain name");
+}
+
+#[test]
+fn a_webhook_url_with_a_password_is_named_without_the_password() {
+    let dir = TempDir::new("check-webhook-url");
+    let config = config_file(
+        dir.path(),
+        DOMAINS,
+        "[[webhooks]]\nurl = \"https://hooks:pw-1e2f@helpdesk.example.com/replyd\"\n\
+         secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n",
+    );
+    let checked = check(&config);
+    assert_problem(&checked, &config, "webhooks.url", "credentials in the URL");
+    assert!(!checked.all().contains("pw-1e2f"), "{}", checked.all());
 }
 
 #[test]

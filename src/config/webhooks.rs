@@ -211,7 +211,11 @@ pub fn decode_secret(secret: &str) -> Result<Vec<u8>, String> {
 pub(super) fn validate(endpoints: &[WebhookConfig]) -> Result<(), (&'static str, String)> {
     let mut names = std::collections::HashSet::new();
     for (i, w) in endpoints.iter().enumerate() {
-        let at = format!("endpoint {} ({:?})", i + 1, w.name());
+        // The URL is not repeated here: it may hold what must not be printed.
+        let at = match &w.name {
+            Some(name) => format!("endpoint {} ({name:?})", i + 1),
+            None => format!("endpoint {}", i + 1),
+        };
         let url = &w.url;
         let valid_url = match url
             .strip_prefix("https://")
@@ -226,6 +230,20 @@ pub(super) fn validate(endpoints: &[WebhookConfig]) -> Result<(), (&'static str,
             }
             None => false,
         };
+        if url
+            .split(['/', '?', '#'])
+            .nth(2)
+            .is_some_and(|h| h.contains('@'))
+        {
+            // Not echoed: what precedes the `@` is a password.
+            return Err((
+                "webhooks.url",
+                format!(
+                    "{at}: credentials in the URL (user:password@) are not supported; \
+                     the signature authenticates each request"
+                ),
+            ));
+        }
         if !valid_url {
             return Err((
                 "webhooks.url",
