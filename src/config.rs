@@ -10,9 +10,11 @@
 //! value types (`values.rs`).
 
 mod operator;
+mod security;
 mod values;
 
 pub use operator::{ActivityConfig, LogConfig, LogFormat};
+pub use security::{parse_dns_server, DnsConfig, SecurityConfig, SenderPolicy};
 use values::{de_duration, de_size};
 pub use values::{parse_duration, parse_size, Network};
 
@@ -46,6 +48,8 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub ingress: IngressConfig,
+    pub security: SecurityConfig,
+    pub dns: DnsConfig,
 }
 
 /// `[outbound]`: stamping agent mail.
@@ -411,6 +415,7 @@ impl Config {
         self.validate_mta()?;
         self.http.validate()?;
         self.ingress.validate()?;
+        self.dns.validate()?;
         if self.conversations.closed_reply_text.contains(['\r', '\n']) {
             return Err((
                 "conversations.closed_reply_text",

@@ -11,7 +11,8 @@ mod trace;
 
 use crate::activity::{outcome_of, ActivityLog};
 use crate::address::{classify, Recipient};
-use crate::config::{BareLf, Config, Limits};
+use crate::auth::{SenderVerifier, Subject, Verdict};
+use crate::config::{BareLf, Config, Limits, SenderPolicy};
 pub use crate::http::Ingress;
 use crate::message::{self, header_block::HeaderBlock};
 use crate::relay::{self, RelayFacts};
@@ -162,15 +163,22 @@ pub struct Intake {
     pub config: Config,
     pub store: Store,
     activity: ActivityLog,
+    /// Sender verification on direct delivery (`[security] verify_senders`).
+    verifier: Option<SenderVerifier>,
 }
 
 impl Intake {
     pub fn new(config: Config, store: Store) -> Intake {
         let activity = ActivityLog::new(store.clone(), config.activity.clone());
+        let verifier = SenderVerifier::from_config(&config).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "sender verification is off: no DNS resolver");
+            None
+        });
         Intake {
             config,
             store,
             activity,
+            verifier,
         }
     }
 
@@ -332,10 +340,19 @@ impl Intake {
             }
             return Err(DeliveryError::Refused(refusal));
         }
+        let verdict = self
+            .verify_sender(arrival, &sender, &raw, provenance.spf.as_deref())
+            .await;
+        if let Some(refusal) = verdict.as_ref().and_then(|v| self.policy_refusal(v)) {
+            for (address, _) in &recipients {
+                self.refused(arrival, Some(&sender), Some(address), &refusal);
+            }
+            return Err(DeliveryError::Refused(refusal));
+        }
         let attempt: Vec<(String, Destination)> = recipients.clone();
         let sender_copy = sender.clone();
         let result = self
-            .store_message(arrival, sender, recipients, raw, provenance)
+            .store_message(arrival, sender, recipients, raw, provenance, verdict)
             .await;
         self.record_outcome(arrival, &sender_copy, &attempt, &result);
         result.map_err(DeliveryError::Store)
@@ -399,6 +416,57 @@ impl Intake {
         }
     }
 
+    /// Our sender verification, on direct delivery only: not from a trusted relay, a pipe,
+    /// LMTP or the relay ingress, which keep the front MTA's verdicts.
+    async fn verify_sender(
+        &self,
+        arrival: &Arrival<'_>,
+        sender: &str,
+        raw: &[u8],
+        provider_spf: Option<&str>,
+    ) -> Option<Verdict> {
+        let verifier = self.verifier.as_ref()?;
+        let provider = match arrival.way_in {
+            _ if arrival.trusted_relay => return None,
+            WayIn::Smtp { .. } => None,
+            WayIn::Http { ingress, .. } if ingress != Ingress::Relay => Some(ingress),
+            _ => return None,
+        };
+        let spf_from_provider = provider.map(|ingress| {
+            provider_verdict(arrival.way_in, provider_spf.map(str::to_string))
+                .unwrap_or_else(|| format!("{}: none", ingress.name()))
+        });
+        let subject = Subject {
+            ip: arrival.remote_ip?,
+            helo: arrival.helo.unwrap_or_default(),
+            mail_from: sender,
+            raw,
+        };
+        Some(
+            verifier
+                .verify(&subject, spf_from_provider.as_deref())
+                .await,
+        )
+    }
+
+    /// `strict`: a DMARC fail under `p=reject` is refused, as the large providers do.
+    fn policy_refusal(&self, verdict: &Verdict) -> Option<Refusal> {
+        let strict = self
+            .verifier
+            .as_ref()
+            .is_some_and(|v| v.policy == SenderPolicy::Strict);
+        (strict && verdict.dmarc_failed_policy == Some(mail_auth::dmarc::Policy::Reject)).then(
+            || {
+                Refusal::new(
+                    550,
+                    "5.7.1",
+                    "Unauthenticated mail: the From domain's DMARC policy rejects it",
+                    Reason::Policy,
+                )
+            },
+        )
+    }
+
     async fn store_message(
         &self,
         arrival: &Arrival<'_>,
@@ -406,13 +474,19 @@ impl Intake {
         recipients: Vec<(String, Destination)>,
         raw: Vec<u8>,
         provenance: Provenance,
+        verdict: Option<Verdict>,
     ) -> Result<Vec<Stored>, StoreError> {
         let now = crate::time::unix_now();
         // A queue id for the trace header and logs: unique enough, not a secret, so from
         // the thread's seeded generator rather than a system call per message.
         let id = &hex::encode(rand::random::<[u8; 6]>());
         let single = (recipients.len() == 1).then(|| recipients[0].0.as_str());
-        let trace_header = received_header(arrival, &self.config.server.hostname, id, single, now);
+        let mut trace_header =
+            received_header(arrival, &self.config.server.hostname, id, single, now);
+        if let Some(v) = &verdict {
+            // Our Authentication-Results goes on top, above our Received: (RFC 8601 §5).
+            trace_header.insert_str(0, &v.header);
+        }
         let opts = self.config.message.extract_options();
         let null_sender = sender.is_empty();
         let relayed = arrival.trusted_relay;
@@ -466,14 +540,25 @@ impl Intake {
                     .flatten()
                     .map(|ip| ip.to_string()),
                 relay_helo: relayed.then(|| arrival.helo.map(str::to_string)).flatten(),
-                // A provider's verdicts are marked as its own; a relay's are its own already.
-                spf: facts
-                    .spf
-                    .or_else(|| provider_verdict(arrival.way_in, provenance.spf)),
-                dkim: facts
-                    .dkim
-                    .or_else(|| provider_verdict(arrival.way_in, provenance.dkim)),
-                dmarc: facts.dmarc,
+                // Our own verdicts on direct delivery. Otherwise a provider's verdicts are
+                // marked as its own; a relay's are its own already.
+                spf: match &verdict {
+                    Some(v) => Some(v.spf.clone()),
+                    None => facts
+                        .spf
+                        .or_else(|| provider_verdict(arrival.way_in, provenance.spf)),
+                },
+                dkim: match &verdict {
+                    Some(v) => Some(v.dkim.clone()),
+                    None => facts
+                        .dkim
+                        .or_else(|| provider_verdict(arrival.way_in, provenance.dkim)),
+                },
+                dmarc: match &verdict {
+                    Some(v) => Some(v.dmarc.clone()),
+                    None => facts.dmarc,
+                },
+                sender_check: verdict.as_ref().map(|v| self.sender_check(v)),
                 ingress: match arrival.way_in {
                     WayIn::Http { ingress, .. } => Some(ingress.name().to_string()),
                     _ => None,
@@ -489,6 +574,19 @@ impl Intake {
             received_at: now,
         };
         self.store.deliver(delivery).await
+    }
+}
+
+impl Intake {
+    fn sender_check(&self, v: &Verdict) -> crate::store::SenderCheck {
+        let policy = self.verifier.as_ref().map(|v| v.policy);
+        crate::store::SenderCheck {
+            verified: v.verified,
+            arc: v.arc.clone(),
+            flag_policy: matches!(policy, Some(SenderPolicy::Flag | SenderPolicy::Strict)),
+            quarantine: policy == Some(SenderPolicy::Strict)
+                && v.dmarc_failed_policy == Some(mail_auth::dmarc::Policy::Quarantine),
+        }
     }
 }
 

@@ -69,6 +69,7 @@ pub mod store;
 
 mod activity;
 mod address;
+mod auth;
 mod http;
 mod intake;
 mod message_ids;

@@ -23,11 +23,11 @@ mod vocabulary;
 pub use error::StoreError;
 pub(crate) use model::{
     content_hash, AttachmentRecord, Delivery, Destination, Envelope, MessageContent,
-    OutgoingRecord, OutgoingThread, ReplayToken, Stored, TokenStatus,
+    OutgoingRecord, OutgoingThread, ReplayToken, SenderCheck, Stored, TokenStatus,
 };
 pub use model::{
     Activity, ActivityFilter, AttachmentInfo, Conversation, InboxEntry, NewConversation,
-    StoreStats, StoredMessage, ATTACHMENTS_LISTED,
+    SenderVerdict, StoreStats, StoredMessage, ATTACHMENTS_LISTED,
 };
 pub use sqlite::permission_warning;
 pub use subscription::Subscription;
@@ -92,6 +92,10 @@ pub(crate) trait Backend: Send + Sync {
     fn queue_activity(&self, rows: Vec<Activity>);
     async fn activity(&self, filter: &ActivityFilter) -> Result<Vec<Activity>, StoreError>;
     async fn prune_activity(&self, before_ms: i64) -> Result<usize, StoreError>;
+
+    /// Sender verification (`sqlite/senders.rs`).
+    async fn allow_sender(&self, uuid: &str, address: &str) -> Result<(), StoreError>;
+    async fn sender_verdicts(&self, uuid: &str) -> Result<Vec<(i64, SenderVerdict)>, StoreError>;
 }
 
 /// The store. Cheap to clone (every clone is the same store); safe to use from several
@@ -149,6 +153,20 @@ impl Store {
             }
         }
         self.backend.create_conversation(new).await
+    }
+
+    /// Allows `address` to write into a conversation (`replyd conversation allow`).
+    pub async fn allow_sender(&self, uuid: &str, address: &str) -> Result<(), StoreError> {
+        self.backend.allow_sender(uuid, address).await
+    }
+
+    /// The sender verdicts of a conversation's messages (those verified on arrival), by
+    /// message id.
+    pub async fn sender_verdicts(
+        &self,
+        uuid: &str,
+    ) -> Result<Vec<(i64, SenderVerdict)>, StoreError> {
+        self.backend.sender_verdicts(uuid).await
     }
 
     /// Closes a conversation: its token is refused from now on.

@@ -29,6 +29,7 @@ mod permissions;
 mod reads;
 mod replay;
 mod schema;
+mod senders;
 mod writer;
 
 pub(crate) use faults::purge_messages;
@@ -273,6 +274,17 @@ impl Backend for SqliteStore {
 
     async fn attachment_data(&self, attachment_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
         reads::attachment_data(&self.conn(), attachment_id)
+    }
+
+    async fn allow_sender(&self, uuid: &str, address: &str) -> Result<(), StoreError> {
+        senders::allow(&self.conn(), uuid, address)
+    }
+
+    async fn sender_verdicts(
+        &self,
+        uuid: &str,
+    ) -> Result<Vec<(i64, super::SenderVerdict)>, StoreError> {
+        senders::verdicts(&self.conn(), uuid)
     }
 
     async fn raw_message(&self, message_id: i64) -> Result<Option<Vec<u8>>, StoreError> {

@@ -8,7 +8,7 @@ use super::StoreError;
 use rusqlite::Connection;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 const V1: &str = r#"
 CREATE TABLE conversations (
@@ -218,6 +218,27 @@ CREATE INDEX activity_at ON activity(at_ms);
 "#;
 
 /// Brings the schema of `conn` to [`SCHEMA_VERSION`].
+/// Version 7: sender verification on direct delivery (`crate::auth`). The ARC verdict beside
+/// the SPF/DKIM/DMARC ones; whether the From domain was authenticated (`sender_verified`)
+/// and whether the sender may write into the conversation (`sender_allowed`); the addresses
+/// the helpdesk allowed (`replyd conversation allow`).
+fn migrate_v7_senders(tx: &Connection) -> Result<(), StoreError> {
+    tx.execute_batch(
+        r#"
+ALTER TABLE messages ADD COLUMN auth_arc TEXT;
+ALTER TABLE messages ADD COLUMN sender_verified INTEGER;
+ALTER TABLE messages ADD COLUMN sender_allowed INTEGER;
+CREATE TABLE allowed_senders (
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    address         TEXT NOT NULL COLLATE NOCASE,
+    added_at        INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, address)
+);
+"#,
+    )?;
+    Ok(())
+}
+
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -249,6 +270,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     if version < 6 {
         tx.execute_batch(V6)?;
+    }
+    if version < 7 {
+        migrate_v7_senders(&tx)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;

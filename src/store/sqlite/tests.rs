@@ -54,8 +54,11 @@ fn a_version_1_database_gains_the_relay_columns_and_the_reply_range() {
     // Make it what replyd 0.1 wrote: no relay columns, no reply range, no view, no
     // attachment counts, user_version 1.
     let db = rusqlite::Connection::open(&path).unwrap();
-    db.execute_batch("DROP VIEW messages_full; DROP TABLE used_tokens; DROP TABLE activity")
-        .unwrap();
+    db.execute_batch(
+        "DROP VIEW messages_full; DROP TABLE used_tokens; DROP TABLE activity; \
+         DROP TABLE allowed_senders",
+    )
+    .unwrap();
     for col in [
         "ingress",
         "provider_id",
@@ -68,6 +71,9 @@ fn a_version_1_database_gains_the_relay_columns_and_the_reply_range() {
         "auth_dmarc",
         "omitted_attachments",
         "omitted_attachment_bytes",
+        "auth_arc",
+        "sender_verified",
+        "sender_allowed",
     ] {
         db.execute_batch(&format!("ALTER TABLE messages DROP COLUMN {col}"))
             .unwrap();
