@@ -3,7 +3,8 @@
 //! The field is stored beside the raw bytes (with the trace header) and put on top of the
 //! delivered form; the client's bytes are never touched.
 
-use mail_auth::{DkimResult, DmarcResult, SpfResult};
+use mail_auth::dkim::DkimError;
+use mail_auth::{DkimResult, DmarcResult, Error, SpfResult};
 
 pub fn spf_word(r: SpfResult) -> &'static str {
     match r {
@@ -17,9 +18,12 @@ pub fn spf_word(r: SpfResult) -> &'static str {
     }
 }
 
+/// A body changed after signing is `fail` (RFC 6376 §6.1.3: the body hash did not
+/// verify, a PERMFAIL), where mail-auth says `neutral`.
 pub fn dkim_word(r: &DkimResult) -> &'static str {
     match r {
         DkimResult::Pass => "pass",
+        DkimResult::Neutral(Error::Dkim(DkimError::FailedBodyHashMatch)) => "fail",
         DkimResult::Neutral(_) => "neutral",
         DkimResult::Fail(_) => "fail",
         DkimResult::PermError(_) => "permerror",

@@ -6,6 +6,7 @@
 //! storage faults (a full disk, read-only files).
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod faults;
 pub mod http;
 pub mod mta;
