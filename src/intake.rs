@@ -194,7 +194,12 @@ impl Intake {
         sender: &str,
         address: &str,
     ) -> Result<Destination, Refusal> {
-        let decided = self.decide_recipient(address).await;
+        let mut decided = self.decide_recipient(address).await;
+        if let Ok(Destination::Conversation(id)) = &decided {
+            if let Err(refusal) = self.check_token_limits(*id, sender).await {
+                decided = Err(refusal);
+            }
+        }
         if let Err(refusal) = &decided {
             self.refused(arrival, Some(sender), Some(address), refusal);
         }
@@ -414,6 +419,57 @@ impl Intake {
                 id,
             ));
         }
+    }
+
+    /// The limits on one token (`[security] max_messages_per_hour`, `max_senders_per_day`):
+    /// a leaked reply address cannot flood its conversation. Past them, `450 4.7.1`.
+    async fn check_token_limits(&self, conversation: i64, sender: &str) -> Result<(), Refusal> {
+        let (per_hour, per_day) = (
+            self.config.security.max_messages_per_hour,
+            self.config.security.max_senders_per_day,
+        );
+        if per_hour == 0 && per_day == 0 {
+            return Ok(());
+        }
+        let now = crate::time::unix_now();
+        let traffic = self
+            .store
+            .conversation_traffic(
+                conversation,
+                &crate::time::rfc3339(now - 3600),
+                &crate::time::rfc3339(now - 86_400),
+                sender,
+            )
+            .await;
+        let (messages, senders, known) = match traffic {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "conversation traffic look-up failed");
+                return Err(Refusal::new(
+                    451,
+                    "4.3.0",
+                    "Temporary storage failure, try again later",
+                    Reason::StorageFault,
+                ));
+            }
+        };
+        if per_hour > 0 && messages >= i64::from(per_hour) {
+            return Err(Refusal::new(
+                450,
+                "4.7.1",
+                format!("Too many messages to this conversation ({per_hour} per hour), try later"),
+                Reason::RateLimit,
+            ));
+        }
+        if per_day > 0 && !known && senders >= i64::from(per_day) {
+            return Err(Refusal::new(
+                450,
+                "4.7.1",
+                format!("Too many senders to this conversation ({per_day} per day), try later"),
+                Reason::RateLimit,
+            ));
+        }
+        Ok(())
     }
 
     /// Our sender verification, on direct delivery only: not from a trusted relay, a pipe,

@@ -158,6 +158,15 @@ enum ConversationCommand {
         /// The email address.
         address: String,
     },
+    /// Gives a conversation a new reply address and prints it; the old one is accepted for
+    /// `[security] rotation_grace` more, then refused.
+    Rotate {
+        /// The conversation's UUID.
+        uuid: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Closes a conversation: replies to its address are refused from now on.
     Close {
         /// The conversation's UUID.
@@ -482,6 +491,15 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
                 for m in messages {
                     print_message(&m, senders.get(&m.id));
                 }
+            }
+        }
+        ConversationCommand::Rotate { uuid, json } => {
+            let grace = config.security.rotation_grace.as_secs() as i64;
+            let conv = block_on(store.rotate_token(&uuid, grace))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&conv)?);
+            } else {
+                println!("{}\t{}", conv.uuid, conv.reply_address);
             }
         }
         ConversationCommand::Allow { uuid, address } => {

@@ -34,6 +34,14 @@ pub struct SecurityConfig {
     /// ARC sealers (domains) whose chain may vouch for a message a list or forwarder broke.
     pub trusted_arc_sealers: Vec<String>,
     pub sender_policy: SenderPolicy,
+    /// At most this many messages per hour into one conversation; 0 = no limit.
+    pub max_messages_per_hour: u32,
+    /// At most this many distinct envelope senders per day into one conversation; 0 = no
+    /// limit.
+    pub max_senders_per_day: u32,
+    /// How long a rotated-out reply address is still accepted (`replyd conversation rotate`).
+    #[serde(deserialize_with = "de_duration")]
+    pub rotation_grace: Duration,
 }
 
 impl Default for SecurityConfig {
@@ -43,6 +51,9 @@ impl Default for SecurityConfig {
             authserv_id: None,
             trusted_arc_sealers: Vec::new(),
             sender_policy: SenderPolicy::Record,
+            max_messages_per_hour: 0,
+            max_senders_per_day: 0,
+            rotation_grace: Duration::from_secs(7 * 86_400),
         }
     }
 }

@@ -287,6 +287,20 @@ impl Backend for SqliteStore {
         senders::verdicts(&self.conn(), uuid)
     }
 
+    async fn rotate_token(&self, uuid: &str, grace_secs: i64) -> Result<Conversation, StoreError> {
+        senders::rotate(&mut self.conn(), uuid, grace_secs)
+    }
+
+    async fn conversation_traffic(
+        &self,
+        conversation_id: i64,
+        hour_ago: &str,
+        day_ago: &str,
+        sender: &str,
+    ) -> Result<(i64, i64, bool), StoreError> {
+        senders::traffic(&self.reader(), conversation_id, hour_ago, day_ago, sender)
+    }
+
     async fn raw_message(&self, message_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
         reads::raw_message(&self.conn(), message_id)
     }

@@ -221,7 +221,7 @@ CREATE INDEX activity_at ON activity(at_ms);
 /// Version 7: sender verification on direct delivery (`crate::auth`). The ARC verdict beside
 /// the SPF/DKIM/DMARC ones; whether the From domain was authenticated (`sender_verified`)
 /// and whether the sender may write into the conversation (`sender_allowed`); the addresses
-/// the helpdesk allowed (`replyd conversation allow`).
+/// the helpdesk allowed (`replyd conversation allow`); the tokens a rotation replaced.
 fn migrate_v7_senders(tx: &Connection) -> Result<(), StoreError> {
     tx.execute_batch(
         r#"
@@ -233,6 +233,12 @@ CREATE TABLE allowed_senders (
     address         TEXT NOT NULL COLLATE NOCASE,
     added_at        INTEGER NOT NULL,
     PRIMARY KEY (conversation_id, address)
+);
+-- Reply tokens replaced by `replyd conversation rotate`: still accepted until valid_until.
+CREATE TABLE retired_tokens (
+    token           TEXT PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    valid_until     INTEGER NOT NULL
 );
 "#,
     )?;

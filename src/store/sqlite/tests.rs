@@ -56,7 +56,7 @@ fn a_version_1_database_gains_the_relay_columns_and_the_reply_range() {
     let db = rusqlite::Connection::open(&path).unwrap();
     db.execute_batch(
         "DROP VIEW messages_full; DROP TABLE used_tokens; DROP TABLE activity; \
-         DROP TABLE allowed_senders",
+         DROP TABLE allowed_senders; DROP TABLE retired_tokens",
     )
     .unwrap();
     for col in [
