@@ -370,6 +370,12 @@ fn a_forged_from_under_each_policy() {
     );
     let v = verdict(&srv, &conv, m.id);
     assert!(!v.verified && v.allowed, "{v:?}");
+    // Ours is the topmost Authentication-Results of the delivered form.
+    let raw = String::from_utf8(srv.raw(m.id)).unwrap();
+    assert!(
+        raw.starts_with("Authentication-Results: mx.test;\r\n\tspf=none smtp.helo=client.test;"),
+        "{raw}"
+    );
     drop(srv);
 
     // flag: stored with the flag.
@@ -625,4 +631,65 @@ fn a_rotated_address_is_accepted_through_the_grace_period_then_refused() {
     let (code, text) = rcpt(&srv, from, &old);
     assert_eq!((code, &text[..5]), (550, "5.1.1"), "{text}");
     assert_eq!(rcpt(&srv, from, &new).0, 250);
+}
+
+#[test]
+fn http_ingress_dkim_and_dmarc_on_the_raw_message_spf_from_the_provider() {
+    if !need_dns() {
+        return;
+    }
+    use common::http::*;
+    let k = keys();
+    let dns = TestDns::start(&zone());
+    let srv = http_server(|c| {
+        c.security.verify_senders = true;
+        c.security.sender_policy = SenderPolicy::Strict;
+        c.dns.servers = vec![dns.addr.to_string()];
+        c.dns.lookup_timeout = Duration::from_secs(1);
+        c.dns.message_timeout = Duration::from_secs(2);
+    });
+    let addr = srv.http_addr.unwrap();
+    let conv = srv.conversation("bob@rsa.test");
+    let to = conv.reply_address.clone();
+    let envelope = format!("{{\"to\":[\"{to}\"],\"from\":\"bob@rsa.test\"}}");
+    let post_sendgrid = |raw: &[u8]| {
+        let (content_type, body) = multipart(&[
+            ("email", raw),
+            ("envelope", envelope.as_bytes()),
+            ("SPF", b"softfail"),
+        ]);
+        post(addr, SENDGRID, &content_type, Some(PASSWORD), body)
+    };
+    // DKIM survives the provider: verified by DKIM and DMARC; SPF is SendGrid's word.
+    let signed = k.rsa.sign(
+        &message("bob@rsa.test", &to, "via sendgrid"),
+        "rsa.test",
+        "sel",
+    );
+    let reply = post_sendgrid(&signed);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let m = stored(&srv, &conv, "via sendgrid");
+    assert_eq!(m.spf.as_deref(), Some("sendgrid: softfail"));
+    assert_eq!(
+        m.dkim.as_deref(),
+        Some("pass header.d=rsa.test header.s=sel")
+    );
+    assert_eq!(
+        m.dmarc.as_deref(),
+        Some("pass header.from=rsa.test p=reject")
+    );
+    assert!(verdict(&srv, &conv, m.id).verified);
+    assert_eq!(srv.client_bytes(&m), signed);
+    // Forged, unsigned, with a forged Authentication-Results carrying our id (ignored):
+    // refused under strict. SendGrid's outcome table answers a permanent refusal with 200
+    // (so it does not retry) and says why in the body.
+    let forged = [
+        b"Authentication-Results: mx.test; dkim=pass header.d=rsa.test; dmarc=pass\r\n".as_slice(),
+        &message("bob@rsa.test", &to, "forged"),
+    ]
+    .concat();
+    let reply = post_sendgrid(&forged);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body.contains("550 5.7.1"), "{}", reply.body);
+    assert_eq!(srv.messages(&conv.uuid).len(), 1);
 }
