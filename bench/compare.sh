@@ -35,18 +35,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
+DIRECT_LIMITS=
+[ -z "${TRUSTED_RELAYS:-}" ] ||
+  DIRECT_LIMITS=$'max_connection_rate_per_ip = 0\nmax_message_rate_per_ip = 0\ngreeting_delay = "0s"'
 cat >"$TMP/smtpd.toml" <<EOF
 [server]
 listen = ["127.0.0.1:$PORT"]
 hostname = "mx.support.example.com"
 domains = ["support.example.com"]
+${TRUSTED_RELAYS:+trusted_relays = $TRUSTED_RELAYS}
 [store]
 path = "$TMP/replyd.sqlite3"
 [limits]
 max_connections = 11000
 max_connections_per_ip = 11000
+$DIRECT_LIMITS
 EOF
 # CONFIG_A / CONFIG_B: TOML appended to one side's config (printf escapes, e.g. '\n').
+# TRUSTED_RELAYS: `[server] trusted_relays` of both sides (e.g. '[]': loopback is then a
+# direct client, checked like one, without the per-IP rates and the greeting delay; bench/verify-compare.sh).
 printf '%b\n' "${CONFIG_A:-}" | cat "$TMP/smtpd.toml" - >"$TMP/A.toml"
 printf '%b\n' "${CONFIG_B:-}" | cat "$TMP/smtpd.toml" - >"$TMP/B.toml"
 

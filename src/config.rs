@@ -6,15 +6,18 @@
 //!
 //! This file holds the top-level `Config`, the small tables and the loading and
 //! cross-table validation (about 600 lines, one concern: what a valid config is). Each
-//! larger table has its own file under `config/` (`http.rs`, `api.rs`, `operator.rs`), as do the
+//! larger table has its own file under `config/` (`http.rs`, `api.rs`, `operator.rs`,
+//! `security.rs`, `webhooks.rs`), as do the
 //! value types (`values.rs`).
 
 mod api;
 mod operator;
+mod security;
 mod values;
 
 pub use api::ApiConfig;
 pub use operator::{ActivityConfig, LogConfig, LogFormat, OperatorConfig};
+pub use security::{parse_dns_server, DnsConfig, SecurityConfig, SenderPolicy};
 use values::{de_duration, de_size, ser_duration, ser_size};
 pub use values::{parse_duration, parse_size, Network};
 
@@ -54,6 +57,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// `[[webhooks]]`: endpoints told of each stored reply ([`WebhookConfig`]).
     pub webhooks: Vec<WebhookConfig>,
+    pub security: SecurityConfig,
+    pub dns: DnsConfig,
 }
 
 /// `[outbound]`: stamping agent mail.
@@ -376,6 +381,7 @@ impl Config {
             self.api.validate(self.http.request_timeout),
             self.ingress.validate(),
             webhooks::validate(&self.webhooks),
+            self.dns.validate(),
             self.validate_conversations(),
         ]
         .into_iter()

@@ -7,10 +7,12 @@
 //! From a trusted relay it also records the original client and the relay's verdicts
 //! ([`crate::relay`]).
 
+mod senders;
 mod trace;
 
 use crate::activity::{outcome_of, ActivityLog};
 use crate::address::{classify, Recipient};
+use crate::auth::{SenderVerifier, Verdict};
 use crate::config::{BareLf, Config, Limits};
 pub use crate::http::Ingress;
 use crate::message::{self, header_block::HeaderBlock};
@@ -166,6 +168,8 @@ pub struct Intake {
     pub store: Store,
     activity: ActivityLog,
     pub(crate) metrics: Arc<Metrics>,
+    /// Sender verification on direct delivery (`[security] verify_senders`).
+    verifier: Option<SenderVerifier>,
 }
 
 impl Intake {
@@ -175,11 +179,16 @@ impl Intake {
             store.enable_outbox();
         }
         let activity = ActivityLog::new(store.clone(), config.activity.clone());
+        let verifier = SenderVerifier::from_config(&config).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "sender verification is off: no DNS resolver");
+            None
+        });
         Intake {
             config,
             store,
             activity,
             metrics: Arc::new(Metrics::new()),
+            verifier,
         }
     }
 
@@ -195,7 +204,12 @@ impl Intake {
         sender: &str,
         address: &str,
     ) -> Result<Destination, Refusal> {
-        let decided = self.decide_recipient(address).await;
+        let mut decided = self.decide_recipient(address).await;
+        if let Ok(Destination::Conversation(id)) = &decided {
+            if let Err(refusal) = self.check_token_limits(*id, sender).await {
+                decided = Err(refusal);
+            }
+        }
         if let Err(refusal) = &decided {
             self.refused(arrival, Some(sender), Some(address), refusal);
         }
@@ -342,11 +356,20 @@ impl Intake {
             }
             return Err(DeliveryError::Refused(refusal));
         }
+        let verdict = self
+            .verify_sender(arrival, &sender, &raw, provenance.spf.as_deref())
+            .await;
+        if let Some(refusal) = verdict.as_ref().and_then(|v| self.policy_refusal(v)) {
+            for (address, _) in &recipients {
+                self.refused(arrival, Some(&sender), Some(address), &refusal);
+            }
+            return Err(DeliveryError::Refused(refusal));
+        }
         let attempt: Vec<(String, Destination)> = recipients.clone();
         let sender_copy = sender.clone();
         let size = raw.len();
         let result = self
-            .store_message(arrival, sender, recipients, raw, provenance)
+            .store_message(arrival, sender, recipients, raw, provenance, verdict)
             .await;
         if let Ok(stored) = &result {
             let new = stored.iter().any(|s| {
@@ -432,13 +455,19 @@ impl Intake {
         recipients: Vec<(String, Destination)>,
         raw: Vec<u8>,
         provenance: Provenance,
+        verdict: Option<Verdict>,
     ) -> Result<Vec<Stored>, StoreError> {
         let now = crate::time::unix_now();
         // A queue id for the trace header and logs: unique enough, not a secret, so from
         // the thread's seeded generator rather than a system call per message.
         let id = &hex::encode(rand::random::<[u8; 6]>());
         let single = (recipients.len() == 1).then(|| recipients[0].0.as_str());
-        let trace_header = received_header(arrival, &self.config.server.hostname, id, single, now);
+        let mut trace_header =
+            received_header(arrival, &self.config.server.hostname, id, single, now);
+        if let Some(v) = &verdict {
+            // Our Authentication-Results goes on top, above our Received: (RFC 8601 §5).
+            trace_header.insert_str(0, &v.header);
+        }
         let opts = self.config.message.extract_options();
         let null_sender = sender.is_empty();
         let relayed = arrival.trusted_relay;
@@ -492,14 +521,25 @@ impl Intake {
                     .flatten()
                     .map(|ip| ip.to_string()),
                 relay_helo: relayed.then(|| arrival.helo.map(str::to_string)).flatten(),
-                // A provider's verdicts are marked as its own; a relay's are its own already.
-                spf: facts
-                    .spf
-                    .or_else(|| provider_verdict(arrival.way_in, provenance.spf)),
-                dkim: facts
-                    .dkim
-                    .or_else(|| provider_verdict(arrival.way_in, provenance.dkim)),
-                dmarc: facts.dmarc,
+                // Our own verdicts on direct delivery. Otherwise a provider's verdicts are
+                // marked as its own; a relay's are its own already.
+                spf: match &verdict {
+                    Some(v) => Some(v.spf.clone()),
+                    None => facts
+                        .spf
+                        .or_else(|| provider_verdict(arrival.way_in, provenance.spf)),
+                },
+                dkim: match &verdict {
+                    Some(v) => Some(v.dkim.clone()),
+                    None => facts
+                        .dkim
+                        .or_else(|| provider_verdict(arrival.way_in, provenance.dkim)),
+                },
+                dmarc: match &verdict {
+                    Some(v) => Some(v.dmarc.clone()),
+                    None => facts.dmarc,
+                },
+                sender_check: verdict.as_ref().map(|v| self.sender_check(v)),
                 ingress: match arrival.way_in {
                     WayIn::Http { ingress, .. } => Some(ingress.name().to_string()),
                     _ => None,

@@ -73,6 +73,7 @@ pub mod store;
 
 mod activity;
 mod address;
+mod auth;
 mod http;
 mod http_client;
 mod intake;

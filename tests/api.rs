@@ -324,7 +324,7 @@ fn paging_returns_every_message_exactly_once_while_new_ones_arrive() {
 
 #[test]
 fn events_wait_for_the_next_reply_and_resume_from_a_cursor() {
-    let (srv, key) = api_server(|c| c.api.max_wait = Duration::from_secs(2));
+    let (srv, key) = api_server(|c| c.api.max_wait = Duration::from_secs(5));
     let c = api_conversation(&srv, &key);
     let address = c["reply_address"].as_str().unwrap().to_string();
     deliver_reply(&srv, &address, "first");
@@ -335,7 +335,7 @@ fn events_wait_for_the_next_reply_and_resume_from_a_cursor() {
     let cursor = all["next"].as_i64().unwrap();
     assert_eq!(all["events"][0]["cursor"], cursor);
 
-    // Nothing new: `wait=0` answers at once; a long wait is cut to max_wait (2 s).
+    // Nothing new: `wait=0` answers at once; a long wait is cut to max_wait (5 s).
     let started = Instant::now();
     let empty = api_get(&srv, Some(&key), &format!("/api/v1/events?after={cursor}")).json();
     assert_eq!(empty["events"], json!([]));
@@ -351,7 +351,7 @@ fn events_wait_for_the_next_reply_and_resume_from_a_cursor() {
     assert_eq!(waited["events"], json!([]));
     let took = started.elapsed();
     assert!(
-        took >= Duration::from_millis(1900) && took < Duration::from_secs(10),
+        took >= Duration::from_millis(4900) && took < Duration::from_secs(15),
         "{took:?}"
     );
 
@@ -364,7 +364,7 @@ fn events_wait_for_the_next_reply_and_resume_from_a_cursor() {
             addr,
             Some(&poll_key),
             "GET",
-            &format!("/api/v1/events?after={cursor}&wait=2"),
+            &format!("/api/v1/events?after={cursor}&wait=5"),
             None,
             vec![],
         );
@@ -377,7 +377,8 @@ fn events_wait_for_the_next_reply_and_resume_from_a_cursor() {
     assert_eq!(v["events"].as_array().unwrap().len(), 1, "{}", r.body);
     assert_eq!(v["events"][0]["message"]["reply_text"], "second");
     assert_eq!(v["events"][0]["conversation"], c["uuid"]);
-    assert!(took < Duration::from_millis(1900), "{took:?}");
+    // Before the 5 s wait ran out (a loaded machine may take a second or two to deliver).
+    assert!(took < Duration::from_millis(4900), "{took:?}");
 }
 
 #[test]

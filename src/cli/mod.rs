@@ -22,7 +22,7 @@ mod show;
 mod webhooks;
 
 use crate::config::{Limits, LogFormat, MessageConfig};
-use crate::store::{NewConversation, Store, StoreError};
+use crate::store::{NewConversation, SenderVerdict, Store, StoreError};
 use crate::{Config, Server};
 use clap::{Args, Parser, Subcommand};
 use parse::parse;
@@ -157,6 +157,23 @@ enum ConversationCommand {
     List(ListArgs),
     /// Prints a conversation and its messages (direction, from, date, reply text).
     Show {
+        /// The conversation's UUID.
+        uuid: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Allows an address to write into a conversation (besides the contact and whoever an
+    /// agent's outgoing mail was sent to): `[security] sender_policy` does not flag it.
+    Allow {
+        /// The conversation's UUID.
+        uuid: String,
+        /// The email address.
+        address: String,
+    },
+    /// Gives a conversation a new reply address and prints it; the old one is accepted for
+    /// `[security] rotation_grace` more, then refused.
+    Rotate {
         /// The conversation's UUID.
         uuid: String,
         /// Print JSON instead of text.
@@ -481,15 +498,44 @@ fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn s
         ConversationCommand::Show { uuid, json } => {
             let conv = block_on(store.conversation(&uuid))?;
             let messages = block_on(store.messages(&uuid))?;
+            let senders: std::collections::HashMap<i64, SenderVerdict> =
+                block_on(store.sender_verdicts(&uuid))?
+                    .into_iter()
+                    .collect();
             if json {
-                let v = serde_json::json!({ "conversation": conv, "messages": messages });
+                let senders: std::collections::BTreeMap<String, &SenderVerdict> =
+                    senders.iter().map(|(id, v)| (id.to_string(), v)).collect();
+                let v = serde_json::json!({
+                    "conversation": conv,
+                    "messages": messages,
+                    "senders": senders,
+                });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 print_conversation_line(&conv);
                 for m in messages {
-                    print_message(&m);
+                    print_message(&m, senders.get(&m.id));
                 }
             }
+        }
+        ConversationCommand::Rotate { uuid, json } => {
+            let grace = config.security.rotation_grace.as_secs() as i64;
+            let conv = block_on(store.rotate_token(&uuid, grace))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&conv)?);
+            } else {
+                println!("{}\t{}", conv.uuid, conv.reply_address);
+            }
+        }
+        ConversationCommand::Allow { uuid, address } => {
+            let plausible = address.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && domain.contains('.') && !domain.contains('@')
+            }) && !address.chars().any(|c| c.is_whitespace() || c.is_control());
+            if !plausible {
+                return Err(format!("{address:?} is not an email address").into());
+            }
+            block_on(store.allow_sender(&uuid, &address))?;
+            println!("allowed {address} in {uuid}");
         }
         ConversationCommand::Close { uuid } => {
             block_on(store.close_conversation(&uuid))?;

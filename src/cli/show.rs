@@ -3,7 +3,7 @@
 //! send escape sequences to the operator's terminal.
 
 use crate::display::{escape, escape_lines};
-use crate::store::{Conversation, InboxEntry, StoredMessage};
+use crate::store::{Conversation, InboxEntry, SenderVerdict, StoredMessage};
 
 pub(super) fn print_conversation_line(c: &Conversation) {
     // One line per conversation: every field escaped, so none can hold a line break; the
@@ -29,7 +29,7 @@ const MAX_SHOWN_ORIGINAL: usize = 256;
 
 /// One message of `conversation show`: a `--- m<id>` line, then one field per line (every
 /// one escaped: the sender wrote them), then the reply text, indented.
-pub(super) fn print_message(m: &StoredMessage) {
+pub(super) fn print_message(m: &StoredMessage, sender: Option<&SenderVerdict>) {
     println!();
     println!(
         "--- m{} {} at {}{}",
@@ -43,6 +43,29 @@ pub(super) fn print_message(m: &StoredMessage) {
         }
     );
     println!("From: {}", escape(m.from.as_deref().unwrap_or("(unknown)")));
+    if let Some(v) = sender {
+        println!(
+            "Sender: {}, {}",
+            if v.verified {
+                "verified"
+            } else {
+                "NOT verified"
+            },
+            if v.allowed {
+                "matches the conversation"
+            } else {
+                "does NOT match the conversation"
+            }
+        );
+    }
+    for (method, verdict) in [("SPF", &m.spf), ("DKIM", &m.dkim), ("DMARC", &m.dmarc)] {
+        if let Some(verdict) = verdict {
+            println!("{method}: {}", escape(verdict));
+        }
+    }
+    if let Some(arc) = sender.and_then(|v| v.arc.as_deref()) {
+        println!("ARC: {}", escape(arc));
+    }
     if let Some(name) = m.from_name.as_deref().filter(|n| !n.is_empty()) {
         println!("From name: {}", escape(name));
     }

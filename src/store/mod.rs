@@ -24,11 +24,12 @@ mod vocabulary;
 pub use error::StoreError;
 pub(crate) use model::{
     content_hash, AttachmentRecord, Delivery, Destination, Envelope, MessageContent,
-    OutgoingRecord, OutgoingThread, ReplayToken, Stored, TokenStatus,
+    OutgoingRecord, OutgoingThread, ReplayToken, SenderCheck, Stored, TokenStatus,
 };
 pub use model::{
     Activity, ActivityFilter, ApiKey, AttachmentInfo, AttachmentReader, Conversation, InboxEntry,
-    NewConversation, StoreStats, StoredAttachment, StoredMessage, ATTACHMENTS_LISTED,
+    NewConversation, SenderVerdict, StoreStats, StoredAttachment, StoredMessage,
+    ATTACHMENTS_LISTED,
 };
 pub use outbox::{
     AttemptRecord, AttemptResult, EndpointSpec, EventDelivery, OutboxJob, OutboxSubject,
@@ -173,6 +174,17 @@ pub(crate) trait Backend: Send + Sync {
         since_ms: i64,
         endpoint: Option<&str>,
     ) -> Result<usize, StoreError>;
+    /// Sender verification (`sqlite/senders.rs`).
+    async fn allow_sender(&self, uuid: &str, address: &str) -> Result<(), StoreError>;
+    async fn sender_verdicts(&self, uuid: &str) -> Result<Vec<(i64, SenderVerdict)>, StoreError>;
+    async fn rotate_token(&self, uuid: &str, grace_secs: i64) -> Result<Conversation, StoreError>;
+    async fn conversation_traffic(
+        &self,
+        conversation_id: i64,
+        hour_ago: &str,
+        day_ago: &str,
+        sender: &str,
+    ) -> Result<(i64, i64, bool), StoreError>;
 }
 
 /// The store. Cheap to clone (every clone is the same store); safe to use from several
@@ -252,6 +264,44 @@ impl Store {
         external_id: &str,
     ) -> Result<Option<Conversation>, StoreError> {
         self.backend.conversation_by_external_id(external_id).await
+    }
+
+    /// Allows `address` to write into a conversation (`replyd conversation allow`).
+    pub async fn allow_sender(&self, uuid: &str, address: &str) -> Result<(), StoreError> {
+        self.backend.allow_sender(uuid, address).await
+    }
+
+    /// The sender verdicts of a conversation's messages (those verified on arrival), by
+    /// message id.
+    pub async fn sender_verdicts(
+        &self,
+        uuid: &str,
+    ) -> Result<Vec<(i64, SenderVerdict)>, StoreError> {
+        self.backend.sender_verdicts(uuid).await
+    }
+
+    /// Gives a conversation a new reply address (`replyd conversation rotate`); the old one
+    /// is accepted for `grace_secs` more, then refused.
+    pub async fn rotate_token(
+        &self,
+        uuid: &str,
+        grace_secs: i64,
+    ) -> Result<Conversation, StoreError> {
+        self.backend.rotate_token(uuid, grace_secs).await
+    }
+
+    /// A conversation's incoming messages since `hour_ago`, its distinct envelope senders
+    /// since `day_ago`, and whether `sender` is one of them (the token limits).
+    pub(crate) async fn conversation_traffic(
+        &self,
+        conversation_id: i64,
+        hour_ago: &str,
+        day_ago: &str,
+        sender: &str,
+    ) -> Result<(i64, i64, bool), StoreError> {
+        self.backend
+            .conversation_traffic(conversation_id, hour_ago, day_ago, sender)
+            .await
     }
 
     /// Closes a conversation: its token is refused from now on.

@@ -212,6 +212,31 @@ pub struct Envelope {
     pub provider_id: Option<String>,
     /// A signature token to record as used in this delivery's transaction.
     pub replay: Option<ReplayToken>,
+    /// Our own sender verification (direct delivery only; [`crate::auth`]).
+    pub sender_check: Option<SenderCheck>,
+}
+
+/// What our sender verification found, for the store to record with the message.
+#[derive(Debug, Clone, Default)]
+pub struct SenderCheck {
+    /// The From domain is authenticated (DMARC pass, or see [`crate::auth`]).
+    pub verified: bool,
+    /// The ARC verdict (`pass (sealer lists.example.net, trusted)`, `none`).
+    pub arc: String,
+    /// Flag the message `unverified_sender` when it is unverified or from outside the
+    /// allowed senders (`[security] sender_policy` = `flag`/`strict`).
+    pub flag_policy: bool,
+    /// Flag it whatever the sender (a DMARC `p=quarantine` fail under `strict`).
+    pub quarantine: bool,
+}
+
+/// A stored message's sender verdict, read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SenderVerdict {
+    pub verified: bool,
+    /// The sender is one who may write into the conversation.
+    pub allowed: bool,
+    pub arc: Option<String>,
 }
 
 /// A used signature token (Mailgun's), recorded with the message it came with. Mailgun

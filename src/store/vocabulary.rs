@@ -124,6 +124,9 @@ vocabulary! {
         ThreadMismatch => "thread_mismatch",
         /// Nothing new: the whole message is quoted history.
         NoNewText => "no_new_text",
+        /// `[security] sender_policy` flag/strict: the From domain is not authenticated, or
+        /// the sender is not one allowed in the conversation.
+        UnverifiedSender => "unverified_sender",
     }
     other Other
 }

@@ -7,6 +7,7 @@
 //! [`webhooks`] for the rest of what the webhook tests share (the independent signature check).
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod faults;
 pub mod http;
 pub mod mta;

@@ -104,7 +104,8 @@ pub(super) fn token_status(conn: &Connection, token: &str) -> Result<TokenStatus
         })
         .optional()?;
     Ok(match row {
-        None => TokenStatus::Unknown,
+        // A token replaced by a rotation is accepted through its grace period.
+        None => super::senders::retired_token_status(conn, token)?,
         Some((_, status, _))
             if ConversationStatus::parse(&status) != Some(ConversationStatus::Open) =>
         {

@@ -32,6 +32,7 @@ mod permissions;
 mod reads;
 mod replay;
 mod schema;
+mod senders;
 mod webhooks;
 mod writer;
 
@@ -374,6 +375,31 @@ impl Backend for SqliteStore {
 
     async fn attachment_data(&self, attachment_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
         reads::attachment_data(&self.conn(), attachment_id)
+    }
+
+    async fn allow_sender(&self, uuid: &str, address: &str) -> Result<(), StoreError> {
+        senders::allow(&self.conn(), uuid, address)
+    }
+
+    async fn sender_verdicts(
+        &self,
+        uuid: &str,
+    ) -> Result<Vec<(i64, super::SenderVerdict)>, StoreError> {
+        senders::verdicts(&self.conn(), uuid)
+    }
+
+    async fn rotate_token(&self, uuid: &str, grace_secs: i64) -> Result<Conversation, StoreError> {
+        senders::rotate(&mut self.conn(), uuid, grace_secs)
+    }
+
+    async fn conversation_traffic(
+        &self,
+        conversation_id: i64,
+        hour_ago: &str,
+        day_ago: &str,
+        sender: &str,
+    ) -> Result<(i64, i64, bool), StoreError> {
+        senders::traffic(&self.reader(), conversation_id, hour_ago, day_ago, sender)
     }
 
     async fn raw_message(&self, message_id: i64) -> Result<Option<Vec<u8>>, StoreError> {

@@ -8,7 +8,7 @@ use super::StoreError;
 use rusqlite::Connection;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 const V1: &str = r#"
 CREATE TABLE conversations (
@@ -296,6 +296,33 @@ CREATE INDEX webhook_attempts_endpoint ON webhook_attempts(endpoint_id, id);
     Ok(())
 }
 
+/// v9: sender verification on direct delivery (`crate::auth`). The ARC verdict beside
+/// the SPF/DKIM/DMARC ones; whether the From domain was authenticated (`sender_verified`)
+/// and whether the sender may write into the conversation (`sender_allowed`); the addresses
+/// the helpdesk allowed (`replyd conversation allow`); the tokens a rotation replaced.
+fn migrate_senders(tx: &Connection) -> Result<(), StoreError> {
+    tx.execute_batch(
+        r#"
+ALTER TABLE messages ADD COLUMN auth_arc TEXT;
+ALTER TABLE messages ADD COLUMN sender_verified INTEGER;
+ALTER TABLE messages ADD COLUMN sender_allowed INTEGER;
+CREATE TABLE allowed_senders (
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    address         TEXT NOT NULL COLLATE NOCASE,
+    added_at        INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, address)
+);
+-- Reply tokens replaced by `replyd conversation rotate`: still accepted until valid_until.
+CREATE TABLE retired_tokens (
+    token           TEXT PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    valid_until     INTEGER NOT NULL
+);
+"#,
+    )?;
+    Ok(())
+}
+
 /// Brings the schema of `conn` to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -334,6 +361,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     if version < 8 {
         migrate_webhooks(&tx)?;
+    }
+    if version < 9 {
+        migrate_senders(&tx)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;

@@ -59,7 +59,8 @@ fn a_version_1_database_gains_the_relay_columns_and_the_reply_range() {
          DROP TABLE api_keys; DROP INDEX conversations_external_id; \
          ALTER TABLE conversations DROP COLUMN external_id; \
          DROP TABLE webhook_events; DROP TABLE webhook_endpoints; \
-         DROP TABLE webhook_deliveries; DROP TABLE webhook_attempts",
+         DROP TABLE webhook_deliveries; DROP TABLE webhook_attempts; \
+         DROP TABLE allowed_senders; DROP TABLE retired_tokens",
     )
     .unwrap();
     for col in [
@@ -74,6 +75,9 @@ fn a_version_1_database_gains_the_relay_columns_and_the_reply_range() {
         "auth_dmarc",
         "omitted_attachments",
         "omitted_attachment_bytes",
+        "auth_arc",
+        "sender_verified",
+        "sender_allowed",
     ] {
         db.execute_batch(&format!("ALTER TABLE messages DROP COLUMN {col}"))
             .unwrap();

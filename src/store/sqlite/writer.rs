@@ -24,7 +24,7 @@ use super::super::{
 use super::activity::{self, ActivityQueue};
 use super::insert::{self, MessageRow};
 use super::outbox::{OutboxSignal, OutboxWrite};
-use super::{checkpointer, conversations, open_writer_connection, replay};
+use super::{checkpointer, conversations, open_writer_connection, replay, senders};
 use crate::config::StoreConfig;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::PathBuf;
@@ -498,6 +498,26 @@ fn write_message(
         (Some(f), Some(contact)) => Some(f.eq_ignore_ascii_case(contact)),
         _ => None,
     };
+    let sender_allowed = match (&d.envelope.sender_check, &c.from) {
+        (Some(check), from) => {
+            let allowed = match from {
+                Some(f) => senders::allowed(tx, conv, f, contact.as_deref())?,
+                None => false,
+            };
+            if (check.flag_policy && (!check.verified || !allowed)) || check.quarantine {
+                flags.push(Flag::UnverifiedSender);
+                notes.push(if check.quarantine {
+                    "DMARC fail under p=quarantine".to_string()
+                } else if !check.verified {
+                    "the sender's From domain is not authenticated".to_string()
+                } else {
+                    "the sender is not one allowed in this conversation".to_string()
+                });
+            }
+            Some((check, allowed))
+        }
+        (None, _) => None,
+    };
     // A delivery report about one of our outgoing messages is linked to it.
     let mut related: Option<i64> = None;
     for id in &c.reported_message_ids {
@@ -528,6 +548,9 @@ fn write_message(
     };
     match insert::message(tx, &row)? {
         Some(id) => {
+            if let Some((check, allowed)) = sender_allowed {
+                senders::record(tx, id, check, allowed)?;
+            }
             let kind = match related {
                 Some(_) => EventType::MessageBounced,
                 None => EventType::MessageReceived,
