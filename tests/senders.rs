@@ -5,9 +5,13 @@
 mod common;
 
 use common::dns::{DkimKey, SilentDns, TestDns};
+use common::http::{api_get, create_api_key};
+use common::receiver::Receiver;
+use common::webhooks::{endpoint, SECRET};
 use common::*;
 use replyd::config::SenderPolicy;
 use replyd::store::{Conversation, SenderVerdict, StoredMessage};
+use replyd::Config;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -71,6 +75,15 @@ fn zone() -> String {
 
 /// A server that verifies senders (loopback is not a trusted relay here), asking `dns`.
 fn server(dns: SocketAddr, policy: SenderPolicy, sealers: &[&str]) -> TestServer {
+    server_with(dns, policy, sealers, |_| {})
+}
+
+fn server_with(
+    dns: SocketAddr,
+    policy: SenderPolicy,
+    sealers: &[&str],
+    tweak: impl FnOnce(&mut Config),
+) -> TestServer {
     let sealers: Vec<String> = sealers.iter().map(|s| s.to_string()).collect();
     TestServer::start_with(move |c| {
         c.server.trusted_relays = vec![];
@@ -82,6 +95,7 @@ fn server(dns: SocketAddr, policy: SenderPolicy, sealers: &[&str]) -> TestServer
         c.dns.message_timeout = Duration::from_secs(2);
         c.limits.max_connection_rate_per_ip = 0;
         c.limits.max_message_rate_per_ip = 0;
+        tweak(c);
     })
 }
 
@@ -378,12 +392,32 @@ fn a_forged_from_under_each_policy() {
     );
     drop(srv);
 
-    // flag: stored with the flag.
-    let srv = server(dns.addr, SenderPolicy::Flag, &[]);
+    // flag: stored with the flag, which the API and the webhook event show.
+    let rx = Receiver::start();
+    let srv = server_with(dns.addr, SenderPolicy::Flag, &[], |c| {
+        c.http.listen = vec!["127.0.0.1:0".parse().unwrap()];
+        c.webhooks = vec![endpoint(&rx.url(), SECRET)];
+    });
     let conv = srv.conversation("alice@rsa.test");
     assert_eq!(forged(&srv, &conv, "forged").0, 250);
     let m = stored(&srv, &conv, "forged");
     assert!(m.flags.contains(&Flag::UnverifiedSender), "{:?}", m.flags);
+    let key = create_api_key(&srv, "helpdesk");
+    let api = api_get(&srv, Some(&key), &format!("/api/v1/messages/{}", m.id)).json();
+    assert_eq!(api["verdicts"]["sender_verified"], false, "{api}");
+    assert_eq!(api["verdicts"]["sender_allowed"], true, "{api}");
+    assert!(api["flags"]
+        .as_array()
+        .unwrap()
+        .contains(&"unverified_sender".into()));
+    let event = rx.wait_for(1, Duration::from_secs(10)).remove(0).json();
+    let sender = &event["data"]["message"]["sender"];
+    assert_eq!(sender["verified"], false, "{event}");
+    assert_eq!(sender["allowed"], true, "{event}");
+    assert!(event["data"]["message"]["flags"]
+        .as_array()
+        .unwrap()
+        .contains(&"unverified_sender".into()));
     drop(srv);
 
     // strict: refused at the end of DATA, nothing stored, the refusal recorded.

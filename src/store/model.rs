@@ -95,6 +95,10 @@ pub struct StoredMessage {
     /// For a delivery report: the outgoing message it is about.
     pub related_message: Option<i64>,
     pub sender_is_contact: Option<bool>,
+    /// Our own verification of the sender, when it ran (`[security] verify_senders`, on
+    /// direct delivery and the HTTP ingresses): whether the From domain is authenticated and
+    /// whether the sender may write into the conversation.
+    pub sender: Option<SenderVerdict>,
     pub flags: Vec<Flag>,
     pub notes: String,
     /// At most [`ATTACHMENTS_LISTED`] descriptions: the kept ones, then those not kept.

@@ -74,12 +74,22 @@ pub struct EnvelopeBody {
     pub provider_id: Option<String>,
 }
 
-/// The SPF, DKIM and DMARC verdicts of the relay we trust, as it wrote them.
+/// The SPF, DKIM and DMARC verdicts: ours when replyd verified the sender itself
+/// (`[security] verify_senders`), else those of the relay we trust, as it wrote them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VerdictsBody {
     pub spf: Option<String>,
     pub dkim: Option<String>,
     pub dmarc: Option<String>,
+    /// The ARC chain's verdict (ours only).
+    pub arc: Option<String>,
+    /// Whether the From domain is authenticated (DMARC pass, or for a domain without DMARC
+    /// an aligned DKIM pass or an SPF pass of the From domain); null when replyd did not
+    /// verify the sender.
+    pub sender_verified: Option<bool>,
+    /// Whether the sender may write into the conversation (the contact, an address an agent
+    /// wrote to, or one the helpdesk allowed); null when replyd did not verify the sender.
+    pub sender_allowed: Option<bool>,
 }
 
 /// An attachment's description.
@@ -207,6 +217,9 @@ impl From<StoredMessage> for MessageBody {
                 spf: m.spf,
                 dkim: m.dkim,
                 dmarc: m.dmarc,
+                arc: m.sender.as_ref().and_then(|v| v.arc.clone()),
+                sender_verified: m.sender.as_ref().map(|v| v.verified),
+                sender_allowed: m.sender.as_ref().map(|v| v.allowed),
             },
             flags: m.flags.iter().map(|f| f.as_str().to_string()).collect(),
             notes: m.notes,

@@ -2,7 +2,7 @@
 
 use super::super::{
     split_flags, AttachmentInfo, AttachmentReader, Automated, Direction, InboxEntry, InboxReason,
-    StoreError, StoreStats, StoredAttachment, StoredMessage, ATTACHMENTS_LISTED,
+    SenderVerdict, StoreError, StoreStats, StoredAttachment, StoredMessage, ATTACHMENTS_LISTED,
 };
 use super::permissions;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -23,8 +23,9 @@ pub(super) fn messages_where(
          m.helo, m.received_at, m.automated, m.sender_is_contact, m.flags, m.notes, \
          m.omitted_attachments, m.omitted_attachment_bytes, m.relay_ip, m.relay_helo, \
          m.auth_spf, m.auth_dkim, m.auth_dmarc, m.trace_header, m.related_message_id, \
-         m.ingress, m.provider_id \
-         FROM messages_full m JOIN conversations c ON c.id = m.conversation_id WHERE {clause}"
+         m.ingress, m.provider_id, v.auth_arc, v.sender_verified, v.sender_allowed \
+         FROM messages_full m JOIN conversations c ON c.id = m.conversation_id \
+         JOIN messages v ON v.id = m.id WHERE {clause}"
     ))?;
     let mut messages = stmt
         .query_map(rusqlite::params_from_iter(args), |r| {
@@ -69,6 +70,14 @@ pub(super) fn messages_where(
                 related_message: r.get(33)?,
                 ingress: r.get(34)?,
                 provider_id: r.get(35)?,
+                sender: match (r.get::<_, Option<i64>>(37)?, r.get::<_, Option<i64>>(38)?) {
+                    (Some(verified), allowed) => Some(SenderVerdict {
+                        verified: verified != 0,
+                        allowed: allowed.is_some_and(|a| a != 0),
+                        arc: r.get(36)?,
+                    }),
+                    (None, _) => None,
+                },
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
