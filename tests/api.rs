@@ -417,7 +417,7 @@ fn the_openapi_document_is_served_and_describes_every_endpoint() {
     assert_eq!(r.header("content-type"), Some("application/json"));
     let doc = r.json();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 10);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 12);
     assert_eq!(
         doc["components"]["schemas"]["NewConversationRequest"]["properties"]["domain"]["enum"],
         json!([DOMAIN, "help.example.org", null])
@@ -461,4 +461,49 @@ fn with_its_own_listen_the_api_is_served_only_there() {
         b"From: a@b\r\n\r\nx\r\n".to_vec(),
     );
     assert_ne!(relay.status, 404, "{}", relay.body);
+}
+
+#[test]
+fn a_sender_is_allowed_and_a_leaked_address_rotated() {
+    let (srv, key) = api_server(|_| {});
+    let c = api_conversation(&srv, &key);
+    let uuid = c["uuid"].as_str().unwrap();
+    let old = c["reply_address"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/conversations/{uuid}/allowed_senders");
+    for _ in 0..2 {
+        let r = api_post_json(
+            &srv,
+            Some(&key),
+            &path,
+            &json!({"address": "carol@example.org"}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["address"], "carol@example.org");
+    }
+    for bad in [
+        json!({"address": "not an address"}),
+        json!({"adress": "x@y.z"}),
+    ] {
+        api_post_json(&srv, Some(&key), &path, &bad).assert_api_error(400, "invalid_body");
+    }
+    let r = api_post_json(
+        &srv,
+        Some(&key),
+        &format!("/api/v1/conversations/{uuid}/rotate"),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let new = r.json()["reply_address"].as_str().unwrap().to_string();
+    assert_ne!(new, old);
+    assert_eq!(r.json()["uuid"], uuid);
+    // Both thread into the conversation during the grace period.
+    deliver_reply(&srv, &new, "to the new address");
+    deliver_reply(&srv, &old, "to the old address");
+    let page = api_get(
+        &srv,
+        Some(&key),
+        &format!("/api/v1/conversations/{uuid}/messages"),
+    )
+    .json();
+    assert_eq!(page["messages"].as_array().unwrap().len(), 2, "{page}");
 }

@@ -29,6 +29,20 @@ fn every_endpoint_says_404_for_an_unknown_id_and_400_for_a_malformed_one() {
         &json!({}),
     )
     .assert_api_error(404, "not_found");
+    api_post_json(
+        &srv,
+        key,
+        &format!("/api/v1/conversations/{unknown}/rotate"),
+        &json!({}),
+    )
+    .assert_api_error(404, "not_found");
+    api_post_json(
+        &srv,
+        key,
+        &format!("/api/v1/conversations/{unknown}/allowed_senders"),
+        &json!({"address": "carol@example.org"}),
+    )
+    .assert_api_error(404, "not_found");
     api_request(
         api_addr(&srv),
         key,
@@ -204,6 +218,11 @@ fn every_endpoint_needs_a_key() {
         ("GET", "/api/v1/conversations?external_id=x".to_string()),
         ("GET", format!("/api/v1/conversations/{uuid}")),
         ("POST", format!("/api/v1/conversations/{uuid}/close")),
+        (
+            "POST",
+            format!("/api/v1/conversations/{uuid}/allowed_senders"),
+        ),
+        ("POST", format!("/api/v1/conversations/{uuid}/rotate")),
         ("GET", format!("/api/v1/conversations/{uuid}/messages")),
         ("POST", format!("/api/v1/conversations/{uuid}/outgoing")),
         ("GET", "/api/v1/messages/1".to_string()),

@@ -155,7 +155,7 @@ pub async fn create(
 
 /// The contact address: one `@` between two non-empty parts, no space, control character
 /// or angle bracket (what the schema's pattern says).
-fn check_contact(contact: &str) -> Result<(), ApiError> {
+pub(super) fn check_contact(contact: &str) -> Result<(), ApiError> {
     let part_ok = |p: &str| {
         !p.is_empty()
             && !p

@@ -26,6 +26,7 @@ mod messages;
 mod model;
 mod openapi;
 mod outgoing;
+mod senders;
 
 use super::router::HttpState;
 use crate::store::{Store, StoreError};
@@ -61,6 +62,11 @@ pub fn routes(state: &Arc<HttpState>) -> Router<Arc<HttpState>> {
         )
         .route("/conversations/{uuid}", get(conversations::show))
         .route("/conversations/{uuid}/close", post(conversations::close))
+        .route(
+            "/conversations/{uuid}/allowed_senders",
+            post(senders::allow),
+        )
+        .route("/conversations/{uuid}/rotate", post(senders::rotate))
         .route("/conversations/{uuid}/messages", get(messages::page))
         .route("/conversations/{uuid}/outgoing", post(outgoing::stamp))
         .route("/messages/{id}", get(messages::show))

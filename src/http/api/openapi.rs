@@ -4,7 +4,7 @@
 //! conversation may use) and the bearer scheme are written into it at start.
 
 use super::errors::{ErrorBody, ErrorDetail};
-use super::{attachments, conversations, events, messages, model, outgoing};
+use super::{attachments, conversations, events, messages, model, outgoing, senders};
 use crate::config::Config;
 use serde_json::{json, Value};
 use utoipa::OpenApi;
@@ -24,6 +24,8 @@ use utoipa::OpenApi;
         conversations::find,
         conversations::show,
         conversations::close,
+        senders::allow,
+        senders::rotate,
         messages::page,
         messages::show,
         messages::raw,
@@ -36,6 +38,8 @@ use utoipa::OpenApi;
         ErrorBody,
         ErrorDetail,
         conversations::NewConversationRequest,
+        senders::AllowSenderRequest,
+        senders::AllowedSenderBody,
         model::ConversationBody,
         model::ConversationList,
         model::MessageBody,
