@@ -6,14 +6,16 @@
 //!
 //! This file holds the top-level `Config`, the small tables and the loading and
 //! cross-table validation (about 600 lines, one concern: what a valid config is). Each
-//! larger table has its own file under `config/` (`http.rs`, `api.rs`, `operator.rs`), as do the
-//! value types (`values.rs`).
+//! larger table has its own file under `config/` (`http.rs`, `api.rs`, `operator.rs`,
+//! `console.rs`), as do the value types (`values.rs`).
 
 mod api;
+mod console;
 mod operator;
 mod values;
 
 pub use api::ApiConfig;
+pub use console::{hash_password, password_matches, ConsoleConfig};
 pub use operator::{ActivityConfig, LogConfig, LogFormat, OperatorConfig};
 use values::{de_duration, de_size, ser_duration, ser_size};
 pub use values::{parse_duration, parse_size, Network};
@@ -50,6 +52,7 @@ pub struct Config {
     pub ingress: IngressConfig,
     pub operator: OperatorConfig,
     pub api: ApiConfig,
+    pub console: ConsoleConfig,
 }
 
 /// `[outbound]`: stamping agent mail.
@@ -370,6 +373,7 @@ impl Config {
             self.validate_mta(),
             self.http.validate(),
             self.api.validate(self.http.request_timeout),
+            self.console.validate(),
             self.ingress.validate(),
             self.validate_conversations(),
         ]

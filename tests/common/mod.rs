@@ -3,9 +3,11 @@
 //! the tests that need root or system programs (they skip where those are missing, and fail
 //! under `REPLYD_REQUIRE_ALL=1`, which `./scripts/test` sets); [`mta`] for Postfix and Exim;
 //! [`http`] for the HTTP ingresses (a client, forms, provider signatures); [`faults`] for
-//! storage faults (a full disk, read-only files).
+//! storage faults (a full disk, read-only files); [`browser`] for a headless Chromium
+//! (the web console's tests).
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod faults;
 pub mod http;
 pub mod mta;
