@@ -52,10 +52,16 @@ fn operator_finds_a_refused_delivery_and_downloads_an_attachment() {
         "Here is the invoice you asked for.\n\nOn Monday, Support wrote:\n> Could you send the invoice?",
         ("invoice-42.pdf", "application/pdf", attachment),
     );
-    assert_eq!(smtp_deliver(server.addr, &conversation.reply_address, &mail).0, 250);
+    assert_eq!(
+        smtp_deliver(server.addr, &conversation.reply_address, &mail).0,
+        250
+    );
     let unknown = unknown_reply_address();
-    let refused = common::reply_message(&unknown, "lost@example.org", "Is anyone there?");
-    assert_eq!(smtp_deliver(server.addr, &unknown, refused.as_bytes()).0, 550);
+    let mut smtp = common::Raw::greeted(server.addr);
+    smtp.expect("EHLO client.test", 250, "");
+    smtp.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
+    smtp.expect(&format!("RCPT TO:<{unknown}>"), 550, "5.1.1");
+    smtp.expect("QUIT", 221, "");
     server.activity(2);
 
     block_on(async {
@@ -70,7 +76,11 @@ fn operator_finds_a_refused_delivery_and_downloads_an_attachment() {
         browser.screenshot("activity").await;
 
         // The refused delivery, found by its recipient, with its reason in words.
-        let field = browser.client.find(Locator::Css("input[name=recipient]")).await.unwrap();
+        let field = browser
+            .client
+            .find(Locator::Css("input[name=recipient]"))
+            .await
+            .unwrap();
         field.send_keys(&unknown).await.unwrap();
         browser
             .client
@@ -80,12 +90,19 @@ fn operator_finds_a_refused_delivery_and_downloads_an_attachment() {
             .click()
             .await
             .unwrap();
-        let rows = browser.client.find_all(Locator::Css("tbody tr")).await.unwrap();
+        let rows = browser
+            .client
+            .find_all(Locator::Css("tbody tr"))
+            .await
+            .unwrap();
         assert_eq!(rows.len(), 1, "one attempt for {unknown}");
         let row = rows[0].text().await.unwrap();
         assert!(row.contains(&unknown), "{row}");
         assert!(row.contains("refused (550)"), "{row}");
-        assert!(row.contains("The reply address names no conversation"), "{row}");
+        assert!(
+            row.contains("The reply address names no conversation"),
+            "{row}"
+        );
         browser.screenshot("activity-refused").await;
 
         browser.open(addr, "/console/conversations").await;
@@ -105,7 +122,11 @@ fn operator_finds_a_refused_delivery_and_downloads_an_attachment() {
         // The reply text first; the quoted history folded away.
         let reply = browser.text("article.message pre").await;
         assert_eq!(reply, "Here is the invoice you asked for.");
-        let quoted = browser.client.find(Locator::Css("article.message details")).await.unwrap();
+        let quoted = browser
+            .client
+            .find(Locator::Css("article.message details"))
+            .await
+            .unwrap();
         assert_eq!(quoted.attr("open").await.unwrap(), None);
         browser.screenshot("conversation").await;
 
@@ -127,7 +148,10 @@ fn operator_finds_a_refused_delivery_and_downloads_an_attachment() {
             .click()
             .await
             .unwrap();
-        assert!(browser.text("pre").await.contains("Message-ID: <invoice@example.org>"));
+        assert!(browser
+            .text("pre")
+            .await
+            .contains("Message-ID: <invoice@example.org>"));
         browser.screenshot("raw").await;
 
         browser.open(addr, "/console/inbox").await;
@@ -203,18 +227,30 @@ fn a_hostile_message_is_shown_as_text_and_runs_nothing() {
         let browser = Browser::start().await;
         browser.sign_in(addr, PASSWORD).await;
         browser
-            .open(addr, &format!("/console/conversations/{}", conversation.uuid))
+            .open(
+                addr,
+                &format!("/console/conversations/{}", conversation.uuid),
+            )
             .await;
         browser.assert_no_dialog().await;
         // Shown as text: the markup is in the text of the page, and no element came of it.
         let heading = browser.text("article.message h3").await;
-        assert!(heading.contains("<img src=x onerror=alert('name')>"), "{heading}");
+        assert!(
+            heading.contains("<img src=x onerror=alert('name')>"),
+            "{heading}"
+        );
         let page = browser.text("main").await;
         assert!(page.contains("<script>alert('subject')</script>"), "{page}");
         // The bidi override is shown as an escape, not obeyed.
         assert!(page.contains(r"Order \u{202e}fdp.exe"), "{page}");
         assert!(page.contains("onerror=alert('file')>.html"), "{page}");
-        for css in ["main script", "main img", "main a[href^=javascript]", "main style", "main link"] {
+        for css in [
+            "main script",
+            "main img",
+            "main a[href^=javascript]",
+            "main style",
+            "main link",
+        ] {
             let found = browser.client.find_all(Locator::Css(css)).await.unwrap();
             assert!(found.is_empty(), "{css} became an element");
         }
@@ -229,19 +265,27 @@ fn a_hostile_message_is_shown_as_text_and_runs_nothing() {
             .unwrap();
         let source = browser
             .client
-            .find(Locator::XPath("//summary[contains(., 'HTML body')]/following-sibling::pre"))
+            .find(Locator::XPath(
+                "//summary[contains(., 'HTML body')]/following-sibling::pre",
+            ))
             .await
             .unwrap()
             .text()
             .await
             .unwrap();
-        assert!(source.contains("<script>alert('body')</script>"), "{source}");
+        assert!(
+            source.contains("<script>alert('body')</script>"),
+            "{source}"
+        );
         assert!(source.contains("javascript:alert('link')"), "{source}");
         browser.assert_no_dialog().await;
         browser.screenshot("conversation-hostile").await;
 
         browser.open(addr, "/console/messages/1/raw").await;
-        assert!(browser.text("pre").await.contains("<script>alert('attachment')</script>"));
+        assert!(browser
+            .text("pre")
+            .await
+            .contains("<script>alert('attachment')</script>"));
         browser.assert_no_dialog().await;
         browser.screenshot("raw-hostile").await;
         browser.open(addr, "/console/activity").await;
@@ -249,16 +293,28 @@ fn a_hostile_message_is_shown_as_text_and_runs_nothing() {
         browser.close().await;
     });
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(hits.load(Ordering::SeqCst), 0, "the browser fetched from {bait}");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the browser fetched from {bait}"
+    );
 }
 
 /// A plain HTTP request with `cookie`.
 fn get(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Reply {
-    let headers: Vec<(&str, String)> = cookie.map(|c| ("cookie", c.to_string())).into_iter().collect();
+    let headers: Vec<(&str, String)> = cookie
+        .map(|c| ("cookie", c.to_string()))
+        .into_iter()
+        .collect();
     request(addr, "GET", path, &headers, vec![])
 }
 
-fn post_form(addr: SocketAddr, path: &str, cookie: Option<&str>, fields: &[(&str, &[u8])]) -> Reply {
+fn post_form(
+    addr: SocketAddr,
+    path: &str,
+    cookie: Option<&str>,
+    fields: &[(&str, &[u8])],
+) -> Reply {
     let mut headers = vec![(
         "content-type",
         "application/x-www-form-urlencoded".to_string(),
@@ -266,7 +322,13 @@ fn post_form(addr: SocketAddr, path: &str, cookie: Option<&str>, fields: &[(&str
     if let Some(c) = cookie {
         headers.push(("cookie", c.to_string()));
     }
-    request(addr, "POST", path, &headers, common::http::urlencoded(fields))
+    request(
+        addr,
+        "POST",
+        path,
+        &headers,
+        common::http::urlencoded(fields),
+    )
 }
 
 /// The `name=value` of the `Set-Cookie` named `name`.
@@ -331,12 +393,18 @@ fn without_a_session_every_page_sends_to_the_login_and_forms_need_their_token() 
     let form = get(addr, "/console/login", None);
     assert_eq!(form.status, 200);
     let csp = form.header("content-security-policy").unwrap();
-    assert!(csp.starts_with("default-src 'none'; style-src 'self'"), "{csp}");
+    assert!(
+        csp.starts_with("default-src 'none'; style-src 'self'"),
+        "{csp}"
+    );
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(!csp.contains("script-src"), "{csp}");
     assert_eq!(form.header("x-content-type-options"), Some("nosniff"));
     let (login_cookie, full) = set_cookie(&form, "replyd_console_login").unwrap();
-    assert!(full.contains("HttpOnly") && full.contains("SameSite=Strict"), "{full}");
+    assert!(
+        full.contains("HttpOnly") && full.contains("SameSite=Strict"),
+        "{full}"
+    );
     assert!(!full.contains("Secure"), "{full}");
     let css = get(addr, "/console/style.css", None);
     assert_eq!(css.status, 200);
@@ -355,7 +423,10 @@ fn without_a_session_every_page_sends_to_the_login_and_forms_need_their_token() 
         addr,
         "/console/login",
         Some(&login_cookie),
-        &[("csrf", "ab".repeat(32).as_bytes()), ("secret", PASSWORD.as_bytes())],
+        &[
+            ("csrf", "ab".repeat(32).as_bytes()),
+            ("secret", PASSWORD.as_bytes()),
+        ],
     );
     assert_eq!(wrong_token.status, 403);
 
@@ -364,7 +435,10 @@ fn without_a_session_every_page_sends_to_the_login_and_forms_need_their_token() 
     assert_eq!(signed_in.status, 303);
     assert_eq!(signed_in.header("location"), Some("/console/activity"));
     let (session, full) = set_cookie(&signed_in, "replyd_console").unwrap();
-    assert!(full.contains("HttpOnly") && full.contains("SameSite=Strict"), "{full}");
+    assert!(
+        full.contains("HttpOnly") && full.contains("SameSite=Strict"),
+        "{full}"
+    );
     let page = get(addr, "/console/activity", Some(&session));
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<h1>Activity</h1>"));
@@ -374,7 +448,12 @@ fn without_a_session_every_page_sends_to_the_login_and_forms_need_their_token() 
     assert_eq!(refused.status, 403);
     assert_eq!(get(addr, "/console/inbox", Some(&session)).status, 200);
     let token = csrf_of(&page.body);
-    let out = post_form(addr, "/console/logout", Some(&session), &[("csrf", token.as_bytes())]);
+    let out = post_form(
+        addr,
+        "/console/logout",
+        Some(&session),
+        &[("csrf", token.as_bytes())],
+    );
     assert_eq!(out.status, 303);
     assert_eq!(get(addr, "/console/inbox", Some(&session)).status, 303);
 }
@@ -396,9 +475,17 @@ fn a_helpdesk_api_key_signs_in_and_a_wrong_secret_does_not() {
     let signed_in = sign_in(addr, &key);
     assert_eq!(signed_in.status, 303);
     let (session, _) = set_cookie(&signed_in, "replyd_console").unwrap();
-    assert_eq!(get(addr, "/console/conversations", Some(&session)).status, 200);
+    assert_eq!(
+        get(addr, "/console/conversations", Some(&session)).status,
+        200
+    );
 
-    for wrong in ["wrong password", "rk_0123456789ab_wrong", "rk_ffffffffffff_x"] {
+    for wrong in [
+        "wrong password",
+        "rk_0123456789ab_wrong",
+        "rk_ffffffffffff_x",
+        "",
+    ] {
         let reply = sign_in(addr, wrong);
         assert_eq!(reply.status, 401, "{wrong}");
         assert!(reply.body.contains("Wrong password or API key."));
@@ -437,7 +524,11 @@ fn hash_password_prints_a_hash_that_checks() {
         .write_all(b"s3cret pass\n")
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let hash = String::from_utf8(out.stdout).unwrap();
     let hash = hash.trim();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
@@ -448,5 +539,8 @@ fn hash_password_prints_a_hash_that_checks() {
     config.console.password_hash = Some(hash.to_string());
     assert!(config.console.validate().is_ok());
     config.console.password_hash = Some("$2b$12$notargon".into());
-    assert_eq!(config.console.validate().unwrap_err().0, "console.password_hash");
+    assert_eq!(
+        config.console.validate().unwrap_err().0,
+        "console.password_hash"
+    );
 }

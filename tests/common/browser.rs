@@ -45,7 +45,10 @@ impl Browser {
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on {addr}");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on {addr}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         let capabilities = serde_json::json!({
@@ -100,19 +103,23 @@ impl Browser {
 
     /// The text of the first element matching `css`.
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
-            .text()
-            .await
-            .unwrap()
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap(),
+            Err(e) => {
+                let source = self.client.source().await.unwrap_or_default();
+                panic!("no {css} on {}: {e}\n{source}", self.path().await)
+            }
+        }
     }
 
     /// Signs in on the login page with `secret`.
     pub async fn sign_in(&self, server: SocketAddr, secret: &str) {
         self.open(server, "/console/login").await;
-        let field = self.client.find(Locator::Css("input[name=secret]")).await.unwrap();
+        let field = self
+            .client
+            .find(Locator::Css("input[name=secret]"))
+            .await
+            .unwrap();
         field.send_keys(secret).await.unwrap();
         self.client
             .find(Locator::Css("form.login button[type=submit]"))
@@ -121,6 +128,16 @@ impl Browser {
             .click()
             .await
             .unwrap();
+        if let Err(e) = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("header nav"))
+            .await
+        {
+            let source = self.client.source().await.unwrap_or_default();
+            panic!("not signed in ({e}) on {}:\n{source}", self.path().await);
+        }
     }
 
     /// No JavaScript dialog (alert, confirm, prompt) is open.

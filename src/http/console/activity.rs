@@ -25,8 +25,12 @@ pub(crate) async fn show(
             .filter(|v| !v.is_empty())
             .map(str::to_string)
     };
-    let (recipient, sender, outcome_text, since) =
-        (text("recipient"), text("sender"), text("outcome"), text("since"));
+    let (recipient, sender, outcome_text, since) = (
+        text("recipient"),
+        text("sender"),
+        text("outcome"),
+        text("since"),
+    );
     let mut problems = Vec::new();
     let outcome = outcome_text.as_deref().and_then(|o| {
         let parsed = Outcome::parse(o);
@@ -35,13 +39,15 @@ pub(crate) async fn show(
         }
         parsed
     });
-    let since_ms = since.as_deref().and_then(|s| match crate::activity::since_ms(s) {
-        Ok(ms) => Some(ms),
-        Err(e) => {
-            problems.push(format!("“Since” is not understood: {}.", shown(&e)));
-            None
-        }
-    });
+    let since_ms = since
+        .as_deref()
+        .and_then(|s| match crate::activity::since_ms(s) {
+            Ok(ms) => Some(ms),
+            Err(e) => {
+                problems.push(format!("“Since” is not understood: {}.", shown(&e)));
+                None
+            }
+        });
     let filter = ActivityFilter {
         since_ms,
         recipient: recipient.clone(),
@@ -156,8 +162,12 @@ pub(crate) fn in_words(reason: &Reason) -> String {
         Reason::StorageFault => {
             "Our store could not save it; the sender was told to try again later."
         }
-        Reason::Policy => "Another rule of ours (TLS required, SMTPUTF8, a malformed request…): see the detail.",
-        Reason::Other(word) => return format!("{} (a reason this version does not know).", shown(word)),
+        Reason::Policy => {
+            "Another rule of ours (TLS required, SMTPUTF8, a malformed request…): see the detail."
+        }
+        Reason::Other(word) => {
+            return format!("{} (a reason this version does not know).", shown(word))
+        }
     };
     words.to_string()
 }

@@ -38,7 +38,9 @@ pub(crate) fn field<'a>(fields: &'a [(String, Vec<u8>)], name: &str) -> Option<&
 /// Whether the form sent `expected` as its token (compared in constant time).
 pub(crate) fn matches(fields: &[(String, Vec<u8>)], expected: &str) -> bool {
     match field(fields, FIELD) {
-        Some(sent) => !expected.is_empty() && bool::from(sent.as_bytes().ct_eq(expected.as_bytes())),
+        Some(sent) => {
+            !expected.is_empty() && bool::from(sent.as_bytes().ct_eq(expected.as_bytes()))
+        }
         None => false,
     }
 }
@@ -65,7 +67,11 @@ pub(crate) fn refused(session: Option<&Session>) -> Response {
             "Go back, reload the page and send it again."
         }
     };
-    (StatusCode::FORBIDDEN, layout::page("Form refused", session, body)).into_response()
+    (
+        StatusCode::FORBIDDEN,
+        layout::page("Form refused", session, body),
+    )
+        .into_response()
 }
 
 /// The hidden field carrying `token`.

@@ -22,13 +22,22 @@ const LOGIN_COOKIE: &str = "replyd_console_login";
 const LOGIN_FORM_SECONDS: u64 = 3600;
 
 /// `GET /console/login`.
-pub(crate) async fn form(client: Option<Extension<Client>>) -> Response {
-    login_page(client.as_deref(), StatusCode::OK, None)
+pub(crate) async fn form(client: Option<Extension<Client>>, headers: HeaderMap) -> Response {
+    login_page(client.as_deref(), &headers, StatusCode::OK, None)
 }
 
-/// The login page with a fresh form token, and `problem` said above the form.
-fn login_page(client: Option<&Client>, status: StatusCode, problem: Option<&str>) -> Response {
-    let token = random_token();
+/// The login page, and `problem` said above the form. The form token is the one the
+/// browser already holds, if any: a second tab (or a browser loading the page twice) must
+/// not make the first form stale.
+fn login_page(
+    client: Option<&Client>,
+    headers: &HeaderMap,
+    status: StatusCode,
+    problem: Option<&str>,
+) -> Response {
+    let token = cookie(headers, LOGIN_COOKIE)
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map_or_else(random_token, str::to_string);
     let body = html! {
         h1 { "replyd console" }
         @if let Some(problem) = problem {
@@ -64,6 +73,7 @@ pub(crate) async fn submit(
             tracing::warn!(client_ip = %c.peer.ip(), "console: too many login attempts");
             let mut response = login_page(
                 Some(c),
+                &headers,
                 StatusCode::TOO_MANY_REQUESTS,
                 Some("Too many sign-in attempts from your address. Wait a minute and try again."),
             );
@@ -92,6 +102,7 @@ pub(crate) async fn submit(
             );
             return login_page(
                 client.as_ref(),
+                &headers,
                 StatusCode::UNAUTHORIZED,
                 Some("Wrong password or API key."),
             );
@@ -100,6 +111,7 @@ pub(crate) async fn submit(
             tracing::error!(error = %message, "console: sign-in could not be checked");
             return login_page(
                 client.as_ref(),
+                &headers,
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some("The sign-in could not be checked (the log says why). Try again in a moment."),
             );

@@ -56,8 +56,7 @@ pub(crate) async fn attachment(
     if positive(&id).is_none() {
         return failure(Some(&session), StatusCode::NOT_FOUND, "No such attachment.");
     }
-    match crate::http::api::attachments::download(State(console.http.clone()), Ok(Path(id))).await
-    {
+    match crate::http::api::attachments::download(State(console.http.clone()), Ok(Path(id))).await {
         Ok(response) => response,
         Err(e) => {
             let status = e.status();
