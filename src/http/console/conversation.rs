@@ -41,7 +41,7 @@ pub(crate) async fn show(
             dt { "Created" } dd { (c.created_at) }
             dt { "Id" } dd { (c.uuid) }
         }
-        h2 { (messages.len()) " messages" }
+        h2 { (messages.len()) @if messages.len() == 1 { " message" } @else { " messages" } }
         @for m in &messages {
             (message(m))
         }

@@ -22,7 +22,7 @@ pub(crate) async fn show(
         Ok(all) => all,
         Err(response) => return response,
     };
-    all.sort_by(|a, b| b.id.cmp(&a.id));
+    all.sort_by_key(|c| std::cmp::Reverse(c.id));
     let total = all.len();
     all.truncate(ROWS);
     let body = html! {
