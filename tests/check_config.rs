@@ -73,6 +73,7 @@ fn a_good_config_passes_and_lists_its_settings_without_secrets() {
     let (cert, key) = self_signed_cert(dir.path(), "mx");
     let secret_file = dir.path().join("relay-password");
     std::fs::write(&secret_file, "file-secret-7f3a9c\n").unwrap();
+    let console_hash = replyd::config::hash_password("console-secret").unwrap();
     let config = config_file(
         dir.path(),
         DOMAINS,
@@ -84,7 +85,8 @@ fn a_good_config_passes_and_lists_its_settings_without_secrets() {
              [ingress.mailgun]\nsigning_key = \"inline-secret-51d2e8\"\n\
              [ingress.mandrill]\nwebhook_key = \"inline-secret-mandrill\"\n\
              public_url = \"https://hook:url-secret-0a1b@mx.example.com/mandrill\"\n\
-             [ingress.relay]\npassword_file = \"{}\"\n",
+             [ingress.relay]\npassword_file = \"{}\"\n\
+             [console]\nenabled = true\npassword_hash = \"{console_hash}\"\n",
             cert.display(),
             key.display(),
             secret_file.display()
@@ -106,6 +108,8 @@ fn a_good_config_passes_and_lists_its_settings_without_secrets() {
         "http.listen = [\"127.0.0.1:0\"]".to_string(),
         "operator.listen = [\"127.0.0.1:0\"]".to_string(),
         "ingress.mailgun.signing_key = \"<redacted>\"".to_string(),
+        "console.enabled = true".to_string(),
+        "console.password_hash = \"<redacted>\"".to_string(),
         "ingress.mandrill.webhook_key = \"<redacted>\"".to_string(),
         "ingress.mandrill.public_url = \"https://<redacted>@mx.example.com/mandrill\"".to_string(),
         format!(
@@ -135,6 +139,7 @@ fn a_good_config_passes_and_lists_its_settings_without_secrets() {
         "inline-secret-mandrill",
         "url-secret-0a1b",
         "file-secret-7f3a9c",
+        "$argon2id$",
     ] {
         assert!(!checked.all().contains(secret), "{secret} printed");
     }
