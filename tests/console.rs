@@ -57,6 +57,16 @@ fn operator_finds_a_refused_delivery_and_downloads_an_attachment() {
         250
     );
     let unknown = unknown_reply_address();
+    // A bounce (null sender) in the same conversation: flagged as automated.
+    let bounce = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\nTo: {to}\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce@mx.example.org>\r\n\
+         \r\nThis is the mail system: your message could not be delivered.\r\n",
+        to = conversation.reply_address
+    );
+    let (code, _) =
+        common::Raw::greeted(server.addr).send_mail("", &[&conversation.reply_address], &bounce);
+    assert_eq!(code, 250);
     let mut smtp = common::Raw::greeted(server.addr);
     smtp.expect("EHLO client.test", 250, "");
     smtp.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
@@ -90,6 +100,7 @@ fn operator_finds_a_refused_delivery_and_downloads_an_attachment() {
             .click()
             .await
             .unwrap();
+        browser.wait_for_url(|u| u.contains("recipient=")).await;
         let rows = browser
             .client
             .find_all(Locator::Css("tbody tr"))
@@ -128,7 +139,13 @@ fn operator_finds_a_refused_delivery_and_downloads_an_attachment() {
             .await
             .unwrap();
         assert_eq!(quoted.attr("open").await.unwrap(), None);
+        let bounce = browser.text("article.message:nth-of-type(2) dl").await;
+        assert!(bounce.contains("Automated\nbounce"), "{bounce}");
         browser.screenshot("conversation").await;
+        // Readable on a phone: the same page at a phone's width.
+        browser.client.set_window_size(390, 844).await.unwrap();
+        browser.screenshot("conversation-phone").await;
+        browser.client.set_window_size(1000, 900).await.unwrap();
 
         browser
             .client

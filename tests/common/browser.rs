@@ -101,6 +101,20 @@ impl Browser {
         self.client.current_url().await.unwrap().path().to_string()
     }
 
+    /// Waits (up to 10 s) until the page's URL satisfies `done`: a click on a submit button
+    /// returns before the next page is there.
+    pub async fn wait_for_url(&self, done: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = self.client.current_url().await.unwrap();
+            if done(url.as_str()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "still on {url}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The text of the first element matching `css`.
     pub async fn text(&self, css: &str) -> String {
         match self.client.find(Locator::Css(css)).await {

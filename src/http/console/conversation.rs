@@ -74,7 +74,11 @@ fn message(m: &StoredMessage) -> Markup {
                         }
                     }
                     dt { "Envelope" }
-                    dd { (or_dash(m.envelope_sender.as_deref())) " → " (or_dash(m.envelope_recipients.as_deref())) }
+                    dd {
+                        @if m.envelope_sender.as_deref() == Some("") { "<> (null sender)" }
+                        @else { (or_dash(m.envelope_sender.as_deref())) }
+                        " → " (or_dash(m.envelope_recipients.as_deref()))
+                    }
                     dt { "Checks" }
                     dd {
                         "SPF " (or_dash(m.spf.as_deref()))

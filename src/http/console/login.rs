@@ -93,7 +93,7 @@ pub(crate) async fn submit(
         return csrf::refused(None);
     }
     let secret = csrf::field(&fields, "secret").unwrap_or("").to_string();
-    let who = match check(&console, secret).await {
+    let (who, api_key) = match check(&console, secret).await {
         Ok(Some(who)) => who,
         Ok(None) => {
             tracing::warn!(
@@ -118,7 +118,7 @@ pub(crate) async fn submit(
         }
     };
     tracing::info!(who = %who, "console: signed in");
-    let token = console.sessions.start(who);
+    let token = console.sessions.start(who, api_key);
     let mut response = Redirect::to("/console/activity").into_response();
     append_cookie(
         &mut response,
@@ -131,15 +131,19 @@ pub(crate) async fn submit(
     response
 }
 
-/// Who `secret` signs in as: `Some("password")`, `Some("API key <id>")`, or `None`.
-async fn check(console: &super::Console, secret: String) -> Result<Option<String>, String> {
+/// Who `secret` signs in as: `password`, or `API key <id>` and the key id; `None` for
+/// nobody.
+async fn check(
+    console: &super::Console,
+    secret: String,
+) -> Result<Option<(String, Option<String>)>, String> {
     if secret.is_empty() {
         return Ok(None);
     }
     if secret.starts_with(crate::http::api::keys::PREFIX) {
         return crate::http::api::keys::live_key(console.store(), &secret)
             .await
-            .map(|id| id.map(|id| format!("API key {id}")))
+            .map(|id| id.map(|id| (format!("API key {id}"), Some(id))))
             .map_err(|e| e.to_string());
     }
     let Some(hash) = console.http.intake.config.console.password_hash.clone() else {
@@ -148,7 +152,7 @@ async fn check(console: &super::Console, secret: String) -> Result<Option<String
     // argon2 is slow on purpose: off the runtime's workers.
     tokio::task::spawn_blocking(move || crate::config::password_matches(&hash, &secret))
         .await
-        .map(|ok| ok.then(|| "password".to_string()))
+        .map(|ok| ok.then(|| ("password".to_string(), None)))
         .map_err(|e| e.to_string())
 }
 

@@ -33,6 +33,9 @@ pub(crate) struct Session {
     pub csrf: String,
     /// Who logged in: `password` or `API key <id>` (for the log).
     pub who: String,
+    /// The id of the API key signed in with: checked again at every request, so revoking
+    /// the key ends the session too.
+    pub api_key: Option<String>,
 }
 
 struct Entry {
@@ -54,8 +57,9 @@ impl Sessions {
         }
     }
 
-    /// Starts a session for `who`; returns its token (the cookie's value).
-    pub fn start(&self, who: String) -> String {
+    /// Starts a session for `who` (signed in with `api_key`, if a key); returns its token
+    /// (the cookie's value).
+    pub fn start(&self, who: String, api_key: Option<String>) -> String {
         let token = random_token();
         let now = Instant::now();
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
@@ -71,6 +75,7 @@ impl Sessions {
                 session: Session {
                     csrf: random_token(),
                     who,
+                    api_key,
                 },
                 expires: now + self.lifetime,
             },
@@ -136,20 +141,38 @@ impl LoginLimiter {
 }
 
 /// Lets the request through with a live session (handed to the handler as an extension);
-/// else `303` to the login page.
+/// else `303` to the login page. A session signed in with an API key ends when the key is
+/// revoked.
 pub(crate) async fn require(
     axum::extract::State(console): ConsoleState,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let session = cookie(request.headers(), SESSION_COOKIE).and_then(|t| console.sessions.get(t));
-    match session {
-        Some(session) => {
-            request.extensions_mut().insert(session);
-            next.run(request).await
+    let token = cookie(request.headers(), SESSION_COOKIE).map(str::to_string);
+    let Some((token, session)) = token.and_then(|t| console.sessions.get(&t).map(|s| (t, s)))
+    else {
+        return Redirect::to("/console/login").into_response();
+    };
+    if let Some(key_id) = &session.api_key {
+        match console.store().api_key(key_id).await {
+            Ok(Some(key)) if key.revoked_at.is_none() => {}
+            Ok(_) => {
+                tracing::info!(key_id, "console: session ended, its API key was revoked");
+                console.sessions.end(&token);
+                return Redirect::to("/console/login").into_response();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "console: the session's API key could not be checked");
+                return super::failure(
+                    Some(&session),
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "The sign-in could not be checked (the store did not answer). Try again in a moment.",
+                );
+            }
         }
-        None => Redirect::to("/console/login").into_response(),
     }
+    request.extensions_mut().insert(session);
+    next.run(request).await
 }
 
 /// The value of cookie `name`.
@@ -209,12 +232,12 @@ mod tests {
     #[test]
     fn sessions_expire_and_end() {
         let sessions = Sessions::new(Duration::from_millis(50));
-        let token = sessions.start("password".into());
+        let token = sessions.start("password".into(), None);
         assert!(sessions.get(&token).is_some());
         assert!(sessions.get("not-a-token").is_none());
         std::thread::sleep(Duration::from_millis(80));
         assert!(sessions.get(&token).is_none());
-        let token = sessions.start("password".into());
+        let token = sessions.start("password".into(), None);
         sessions.end(&token);
         assert!(sessions.get(&token).is_none());
     }
