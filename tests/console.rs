@@ -525,6 +525,21 @@ fn the_console_is_off_unless_enabled() {
 }
 
 #[test]
+fn with_operator_listen_the_console_is_served_only_there() {
+    let server = TestServer::start_with(|c| {
+        c.http.listen = vec!["127.0.0.1:0".parse().unwrap()];
+        c.operator.listen = vec!["127.0.0.1:0".parse().unwrap()];
+        c.console.enabled = true;
+    });
+    let operator = console_addr(&server);
+    let shared = server.http_addr.unwrap();
+    assert_ne!(operator, shared);
+    assert_eq!(get(operator, "/console/login", None).status, 200);
+    assert_eq!(get(shared, "/console/login", None).status, 404);
+    assert_eq!(get(shared, "/console/activity", None).status, 404);
+}
+
+#[test]
 fn hash_password_prints_a_hash_that_checks() {
     let mut child = std::process::Command::new(common::replyd_bin())
         .args(["console", "hash-password"])

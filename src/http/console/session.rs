@@ -243,6 +243,28 @@ mod tests {
     }
 
     #[test]
+    fn cookies_are_secure_except_over_plain_http_on_loopback() {
+        let client = |peer: &str, tls| Client {
+            peer: peer.parse().unwrap(),
+            tls,
+        };
+        let plain_loopback = set_cookie("c", "v", Some(&client("127.0.0.1:1", false)), None);
+        assert_eq!(
+            plain_loopback,
+            "c=v; Path=/console; HttpOnly; SameSite=Strict"
+        );
+        let mapped = client("[::ffff:127.0.0.1]:1", false);
+        assert!(!set_cookie("c", "v", Some(&mapped), None).contains("Secure"));
+        for c in [client("127.0.0.1:1", true), client("192.0.2.7:1", false)] {
+            let cookie = set_cookie("c", "v", Some(&c), Some(0));
+            assert_eq!(
+                cookie,
+                "c=v; Path=/console; HttpOnly; SameSite=Strict; Secure; Max-Age=0"
+            );
+        }
+    }
+
+    #[test]
     fn login_attempts_are_limited_per_address() {
         let limiter = LoginLimiter::new(3);
         let a: IpAddr = "192.0.2.1".parse().unwrap();
