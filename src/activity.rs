@@ -197,3 +197,14 @@ pub(crate) fn outcome_of(code: u16) -> Outcome {
         _ => Outcome::Refused,
     }
 }
+
+/// A `since` filter (`replyd activity --since`, the console's feed): an RFC 3339 time or
+/// date, or a duration before now (`30m`, `2h`, `7d`); in Unix milliseconds.
+pub(crate) fn since_ms(text: &str) -> Result<i64, String> {
+    if let Some(secs) = crate::time::parse_rfc3339(text) {
+        return Ok(secs * 1000);
+    }
+    let ago = crate::config::parse_duration(text)
+        .map_err(|e| format!("{text:?}: not an RFC 3339 time nor a duration ({e})"))?;
+    Ok(crate::time::unix_now_ms() - ago.as_millis() as i64)
+}

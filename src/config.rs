@@ -7,15 +7,16 @@
 //! This file holds the top-level `Config`, the small tables and the loading and
 //! cross-table validation (about 600 lines, one concern: what a valid config is). Each
 //! larger table has its own file under `config/` (`http.rs`, `api.rs`, `operator.rs`,
-//! `security.rs`, `webhooks.rs`), as do the
-//! value types (`values.rs`).
+//! `security.rs`, `webhooks.rs`, `console.rs`), as do the value types (`values.rs`).
 
 mod api;
+mod console;
 mod operator;
 mod security;
 mod values;
 
 pub use api::ApiConfig;
+pub use console::{hash_password, password_matches, ConsoleConfig};
 pub use operator::{ActivityConfig, LogConfig, LogFormat, OperatorConfig};
 pub use security::{parse_dns_server, DnsConfig, SecurityConfig, SenderPolicy};
 use values::{de_duration, de_size, ser_duration, ser_size};
@@ -59,6 +60,7 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     pub security: SecurityConfig,
     pub dns: DnsConfig,
+    pub console: ConsoleConfig,
 }
 
 /// `[outbound]`: stamping agent mail.
@@ -379,6 +381,7 @@ impl Config {
             self.validate_mta(),
             self.http.validate(),
             self.api.validate(self.http.request_timeout),
+            self.console.validate(),
             self.ingress.validate(),
             webhooks::validate(&self.webhooks),
             self.dns.validate(),

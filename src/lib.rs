@@ -16,7 +16,8 @@
 //! ingresses too ([`Server::http_addrs`]), with `/metrics`, `/healthz` and `/readyz` beside
 //! them, or on `config.operator.listen` alone ([`Server::operator_addrs`]), and the helpdesk
 //! API (`/api/v1`, keys from `replyd api-key create`; on `config.api.listen` when set:
-//! [`Server::api_addrs`]).
+//! [`Server::api_addrs`]). With `config.console.enabled`, the operator's web console
+//! (`/console/`) is served beside the operator endpoints.
 //!
 //! Everything in a stored message was written by its sender: show it to a person through
 //! [`display::escape`] (one-line fields) or [`display::escape_lines`] (reply text), and save

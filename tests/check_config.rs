@@ -73,6 +73,7 @@ fn a_good_config_passes_and_lists_its_settings_without_secrets() {
     let (cert, key) = self_signed_cert(dir.path(), "mx");
     let secret_file = dir.path().join("relay-password");
     std::fs::write(&secret_file, "file-secret-7f3a9c\n").unwrap();
+    let console_hash = replyd::config::hash_password("console-secret").unwrap();
     let config = config_file(
         dir.path(),
         DOMAINS,
@@ -88,7 +89,8 @@ fn a_good_config_passes_and_lists_its_settings_without_secrets() {
              [[webhooks]]\nname = \"helpdesk\"\n\
              url = \"https://helpdesk.example.com/replyd\"\n\
              secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
-             previous_secret = \"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\n",
+             previous_secret = \"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\n\
+             [console]\nenabled = true\npassword_hash = \"{console_hash}\"\n",
             cert.display(),
             key.display(),
             secret_file.display()
@@ -110,6 +112,8 @@ fn a_good_config_passes_and_lists_its_settings_without_secrets() {
         "http.listen = [\"127.0.0.1:0\"]".to_string(),
         "operator.listen = [\"127.0.0.1:0\"]".to_string(),
         "ingress.mailgun.signing_key = \"<redacted>\"".to_string(),
+        "console.enabled = true".to_string(),
+        "console.password_hash = \"<redacted>\"".to_string(),
         "ingress.mandrill.webhook_key = \"<redacted>\"".to_string(),
         "ingress.mandrill.public_url = \"https://<redacted>@mx.example.com/mandrill\"".to_string(),
         format!(
@@ -145,6 +149,7 @@ fn a_good_config_passes_and_lists_its_settings_without_secrets() {
         "file-secret-7f3a9c",
         "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "$argon2id$",
     ] {
         assert!(!checked.all().contains(secret), "{secret} printed");
     }

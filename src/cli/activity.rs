@@ -42,7 +42,11 @@ pub(super) fn run(store: &Store, args: &ActivityArgs) -> Result<(), Box<dyn std:
         })?),
     };
     let filter = ActivityFilter {
-        since_ms: args.since.as_deref().map(since_ms).transpose()?,
+        since_ms: args
+            .since
+            .as_deref()
+            .map(|t| crate::activity::since_ms(t).map_err(|e| format!("--since {e}")))
+            .transpose()?,
         recipient: args.recipient.clone(),
         sender: args.sender.clone(),
         outcome,
@@ -63,16 +67,6 @@ pub(super) fn run(store: &Store, args: &ActivityArgs) -> Result<(), Box<dyn std:
         }
     }
     Ok(())
-}
-
-/// `--since`: an absolute time, or a duration before now.
-pub(super) fn since_ms(text: &str) -> Result<i64, String> {
-    if let Some(secs) = crate::time::parse_rfc3339(text) {
-        return Ok(secs * 1000);
-    }
-    let ago = crate::config::parse_duration(text)
-        .map_err(|e| format!("--since {text:?}: not an RFC 3339 time nor a duration ({e})"))?;
-    Ok(crate::time::unix_now_ms() - ago.as_millis() as i64)
 }
 
 /// One line per attempt; every field the sender controls is escaped.

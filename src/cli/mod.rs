@@ -15,6 +15,7 @@
 mod activity;
 mod api_key;
 mod check_config;
+mod console;
 mod ingest;
 mod parse;
 mod relay;
@@ -70,6 +71,9 @@ enum Command {
     /// Webhook endpoints: their state and backlog; send events again; enable or disable.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
+    /// The operator's web console: `hash-password` makes `[console] password_hash`.
+    #[command(subcommand)]
+    Console(console::ConsoleCommand),
     /// Writes a consistent copy of the database to PATH while the server runs.
     Backup {
         /// Where to write the copy (must not exist).
@@ -232,6 +236,10 @@ pub fn main() -> ExitCode {
         };
         return ingest::main(config_path, cli.database, args);
     }
+    if let Command::Console(command) = &cli.command {
+        // Needs no configuration: it only hashes a password.
+        return finish(console::main(command));
+    }
     if let Command::CheckConfig = cli.command {
         return check_config::main(&config_path, cli.database);
     }
@@ -326,6 +334,7 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
             let store = open_store(&config)?;
             webhooks::run(&store, &config, command)
         }
+        Command::Console(command) => console::main(&command),
         Command::Stamp {
             conversation,
             print_sender,

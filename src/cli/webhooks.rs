@@ -3,8 +3,8 @@
 //! maintenance window on the helpdesk's side). They work on the store, from any process;
 //! a running server's workers pick the change up within a second.
 
-use super::activity::since_ms;
 use super::block_on;
+use crate::activity::since_ms;
 use crate::config::Config;
 use crate::display::escape;
 use crate::store::{Store, WebhookEndpoint};
@@ -78,7 +78,7 @@ pub(super) fn run(
             Ok(())
         }
         WebhooksCommand::Replay { since, endpoint } => {
-            let since = since_ms(&since)?;
+            let since = since_ms(&since).map_err(|e| format!("--since {e}"))?;
             let n = block_on(store.webhook_replay(since, endpoint.as_deref()))?;
             println!("{n} deliveries queued");
             Ok(())

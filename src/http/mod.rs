@@ -13,13 +13,15 @@
 //! same listener code, on `[http] listen` or on addresses of their own ([`Face`]).
 //!
 //! Layout: `serve.rs` the listeners and their shutdown, `router.rs` the faces, paths and
-//! limits, `operator/` the operator's endpoints (metrics, health), `api/` the helpdesk API,
+//! limits, `operator/` the operator's endpoints (metrics, health), `console/` the operator's web
+//! console, `api/` the helpdesk API,
 //! `auth.rs` the signatures, `form.rs` the bodies (urlencoded and multipart, as bytes),
 //! `envelope.rs` where recipients come from, `outcome.rs` the delivery and the status
 //! codes, then one file per ingress.
 
 pub(crate) mod api;
 mod auth;
+mod console;
 mod envelope;
 mod form;
 mod mailgun;
@@ -44,7 +46,7 @@ pub(crate) enum Face {
     Ingress,
     /// The helpdesk API, `/api/v1`.
     Api,
-    /// `/metrics`, `/healthz`, `/readyz`.
+    /// `/metrics`, `/healthz`, `/readyz`, and the web console (`/console/`) when enabled.
     Operator,
 }
 

@@ -140,6 +140,9 @@ pub(crate) fn app(state: Arc<HttpState>, faces: &[Face]) -> Router {
             Face::Api => super::api::routes(&state)
                 .layer(middleware::from_fn_with_state(state.clone(), at_capacity))
                 .with_state(state.clone()),
+            Face::Operator if config.console.enabled => {
+                operator::routes(state.clone()).merge(super::console::routes(state.clone()))
+            }
             Face::Operator => operator::routes(state.clone()),
         });
     }

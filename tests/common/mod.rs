@@ -4,9 +4,11 @@
 //! under `REPLYD_REQUIRE_ALL=1`, which `./scripts/test` sets); [`mta`] for Postfix and Exim;
 //! [`http`] for the HTTP ingresses (a client, forms, provider signatures); [`faults`] for
 //! storage faults (a full disk, read-only files); [`receiver`] for a webhook receiver and
-//! [`webhooks`] for the rest of what the webhook tests share (the independent signature check).
+//! [`webhooks`] for the rest of what the webhook tests share (the independent signature check);
+//! [`browser`] for a headless Chromium (the web console's tests).
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod dns;
 pub mod faults;
 pub mod http;

@@ -43,6 +43,16 @@ impl ApiError {
         }
     }
 
+    /// The status code (the web console shows the error on a page of its own).
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// What went wrong, in words.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }

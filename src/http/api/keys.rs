@@ -88,28 +88,38 @@ pub async fn require_key(
         return ApiError::unauthorized("an API key is needed: Authorization: Bearer rk_…")
             .into_response();
     };
-    let Some(key_id) = key_id_of(&presented).map(str::to_string) else {
-        return ApiError::unauthorized("the API key is not valid").into_response();
+    match live_key(&state.intake.store, &presented).await {
+        Ok(Some(_)) => next.run(request).await,
+        Ok(None) => ApiError::unauthorized("the API key is not valid").into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// The key id of `presented` when it is a live key (known, matching, not revoked);
+/// `None` otherwise (logged); `Err` when the store cannot say. The web console's login
+/// takes a key too.
+pub(crate) async fn live_key(store: &Store, presented: &str) -> Result<Option<String>, StoreError> {
+    let Some(key_id) = key_id_of(presented).map(str::to_string) else {
+        return Ok(None);
     };
-    match state.intake.store.api_key(&key_id).await {
-        Ok(Some(key)) => {
+    match store.api_key(&key_id).await? {
+        Some(key) => {
             let digest = Sha256::digest(presented.as_bytes());
             let matches: bool = digest.as_slice().ct_eq(&key.sha256).into();
             if matches && key.revoked_at.is_none() {
-                return next.run(request).await;
+                return Ok(Some(key_id));
             }
             tracing::info!(
                 key_id,
                 revoked = key.revoked_at.is_some(),
                 "API key refused"
             );
-            ApiError::unauthorized("the API key is not valid").into_response()
+            Ok(None)
         }
-        Ok(None) => {
+        None => {
             tracing::info!(key_id, "unknown API key refused");
-            ApiError::unauthorized("the API key is not valid").into_response()
+            Ok(None)
         }
-        Err(e) => ApiError::from(e).into_response(),
     }
 }
 

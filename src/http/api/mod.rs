@@ -17,7 +17,7 @@
 //! bytes), `attachments.rs`, `outgoing.rs` (stamping), `events.rs` (the inbox and the
 //! long poll).
 
-mod attachments;
+pub(crate) mod attachments;
 mod conversations;
 mod errors;
 mod events;
