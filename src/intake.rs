@@ -6,6 +6,10 @@
 //! header, extracts the message off the async threads and hands it to the store.
 //! From a trusted relay it also records the original client and the relay's verdicts
 //! ([`crate::relay`]).
+//!
+//! About 600 lines on purpose: every rule a delivery meets, from any way in, is here in the
+//! order it is applied; the trace header (`intake/trace.rs`) and sender verification
+//! (`intake/senders.rs`) are their own files.
 
 mod senders;
 mod trace;

@@ -236,6 +236,10 @@ fn requests_past_the_concurrency_cap_get_503() {
     let busy = post(addr, RELAY, "message/rfc822", Some(PASSWORD), raw.clone());
     assert_eq!(busy.status, 503);
     assert!(busy.header("retry-after").is_some());
+    // The helpdesk API shares the cap, and says so in its own JSON shape.
+    let api = api_request(addr, None, "GET", "/api/v1/inbox", None, vec![]);
+    api.assert_api_error(503, "busy");
+    assert!(api.header("retry-after").is_some());
     // The held request finishes and is stored; the slot is free again.
     held.write_all(&raw).unwrap();
     assert_eq!(read_status(&mut held), 200);

@@ -2,7 +2,7 @@
 //! password itself is never written into the config file.
 //!
 //! The password is read from stdin (one line; a script pipes it in). On a terminal it is
-//! prompted for twice with echo off (termios through `libc`, already a dependency), so it
+//! prompted for twice with echo off (termios through `rustix`, without `unsafe`), so it
 //! is neither shown nor left in the shell history.
 
 use clap::Subcommand;
@@ -57,24 +57,20 @@ fn read_line(input: impl BufRead) -> Result<String, Box<dyn std::error::Error>> 
 
 /// Asks for a line on the terminal (prompt on stderr) with echo off, restored afterwards.
 fn prompt(question: &str) -> Result<String, Box<dyn std::error::Error>> {
+    use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
     eprint!("{question}");
     std::io::stderr().flush()?;
-    let fd = libc::STDIN_FILENO;
-    // SAFETY: termios is plain data; tcgetattr fills it for a valid fd or fails.
-    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-    // SAFETY: fd is stdin, `saved` a valid termios to fill.
-    let have_termios = unsafe { libc::tcgetattr(fd, &mut saved) } == 0;
-    if have_termios {
-        let mut quiet = saved;
-        quiet.c_lflag &= !libc::ECHO;
-        quiet.c_lflag |= libc::ECHONL;
-        // SAFETY: a termios read from the same fd, with only the echo flags changed.
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(&stdin).ok();
+    if let Some(saved) = &saved {
+        let mut quiet = saved.clone();
+        quiet.local_modes.remove(LocalModes::ECHO);
+        quiet.local_modes.insert(LocalModes::ECHONL);
+        let _ = tcsetattr(&stdin, OptionalActions::Now, &quiet);
     }
-    let line = read_line(std::io::stdin().lock());
-    if have_termios {
-        // SAFETY: restores the termios read above.
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+    let line = read_line(stdin.lock());
+    if let Some(saved) = &saved {
+        let _ = tcsetattr(&stdin, OptionalActions::Now, saved);
     }
     line
 }

@@ -203,6 +203,15 @@ async fn at_capacity(
             path = ?request.uri().path(),
             "max_concurrent_requests reached; answered 503"
         );
+        // The API answers every error in its JSON shape; the providers read plain text.
+        if request.uri().path().starts_with("/api/") {
+            return super::api::errors::ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "max_concurrent_requests reached: try again later",
+            )
+            .into_response();
+        }
         let mut response =
             (StatusCode::SERVICE_UNAVAILABLE, "busy, try again later\n").into_response();
         response

@@ -8,6 +8,10 @@
 //!
 //! SMTP listeners, LMTP listeners (TCP) and the LMTP Unix socket share the limits and the
 //! session state machine; SIGHUP re-reads the STARTTLS certificate.
+//!
+//! Past 600 lines as one concern, the daemon's lifetime: binding every listener (SMTP,
+//! LMTP, HTTP faces), starting what runs beside them (webhooks, activity upkeep), and the
+//! graceful shutdown that stops them in order.
 
 use super::connection::Connection;
 use super::proxy;

@@ -13,6 +13,10 @@
 //! Incoming mail is written only by a process that takes deliveries (the server, `replyd
 //! ingest`); reads and administrative writes work on any open store, from any number of
 //! processes at the same time as a running server.
+//!
+//! Past 600 lines because it is the whole interface in one place: the `Backend` trait every
+//! backend implements and the `Store` methods callers use, side by side; the types live in
+//! `model.rs`, `outbox.rs` and `vocabulary.rs`, the SQL in `sqlite/`.
 
 mod error;
 mod model;

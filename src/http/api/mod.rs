@@ -19,7 +19,7 @@
 
 pub(crate) mod attachments;
 mod conversations;
-mod errors;
+pub(crate) mod errors;
 mod events;
 pub(crate) mod keys;
 mod messages;

@@ -8,6 +8,10 @@
 //! a power cut could lose of them is a "delivered" mark, and the event is then sent again
 //! with the same `webhook-id`, which at-least-once allows; the events themselves are
 //! committed by the writer with `synchronous=FULL`.
+//!
+//! Past 600 lines as one concern: every query on the delivery state (register, due,
+//! record attempts, list, retry, replay, prune) reads the same four tables and their
+//! invariants; the events' writing in the delivery's transaction is `outbox.rs`.
 
 use super::super::{
     AttemptRecord, AttemptResult, DeliveryState, EndpointSpec, EventDelivery, EventType, OutboxJob,
