@@ -367,6 +367,19 @@ fn operator_retries_a_failed_webhook_and_it_is_delivered() {
     );
     let got = rx.wait_for(sent + 1, Duration::from_secs(10));
     assert_eq!(got[sent].webhook_id(), event);
+
+    // An endpoint the operator turned off says so, and why.
+    server
+        .block(server.store.webhook_set_enabled(&rx.url(), false))
+        .unwrap();
+    let page = get(addr, "/console/webhooks", Some(&session));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("disabled since "), "{}", page.body);
+    assert!(
+        page.body.contains("disabled by the operator"),
+        "{}",
+        page.body
+    );
 }
 
 /// A listener that counts the connections it is sent (it must stay at zero).
