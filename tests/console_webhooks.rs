@@ -1,8 +1,8 @@
 //! The web console's webhook deliveries page, in a real browser: an endpoint whose helpdesk
-//! answers 500 shows its failed attempts; once the helpdesk is fixed, the operator presses
-//! Retry and the event is delivered again with the same webhook-id. The retry form's CSRF
-//! check is exercised with a plain HTTP client. Screenshots under
-//! `target/console-screenshots/`.
+//! answers 500 (with markup in its error page, shown as text) shows its failed attempts;
+//! once the helpdesk is fixed, the operator presses Retry and the event is delivered again
+//! with the same webhook-id. The retry form's CSRF check is exercised with a plain HTTP
+//! client. Screenshots under `target/console-screenshots/`.
 
 mod common;
 
@@ -18,6 +18,9 @@ use common::{block_on, smtp_deliver};
 use fantoccini::Locator;
 use std::time::Duration;
 
+/// The helpdesk's error page: markup the console must show as text.
+const HOSTILE_ERROR: &str = "<script>alert('helpdesk')</script><img src=x onerror=alert(1)>";
+
 #[test]
 fn operator_retries_a_failed_webhook_and_it_is_delivered() {
     if !browser_available() {
@@ -25,7 +28,7 @@ fn operator_retries_a_failed_webhook_and_it_is_delivered() {
     }
     // The helpdesk answers 500 until the operator has fixed it.
     let rx = Receiver::start();
-    rx.answer(Answer::Status(500));
+    rx.answer(Answer::Body(500, HOSTILE_ERROR));
     let server = console_server_with(|c| {
         let mut hook = endpoint(&rx.url(), SECRET);
         hook.give_up_after = Duration::from_millis(800);
@@ -89,6 +92,13 @@ fn operator_retries_a_failed_webhook_and_it_is_delivered() {
         assert!(newest.contains(&event), "{newest}");
         assert!(newest.contains("message.received"), "{newest}");
         assert!(newest.contains("HTTP 500"), "{newest}");
+        // What the helpdesk answered is shown as text; none of it became an element.
+        assert!(newest.contains(HOSTILE_ERROR), "{newest}");
+        for css in ["main script", "main img"] {
+            let found = browser.client.find_all(Locator::Css(css)).await.unwrap();
+            assert!(found.is_empty(), "{css} became an element");
+        }
+        browser.assert_no_dialog().await;
         // One button for the event, on its newest attempt.
         let buttons = browser
             .client
