@@ -9,7 +9,10 @@
 mod common;
 
 use common::browser::{browser_available, Browser};
-use common::http::{request, unknown_reply_address, Reply};
+use common::console::{
+    console_addr, console_server, csrf_of, get, post_form, set_cookie, sign_in, PASSWORD,
+};
+use common::http::unknown_reply_address;
 use common::{block_on, smtp_deliver, TestServer};
 use fantoccini::Locator;
 use replyd::store::ApiKey;
@@ -19,23 +22,6 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// A server with the console on `[http] listen`, signed in with [`PASSWORD`].
-fn console_server() -> TestServer {
-    let hash = replyd::config::hash_password(PASSWORD).unwrap();
-    TestServer::start_with(|c| {
-        c.http.listen = vec!["127.0.0.1:0".parse().unwrap()];
-        c.console.enabled = true;
-        c.console.password_hash = Some(hash);
-        c.console.max_login_attempts_per_minute = 5;
-    })
-}
-
-fn console_addr(server: &TestServer) -> SocketAddr {
-    server.operator_addr.expect("the console's listener")
-}
 
 #[test]
 fn operator_finds_a_refused_delivery_and_downloads_an_attachment() {
@@ -317,70 +303,6 @@ fn a_hostile_message_is_shown_as_text_and_runs_nothing() {
     );
 }
 
-/// A plain HTTP request with `cookie`.
-fn get(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Reply {
-    let headers: Vec<(&str, String)> = cookie
-        .map(|c| ("cookie", c.to_string()))
-        .into_iter()
-        .collect();
-    request(addr, "GET", path, &headers, vec![])
-}
-
-fn post_form(
-    addr: SocketAddr,
-    path: &str,
-    cookie: Option<&str>,
-    fields: &[(&str, &[u8])],
-) -> Reply {
-    let mut headers = vec![(
-        "content-type",
-        "application/x-www-form-urlencoded".to_string(),
-    )];
-    if let Some(c) = cookie {
-        headers.push(("cookie", c.to_string()));
-    }
-    request(
-        addr,
-        "POST",
-        path,
-        &headers,
-        common::http::urlencoded(fields),
-    )
-}
-
-/// The `name=value` of the `Set-Cookie` named `name`.
-fn set_cookie(reply: &Reply, name: &str) -> Option<(String, String)> {
-    reply
-        .headers
-        .iter()
-        .filter(|(n, _)| n == "set-cookie")
-        .map(|(_, v)| v)
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| {
-            let pair = v.split(';').next().unwrap_or("").to_string();
-            (pair, v.clone())
-        })
-}
-
-/// The hidden CSRF field of a page.
-fn csrf_of(page: &str) -> String {
-    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    page[at..at + 64].to_string()
-}
-
-/// Signs in over plain HTTP; returns the session cookie (`name=value`).
-fn sign_in(addr: SocketAddr, secret: &str) -> Reply {
-    let form = get(addr, "/console/login", None);
-    let (login_cookie, _) = set_cookie(&form, "replyd_console_login").unwrap();
-    let token = csrf_of(&form.body);
-    post_form(
-        addr,
-        "/console/login",
-        Some(&login_cookie),
-        &[("csrf", token.as_bytes()), ("secret", secret.as_bytes())],
-    )
-}
-
 #[test]
 fn without_a_session_every_page_sends_to_the_login_and_forms_need_their_token() {
     let server = console_server();
@@ -394,6 +316,7 @@ fn without_a_session_every_page_sends_to_the_login_and_forms_need_their_token() 
         "/console/messages/1/raw",
         "/console/attachments/1",
         "/console/inbox",
+        "/console/webhooks",
         "/console/no-such-page",
     ] {
         let reply = get(addr, path, None);
@@ -404,6 +327,14 @@ fn without_a_session_every_page_sends_to_the_login_and_forms_need_their_token() 
         assert_eq!(reply.header("location"), Some("/console/login"), "{path}");
     }
     assert_eq!(post_form(addr, "/console/logout", None, &[]).status, 303);
+    let retry = post_form(
+        addr,
+        "/console/webhooks/retry",
+        None,
+        &[("webhook_id", b"evt_1")],
+    );
+    assert_eq!(retry.status, 303);
+    assert_eq!(retry.header("location"), Some("/console/login"));
 
     // The login page: strict headers, a cookie that is HttpOnly and SameSite=Strict (not
     // Secure: plain HTTP on loopback).

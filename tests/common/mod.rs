@@ -5,10 +5,11 @@
 //! [`http`] for the HTTP ingresses (a client, forms, provider signatures); [`faults`] for
 //! storage faults (a full disk, read-only files); [`receiver`] for a webhook receiver and
 //! [`webhooks`] for the rest of what the webhook tests share (the independent signature check);
-//! [`browser`] for a headless Chromium (the web console's tests).
+//! [`browser`] for a headless Chromium and [`console`] for the rest of the web console's tests.
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod console;
 pub mod dns;
 pub mod faults;
 pub mod http;

@@ -16,6 +16,8 @@ pub enum Answer {
     Status(u16),
     /// Sleeps, then answers.
     Slow(Duration, u16),
+    /// A status with this body (a helpdesk's error page), instead of `ok`.
+    Body(u16, &'static str),
 }
 
 /// One request as received.
@@ -258,14 +260,15 @@ async fn handle(
         headers,
         body,
     });
-    let status = match answer {
-        Answer::Status(s) => s,
+    let (status, body) = match answer {
+        Answer::Status(s) => (s, "ok"),
         Answer::Slow(pause, s) => {
             tokio::time::sleep(pause).await;
-            s
+            (s, "ok")
         }
+        Answer::Body(s, body) => (s, body),
     };
-    let mut response = hyper::Response::new(Full::new(Bytes::from_static(b"ok")));
+    let mut response = hyper::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
     Ok(response)
 }

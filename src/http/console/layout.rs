@@ -38,6 +38,7 @@ pub(crate) fn page(title: &str, session: Option<&Session>, body: Markup) -> Html
                             a href="/console/activity" { "Activity" }
                             a href="/console/conversations" { "Conversations" }
                             a href="/console/inbox" { "Operator inbox" }
+                            a href="/console/webhooks" { "Webhooks" }
                         }
                         form method="post" action="/console/logout" class="logout" {
                             (csrf::hidden(&session.csrf))

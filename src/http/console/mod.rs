@@ -1,5 +1,5 @@
 //! The operator's web console, `/console/`: the activity feed, the conversations and their
-//! messages, the operator inbox — what `replyd activity`, `show` and `inbox` print, on a
+//! messages, the operator inbox, the webhook deliveries — what `replyd activity`, `show` and `inbox` print, on a
 //! page, for an operator answering "why did this reply bounce?" without a terminal.
 //!
 //! Every byte these pages show was written by a stranger, so:
@@ -17,7 +17,8 @@
 //! the login page.
 //!
 //! One file per page (`activity.rs`, `conversations.rs`, `conversation.rs`, `message.rs`
-//! for the raw source and attachments, `inbox.rs`), the frame in `layout.rs`. A new page is
+//! for the raw source and attachments, `inbox.rs`, `webhooks.rs` for the deliveries and
+//! their retry button), the frame in `layout.rs`. A new page is
 //! one more file and one more route below.
 
 mod activity;
@@ -29,6 +30,7 @@ mod layout;
 mod login;
 mod message;
 mod session;
+mod webhooks;
 
 use super::router::HttpState;
 use crate::store::{Store, StoreError};
@@ -78,6 +80,8 @@ pub(crate) fn routes(http: Arc<HttpState>) -> Router {
         .route("/console/messages/{id}/raw", get(message::raw))
         .route("/console/attachments/{id}", get(message::attachment))
         .route("/console/inbox", get(inbox::show))
+        .route("/console/webhooks", get(webhooks::show))
+        .route("/console/webhooks/retry", post(webhooks::retry))
         .route("/console/logout", post(login::logout))
         .route("/console/{*rest}", any(not_found))
         .layer(middleware::from_fn_with_state(
