@@ -3,7 +3,7 @@
 
 use super::errors::{ApiError, ErrorBody};
 use super::model::{ConversationBody, ConversationList};
-use super::{json, read_body, require_media_type, uuid_param, Query, MAX_JSON_BODY};
+use super::{json, read_json, uuid_param, Query};
 use crate::http::HttpState;
 use crate::store::NewConversation;
 use axum::body::Body;
@@ -70,10 +70,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    require_media_type(&headers, "application/json")?;
-    let bytes = read_body(body, MAX_JSON_BODY).await?;
-    let request: NewConversationRequest = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+    let request: NewConversationRequest = read_json(&headers, body).await?;
     let config = &state.intake.config;
     check_contact(&request.contact)?;
     let channel = request.channel.as_deref().unwrap_or("api");

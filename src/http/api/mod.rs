@@ -203,6 +203,17 @@ fn id_param(path: Result<Path<String>, PathRejection>, what: &str) -> Result<i64
     }
 }
 
+/// A JSON request body: `415` unless it says `application/json`, `413` past
+/// [`MAX_JSON_BODY`], `400` when it does not parse as `T`.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<T, ApiError> {
+    require_media_type(headers, "application/json")?;
+    let bytes = read_body(body, MAX_JSON_BODY).await?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
+}
+
 /// The request body, up to `limit` bytes (`413` past it).
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     match axum::body::to_bytes(body, limit).await {

@@ -6,7 +6,7 @@
 use super::conversations::check_contact;
 use super::errors::{ApiError, ErrorBody};
 use super::model::ConversationBody;
-use super::{json, read_body, require_media_type, uuid_param, MAX_JSON_BODY};
+use super::{json, read_json, uuid_param};
 use crate::http::HttpState;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -60,10 +60,7 @@ pub async fn allow(
     body: Body,
 ) -> Result<Response, ApiError> {
     let uuid = uuid_param(path)?;
-    require_media_type(&headers, "application/json")?;
-    let bytes = read_body(body, MAX_JSON_BODY).await?;
-    let request: AllowSenderRequest = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+    let request: AllowSenderRequest = read_json(&headers, body).await?;
     check_contact(&request.address)?;
     state
         .intake
