@@ -4,7 +4,7 @@
 
 use super::errors::{ApiError, ErrorBody};
 use super::model::{EventPage, InboxPage};
-use super::{json, read_off_runtime, Query, MAX_PAGE};
+use super::{json, next_cursor, read_off_runtime, Query, MAX_PAGE};
 use crate::http::HttpState;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
@@ -38,11 +38,7 @@ pub async fn inbox(State(state): State<Arc<HttpState>>, uri: Uri) -> Result<Resp
         store.inbox_before(before, limit).await
     })
     .await?;
-    let next = if entries.len() == limit {
-        entries.last().map(|e| e.id)
-    } else {
-        None
-    };
+    let next = next_cursor(&entries, limit, |e| e.id);
     Ok(json(
         StatusCode::OK,
         &InboxPage {

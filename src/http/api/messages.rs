@@ -3,7 +3,7 @@
 
 use super::errors::{ApiError, ErrorBody};
 use super::model::{MessageBody, MessagePage};
-use super::{id_param, json, read_off_runtime, typed, uuid_param, Query};
+use super::{id_param, json, next_cursor, read_off_runtime, typed, uuid_param, Query};
 use crate::http::HttpState;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -45,11 +45,7 @@ pub async fn page(
         store.conversation_messages(&uuid, after, limit).await
     })
     .await?;
-    let next = if messages.len() == limit {
-        messages.last().map(|m| m.id)
-    } else {
-        None
-    };
+    let next = next_cursor(&messages, limit, |m| m.id);
     Ok(json(
         StatusCode::OK,
         &MessagePage {

@@ -203,6 +203,14 @@ fn id_param(path: Result<Path<String>, PathRejection>, what: &str) -> Result<i64
     }
 }
 
+/// The cursor of the next page: the last item's id when the page is full (a shorter page
+/// is the last one).
+fn next_cursor<T>(items: &[T], limit: usize, id: impl Fn(&T) -> i64) -> Option<i64> {
+    (items.len() == limit)
+        .then(|| items.last().map(id))
+        .flatten()
+}
+
 /// A JSON request body: `415` unless it says `application/json`, `413` past
 /// [`MAX_JSON_BODY`], `400` when it does not parse as `T`.
 async fn read_json<T: serde::de::DeserializeOwned>(
