@@ -393,7 +393,9 @@ pub struct Activity {
     /// `None` when refused before any recipient was named.
     pub recipient: Option<String>,
     pub outcome: Outcome,
-    /// The reply code given (`250`, `550`, `451`… or the HTTP status).
+    /// The reply code of the rule that decided (`250`, `550`, `451`…). Over HTTP it is the
+    /// same rule's SMTP code, so one filter finds a refusal whichever way it came in; the
+    /// status each provider got (`406` for Mailgun, `403` for Postmark…) is in the log line.
     pub code: u16,
     pub reason: Reason,
     /// The reply's text, or what was aggregated.
