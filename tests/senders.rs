@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::dns::{DkimKey, SilentDns, TestDns};
+use common::dns::{message, need_dns, send, server, server_with, stored, DkimKey, SilentDns, TestDns};
 use common::http::{api_get, create_api_key};
 use common::receiver::Receiver;
 use common::webhooks::{endpoint, SECRET};
@@ -73,62 +73,6 @@ fn zone() -> String {
     z
 }
 
-/// A server that verifies senders (loopback is not a trusted relay here), asking `dns`.
-fn server(dns: SocketAddr, policy: SenderPolicy, sealers: &[&str]) -> TestServer {
-    server_with(dns, policy, sealers, |_| {})
-}
-
-fn server_with(
-    dns: SocketAddr,
-    policy: SenderPolicy,
-    sealers: &[&str],
-    tweak: impl FnOnce(&mut Config),
-) -> TestServer {
-    let sealers: Vec<String> = sealers.iter().map(|s| s.to_string()).collect();
-    TestServer::start_with(move |c| {
-        c.server.trusted_relays = vec![];
-        c.security.verify_senders = true;
-        c.security.sender_policy = policy;
-        c.security.trusted_arc_sealers = sealers;
-        c.dns.servers = vec![dns.to_string()];
-        c.dns.lookup_timeout = Duration::from_secs(1);
-        c.dns.message_timeout = Duration::from_secs(2);
-        c.limits.max_connection_rate_per_ip = 0;
-        c.limits.max_message_rate_per_ip = 0;
-        tweak(c);
-    })
-}
-
-fn message(from: &str, to: &str, subject: &str) -> Vec<u8> {
-    format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{}@client.test>\r\n\
-         Date: Thu, 03 Dec 2026 07:00:00 +0000\r\n\r\nHello, it is me.\r\n",
-        unique_id()
-    )
-    .into_bytes()
-}
-
-/// One SMTP transaction from 127.0.0.1: the reply to the end of DATA.
-fn send(srv: &TestServer, mail_from: &str, rcpt: &str, raw: &[u8]) -> (u16, String) {
-    let mut c = Raw::greeted(srv.addr);
-    c.expect("EHLO client.test", 250, "");
-    c.expect(&format!("MAIL FROM:<{mail_from}>"), 250, "2.1.0");
-    c.expect(&format!("RCPT TO:<{rcpt}>"), 250, "2.1.5");
-    c.expect("DATA", 354, "");
-    c.send(raw);
-    c.cmd(".")
-}
-
-fn stored(srv: &TestServer, conv: &Conversation, subject: &str) -> StoredMessage {
-    let found: Vec<StoredMessage> = srv
-        .messages(&conv.uuid)
-        .into_iter()
-        .filter(|m| m.subject.as_deref() == Some(subject))
-        .collect();
-    assert_eq!(found.len(), 1, "one message {subject:?}");
-    found.into_iter().next().unwrap()
-}
-
 fn verdict(srv: &TestServer, conv: &Conversation, id: i64) -> SenderVerdict {
     srv.block(srv.store.sender_verdicts(&conv.uuid))
         .unwrap()
@@ -138,9 +82,6 @@ fn verdict(srv: &TestServer, conv: &Conversation, id: i64) -> SenderVerdict {
         .expect("a sender verdict")
 }
 
-fn need_dns() -> bool {
-    needs(&[Need::Program("nsd"), Need::Program("openssl")])
-}
 
 #[test]
 fn spf_results_for_each_kind_of_record() {
