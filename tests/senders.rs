@@ -10,9 +10,7 @@ use common::receiver::Receiver;
 use common::webhooks::{endpoint, SECRET};
 use common::*;
 use replyd::config::SenderPolicy;
-use replyd::store::{Conversation, SenderVerdict, StoredMessage};
-use replyd::Config;
-use std::net::SocketAddr;
+use replyd::store::{Conversation, SenderVerdict};
 use std::sync::OnceLock;
 use std::time::Instant;
 

@@ -327,7 +327,9 @@ CREATE TABLE retired_tokens (
 /// may write into a conversation reads the To/Cc of its outgoing rows for every verified
 /// message; through `messages_conversation` that walked every incoming row too, so a
 /// conversation's thousandth reply cost a thousand rows (sender verification halved the
-/// SMTP throughput of one busy conversation).
+/// SMTP throughput of one busy conversation). Queries on `direction` name it as a literal,
+/// not a parameter: against a partial index on it, SQLite prepares a statement with a bound
+/// `direction` again at every run.
 const V10: &str = r#"
 CREATE INDEX messages_outgoing ON messages(conversation_id) WHERE direction = 'outgoing';
 "#;
