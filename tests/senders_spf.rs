@@ -98,7 +98,10 @@ fn more_than_two_void_lookups_are_permerror() {
         spf_of(&srv, &conv, "void-three"),
         "permerror smtp.mailfrom=void-three.test"
     );
-    assert_eq!(spf_of(&srv, &conv, "found"), "pass smtp.mailfrom=found.test");
+    assert_eq!(
+        spf_of(&srv, &conv, "found"),
+        "pass smtp.mailfrom=found.test"
+    );
 }
 
 /// SPF is checked while the data is still on its way: a name server that answers the
@@ -133,7 +136,9 @@ fn spf_is_checked_before_the_data_ends() {
     let m = stored(&srv, &conv, "early");
     assert_eq!(m.spf.as_deref(), Some("pass smtp.mailfrom=early.test"));
     assert!(
-        m.dmarc.as_deref().is_some_and(|d| d.starts_with("temperror")),
+        m.dmarc
+            .as_deref()
+            .is_some_and(|d| d.starts_with("temperror")),
         "{:?}",
         m.dmarc
     );

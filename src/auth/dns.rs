@@ -148,7 +148,10 @@ pub fn dmarc_walk(domain: &str) -> Vec<String> {
     }
     let mut names = vec![format!("_dmarc.{}.", labels.join("."))];
     for count in (1..labels.len().min(8)).rev() {
-        names.push(format!("_dmarc.{}.", labels[labels.len() - count..].join(".")));
+        names.push(format!(
+            "_dmarc.{}.",
+            labels[labels.len() - count..].join(".")
+        ));
     }
     names
 }
@@ -191,12 +194,16 @@ mod tests {
     fn the_dmarc_walk_names() {
         assert_eq!(
             dmarc_walk("Mail.Example.org"),
-            ["_dmarc.mail.example.org.", "_dmarc.example.org.", "_dmarc.org."]
+            [
+                "_dmarc.mail.example.org.",
+                "_dmarc.example.org.",
+                "_dmarc.org."
+            ]
         );
         assert!(dmarc_walk("localhost").is_empty());
         let long = dmarc_walk("a.b.c.d.e.f.g.h.i.example.com");
         assert_eq!(long.len(), 8);
-        assert_eq!(long[1], "_dmarc.f.g.h.i.example.com.");
+        assert_eq!(long[1], "_dmarc.e.f.g.h.i.example.com.");
         assert_eq!(long[7], "_dmarc.com.");
     }
 

@@ -100,12 +100,7 @@ async fn run(
         r.helo.as_str()
     };
     let helo_check = async {
-        let result = check(
-            auth,
-            caches,
-            SpfParameters::verify_ehlo(r.ip, helo, host),
-        )
-        .await;
+        let result = check(auth, caches, SpfParameters::verify_ehlo(r.ip, helo, host)).await;
         lock(out).helo = Some((result, helo.to_string()));
     };
     let mail_check = async {

@@ -71,8 +71,7 @@ fn count_voids(events: &[Event]) -> usize {
         let next = events.get(i + 1).copied();
         match events[i] {
             // `exists`: the A cache, then the AAAA cache, for one name.
-            Event::Miss(Kind::Ipv4, name)
-                if matches!(next, Some(Event::Miss(Kind::Ipv6, n) | Event::Hit(Kind::Ipv6, n)) if n == name) =>
+            Event::Miss(Kind::Ipv4, name) if matches!(next, Some(Event::Miss(Kind::Ipv6, n) | Event::Hit(Kind::Ipv6, n)) if n == name) =>
             {
                 if matches!(next, Some(Event::Miss(..))) && i + 2 < events.len() {
                     voids += 1;
@@ -106,26 +105,51 @@ pub struct Watched<'a, K, V> {
 }
 
 impl<'a> Watched<'a, Box<str>, mail_auth::RecordSet<Ipv4Addr>> {
-    pub fn ipv4(cache: &'a TtlCache<Box<str>, mail_auth::RecordSet<Ipv4Addr>>, log: &'a VoidLog) -> Self {
-        Watched { cache, kind: Kind::Ipv4, log }
+    pub fn ipv4(
+        cache: &'a TtlCache<Box<str>, mail_auth::RecordSet<Ipv4Addr>>,
+        log: &'a VoidLog,
+    ) -> Self {
+        Watched {
+            cache,
+            kind: Kind::Ipv4,
+            log,
+        }
     }
 }
 
 impl<'a> Watched<'a, Box<str>, mail_auth::RecordSet<Ipv6Addr>> {
-    pub fn ipv6(cache: &'a TtlCache<Box<str>, mail_auth::RecordSet<Ipv6Addr>>, log: &'a VoidLog) -> Self {
-        Watched { cache, kind: Kind::Ipv6, log }
+    pub fn ipv6(
+        cache: &'a TtlCache<Box<str>, mail_auth::RecordSet<Ipv6Addr>>,
+        log: &'a VoidLog,
+    ) -> Self {
+        Watched {
+            cache,
+            kind: Kind::Ipv6,
+            log,
+        }
     }
 }
 
 impl<'a> Watched<'a, Box<str>, mail_auth::RecordSet<MX>> {
     pub fn mx(cache: &'a TtlCache<Box<str>, mail_auth::RecordSet<MX>>, log: &'a VoidLog) -> Self {
-        Watched { cache, kind: Kind::Mx, log }
+        Watched {
+            cache,
+            kind: Kind::Mx,
+            log,
+        }
     }
 }
 
 impl<'a> Watched<'a, IpAddr, mail_auth::RecordSet<Box<str>>> {
-    pub fn ptr(cache: &'a TtlCache<IpAddr, mail_auth::RecordSet<Box<str>>>, log: &'a VoidLog) -> Self {
-        Watched { cache, kind: Kind::Ptr, log }
+    pub fn ptr(
+        cache: &'a TtlCache<IpAddr, mail_auth::RecordSet<Box<str>>>,
+        log: &'a VoidLog,
+    ) -> Self {
+        Watched {
+            cache,
+            kind: Kind::Ptr,
+            log,
+        }
     }
 }
 
@@ -153,8 +177,7 @@ impl<K: Hash + Eq + Clone, V: Clone> ResolverCache<K, V> for Watched<'_, K, V> {
     }
 
     fn insert(&self, key: K, value: V, valid_until: Instant) {
-        self.log
-            .push(Event::Insert(self.kind, hash_of::<K>(&key)));
+        self.log.push(Event::Insert(self.kind, hash_of::<K>(&key)));
         self.cache.insert(key, value, valid_until);
     }
 }
@@ -182,7 +205,10 @@ mod tests {
 
     #[test]
     fn exists_counts_only_when_later_look_ups_show_it_did_not_match() {
-        assert_eq!(count_voids(&[Miss(Ipv4, 1), Miss(Ipv6, 1), Miss(Ipv4, 2)]), 2);
+        assert_eq!(
+            count_voids(&[Miss(Ipv4, 1), Miss(Ipv6, 1), Miss(Ipv4, 2)]),
+            2
+        );
         assert_eq!(count_voids(&[Miss(Ipv4, 1), Miss(Ipv6, 1)]), 0);
         assert_eq!(count_voids(&[Miss(Ipv4, 1), Hit(Ipv6, 1), Hit(Ipv4, 2)]), 0);
         // An `a` void for a name, then `exists` for the same name.

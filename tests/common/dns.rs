@@ -5,10 +5,10 @@
 
 use super::needs::{needs, Need};
 use super::{unique_id, Raw, TempDir, TestServer};
+use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
 use replyd::config::SenderPolicy;
 use replyd::store::{Conversation, StoredMessage};
 use replyd::Config;
-use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -343,4 +343,3 @@ pub fn stored(srv: &TestServer, conv: &Conversation, subject: &str) -> StoredMes
     assert_eq!(found.len(), 1, "one message {subject:?}");
     found.into_iter().next().unwrap()
 }
-
