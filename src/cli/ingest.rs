@@ -86,7 +86,6 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
         }
     };
     // A pipe's message keeps the front MTA's verdicts: no resolver to build.
-    let mut config = config;
     config.security.verify_senders = false;
     let intake = Intake::new(config, store);
     let recipient = args
