@@ -9,7 +9,7 @@
 //! and dropping it (RSET, a new transaction, a closed session) stops the look-ups.
 //!
 //! mail-auth enforces the limit of 10 DNS mechanisms (§4.6.4) but not the one of two void
-//! look-ups (answers with no records, or NXDOMAIN): [`void`] counts them.
+//! look-ups (answers with no records, or NXDOMAIN): [`super::void`] counts them.
 
 use super::dns::DnsCaches;
 use super::void::{VoidLog, Watched};

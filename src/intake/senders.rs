@@ -67,8 +67,8 @@ impl Intake {
         Ok(())
     }
 
-    /// Starts the SPF check of an SMTP transaction from a direct client (see
-    /// [`Intake::verify_sender`]) at its first accepted recipient, so that its look-ups
+    /// Starts the SPF check of an SMTP transaction from a client that is not a trusted
+    /// relay, at its first accepted recipient, so that its look-ups
     /// overlap the data; `None` when the sender is not ours to verify.
     pub fn start_spf(&self, arrival: &Arrival<'_>, sender: &str) -> Option<SpfCheck> {
         let verifier = self.verifier.as_ref()?;
