@@ -16,6 +16,7 @@ mod trace;
 
 use crate::activity::{outcome_of, ActivityLog};
 use crate::address::{classify, Recipient};
+pub use crate::auth::SpfCheck;
 use crate::auth::{SenderVerifier, Verdict};
 use crate::config::{BareLf, Config, Limits};
 pub use crate::http::Ingress;
@@ -354,6 +355,20 @@ impl Intake {
         bare_lf: bool,
         provenance: Provenance,
     ) -> Result<Vec<Stored>, DeliveryError> {
+        let envelope = (sender, recipients);
+        self.deliver_all(arrival, envelope, raw, bare_lf, provenance, None)
+            .await
+    }
+
+    pub(super) async fn deliver_all(
+        &self,
+        arrival: &Arrival<'_>,
+        (sender, recipients): (String, Vec<(String, Destination)>),
+        raw: Vec<u8>,
+        bare_lf: bool,
+        provenance: Provenance,
+        spf: Option<SpfCheck>,
+    ) -> Result<Vec<Stored>, DeliveryError> {
         if let Err(refusal) = check_content(&self.config.limits, &raw, bare_lf) {
             for (address, _) in &recipients {
                 self.refused(arrival, Some(&sender), Some(address), &refusal);
@@ -361,7 +376,7 @@ impl Intake {
             return Err(DeliveryError::Refused(refusal));
         }
         let verdict = self
-            .verify_sender(arrival, &sender, &raw, provenance.spf.as_deref())
+            .verify_sender(arrival, &sender, &raw, provenance.spf.as_deref(), spf)
             .await;
         if let Some(refusal) = verdict.as_ref().and_then(|v| self.policy_refusal(v)) {
             for (address, _) in &recipients {

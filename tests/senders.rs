@@ -4,15 +4,15 @@
 
 mod common;
 
-use common::dns::{DkimKey, SilentDns, TestDns};
+use common::dns::{
+    message, need_dns, send, server, server_with, stored, DkimKey, SilentDns, TestDns,
+};
 use common::http::{api_get, create_api_key};
 use common::receiver::Receiver;
 use common::webhooks::{endpoint, SECRET};
 use common::*;
 use replyd::config::SenderPolicy;
-use replyd::store::{Conversation, SenderVerdict, StoredMessage};
-use replyd::Config;
-use std::net::SocketAddr;
+use replyd::store::{Conversation, SenderVerdict};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -73,62 +73,6 @@ fn zone() -> String {
     z
 }
 
-/// A server that verifies senders (loopback is not a trusted relay here), asking `dns`.
-fn server(dns: SocketAddr, policy: SenderPolicy, sealers: &[&str]) -> TestServer {
-    server_with(dns, policy, sealers, |_| {})
-}
-
-fn server_with(
-    dns: SocketAddr,
-    policy: SenderPolicy,
-    sealers: &[&str],
-    tweak: impl FnOnce(&mut Config),
-) -> TestServer {
-    let sealers: Vec<String> = sealers.iter().map(|s| s.to_string()).collect();
-    TestServer::start_with(move |c| {
-        c.server.trusted_relays = vec![];
-        c.security.verify_senders = true;
-        c.security.sender_policy = policy;
-        c.security.trusted_arc_sealers = sealers;
-        c.dns.servers = vec![dns.to_string()];
-        c.dns.lookup_timeout = Duration::from_secs(1);
-        c.dns.message_timeout = Duration::from_secs(2);
-        c.limits.max_connection_rate_per_ip = 0;
-        c.limits.max_message_rate_per_ip = 0;
-        tweak(c);
-    })
-}
-
-fn message(from: &str, to: &str, subject: &str) -> Vec<u8> {
-    format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{}@client.test>\r\n\
-         Date: Thu, 03 Dec 2026 07:00:00 +0000\r\n\r\nHello, it is me.\r\n",
-        unique_id()
-    )
-    .into_bytes()
-}
-
-/// One SMTP transaction from 127.0.0.1: the reply to the end of DATA.
-fn send(srv: &TestServer, mail_from: &str, rcpt: &str, raw: &[u8]) -> (u16, String) {
-    let mut c = Raw::greeted(srv.addr);
-    c.expect("EHLO client.test", 250, "");
-    c.expect(&format!("MAIL FROM:<{mail_from}>"), 250, "2.1.0");
-    c.expect(&format!("RCPT TO:<{rcpt}>"), 250, "2.1.5");
-    c.expect("DATA", 354, "");
-    c.send(raw);
-    c.cmd(".")
-}
-
-fn stored(srv: &TestServer, conv: &Conversation, subject: &str) -> StoredMessage {
-    let found: Vec<StoredMessage> = srv
-        .messages(&conv.uuid)
-        .into_iter()
-        .filter(|m| m.subject.as_deref() == Some(subject))
-        .collect();
-    assert_eq!(found.len(), 1, "one message {subject:?}");
-    found.into_iter().next().unwrap()
-}
-
 fn verdict(srv: &TestServer, conv: &Conversation, id: i64) -> SenderVerdict {
     srv.block(srv.store.sender_verdicts(&conv.uuid))
         .unwrap()
@@ -136,10 +80,6 @@ fn verdict(srv: &TestServer, conv: &Conversation, id: i64) -> SenderVerdict {
         .find(|(m, _)| *m == id)
         .map(|(_, v)| v)
         .expect("a sender verdict")
-}
-
-fn need_dns() -> bool {
-    needs(&[Need::Program("nsd"), Need::Program("openssl")])
 }
 
 #[test]
@@ -597,74 +537,6 @@ fn a_dns_server_that_stops_answering_mid_load() {
             m.spf
         );
     }
-}
-
-/// RCPT TO from `sender` (one fresh session): the reply.
-fn rcpt(srv: &TestServer, sender: &str, to: &str) -> (u16, String) {
-    let mut c = Raw::greeted(srv.addr);
-    c.expect("EHLO client.test", 250, "");
-    c.expect(&format!("MAIL FROM:<{sender}>"), 250, "2.1.0");
-    c.cmd(&format!("RCPT TO:<{to}>"))
-}
-
-#[test]
-fn token_limits_messages_per_hour_and_senders_per_day() {
-    let srv = TestServer::start_with(|c| {
-        c.security.max_messages_per_hour = 3;
-        c.security.max_senders_per_day = 2;
-    });
-    let conv = srv.conversation("alice@example.org");
-    let to = conv.reply_address.clone();
-    for (i, from) in ["alice@example.org", "bob@example.net"].iter().enumerate() {
-        let subject = format!("m{i}");
-        assert_eq!(send(&srv, from, &to, &message(from, &to, &subject)).0, 250);
-    }
-    // A third distinct sender today: refused for now; a known one is still accepted.
-    let (code, text) = rcpt(&srv, "mallory@example.com", &to);
-    assert_eq!((code, &text[..5]), (450, "4.7.1"), "{text}");
-    assert!(text.contains("senders"), "{text}");
-    let from = "alice@example.org";
-    assert_eq!(send(&srv, from, &to, &message(from, &to, "m2")).0, 250);
-    // The fourth message within the hour, whoever sends it.
-    let (code, text) = rcpt(&srv, from, &to);
-    assert_eq!((code, &text[..5]), (450, "4.7.1"), "{text}");
-    assert!(text.contains("per hour"), "{text}");
-    // Each refusal is an activity row.
-    let rows = srv.activity(5);
-    let limited: Vec<_> = rows
-        .iter()
-        .filter(|r| r.code == 450 && r.reason.as_str() == "rate_limit")
-        .collect();
-    assert_eq!(limited.len(), 2, "{rows:#?}");
-    // Another conversation is not affected.
-    let other = srv.conversation("carol@example.org");
-    assert_eq!(
-        rcpt(&srv, "mallory@example.com", &other.reply_address).0,
-        250
-    );
-}
-
-#[test]
-fn a_rotated_address_is_accepted_through_the_grace_period_then_refused() {
-    let srv = TestServer::start_with(|c| {
-        c.security.rotation_grace = Duration::from_secs(2);
-    });
-    let conv = srv.conversation("alice@example.org");
-    let old = conv.reply_address.clone();
-    let config = write_config(srv.dir.path(), 0, "[security]\nrotation_grace = \"2s\"\n");
-    let out = replyd_ok(&config, &["conversation", "rotate", &conv.uuid]);
-    let new = out.trim().split('\t').nth(1).unwrap().to_string();
-    assert_ne!(new, old);
-    assert!(new.starts_with("reply+"), "{out}");
-    let from = "alice@example.org";
-    // Both addresses reach the conversation during the grace period.
-    assert_eq!(send(&srv, from, &old, &message(from, &old, "old")).0, 250);
-    assert_eq!(send(&srv, from, &new, &message(from, &new, "new")).0, 250);
-    assert_eq!(srv.messages(&conv.uuid).len(), 2);
-    std::thread::sleep(Duration::from_millis(2500));
-    let (code, text) = rcpt(&srv, from, &old);
-    assert_eq!((code, &text[..5]), (550, "5.1.1"), "{text}");
-    assert_eq!(rcpt(&srv, from, &new).0, 250);
 }
 
 #[test]

@@ -10,22 +10,28 @@
 //! the relay's verdicts ([`crate::relay`]) and is not checked again.
 //!
 //! - [`dns`]: the resolver (`[dns]`), its time limit per look-up and its TTL caches;
+//! - [`spf`]: SPF, started before the data arrives ([`SpfCheck`]);
+//! - [`void`]: the SPF void-lookup limit mail-auth does not enforce;
 //! - [`verify`]: the checks for one message, within the time limit per message;
 //! - [`results`]: the `Authentication-Results` field and the result words.
 
 pub mod dns;
 pub mod results;
+pub mod spf;
 pub mod verify;
+pub mod void;
 
 use crate::config::{Config, SenderPolicy};
 use dns::DnsCaches;
 use mail_auth::MessageAuthenticator;
-pub use verify::{Subject, Verdict};
+pub use spf::{SpfCheck, SpfRequest};
+use std::sync::Arc;
+pub use verify::{SpfSource, Subject, Verdict};
 
 /// Sender verification as configured (`[security]`, `[dns]`); one for the process.
 pub struct SenderVerifier {
-    auth: MessageAuthenticator,
-    caches: DnsCaches,
+    auth: Arc<MessageAuthenticator>,
+    caches: Arc<DnsCaches>,
     authserv_id: String,
     host: String,
     trusted_arc_sealers: Vec<String>,
@@ -40,8 +46,8 @@ impl SenderVerifier {
             return Ok(None);
         }
         Ok(Some(SenderVerifier {
-            auth: dns::authenticator(&config.dns)?,
-            caches: DnsCaches::new(config.dns.cache_entries),
+            auth: Arc::new(dns::authenticator(&config.dns)?),
+            caches: Arc::new(DnsCaches::new(config.dns.cache_entries)),
             authserv_id: config
                 .security
                 .authserv_id
@@ -54,18 +60,39 @@ impl SenderVerifier {
         }))
     }
 
-    /// Checks one message; `spf_from_provider`: an HTTP provider's SPF verdict, taken
-    /// instead of checking SPF ourselves (we do not know the provider's client).
-    pub async fn verify(&self, subject: &Subject<'_>, spf_from_provider: Option<&str>) -> Verdict {
+    /// Starts the SPF check of a transaction (HELO and MAIL FROM identities), to be
+    /// handed to [`SenderVerifier::verify`] at the end of its data.
+    pub fn start_spf(&self, request: SpfRequest) -> SpfCheck {
+        SpfCheck::start(
+            self.auth.clone(),
+            self.caches.clone(),
+            self.host.clone(),
+            self.message_timeout,
+            request,
+        )
+    }
+
+    /// Checks one message, within the time limit per message from now.
+    pub async fn verify(&self, subject: &Subject<'_>, spf: SpfSource<'_>) -> Verdict {
         verify::Checks {
+            verifier: self,
             auth: &self.auth,
             caches: &self.caches,
             authserv_id: &self.authserv_id,
-            host: &self.host,
             trusted_arc_sealers: &self.trusted_arc_sealers,
             message_timeout: self.message_timeout,
         }
-        .run(subject, spf_from_provider)
+        .run(subject, spf)
         .await
+    }
+}
+
+impl From<&Subject<'_>> for SpfRequest {
+    fn from(s: &Subject<'_>) -> SpfRequest {
+        SpfRequest {
+            ip: s.ip,
+            helo: s.helo.to_string(),
+            mail_from: s.mail_from.to_string(),
+        }
     }
 }

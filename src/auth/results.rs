@@ -56,47 +56,68 @@ pub struct AuthResults<'a> {
 impl AuthResults<'_> {
     /// The folded field, CRLF-terminated. Values come from DNS and the message (domain
     /// names, selectors): anything outside printable ASCII is dropped so the field stays
-    /// one well-formed header.
+    /// one well-formed header. Written into one string (it is built for every message).
     pub fn to_header(&self) -> String {
-        let mut parts: Vec<String> = Vec::new();
+        let mut out = String::with_capacity(256);
+        out.push_str("Authentication-Results: ");
+        push_clean(&mut out, self.authserv_id);
+        out.push(';');
+        let mut first = true;
+        let mut part = |out: &mut String| {
+            if !first {
+                out.push(';');
+            }
+            first = false;
+            out.push_str("\r\n\t");
+        };
         if let Some((w, h)) = self.spf_helo {
-            parts.push(format!("spf={w} smtp.helo={}", clean(h)));
+            part(&mut out);
+            out.push_str("spf=");
+            out.push_str(w);
+            out.push_str(" smtp.helo=");
+            push_clean(&mut out, h);
         }
         if let Some((w, d)) = self.spf_mail {
-            if d.is_empty() {
-                parts.push(format!("spf={w}"));
-            } else {
-                parts.push(format!("spf={w} smtp.mailfrom={}", clean(d)));
+            part(&mut out);
+            out.push_str("spf=");
+            out.push_str(w);
+            if !d.is_empty() {
+                out.push_str(" smtp.mailfrom=");
+                push_clean(&mut out, d);
             }
         }
         for sig in self.dkim.split("; ") {
-            parts.push(format!("dkim={}", clean(sig)));
+            part(&mut out);
+            out.push_str("dkim=");
+            push_clean(&mut out, sig);
         }
-        parts.push(format!("arc={}", clean(&self.arc.replace(['(', ')'], ""))));
+        part(&mut out);
+        out.push_str("arc=");
+        if self.arc.contains(['(', ')']) {
+            push_clean(&mut out, &self.arc.replace(['(', ')'], ""));
+        } else {
+            push_clean(&mut out, self.arc);
+        }
+        part(&mut out);
+        out.push_str("dmarc=");
         match self.dmarc.split_once(' ') {
             Some((w, rest)) => {
                 let (from, policy) = rest.rsplit_once(" p=").unwrap_or((rest, ""));
-                let policy = if policy.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (p={})", clean(policy))
-                };
-                parts.push(format!("dmarc={w}{policy} {}", clean(from)));
+                push_clean(&mut out, w);
+                if !policy.is_empty() {
+                    out.push_str(" (p=");
+                    push_clean(&mut out, policy);
+                    out.push(')');
+                }
+                out.push(' ');
+                push_clean(&mut out, from);
             }
-            None if !self.from_domain.is_empty() => parts.push(format!(
-                "dmarc={} header.from={}",
-                clean(self.dmarc),
-                clean(self.from_domain)
-            )),
-            None => parts.push(format!("dmarc={}", clean(self.dmarc))),
-        }
-        let mut out = format!("Authentication-Results: {};", clean(self.authserv_id));
-        let last = parts.len().saturating_sub(1);
-        for (i, part) in parts.iter().enumerate() {
-            out.push_str("\r\n\t");
-            out.push_str(part);
-            if i < last {
-                out.push(';');
+            None => {
+                push_clean(&mut out, self.dmarc);
+                if !self.from_domain.is_empty() {
+                    out.push_str(" header.from=");
+                    push_clean(&mut out, self.from_domain);
+                }
             }
         }
         out.push_str("\r\n");
@@ -104,11 +125,19 @@ impl AuthResults<'_> {
     }
 }
 
-fn clean(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_graphic() || *c == ' ')
-        .filter(|c| *c != ';')
-        .collect()
+/// Appends `s` without what would break the field: anything but printable ASCII and
+/// spaces, and `;` (it separates the methods).
+fn push_clean(out: &mut String, s: &str) {
+    if s.bytes()
+        .all(|b| (b.is_ascii_graphic() || b == b' ') && b != b';')
+    {
+        out.push_str(s);
+    } else {
+        out.extend(
+            s.chars()
+                .filter(|c| (c.is_ascii_graphic() || *c == ' ') && *c != ';'),
+        );
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 
 use super::dns::DnsCaches;
 use super::results::{dkim_word, dmarc_word, spf_word, AuthResults};
+use super::spf::SpfCheck;
 use mail_auth::dmarc::Policy;
-use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
     AuthenticatedMessage, DkimOutput, DkimResult, DmarcResult, MessageAuthenticator, Parameters,
     SpfResult,
@@ -43,12 +43,22 @@ pub struct Subject<'a> {
     pub raw: &'a [u8],
 }
 
+/// Where the SPF verdict comes from.
+pub enum SpfSource<'a> {
+    /// An HTTP provider's verdict, taken as it is (we do not know the provider's client).
+    Provider(&'a str),
+    /// Our check, started while the transaction went on ([`SpfCheck`]).
+    Started(SpfCheck),
+    /// Our check, to start now.
+    Start,
+}
+
 /// The checks, with everything they share between messages.
 pub struct Checks<'a> {
+    pub verifier: &'a super::SenderVerifier,
     pub auth: &'a MessageAuthenticator,
     pub caches: &'a DnsCaches,
     pub authserv_id: &'a str,
-    pub host: &'a str,
     pub trusted_arc_sealers: &'a [String],
     pub message_timeout: Duration,
 }
@@ -76,28 +86,47 @@ struct Progress {
     from_domain: String,
 }
 
+/// Where DKIM's and ARC's words go (in [`Progress`], so that what was found before the
+/// time limit is kept).
+struct Signatures<'p> {
+    dkim: &'p mut Option<Vec<(String, String, String)>>,
+    dkim_aligned_pass: &'p mut bool,
+    arc: &'p mut Option<(String, bool)>,
+}
+
 impl Checks<'_> {
-    /// Runs the checks (SPF only, when `spf_only`: an HTTP ingress, whose SPF is the
-    /// provider's).
-    pub async fn run(&self, s: &Subject<'_>, spf_from_provider: Option<&str>) -> Verdict {
+    /// Runs the checks within the time limit per message, counted from now (the end of
+    /// the data): SPF (awaited, when it was started earlier) beside DKIM and ARC, then
+    /// DMARC, which needs them all.
+    pub async fn run(&self, s: &Subject<'_>, spf: SpfSource<'_>) -> Verdict {
         let mut p = Progress::default();
+        let (provider, mut spf) = match spf {
+            SpfSource::Provider(verdict) => (Some(verdict), None),
+            SpfSource::Started(check) => (None, Some(check)),
+            SpfSource::Start => (None, Some(self.verifier.start_spf(s.into()))),
+        };
         let message = AuthenticatedMessage::parse(s.raw);
         let limited = tokio::time::timeout(
             self.message_timeout,
-            self.checks(s, message.as_ref(), spf_from_provider, &mut p),
+            self.checks(s, message.as_ref(), spf.as_mut(), &mut p),
         )
         .await;
         if limited.is_err() {
             tracing::warn!(ip = %s.ip, "sender verification passed its time limit: temperror");
         }
-        self.verdict(s, p, spf_from_provider)
+        if let Some(check) = &spf {
+            let found = check.found();
+            p.spf_helo = found.helo;
+            p.spf_mail = found.mail;
+        }
+        self.verdict(s, p, provider)
     }
 
     async fn checks(
         &self,
         s: &Subject<'_>,
         message: Option<&AuthenticatedMessage<'_>>,
-        spf_from_provider: Option<&str>,
+        mut spf: Option<&mut SpfCheck>,
         p: &mut Progress,
     ) {
         let helo = if s.helo.is_empty() { "unknown" } else { s.helo };
@@ -106,27 +135,10 @@ impl Checks<'_> {
             .rsplit_once('@')
             .map_or(helo, |(_, d)| d)
             .to_ascii_lowercase();
-        if spf_from_provider.is_none() {
-            let out = self
-                .auth
-                .verify_spf(cached!(
-                    self.caches,
-                    SpfParameters::verify_ehlo(s.ip, helo, self.host)
-                ))
-                .await;
-            p.spf_helo = Some((out.result(), helo.to_string()));
-            if !s.mail_from.is_empty() {
-                let out = self
-                    .auth
-                    .verify_spf(cached!(
-                        self.caches,
-                        SpfParameters::verify_mail_from(s.ip, helo, self.host, s.mail_from)
-                    ))
-                    .await;
-                p.spf_mail = Some((out.result(), mail_from_domain.clone()));
-            }
-        }
         let Some(message) = message else {
+            if let Some(check) = spf {
+                check.finished().await;
+            }
             p.dkim = Some(Vec::new());
             p.arc = Some(("none".into(), false));
             p.dmarc = Some(("none".into(), None, false, false));
@@ -137,49 +149,38 @@ impl Checks<'_> {
             .rsplit_once('@')
             .map(|(_, d)| d.to_ascii_lowercase())
             .unwrap_or_default();
-        let dkim: Vec<DkimOutput<'_>> = self.auth.verify_dkim(cached!(self.caches, message)).await;
-        p.dkim = Some(
-            dkim.iter()
-                .map(|o| {
-                    let (d, sel) = o
-                        .signature()
-                        .map(|sig| (sig.d.to_ascii_lowercase(), sig.s.clone()))
-                        .unwrap_or_default();
-                    (dkim_word(o.result()).to_string(), d, sel)
-                })
-                .collect(),
-        );
-        p.dkim_aligned_pass = dkim.iter().any(|o| {
-            *o.result() == DkimResult::Pass
-                && o.signature()
-                    .is_some_and(|sig| aligned(&sig.d.to_ascii_lowercase(), &p.from_domain))
-        });
-        let arc = self.auth.verify_arc(cached!(self.caches, message)).await;
-        let sealer = arc
-            .sets()
-            .last()
-            .map(|set| set.seal.header.d.to_ascii_lowercase());
-        let arc_pass = *arc.result() == DkimResult::Pass;
-        let trusted = arc_pass
-            && sealer.as_ref().is_some_and(|d| {
-                self.trusted_arc_sealers
-                    .iter()
-                    .any(|t| t.eq_ignore_ascii_case(d))
-            });
-        let arc_word = match (&sealer, arc.result()) {
-            (_, DkimResult::None) => "none".to_string(),
-            (Some(d), r) => format!(
-                "{} (sealer {d}{})",
-                dkim_word(r),
-                if trusted {
-                    ", trusted"
-                } else {
-                    ", not trusted"
-                }
-            ),
-            (None, r) => dkim_word(r).to_string(),
+        // The DMARC look-ups with no record (`_dmarc.<tld>`, a domain without a policy):
+        // cached with their negative TTL before mail-auth asks them.
+        let mut walk = super::dns::dmarc_walk(&p.from_domain);
+        if mail_from_domain != p.from_domain {
+            walk.extend(super::dns::dmarc_walk(&mail_from_domain));
+        }
+        let spf_done = async {
+            if let Some(check) = spf.as_mut() {
+                check.finished().await;
+            }
         };
-        p.arc = Some((arc_word, trusted));
+        let Progress {
+            dkim: dkim_words,
+            dkim_aligned_pass,
+            arc,
+            from_domain,
+            ..
+        } = &mut *p;
+        let signatures = Signatures {
+            dkim: dkim_words,
+            dkim_aligned_pass,
+            arc,
+        };
+        let (dkim, (), ()) = tokio::join!(
+            self.signatures(message, from_domain, signatures),
+            spf_done,
+            self.caches.remember_absent(self.auth, &walk),
+        );
+        if let Some(found) = spf.map(|check| check.found()) {
+            p.spf_helo = found.helo;
+            p.spf_mail = found.mail;
+        }
         let spf_for_dmarc = match &p.spf_mail {
             Some((r, _)) => mail_auth::SpfOutput::new(mail_from_domain.clone()).with_result(*r),
             None => mail_auth::SpfOutput::new(mail_from_domain.clone())
@@ -216,6 +217,59 @@ impl Checks<'_> {
             result == DmarcResult::Pass,
             has_record || matches!(result, DmarcResult::TempError(_)),
         ));
+    }
+
+    /// DKIM (every signature) and ARC; the DKIM outputs, for DMARC.
+    async fn signatures<'m>(
+        &'m self,
+        message: &'m AuthenticatedMessage<'m>,
+        from_domain: &str,
+        sig: Signatures<'_>,
+    ) -> Vec<DkimOutput<'m>> {
+        let dkim: Vec<DkimOutput<'_>> = self.auth.verify_dkim(cached!(self.caches, message)).await;
+        *sig.dkim = Some(
+            dkim.iter()
+                .map(|o| {
+                    let (d, sel) = o
+                        .signature()
+                        .map(|sig| (sig.d.to_ascii_lowercase(), sig.s.clone()))
+                        .unwrap_or_default();
+                    (dkim_word(o.result()).to_string(), d, sel)
+                })
+                .collect(),
+        );
+        *sig.dkim_aligned_pass = dkim.iter().any(|o| {
+            *o.result() == DkimResult::Pass
+                && o.signature()
+                    .is_some_and(|sig| aligned(&sig.d.to_ascii_lowercase(), from_domain))
+        });
+        let arc = self.auth.verify_arc(cached!(self.caches, message)).await;
+        let sealer = arc
+            .sets()
+            .last()
+            .map(|set| set.seal.header.d.to_ascii_lowercase());
+        let arc_pass = *arc.result() == DkimResult::Pass;
+        let trusted = arc_pass
+            && sealer.as_ref().is_some_and(|d| {
+                self.trusted_arc_sealers
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(d))
+            });
+        let arc_word = match (&sealer, arc.result()) {
+            (_, DkimResult::None) => "none".to_string(),
+            (Some(d), r) => format!(
+                "{} (sealer {d}{})",
+                dkim_word(r),
+                if trusted {
+                    ", trusted"
+                } else {
+                    ", not trusted"
+                }
+            ),
+            (None, r) => dkim_word(r).to_string(),
+        };
+        *sig.arc = Some((arc_word, trusted));
+        dkim
     }
 
     fn verdict(&self, s: &Subject<'_>, p: Progress, spf_from_provider: Option<&str>) -> Verdict {

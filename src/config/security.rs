@@ -26,8 +26,10 @@ pub enum SenderPolicy {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecurityConfig {
-    /// Verify SPF, DKIM, DMARC and ARC on direct delivery (not from trusted relays). Off by
-    /// default: turn it on where replyd is the MX itself.
+    /// Verify SPF, DKIM, DMARC and ARC on direct delivery (not from trusted relays). On by
+    /// default: where replyd is the MX itself (the main way in), a forged From is otherwise
+    /// a blind spot; under the default `record` policy it only records, and mail through a
+    /// front MTA on `trusted_relays` is not checked again.
     pub verify_senders: bool,
     /// Our id in the `Authentication-Results` we write; unset = `[server] hostname`.
     pub authserv_id: Option<String>,
@@ -47,7 +49,7 @@ pub struct SecurityConfig {
 impl Default for SecurityConfig {
     fn default() -> SecurityConfig {
         SecurityConfig {
-            verify_senders: false,
+            verify_senders: true,
             authserv_id: None,
             trusted_arc_sealers: Vec::new(),
             sender_policy: SenderPolicy::Record,

@@ -3,8 +3,11 @@
 //! `[security] sender_policy` makes of its verdict. Separate from `intake.rs` because it is
 //! one concern of its own, added on top of the shared rules.
 
-use super::{provider_verdict, Arrival, Ingress, Intake, Refusal, WayIn};
-use crate::auth::{Subject, Verdict};
+use super::{
+    provider_verdict, Arrival, DeliveryError, Destination, Ingress, Intake, Provenance, Refusal,
+    Stored, WayIn,
+};
+use crate::auth::{SpfCheck, SpfRequest, SpfSource, Subject, Verdict};
 use crate::config::SenderPolicy;
 use crate::store::{Reason, SenderCheck};
 
@@ -64,14 +67,46 @@ impl Intake {
         Ok(())
     }
 
+    /// Starts the SPF check of an SMTP transaction from a client that is not a trusted
+    /// relay, at its first accepted recipient, so that its look-ups
+    /// overlap the data; `None` when the sender is not ours to verify.
+    pub fn start_spf(&self, arrival: &Arrival<'_>, sender: &str) -> Option<SpfCheck> {
+        let verifier = self.verifier.as_ref()?;
+        if arrival.trusted_relay || !matches!(arrival.way_in, WayIn::Smtp { .. }) {
+            return None;
+        }
+        Some(verifier.start_spf(SpfRequest {
+            ip: arrival.remote_ip?,
+            helo: arrival.helo.unwrap_or_default().to_string(),
+            mail_from: sender.to_string(),
+        }))
+    }
+
+    /// [`Intake::deliver`] of an SMTP transaction whose SPF check started before its data
+    /// ([`Intake::start_spf`]).
+    pub async fn deliver_checked(
+        &self,
+        arrival: &Arrival<'_>,
+        sender: String,
+        recipients: Vec<(String, Destination)>,
+        (raw, bare_lf): (Vec<u8>, bool),
+        spf: Option<SpfCheck>,
+    ) -> Result<Vec<Stored>, DeliveryError> {
+        let envelope = (sender, recipients);
+        self.deliver_all(arrival, envelope, raw, bare_lf, Provenance::default(), spf)
+            .await
+    }
+
     /// Our sender verification, on direct delivery only: not from a trusted relay, a pipe,
-    /// LMTP or the relay ingress, which keep the front MTA's verdicts.
+    /// LMTP or the relay ingress, which keep the front MTA's verdicts. `spf`: the check
+    /// [`Intake::start_spf`] started for this transaction.
     pub(super) async fn verify_sender(
         &self,
         arrival: &Arrival<'_>,
         sender: &str,
         raw: &[u8],
         provider_spf: Option<&str>,
+        spf: Option<SpfCheck>,
     ) -> Option<Verdict> {
         let verifier = self.verifier.as_ref()?;
         let provider = match arrival.way_in {
@@ -90,11 +125,12 @@ impl Intake {
             mail_from: sender,
             raw,
         };
-        Some(
-            verifier
-                .verify(&subject, spf_from_provider.as_deref())
-                .await,
-        )
+        let spf = match (spf_from_provider.as_deref(), spf) {
+            (Some(verdict), _) => SpfSource::Provider(verdict),
+            (None, Some(check)) => SpfSource::Started(check),
+            (None, None) => SpfSource::Start,
+        };
+        Some(verifier.verify(&subject, spf).await)
     }
 
     /// `strict`: a DMARC fail under `p=reject` is refused, as the large providers do.

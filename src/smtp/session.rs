@@ -22,7 +22,7 @@ use super::rate::RateLimiter;
 use super::stream::Stream;
 use super::tls::Tls;
 use crate::config::Config;
-use crate::intake::{Arrival, DeliveryError, Intake, Refusal, WayIn};
+use crate::intake::{Arrival, DeliveryError, Intake, Refusal, SpfCheck, WayIn};
 use crate::metrics::ConnectionRefusal;
 use crate::shutdown::{Phase, Signal};
 use crate::store::{Destination, Reason, Store, StoreError, Stored};
@@ -74,6 +74,9 @@ struct Transaction {
     sender: String,
     smtputf8: bool,
     recipients: Vec<(String, Destination)>,
+    /// Sender verification's SPF check, started at the first accepted recipient (its
+    /// look-ups overlap the data); dropped with the transaction, which stops it.
+    spf: Option<SpfCheck>,
 }
 
 pub(crate) struct Session {
@@ -489,6 +492,7 @@ impl Session {
             sender,
             smtputf8,
             recipients: Vec::new(),
+            spf: None,
         });
         self.junk = 0;
         self.conn.reply(250, "2.1.0", "Sender OK");
@@ -542,8 +546,13 @@ impl Session {
             Ok(dest) => dest,
             Err(refusal) => return self.error(refusal.code, refusal.esc, &refusal.text),
         };
+        let spf = match &self.tx {
+            Some(tx) if tx.spf.is_none() => self.ctx.intake.start_spf(&self.arrival(), &sender),
+            _ => None,
+        };
         if let Some(tx) = &mut self.tx {
             tx.recipients.push((address.to_string(), dest));
+            tx.spf = tx.spf.take().or(spf);
         }
         self.conn.reply(250, "2.1.5", "Recipient OK");
         Flow::Continue

@@ -3,8 +3,12 @@
 //! and publish in it. Also a "server" that never answers (a bound UDP socket nobody reads),
 //! for `temperror`.
 
-use super::TempDir;
+use super::needs::{needs, Need};
+use super::{unique_id, Raw, TempDir, TestServer};
 use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
+use replyd::config::SenderPolicy;
+use replyd::store::{Conversation, StoredMessage};
+use replyd::Config;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -275,4 +279,67 @@ impl DkimKey {
 pub fn rsa_key(der: &[u8]) -> RsaKey<Sha256> {
     RsaKey::<Sha256>::from_key_der(rustls::pki_types::PrivateKeyDer::Pkcs1(der.to_vec().into()))
         .unwrap()
+}
+
+// The sender verification tests' server and client.
+
+/// NSD and openssl are there (else the test says so and is skipped).
+pub fn need_dns() -> bool {
+    needs(&[Need::Program("nsd"), Need::Program("openssl")])
+}
+
+/// A server that verifies senders (loopback is not a trusted relay here), asking `dns`.
+pub fn server(dns: SocketAddr, policy: SenderPolicy, sealers: &[&str]) -> TestServer {
+    server_with(dns, policy, sealers, |_| {})
+}
+
+pub fn server_with(
+    dns: SocketAddr,
+    policy: SenderPolicy,
+    sealers: &[&str],
+    tweak: impl FnOnce(&mut Config),
+) -> TestServer {
+    let sealers: Vec<String> = sealers.iter().map(|s| s.to_string()).collect();
+    TestServer::start_with(move |c| {
+        c.server.trusted_relays = vec![];
+        c.security.verify_senders = true;
+        c.security.sender_policy = policy;
+        c.security.trusted_arc_sealers = sealers;
+        c.dns.servers = vec![dns.to_string()];
+        c.dns.lookup_timeout = Duration::from_secs(1);
+        c.dns.message_timeout = Duration::from_secs(2);
+        c.limits.max_connection_rate_per_ip = 0;
+        c.limits.max_message_rate_per_ip = 0;
+        tweak(c);
+    })
+}
+
+pub fn message(from: &str, to: &str, subject: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{}@client.test>\r\n\
+         Date: Thu, 03 Dec 2026 07:00:00 +0000\r\n\r\nHello, it is me.\r\n",
+        unique_id()
+    )
+    .into_bytes()
+}
+
+/// One SMTP transaction from 127.0.0.1: the reply to the end of DATA.
+pub fn send(srv: &TestServer, mail_from: &str, rcpt: &str, raw: &[u8]) -> (u16, String) {
+    let mut c = Raw::greeted(srv.addr);
+    c.expect("EHLO client.test", 250, "");
+    c.expect(&format!("MAIL FROM:<{mail_from}>"), 250, "2.1.0");
+    c.expect(&format!("RCPT TO:<{rcpt}>"), 250, "2.1.5");
+    c.expect("DATA", 354, "");
+    c.send(raw);
+    c.cmd(".")
+}
+
+pub fn stored(srv: &TestServer, conv: &Conversation, subject: &str) -> StoredMessage {
+    let found: Vec<StoredMessage> = srv
+        .messages(&conv.uuid)
+        .into_iter()
+        .filter(|m| m.subject.as_deref() == Some(subject))
+        .collect();
+    assert_eq!(found.len(), 1, "one message {subject:?}");
+    found.into_iter().next().unwrap()
 }

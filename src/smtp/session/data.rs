@@ -109,7 +109,7 @@ impl Session {
         let result = self
             .ctx
             .intake
-            .deliver(&arrival, tx.sender, tx.recipients, raw, bare_lf)
+            .deliver_checked(&arrival, tx.sender, tx.recipients, (raw, bare_lf), tx.spf)
             .await;
         let result = match result {
             Err(DeliveryError::Refused(refusal)) => {

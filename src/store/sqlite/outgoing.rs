@@ -22,15 +22,15 @@ pub(super) fn record(
     let conversation = conversations::by_uuid(&tx, uuid)?;
     let conv_id = conversation.id;
     let number: i64 = tx.query_row(
-        "SELECT COUNT(*) + 1 FROM messages WHERE conversation_id = ?1 AND direction = ?2",
-        rusqlite::params![conv_id, Direction::Outgoing.as_str()],
+        "SELECT COUNT(*) + 1 FROM messages WHERE conversation_id = ?1 AND direction = 'outgoing'",
+        rusqlite::params![conv_id],
         |r| r.get(0),
     )?;
     let in_reply_to: Option<String> = tx
         .query_row(
             "SELECT message_id FROM messages WHERE conversation_id = ?1 \
-             AND direction = ?2 AND message_id IS NOT NULL ORDER BY id DESC LIMIT 1",
-            rusqlite::params![conv_id, Direction::Incoming.as_str()],
+             AND direction = 'incoming' AND message_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+            rusqlite::params![conv_id],
             |r| r.get(0),
         )
         .optional()?;

@@ -60,7 +60,8 @@ fn a_version_1_database_gains_the_relay_columns_and_the_reply_range() {
          ALTER TABLE conversations DROP COLUMN external_id; \
          DROP TABLE webhook_events; DROP TABLE webhook_endpoints; \
          DROP TABLE webhook_deliveries; DROP TABLE webhook_attempts; \
-         DROP TABLE allowed_senders; DROP TABLE retired_tokens",
+         DROP TABLE allowed_senders; DROP TABLE retired_tokens; \
+         DROP INDEX messages_outgoing",
     )
     .unwrap();
     for col in [
@@ -86,6 +87,13 @@ fn a_version_1_database_gains_the_relay_columns_and_the_reply_range() {
     drop(db);
     drop(open(&path));
     assert_eq!(count(&path, "PRAGMA user_version"), schema::SCHEMA_VERSION);
+    assert_eq!(
+        count(
+            &path,
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'messages_outgoing'"
+        ),
+        1
+    );
     let columns = |names: &str| {
         count(
             &path,

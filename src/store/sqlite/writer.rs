@@ -428,7 +428,6 @@ fn write_message(
     let c = &d.content;
     let hash = &d.content_hash[..];
     let dedupe_key = insert::dedupe_key(c);
-    let incoming = Direction::Incoming.as_str();
     // A retried delivery: same conversation, Message-ID and bytes (the unique key).
     let existing = |tx: &Connection| -> Result<Option<i64>, StoreError> {
         Ok(tx
@@ -465,9 +464,9 @@ fn write_message(
         let reused: Option<i64> = tx
             .prepare_cached(
                 "SELECT id FROM messages WHERE conversation_id = ?1 AND dedupe_key = ?2 \
-                 AND content_hash != ?3 AND direction = ?4 LIMIT 1",
+                 AND content_hash != ?3 AND direction = 'incoming' LIMIT 1",
             )?
-            .query_row(params![conv, dedupe_key, hash, incoming], |r| r.get(0))
+            .query_row(params![conv, dedupe_key, hash], |r| r.get(0))
             .optional()?;
         if let Some(other) = reused {
             flags.push(Flag::MessageIdReused);
@@ -523,9 +522,9 @@ fn write_message(
     for id in &c.reported_message_ids {
         related = tx
             .prepare_cached(
-                "SELECT id FROM messages WHERE dedupe_key = ?1 AND direction = ?2 LIMIT 1",
+                "SELECT id FROM messages WHERE dedupe_key = ?1 AND direction = 'outgoing' LIMIT 1",
             )?
-            .query_row(params![id, Direction::Outgoing.as_str()], |r| r.get(0))
+            .query_row(params![id], |r| r.get(0))
             .optional()?;
         if related.is_some() {
             break;
