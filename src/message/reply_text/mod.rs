@@ -67,7 +67,7 @@ use header_blocks::header_label;
 pub(crate) use lines::is_invisible;
 #[cfg(test)]
 use lines::MAX_KEY_CHARS;
-use lines::{make_key, split_lines, Kind, LineInfo, ANALYZE_BUDGET, SIGNATURE_LINES};
+use lines::{make_key, split_lines, Kind, LineInfo, ReadLine, ANALYZE_BUDGET, SIGNATURE_LINES};
 
 /// Result of splitting a plain-text email body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -112,18 +112,22 @@ pub(crate) fn line_roles(lines: &[&str]) -> Classified {
     // text long enough to hit the budget is far longer than any reply above a quote.
     let tail_from = lines.len().saturating_sub(SIGNATURE_LINES);
     let mut budget = ANALYZE_BUDGET;
-    let mut infos: Vec<LineInfo> = lines
+    // The keys of all lines, in one buffer: about the bytes analysed.
+    let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+    let mut keys = String::with_capacity(bytes.min(ANALYZE_BUDGET + 1024));
+    let read: Vec<ReadLine> = lines
         .iter()
         .enumerate()
         .map(|(i, l)| {
             let analyze = budget > 0 || i >= tail_from;
-            let info = LineInfo::new(l, analyze);
-            if info.kind == Kind::Text {
-                budget = budget.saturating_sub(info.raw.len() + 1);
+            let line = ReadLine::new(l, analyze, &mut keys);
+            if line.kind() == Kind::Text {
+                budget = budget.saturating_sub(line.raw().len() + 1);
             }
-            info
+            line
         })
         .collect();
+    let mut infos: Vec<LineInfo> = read.into_iter().map(|l| l.with_key(&keys)).collect();
     for i in 1..infos.len() {
         let (before, after) = infos.split_at_mut(i);
         if let (Some(prev), Some(cur)) = (before.last(), after.first_mut()) {
