@@ -8,7 +8,6 @@
 
 use super::header_blocks::header_label;
 use std::borrow::Cow;
-use std::ops::Range;
 
 /// Lines longer than this (in bytes) are never matched against patterns.
 const MAX_ANALYZE: usize = 1000;
@@ -39,17 +38,20 @@ pub(super) struct LineInfo<'a> {
     pub(super) long: bool,
 }
 
-/// A line read, its key appended to the shared buffer: a [`LineInfo`] once every key is in.
-pub(super) struct ReadLine<'a> {
-    raw: &'a str,
+/// A line read, its key appended to the shared buffer: a [`LineInfo`] once every key is
+/// in. Small on purpose (no copy of the line's slice, which `with_key` takes again): a
+/// 1 MiB body has some 13,000 lines, and this is kept for each until the keys are done.
+pub(super) struct ReadLine {
     kind: Kind,
     label: Option<u8>,
-    key: Range<usize>,
     long: bool,
+    /// Where the key lies in the buffer. u32: the buffer holds the keys of the analysed
+    /// lines only, far below 4 GiB.
+    key: (u32, u32),
 }
 
-impl<'a> ReadLine<'a> {
-    pub(super) fn new(line: &'a str, analyze: bool, keys: &mut String) -> Self {
+impl ReadLine {
+    pub(super) fn new(line: &str, analyze: bool, keys: &mut String) -> Self {
         let raw = line.trim_end();
         let first = raw
             .chars()
@@ -71,11 +73,10 @@ impl<'a> ReadLine<'a> {
             header_label(key)
         };
         ReadLine {
-            raw,
             kind,
             label,
-            key: start..keys.len(),
             long,
+            key: (start as u32, keys.len() as u32),
         }
     }
 
@@ -83,20 +84,15 @@ impl<'a> ReadLine<'a> {
         self.kind
     }
 
-    pub(super) fn raw(&self) -> &'a str {
-        self.raw
-    }
-
-    /// The line, its key in `keys` (the buffer [`ReadLine::new`] appended it to).
-    pub(super) fn with_key<'k>(self, keys: &'k str) -> LineInfo<'k>
-    where
-        'a: 'k,
-    {
+    /// The line `line` (the one given to [`ReadLine::new`]), its key in `keys` (the
+    /// buffer it was appended to).
+    pub(super) fn with_key<'k>(&self, line: &'k str, keys: &'k str) -> LineInfo<'k> {
+        let (start, end) = (self.key.0 as usize, self.key.1 as usize);
         LineInfo {
-            raw: self.raw,
+            raw: line.trim_end(),
             kind: self.kind,
             label: self.label,
-            key: Cow::Borrowed(keys.get(self.key).unwrap_or_default()),
+            key: Cow::Borrowed(keys.get(start..end).unwrap_or_default()),
             long: self.long,
         }
     }

@@ -122,12 +122,17 @@ pub(crate) fn line_roles(lines: &[&str]) -> Classified {
             let analyze = budget > 0 || i >= tail_from;
             let line = ReadLine::new(l, analyze, &mut keys);
             if line.kind() == Kind::Text {
-                budget = budget.saturating_sub(line.raw().len() + 1);
+                budget = budget.saturating_sub(l.trim_end().len() + 1);
             }
             line
         })
         .collect();
-    let mut infos: Vec<LineInfo> = read.into_iter().map(|l| l.with_key(&keys)).collect();
+    let mut infos: Vec<LineInfo> = read
+        .iter()
+        .zip(lines)
+        .map(|(r, l)| r.with_key(l, &keys))
+        .collect();
+    drop(read);
     for i in 1..infos.len() {
         let (before, after) = infos.split_at_mut(i);
         if let (Some(prev), Some(cur)) = (before.last(), after.first_mut()) {
@@ -146,14 +151,15 @@ pub(crate) fn is_header_field_line(line: &str) -> bool {
 
 fn build(lines: &[&str], classified: &Classified) -> Split {
     let roles = &classified.roles;
-    let trimmed: Vec<&str> = lines.iter().map(|l| l.trim_end()).collect();
+    // Trimmed where used, not collected first: one vector of a large body's lines less.
+    let trimmed = || lines.iter().map(|l| l.trim_end());
     let no_new_text = !roles
         .iter()
         .any(|r| matches!(r, LineRole::Reply | LineRole::Forwarded));
     if no_new_text && !classified.history {
         // No recognised quote (a signature at most): what there is, is the reply.
         return Split {
-            reply: join_trimmed(&trimmed),
+            reply: join_trimmed(&trimmed().collect::<Vec<_>>()),
             quoted: String::new(),
             no_new_text: false,
         };
@@ -164,7 +170,7 @@ fn build(lines: &[&str], classified: &Classified) -> Split {
     let mut in_gap = false;
     let mut gap_blank = false;
     let mut prev_looks_blank = false;
-    for (line, role) in trimmed.iter().zip(roles.iter()) {
+    for (line, role) in trimmed().zip(roles.iter()) {
         if *role != LineRole::Blank {
             prev_looks_blank = false;
         }
@@ -213,7 +219,7 @@ fn build(lines: &[&str], classified: &Classified) -> Split {
     let mut quoted: Vec<&str> = Vec::new();
     let mut pending_blanks = 0usize;
     let mut separated = false;
-    for (line, role) in trimmed.iter().zip(roles.iter()) {
+    for (line, role) in trimmed().zip(roles.iter()) {
         match role {
             LineRole::Removed => {
                 if !quoted.is_empty() && (pending_blanks > 0 || separated) {
