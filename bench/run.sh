@@ -27,6 +27,7 @@
 #   REPLYD_KEEP_LIMITS=0  1 = keep smtpd.toml's [limits] max_connections(_per_ip); by default
 #                       both are raised to IDLE+1000 so the bench's load is not refused
 #   SKIP_INSTALL=0 SKIP_BUILD=0  1 = do not install packages / do not run cargo
+#   REPLYD_BIN=target/release/replyd  the replyd binary to run (an older build: SKIP_BUILD=1)
 #   RESULTS=bench/results.md  where the Markdown report goes
 #   KEEP_TMP=0          1 = keep the temp dir (logs, databases) for inspection
 set -euo pipefail
@@ -56,7 +57,7 @@ SKIP_BUILD="${SKIP_BUILD:-0}"
 RESULTS="${RESULTS:-$BENCH/results.md}"
 KEEP_TMP="${KEEP_TMP:-0}"
 
-REPLYD_BIN="$ROOT/target/release/replyd"
+REPLYD_BIN="${REPLYD_BIN:-$ROOT/target/release/replyd}"
 MAILIN_DIR="$BENCH/peers/mailin"
 MAILIN_BIN="$MAILIN_DIR/target/release/mailin-sqlite-peer"
 FSYNC_SINK_DIR="$BENCH/peers/fsync-sink"

@@ -154,6 +154,25 @@ pub struct Arrival<'a> {
     pub trusted_relay: bool,
 }
 
+/// A message's bytes as a way in received them, with their SHA-256 when the way in
+/// computed it already (the SMTP DATA framer hashes the bytes as they arrive; the other
+/// ways in hand over bytes only, and the hash is computed with the parse).
+#[derive(Debug, Clone, Default)]
+pub struct RawMessage {
+    pub bytes: Vec<u8>,
+    /// [`crate::store::content_hash`] of `bytes`.
+    pub sha256: Option<[u8; 32]>,
+}
+
+impl From<Vec<u8>> for RawMessage {
+    fn from(bytes: Vec<u8>) -> Self {
+        RawMessage {
+            bytes,
+            sha256: None,
+        }
+    }
+}
+
 /// What an HTTP provider tells about a message beyond the envelope, recorded with it.
 #[derive(Debug, Clone, Default)]
 pub struct Provenance {
@@ -331,14 +350,14 @@ impl Intake {
         arrival: &Arrival<'_>,
         sender: String,
         recipients: Vec<(String, Destination)>,
-        raw: Vec<u8>,
+        raw: impl Into<RawMessage>,
         bare_lf: bool,
     ) -> Result<Vec<Stored>, DeliveryError> {
         self.deliver_with(
             arrival,
             sender,
             recipients,
-            raw,
+            raw.into(),
             bare_lf,
             Provenance::default(),
         )
@@ -351,7 +370,7 @@ impl Intake {
         arrival: &Arrival<'_>,
         sender: String,
         recipients: Vec<(String, Destination)>,
-        raw: Vec<u8>,
+        raw: RawMessage,
         bare_lf: bool,
         provenance: Provenance,
     ) -> Result<Vec<Stored>, DeliveryError> {
@@ -364,19 +383,19 @@ impl Intake {
         &self,
         arrival: &Arrival<'_>,
         (sender, recipients): (String, Vec<(String, Destination)>),
-        raw: Vec<u8>,
+        raw: RawMessage,
         bare_lf: bool,
         provenance: Provenance,
         spf: Option<SpfCheck>,
     ) -> Result<Vec<Stored>, DeliveryError> {
-        if let Err(refusal) = check_content(&self.config.limits, &raw, bare_lf) {
+        if let Err(refusal) = check_content(&self.config.limits, &raw.bytes, bare_lf) {
             for (address, _) in &recipients {
                 self.refused(arrival, Some(&sender), Some(address), &refusal);
             }
             return Err(DeliveryError::Refused(refusal));
         }
         let verdict = self
-            .verify_sender(arrival, &sender, &raw, provenance.spf.as_deref(), spf)
+            .verify_sender(arrival, &sender, &raw.bytes, provenance.spf.as_deref(), spf)
             .await;
         if let Some(refusal) = verdict.as_ref().and_then(|v| self.policy_refusal(v)) {
             for (address, _) in &recipients {
@@ -386,7 +405,7 @@ impl Intake {
         }
         let attempt: Vec<(String, Destination)> = recipients.clone();
         let sender_copy = sender.clone();
-        let size = raw.len();
+        let size = raw.bytes.len();
         let result = self
             .store_message(arrival, sender, recipients, raw, provenance, verdict)
             .await;
@@ -472,7 +491,7 @@ impl Intake {
         arrival: &Arrival<'_>,
         sender: String,
         recipients: Vec<(String, Destination)>,
-        raw: Vec<u8>,
+        raw: RawMessage,
         provenance: Provenance,
         verdict: Option<Verdict>,
     ) -> Result<Vec<Stored>, StoreError> {
@@ -491,7 +510,8 @@ impl Intake {
         let null_sender = sender.is_empty();
         let relayed = arrival.trusted_relay;
         let authserv_id = self.config.server.authserv_id.clone();
-        let inline = raw.len() <= INLINE_PARSE_LIMIT;
+        let inline = raw.bytes.len() <= INLINE_PARSE_LIMIT;
+        let RawMessage { bytes: raw, sha256 } = raw;
         let work = move || {
             let mut parsed = message::extract(&raw, &opts);
             if null_sender && parsed.automated.is_none() {
@@ -502,7 +522,7 @@ impl Intake {
             } else {
                 RelayFacts::default()
             };
-            let hash = crate::store::content_hash(&raw);
+            let hash = sha256.unwrap_or_else(|| crate::store::content_hash(&raw));
             (raw, parsed.into_content(), facts, hash)
         };
         // MIME parsing is CPU work: a large message is parsed off the threads that serve

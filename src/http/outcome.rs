@@ -225,7 +225,7 @@ pub async fn deliver(state: &HttpState, inbound: Inbound) -> Outcome {
             &arrival,
             sender,
             accepted,
-            inbound.raw,
+            inbound.raw.into(),
             false,
             inbound.provenance,
         )

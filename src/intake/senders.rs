@@ -4,8 +4,8 @@
 //! one concern of its own, added on top of the shared rules.
 
 use super::{
-    provider_verdict, Arrival, DeliveryError, Destination, Ingress, Intake, Provenance, Refusal,
-    Stored, WayIn,
+    provider_verdict, Arrival, DeliveryError, Destination, Ingress, Intake, Provenance, RawMessage,
+    Refusal, Stored, WayIn,
 };
 use crate::auth::{SpfCheck, SpfRequest, SpfSource, Subject, Verdict};
 use crate::config::SenderPolicy;
@@ -89,7 +89,7 @@ impl Intake {
         arrival: &Arrival<'_>,
         sender: String,
         recipients: Vec<(String, Destination)>,
-        (raw, bare_lf): (Vec<u8>, bool),
+        (raw, bare_lf): (RawMessage, bool),
         spf: Option<SpfCheck>,
     ) -> Result<Vec<Stored>, DeliveryError> {
         let envelope = (sender, recipients);

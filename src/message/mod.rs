@@ -156,10 +156,12 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     let bytes: &[u8] = &input.bytes;
     let max_depth = opts.max_mime_depth;
     let parse = move || {
-        MessageParser::default().parse(bytes).map(|mut msg| {
-            let deepest = structure::flatten(&mut msg, max_depth);
-            (msg, deepest)
-        })
+        let (mut msg, plain) = match single_text_part(bytes) {
+            Some((msg, text)) => (msg, Some(text)),
+            None => (MessageParser::default().parse(bytes)?, None),
+        };
+        let deepest = structure::flatten(&mut msg, max_depth);
+        Some((msg, deepest, plain))
     };
     // Bytes that can nest are parsed on a stack sized for them: a second wall should a
     // recursion in the parser escape the bounds above.
@@ -181,8 +183,8 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     } else {
         Ok(parse())
     };
-    let (msg, deepest) = match parsed {
-        Ok(Some(parsed)) => parsed,
+    let (msg, deepest, plain) = match parsed {
+        Ok(Some((msg, deepest, plain))) => (msg, deepest, plain),
         Ok(None) => return unparsed(raw, Flag::Unparseable),
         Err(panic) => std::panic::resume_unwind(panic),
     };
@@ -197,10 +199,11 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     out.subject = msg.subject().map(str::to_string);
     out.date = msg.date().map(|d| d.to_rfc3339());
 
-    let plain = msg
-        .text_bodies()
-        .find(|p| !p.is_text_html())
-        .and_then(|p| p.text_contents());
+    let plain = plain.or_else(|| {
+        msg.text_bodies()
+            .find(|p| !p.is_text_html())
+            .and_then(|p| p.text_contents())
+    });
     out.html_body = msg
         .html_bodies()
         .find(|p| p.is_text_html())
@@ -269,6 +272,52 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     out
 }
 
+/// A message that is one text part sent as it is — no MIME structure, no transfer
+/// encoding, no attachment, a charset mail-parser reads as UTF-8 (none, `utf-8`) — parsed
+/// as mail-parser would, without its walk of the body: its header block (with the empty
+/// line that ends it, and an empty body) goes through mail-parser, its body is the rest of
+/// the bytes, checked with `str::from_utf8`.
+///
+/// mail-parser finds the end of such a body byte by byte and decodes it with
+/// `String::from_utf8_lossy`, another byte-at-a-time walk: together ~7 instructions per
+/// byte, the largest single cost of a 1 MiB message (issue 24). `str::from_utf8` checks
+/// ASCII a word at a time, and for valid UTF-8 both give the same text. Anything else —
+/// invalid UTF-8, another charset, a header block mail-parser ends elsewhere — is `None`,
+/// and the whole message goes through mail-parser.
+fn single_text_part(bytes: &[u8]) -> Option<(mail_parser::Message<'_>, &str)> {
+    use mail_parser::decoders::charsets::map::charset_decoder;
+    use mail_parser::{Encoding, MimeHeaders, PartType};
+    let end = header_block::HeaderBlock::read(bytes).end;
+    let rest = bytes.get(end..)?;
+    let body_start = end
+        + if rest.starts_with(b"\r\n") {
+            2
+        } else if rest.starts_with(b"\n") {
+            1
+        } else {
+            return None;
+        };
+    let msg = MessageParser::default().parse(&bytes[..body_start])?;
+    let [part] = msg.parts.as_slice() else {
+        return None;
+    };
+    let charset = part
+        .content_type()
+        .and_then(|ct| ct.attribute("charset"))
+        .and_then(|c| charset_decoder(c.as_bytes()));
+    let single = part.offset_body as usize == body_start
+        && matches!(part.body, PartType::Text(_))
+        && part.encoding == Encoding::None
+        && charset.is_none()
+        && msg.text_body == [0]
+        && msg.attachments.is_empty();
+    if !single {
+        return None;
+    }
+    let text = std::str::from_utf8(&bytes[body_start..]).ok()?;
+    Some((msg, text))
+}
+
 /// A body, split into what the customer wrote now and what was trimmed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Body {
@@ -328,7 +377,7 @@ pub fn verbatim_range(raw: &[u8], text: &str, reply: &str) -> Option<(usize, usi
     let base = raw.as_ptr() as usize;
     let start = text.as_ptr() as usize;
     if reply.is_empty()
-        || reply.contains('\0')
+        || memchr::memchr(0, reply.as_bytes()).is_some()
         || start < base
         || start + text.len() > base + raw.len()
     {
@@ -345,24 +394,27 @@ pub fn verbatim_range(raw: &[u8], text: &str, reply: &str) -> Option<(usize, usi
         .find_map(|s| {
             // Line by line: the text has the reply's line, then CRLF or LF where the reply
             // has LF.
-            let mut i = s;
-            let mut lines = reply.split('\n').peekable();
-            while let Some(line) = lines.next() {
-                if !t[i..].starts_with(line.as_bytes()) {
+            let r = reply.as_bytes();
+            let (mut i, mut from) = (s, 0);
+            loop {
+                let lf = memchr::memchr(b'\n', &r[from..]).map(|k| from + k);
+                let line = &r[from..lf.unwrap_or(r.len())];
+                if !t[i..].starts_with(line) {
                     return None;
                 }
                 i += line.len();
-                if lines.peek().is_some() {
-                    if t[i..].starts_with(b"\r\n") {
-                        i += 2;
-                    } else if t[i..].starts_with(b"\n") {
-                        i += 1;
-                    } else {
-                        return None;
-                    }
+                let Some(lf) = lf else {
+                    return Some((offset + s, i - s));
+                };
+                if t[i..].starts_with(b"\r\n") {
+                    i += 2;
+                } else if t[i..].starts_with(b"\n") {
+                    i += 1;
+                } else {
+                    return None;
                 }
+                from = lf + 1;
             }
-            Some((offset + s, i - s))
         })
 }
 

@@ -8,6 +8,7 @@
 
 use super::proxy;
 use super::stream::Stream;
+use sha2::{Digest, Sha256};
 use std::io;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -36,8 +37,9 @@ pub(crate) enum Line {
 /// The outcome of reading message data after `354`.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Data {
-    /// Ended by `<CRLF>.<CRLF>`; `bare_lf` says a bare LF was seen (and normalized).
-    Complete { bare_lf: bool },
+    /// Ended by `<CRLF>.<CRLF>`; `bare_lf` says a bare LF was seen (and normalized);
+    /// `sha256` is the SHA-256 of the message's bytes, computed as they arrived.
+    Complete { bare_lf: bool, sha256: [u8; 32] },
     /// Ended properly, but over the size limit: nothing was kept.
     TooBig,
     /// More than twice the size limit without an end: the client is disconnected.
@@ -282,6 +284,11 @@ pub(crate) struct DataFramer {
     prev_cr: bool,
     too_big: bool,
     bare_lf: bool,
+    /// The SHA-256 of the output so far, up to `hashed` bytes: fed at the end of every
+    /// [`DataFramer::feed`], with the bytes of that read (still in the cache), rather than
+    /// in a second pass over the whole message once it is in.
+    sha256: Sha256,
+    hashed: usize,
 }
 
 impl DataFramer {
@@ -294,6 +301,16 @@ impl DataFramer {
             prev_cr: false,
             too_big: false,
             bare_lf: false,
+            sha256: Sha256::new(),
+            hashed: 0,
+        }
+    }
+
+    /// Hashes what `out` gained since the last call.
+    fn hash_new(&mut self, out: &[u8]) {
+        if let Some(new) = out.get(self.hashed..) {
+            self.sha256.update(new);
+            self.hashed = out.len();
         }
     }
 
@@ -328,8 +345,10 @@ impl DataFramer {
                         let end = if self.too_big {
                             Data::TooBig
                         } else {
+                            self.hash_new(out);
                             Data::Complete {
                                 bare_lf: self.bare_lf,
+                                sha256: std::mem::take(&mut self.sha256).finalize().into(),
                             }
                         };
                         return (i + 3, Some(end));
@@ -373,6 +392,9 @@ impl DataFramer {
         if self.consumed > self.max.saturating_mul(2) {
             return (i, Some(Data::Runaway));
         }
+        if !self.too_big {
+            self.hash_new(out);
+        }
         (i, None)
     }
 }
@@ -412,18 +434,27 @@ mod tests {
         (whole.0, whole.1)
     }
 
+    /// The end of a message whose bytes are `out`: the SHA-256 computed as the bytes came
+    /// in (split anywhere, as `frame_split` checks) is the SHA-256 of the whole message.
+    fn complete(out: &[u8], bare_lf: bool) -> Data {
+        Data::Complete {
+            bare_lf,
+            sha256: Sha256::digest(out).into(),
+        }
+    }
+
     #[test]
     fn empty_body_ends_at_first_line() {
         let (out, end) = frame_split(b".\r\n");
         assert_eq!(out, b"");
-        assert_eq!(end, Some(Data::Complete { bare_lf: false }));
+        assert_eq!(end, Some(complete(&out, false)));
     }
 
     #[test]
     fn unstuffs_and_ends() {
         let (out, end) = frame_split(b"Subject: x\r\n\r\n..hidden\r\n.\r\nMAIL FROM:<a@b>\r\n");
         assert_eq!(out, b"Subject: x\r\n\r\n.hidden\r\n");
-        assert_eq!(end, Some(Data::Complete { bare_lf: false }));
+        assert_eq!(end, Some(complete(&out, false)));
         let (_, _, used) = frame(b"a\r\n.\r\nNEXT");
         assert_eq!(used, 6);
     }
@@ -455,7 +486,7 @@ mod tests {
     fn bare_lf_is_normalized_and_flagged() {
         let (out, end) = frame_split(b"a\nb\r\n.\r\n");
         assert_eq!(out, b"a\r\nb\r\n");
-        assert_eq!(end, Some(Data::Complete { bare_lf: true }));
+        assert_eq!(end, Some(complete(&out, true)));
         // No unstuffing after a bare LF.
         let (out, _) = frame_split(b"a\n..b\r\n.\r\n");
         assert_eq!(out, b"a\r\n..b\r\n");

@@ -109,7 +109,7 @@ fn has_date(s: &str) -> bool {
     let mut i = 0;
     while i < n {
         if !b[i].is_ascii_digit() {
-            i += 1;
+            i = next_digit(b, i + 1);
             continue;
         }
         let start = i;
@@ -142,6 +142,34 @@ fn has_date(s: &str) -> bool {
         }
     }
     !s.is_ascii() && s.contains(['年', '月', '日', '년'])
+}
+
+/// The index of the first ASCII digit in `b` at or after `from` (`b.len()` if none),
+/// eight bytes at a time: `has_date` runs on every text line that starts with a digit,
+/// and most of such a line is letters.
+fn next_digit(b: &[u8], mut from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(from..from + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // Per byte below 0x80: bit 7 of x + (0x80 - lo) is set when the byte is >= lo (no
+        // carry reaches the next byte). Bytes of 0x80 and up are never digits.
+        let ascii = !x & HIGH;
+        let low7 = x & !HIGH;
+        let ge_0 = low7.wrapping_add((0x80 - 0x30) * ONES) & HIGH;
+        let ge_colon = low7.wrapping_add((0x80 - 0x3A) * ONES) & HIGH;
+        if ascii & ge_0 & !ge_colon != 0 {
+            break;
+        }
+        from += 8;
+    }
+    from + b.get(from..).map_or(0, |rest| {
+        rest.iter()
+            .position(u8::is_ascii_digit)
+            .unwrap_or(rest.len())
+    })
 }
 
 /// A numeric date (`2016-03-03`, `2013/7/20`, `03.03.2016`), then a time (`17:21`),
@@ -191,7 +219,7 @@ pub(super) fn may_end_attribution(key: &str) -> bool {
         // a table or a numbered list, is not worth the whole check)
         || (key.as_bytes().first().is_some_and(u8::is_ascii_digit) && has_date(key))
         // Without a colon only "… <address> wrote" qualifies.
-        || (key.contains('@')
+        || (memchr::memchr(b'@', key.as_bytes()).is_some()
             && lexicon()
                 .attribution_end_verbs
                 .iter()
@@ -355,7 +383,7 @@ pub(super) fn attribution_group(
             break;
         }
         joined = if joined.is_empty() {
-            info.key.clone()
+            info.key.to_string()
         } else {
             format!("{} {}", info.key, joined)
         };

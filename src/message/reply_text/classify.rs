@@ -196,8 +196,8 @@ fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
     let mut last_reply = (0..tail).rev().find(|&l| is_reply(l));
     if let (Some(&(start, last)), Some(end)) = (blocks.last(), last_reply) {
         let after = (last + 1..=end).filter(|&l| is_reply(l));
-        let closing = after.clone().all(|l| !infos[l].long)
-            && is_closing(after.map(|l| infos[l].key.as_str()));
+        let closing =
+            after.clone().all(|l| !infos[l].long) && is_closing(after.map(|l| &*infos[l].key));
         if closing {
             if let Some(above) = (0..start).rev().find(|&l| is_reply(l)) {
                 last_reply = Some(above);

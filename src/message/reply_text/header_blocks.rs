@@ -24,6 +24,8 @@ fn lookup_label(label: &str) -> Option<u8> {
 
 /// The header field kind a line starts with (`From:`, `*Sent:*`, `De :`, `发件人：` …).
 pub(super) fn header_label(key: &str) -> Option<u8> {
+    // Runs on every text line; most have no colon at all (`：` is EF BC 9A in UTF-8).
+    memchr::memchr2(b':', 0x9A, key.as_bytes())?;
     let s = key.trim_start_matches(['*', '_', ' ', '\u{3000}']);
     let mut end = None;
     for (count, (i, c)) in s.char_indices().enumerate() {

@@ -182,6 +182,8 @@ pub(super) struct Lexicon {
     /// prefix starts with, and skip the comparisons.
     pub(super) sent_prefix_first_bytes: [bool; 256],
     pub(super) sent_suffixes: Vec<&'static str>,
+    /// The last bytes of [`Lexicon::sent_suffixes`], for the same reason.
+    pub(super) sent_suffix_last_bytes: [bool; 256],
     pub(super) sent_my: Vec<&'static str>,
     pub(super) device_words: Vec<&'static str>,
     pub(super) closings: Vec<&'static str>,
@@ -204,6 +206,7 @@ impl Lexicon {
             sent_prefixes: Vec::new(),
             sent_prefix_first_bytes: [false; 256],
             sent_suffixes: Vec::new(),
+            sent_suffix_last_bytes: [false; 256],
             sent_my: Vec::new(),
             device_words: Vec::new(),
             closings: Vec::new(),
@@ -252,6 +255,11 @@ impl Lexicon {
             // Never empty (blank lines are skipped), so every prefix has a first byte.
             if let Some(&b) = p.as_bytes().first() {
                 lex.sent_prefix_first_bytes[usize::from(b)] = true;
+            }
+        }
+        for s in &lex.sent_suffixes {
+            if let Some(&b) = s.as_bytes().last() {
+                lex.sent_suffix_last_bytes[usize::from(b)] = true;
             }
         }
         Ok(lex)

@@ -7,6 +7,7 @@
 //! budget that keeps a huge body as cheap as a 64 KiB one.
 
 use super::header_blocks::header_label;
+use std::borrow::Cow;
 
 /// Lines longer than this (in bytes) are never matched against patterns.
 const MAX_ANALYZE: usize = 1000;
@@ -29,14 +30,28 @@ pub(super) struct LineInfo<'a> {
     pub(super) kind: Kind,
     /// Header field kind the line starts with (`From:` …), if any.
     pub(super) label: Option<u8>,
-    /// Lowercased, invisible characters removed, whitespace collapsed, trimmed.
-    pub(super) key: String,
+    /// Lowercased, invisible characters removed, whitespace collapsed, trimmed. Borrowed
+    /// from one buffer that holds the keys of all lines (one allocation per body, not
+    /// one per line: with short lines, malloc and free cost more than the key itself).
+    pub(super) key: Cow<'a, str>,
     /// The line is too long, or beyond the analysis budget; no pattern matches it.
     pub(super) long: bool,
 }
 
-impl<'a> LineInfo<'a> {
-    pub(super) fn new(line: &'a str, analyze: bool) -> Self {
+/// A line read, its key appended to the shared buffer: a [`LineInfo`] once every key is
+/// in. Small on purpose (no copy of the line's slice, which `with_key` takes again): a
+/// 1 MiB body has some 13,000 lines, and this is kept for each until the keys are done.
+pub(super) struct ReadLine {
+    kind: Kind,
+    label: Option<u8>,
+    long: bool,
+    /// Where the key lies in the buffer. u32: the buffer holds the keys of the analysed
+    /// lines only, far below 4 GiB.
+    key: (u32, u32),
+}
+
+impl ReadLine {
+    pub(super) fn new(line: &str, analyze: bool, keys: &mut String) -> Self {
         let raw = line.trim_end();
         let first = raw
             .chars()
@@ -47,25 +62,43 @@ impl<'a> LineInfo<'a> {
             Some(_) => Kind::Text,
         };
         let long = !analyze || raw.len() > MAX_ANALYZE;
-        let key = if kind == Kind::Text && !long {
-            make_key(raw).0
-        } else {
-            String::new()
-        };
+        let start = keys.len();
+        if kind == Kind::Text && !long {
+            push_key(raw, keys);
+        }
+        let key = &keys[start..];
         let label = if key.is_empty() {
             None
         } else {
-            header_label(&key)
+            header_label(key)
         };
-        LineInfo {
-            raw,
+        ReadLine {
             kind,
             label,
-            key,
             long,
+            key: (start as u32, keys.len() as u32),
         }
     }
 
+    pub(super) fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The line `line` (the one given to [`ReadLine::new`]), its key in `keys` (the
+    /// buffer it was appended to).
+    pub(super) fn with_key<'k>(&self, line: &'k str, keys: &'k str) -> LineInfo<'k> {
+        let (start, end) = (self.key.0 as usize, self.key.1 as usize);
+        LineInfo {
+            raw: line.trim_end(),
+            kind: self.kind,
+            label: self.label,
+            key: Cow::Borrowed(keys.get(start..end).unwrap_or_default()),
+            long: self.long,
+        }
+    }
+}
+
+impl<'a> LineInfo<'a> {
     /// A `>:` line under a text line that ends inside an unclosed `<address` is not a
     /// quote but the end of an attribution whose address the client wrapped
     /// (`… Name <name@example.com` / `>:`): it becomes a text line.
@@ -83,7 +116,7 @@ impl<'a> LineInfo<'a> {
             && (rest.ends_with(':') || rest.ends_with('：'))
         {
             self.kind = Kind::Text;
-            self.key = make_key(self.raw).0;
+            self.key = Cow::Owned(make_key(self.raw).0);
         }
     }
 
@@ -113,18 +146,26 @@ pub(crate) fn is_invisible(c: char) -> bool {
 /// whether it was truncated (at [`MAX_KEY_CHARS`] characters, counting the spaces kept).
 ///
 /// Runs once per text line of every message, so a run of ASCII that is not whitespace
-/// (most of any line) is lowercased and copied in one go; other characters go through
-/// `char`'s Unicode rules one at a time.
+/// (most of any line) is found eight bytes at a time, copied and lowercased in one go;
+/// other characters go through `char`'s Unicode rules one at a time. The key is built as a
+/// `String` throughout: no validation pass at the end.
 pub(super) fn make_key(s: &str) -> (String, bool) {
+    let mut out = String::with_capacity(s.len().min(MAX_KEY_CHARS * 2));
+    let truncated = push_key(s, &mut out);
+    (out, truncated)
+}
+
+/// [`make_key`], appended to `out`; returns whether the key was truncated.
+fn push_key(s: &str, out: &mut String) -> bool {
     let bytes = s.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(bytes.len().min(MAX_KEY_CHARS * 2));
+    let base = out.len();
     let mut count = 0usize;
     let mut space = false;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
         if is_ascii_space(b) {
-            space = !out.is_empty();
+            space = out.len() > base;
             i += 1;
             continue;
         }
@@ -139,55 +180,79 @@ pub(super) fn make_key(s: &str) -> (String, bool) {
                 continue;
             }
             if c.is_whitespace() {
-                space = !out.is_empty();
+                space = out.len() > base;
                 i += c.len_utf8();
                 continue;
             }
             c
         };
         if count >= MAX_KEY_CHARS {
-            return (key_string(out), true);
+            return true;
         }
         if space {
-            out.push(b' ');
+            out.push(' ');
             count += 1;
             space = false;
         }
         if c.is_ascii() {
             // This byte and the ASCII non-space bytes after it, as far as the limit allows
             // (the first one is always kept: the limit was checked before its space).
-            let run = bytes[i..]
-                .iter()
-                .position(|&b| !b.is_ascii() || is_ascii_space(b))
-                .unwrap_or(bytes.len() - i);
+            let run = ascii_word_len(&bytes[i..]);
             let take = run.min(1 + MAX_KEY_CHARS.saturating_sub(count + 1));
-            out.extend(bytes[i..i + take].iter().map(u8::to_ascii_lowercase));
+            // ASCII from `i` to `i + take`: both are character boundaries.
+            let from = out.len();
+            out.push_str(&s[i..i + take]);
+            out[from..].make_ascii_lowercase();
             count += take;
             if take < run {
-                return (key_string(out), true);
+                return true;
             }
             i += run;
         } else {
-            let mut buf = [0u8; 4];
-            for l in c.to_lowercase() {
-                out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
-            }
+            out.extend(c.to_lowercase());
             count += 1;
             i += c.len_utf8();
         }
     }
-    (key_string(out), false)
+    false
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes as one word, the first byte lowest.
+fn word(chunk: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(chunk);
+    u64::from_le_bytes(w)
+}
+
+/// Per byte of `x` below 0x80, its bit 7 in the result is set when the byte is `>= lo`
+/// (the sum never carries into the next byte).
+fn at_least(x: u64, lo: u8) -> u64 {
+    x.wrapping_add(u64::from(0x80 - lo) * ONES) & HIGH
+}
+
+/// How many bytes from the start of `bytes` are ASCII and not whitespace: eight at a time
+/// while they are all printable (the bulk of any line), then one by one.
+fn ascii_word_len(bytes: &[u8]) -> usize {
+    let mut n = 0;
+    while let Some(chunk) = bytes.get(n..n + 8) {
+        let x = word(chunk);
+        if x & HIGH != 0 || at_least(x, 0x21) != HIGH {
+            break;
+        }
+        n += 8;
+    }
+    n + bytes[n..]
+        .iter()
+        .position(|&b| !b.is_ascii() || is_ascii_space(b))
+        .unwrap_or(bytes.len() - n)
 }
 
 /// What `char::is_whitespace` says of an ASCII byte (note the vertical tab).
 fn is_ascii_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r')
-}
-
-/// `make_key`'s bytes are ASCII and whole UTF-8 encodings of `char`s, so this never
-/// replaces anything; it just avoids an `unsafe` conversion.
-fn key_string(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Split on CRLF, CR or LF.

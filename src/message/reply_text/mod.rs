@@ -67,7 +67,7 @@ use header_blocks::header_label;
 pub(crate) use lines::is_invisible;
 #[cfg(test)]
 use lines::MAX_KEY_CHARS;
-use lines::{make_key, split_lines, Kind, LineInfo, ANALYZE_BUDGET, SIGNATURE_LINES};
+use lines::{make_key, split_lines, Kind, LineInfo, ReadLine, ANALYZE_BUDGET, SIGNATURE_LINES};
 
 /// Result of splitting a plain-text email body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -112,18 +112,27 @@ pub(crate) fn line_roles(lines: &[&str]) -> Classified {
     // text long enough to hit the budget is far longer than any reply above a quote.
     let tail_from = lines.len().saturating_sub(SIGNATURE_LINES);
     let mut budget = ANALYZE_BUDGET;
-    let mut infos: Vec<LineInfo> = lines
+    // The keys of all lines, in one buffer: about the bytes analysed.
+    let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+    let mut keys = String::with_capacity(bytes.min(ANALYZE_BUDGET + 1024));
+    let read: Vec<ReadLine> = lines
         .iter()
         .enumerate()
         .map(|(i, l)| {
             let analyze = budget > 0 || i >= tail_from;
-            let info = LineInfo::new(l, analyze);
-            if info.kind == Kind::Text {
-                budget = budget.saturating_sub(info.raw.len() + 1);
+            let line = ReadLine::new(l, analyze, &mut keys);
+            if line.kind() == Kind::Text {
+                budget = budget.saturating_sub(l.trim_end().len() + 1);
             }
-            info
+            line
         })
         .collect();
+    let mut infos: Vec<LineInfo> = read
+        .iter()
+        .zip(lines)
+        .map(|(r, l)| r.with_key(l, &keys))
+        .collect();
+    drop(read);
     for i in 1..infos.len() {
         let (before, after) = infos.split_at_mut(i);
         if let (Some(prev), Some(cur)) = (before.last(), after.first_mut()) {
@@ -142,14 +151,15 @@ pub(crate) fn is_header_field_line(line: &str) -> bool {
 
 fn build(lines: &[&str], classified: &Classified) -> Split {
     let roles = &classified.roles;
-    let trimmed: Vec<&str> = lines.iter().map(|l| l.trim_end()).collect();
+    // Trimmed where used, not collected first: one vector of a large body's lines less.
+    let trimmed = || lines.iter().map(|l| l.trim_end());
     let no_new_text = !roles
         .iter()
         .any(|r| matches!(r, LineRole::Reply | LineRole::Forwarded));
     if no_new_text && !classified.history {
         // No recognised quote (a signature at most): what there is, is the reply.
         return Split {
-            reply: join_trimmed(&trimmed),
+            reply: join_trimmed(&trimmed().collect::<Vec<_>>()),
             quoted: String::new(),
             no_new_text: false,
         };
@@ -160,7 +170,7 @@ fn build(lines: &[&str], classified: &Classified) -> Split {
     let mut in_gap = false;
     let mut gap_blank = false;
     let mut prev_looks_blank = false;
-    for (line, role) in trimmed.iter().zip(roles.iter()) {
+    for (line, role) in trimmed().zip(roles.iter()) {
         if *role != LineRole::Blank {
             prev_looks_blank = false;
         }
@@ -209,7 +219,7 @@ fn build(lines: &[&str], classified: &Classified) -> Split {
     let mut quoted: Vec<&str> = Vec::new();
     let mut pending_blanks = 0usize;
     let mut separated = false;
-    for (line, role) in trimmed.iter().zip(roles.iter()) {
+    for (line, role) in trimmed().zip(roles.iter()) {
         match role {
             LineRole::Removed => {
                 if !quoted.is_empty() && (pending_blanks > 0 || separated) {

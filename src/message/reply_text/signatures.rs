@@ -17,19 +17,25 @@ pub(super) fn is_sig_delimiter(raw: &str) -> bool {
 /// `loose` (used only at the very end of the reply) also accepts any short
 /// "Sent from <App>" line without a known device or app word.
 pub(super) fn is_mobile_signature(key: &str, loose: bool) -> bool {
-    if key.len() > 300 || key.chars().count() > 100 {
-        return false;
-    }
     let k = key.trim_end_matches(['.', '!', '。', ' ']);
     let lex = lexicon();
-    // Most lines start with a byte no prefix starts with: skip the hundred comparisons.
+    // Runs on every text line: most lines start with a byte no prefix starts with and end
+    // with one no suffix ends with, and skip the hundred comparisons (and the length
+    // check, which walks the whole line).
     let prefix = k
         .as_bytes()
         .first()
         .filter(|b| lex.sent_prefix_first_bytes[usize::from(**b)])
         .and_then(|_| lex.sent_prefixes.iter().find(|p| k.starts_with(*p)));
-    let suffix = lex.sent_suffixes.iter().any(|s| k.ends_with(s));
+    let suffix = k
+        .as_bytes()
+        .last()
+        .is_some_and(|b| lex.sent_suffix_last_bytes[usize::from(*b)])
+        && lex.sent_suffixes.iter().any(|s| k.ends_with(s));
     if prefix.is_none() && !suffix {
+        return false;
+    }
+    if key.len() > 300 || key.chars().count() > 100 {
         return false;
     }
     // Drop <…> and (…) parts (links) before checking the shape.

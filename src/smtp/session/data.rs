@@ -2,6 +2,7 @@
 //! replies after the commit — one for SMTP, one per accepted recipient for LMTP.
 
 use super::*;
+use crate::intake::RawMessage;
 
 impl Session {
     pub(super) async fn data(&mut self) -> Flow {
@@ -37,7 +38,7 @@ impl Session {
                 return Flow::Close;
             }
         };
-        let bare_lf = match read {
+        let (bare_lf, sha256) = match read {
             Ok(Data::Timeout) => {
                 tracing::info!(peer = %PeerName(self.peer), "data timeout or too slow; closed");
                 self.conn
@@ -73,12 +74,16 @@ impl Session {
                 }
                 return self.refuse_message(refusal.code, refusal.esc, &refusal.text);
             }
-            Ok(Data::Complete { bare_lf }) => bare_lf,
+            Ok(Data::Complete { bare_lf, sha256 }) => (bare_lf, sha256),
         };
         let Some(tx) = self.tx.take() else {
             return Flow::Continue;
         };
-        self.deliver(tx, body, bare_lf).await
+        let raw = RawMessage {
+            bytes: body,
+            sha256: Some(sha256),
+        };
+        self.deliver(tx, raw, bare_lf).await
     }
 
     /// Refuses the message of the transaction: one reply, or in LMTP one per accepted
@@ -101,9 +106,9 @@ impl Session {
     /// Hands the message to the intake (which applies the content rules, then stores it)
     /// and answers: a refusal as the rules say (one reply per recipient in LMTP), a storage
     /// fault `451`, stored `250`.
-    async fn deliver(&mut self, tx: Transaction, raw: Vec<u8>, bare_lf: bool) -> Flow {
+    async fn deliver(&mut self, tx: Transaction, raw: RawMessage, bare_lf: bool) -> Flow {
         let end_of_data = std::time::Instant::now();
-        let size = raw.len();
+        let size = raw.bytes.len();
         let arrival = self.arrival();
         let destinations: Vec<Destination> = tx.recipients.iter().map(|(_, d)| d.clone()).collect();
         let result = self

@@ -159,6 +159,18 @@ fn key_ascii_path_agrees_with_unicode_rules() {
     for s in samples {
         assert_eq!(make_key(s), key_by_chars(s), "{s:?}");
     }
+    // Every ASCII byte, at every offset from an eight-byte boundary (the run is scanned a
+    // word at a time): controls, the bytes around `A`–`Z`, `@`, DEL.
+    let ascii: String = (0u8..128).map(char::from).collect();
+    for shift in 0..8 {
+        let s = format!(
+            "{}{}{}",
+            "Q".repeat(shift),
+            ascii.repeat(2),
+            "ZZ@Xy".repeat(9)
+        );
+        assert_eq!(make_key(&s), key_by_chars(&s), "{shift}");
+    }
     // Truncation counts characters (and the inserted spaces), not bytes.
     for s in [
         "x".repeat(500),
