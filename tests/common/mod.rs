@@ -15,6 +15,7 @@ pub mod faults;
 pub mod http;
 pub mod mta;
 pub mod needs;
+pub mod postgres;
 pub mod receiver;
 pub mod webhooks;
 
@@ -73,13 +74,24 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-/// Opens the store of a database file, as another process would.
+/// Opens the store of a database file, as another process would (on PostgreSQL, the
+/// database that stands for the file: [`postgres::url_for`]).
 pub fn open_store(db: &Path) -> Store {
-    Store::open(&replyd::config::StoreConfig {
-        path: db.to_path_buf(),
-        ..Default::default()
-    })
-    .unwrap()
+    Store::open(&store_config(db)).unwrap()
+}
+
+/// The `[store]` of the database file `db`, or of the PostgreSQL database that stands for it.
+pub fn store_config(db: &Path) -> replyd::config::StoreConfig {
+    match postgres::url_for(db) {
+        Some(url) => replyd::config::StoreConfig {
+            url: Some(url),
+            ..Default::default()
+        },
+        None => replyd::config::StoreConfig {
+            path: db.to_path_buf(),
+            ..Default::default()
+        },
+    }
 }
 
 /// A string no other call in this process returns (for Message-IDs).
@@ -95,13 +107,19 @@ pub fn unique_id() -> String {
     )
 }
 
-/// A config for tests: loopback, port 0, database in `dir`.
+/// A config for tests: loopback, port 0, database in `dir` (with `REPLYD_TEST_STORE=postgres`,
+/// a fresh PostgreSQL database standing for that file).
 pub fn test_config(dir: &Path) -> Config {
     let mut c = Config::default();
     c.server.listen = vec!["127.0.0.1:0".parse().unwrap()];
     c.server.hostname = "mx.test".into();
     c.server.domains = vec![DOMAIN.into(), "help.example.org".into()];
-    c.store.path = dir.join("replyd.sqlite3");
+    let db = dir.join("replyd.sqlite3");
+    if postgres::enabled() {
+        c.store.url = Some(postgres::database_for(&db));
+    } else {
+        c.store.path = db;
+    }
     c
 }
 
@@ -133,7 +151,10 @@ impl TestServer {
         let dir = TempDir::new("srv");
         let mut config = test_config(dir.path());
         tweak(&mut config);
-        let db = config.store.path.clone();
+        let db = match &config.store.url {
+            Some(_) => dir.path().join("replyd.sqlite3"),
+            None => config.store.path.clone(),
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

@@ -1,0 +1,727 @@
+//! The writer: one task per node, group commit, as on SQLite (`sqlite/writer.rs`).
+//!
+//! Sessions hand their delivery over a channel and await the outcome; the task takes
+//! everything pending (up to [`MAX_BATCH`]), writes it in one transaction and commits once,
+//! so many messages share one WAL flush of the server (`synchronous_commit = on`), and a
+//! `250` still means "committed": the answer is sent only after `COMMIT` returned.
+//!
+//! A retried delivery, to this node or another, is one row: messages are inserted with
+//! `ON CONFLICT DO NOTHING` against the retry index, so a duplicate never aborts the batch.
+//! Should a delivery still fail (a replayed signature token), the batch is rolled back and
+//! written again with a savepoint per delivery, so it alone fails.
+//!
+//! Each batch takes a transaction-scoped advisory lock first, shared by every node, so
+//! message ids are handed out and committed in order across the nodes: a reader that has
+//! seen message `n` committed has seen every message below it (the subscriptions, `/events`
+//! and the change counter rely on it). The cost is that nodes commit one after the other;
+//! each commit still carries a whole batch.
+//!
+//! Faults: the connection comes from the pool within `busy_timeout`, or the batch fails
+//! (`451`); a lost connection during `COMMIT` is [`StoreError::OutcomeUnknown`] (`451`,
+//! and the client's retry is recognised as a duplicate if it was stored). A connection that
+//! failed is not put back in the pool.
+
+use super::super::{
+    Activity, CommitObserver, Delivery, Destination, Direction, Envelope, Flag, InboxReason,
+    MessageContent, StoreError, Stored,
+};
+use super::records::{execute, get, query_opt, record_token, sender_allowed};
+use super::{db_error, describe, pool_error};
+use crate::store::{join_flags, sqlite::ActivityQueue};
+use deadpool_postgres::{GenericClient, Pool};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Largest number of deliveries committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// How long activity rows wait for deliveries to share a commit with, at most.
+const ACTIVITY_WAIT: Duration = Duration::from_millis(400);
+
+/// Key of the advisory lock that orders message ids across the nodes.
+pub(super) const ORDER_LOCK: i64 = 0x7265_706c_7964_0002;
+
+/// Longest wait for a batch's writing and commit once it has its connection.
+const WRITE_LIMIT: Duration = Duration::from_secs(30);
+
+struct Job {
+    delivery: Delivery,
+    reply: oneshot::Sender<Result<Vec<Stored>, StoreError>>,
+}
+
+pub(super) struct Writer {
+    tx: mpsc::UnboundedSender<Job>,
+    committed: watch::Receiver<i64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Writer {
+    pub(super) fn spawn(
+        pool: Pool,
+        activity: Arc<ActivityQueue>,
+        observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
+    ) -> Result<Writer, StoreError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            StoreError::Invalid("the PostgreSQL store takes deliveries inside a runtime".into())
+        })?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (committed_tx, committed) = watch::channel(0);
+        let task = runtime.spawn(run(pool, rx, committed_tx, activity, observer));
+        Ok(Writer {
+            tx,
+            committed,
+            task,
+        })
+    }
+
+    pub(super) fn write(
+        &self,
+        delivery: Delivery,
+    ) -> impl std::future::Future<Output = Result<Vec<Stored>, StoreError>> + use<> {
+        let (reply, rx) = oneshot::channel();
+        let sent = self.tx.send(Job { delivery, reply });
+        async move {
+            sent.map_err(|_| StoreError::WriterGone)?;
+            rx.await.map_err(|_| StoreError::WriterGone)?
+        }
+    }
+
+    pub(super) fn committed(&self) -> watch::Receiver<i64> {
+        self.committed.clone()
+    }
+
+    /// Lets the task write what it was given, and waits for it to end.
+    pub(super) async fn finish(self) {
+        drop(self.tx);
+        let _ = self.task.await;
+    }
+}
+
+struct Observer(Arc<OnceLock<Arc<dyn CommitObserver>>>);
+
+impl Observer {
+    fn committed(&self, deliveries: usize, took: Duration) {
+        if let Some(o) = self.0.get() {
+            o.committed(deliveries, took);
+        }
+    }
+
+    fn failed(&self) {
+        if let Some(o) = self.0.get() {
+            o.failed();
+        }
+    }
+}
+
+async fn run(
+    pool: Pool,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    committed: watch::Sender<i64>,
+    activity: Arc<ActivityQueue>,
+    observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
+) {
+    let observer = Observer(observer);
+    loop {
+        let first = match tokio::time::timeout(ACTIVITY_WAIT, rx.recv()).await {
+            Ok(Some(job)) => job,
+            Ok(None) => break,
+            Err(_) => {
+                if !activity.is_empty() {
+                    commit_activity(&pool, &activity, &observer).await;
+                }
+                continue;
+            }
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let rows = activity.take();
+        let started = Instant::now();
+        match write_batch(&pool, &batch, &rows).await {
+            Ok(results) => {
+                observer.committed(batch.len(), started.elapsed());
+                let mut max_id = 0;
+                for (job, result) in batch.into_iter().zip(results) {
+                    if let Ok(stored) = &result {
+                        for s in stored {
+                            if let Stored::Message { id, .. } = s {
+                                max_id = max_id.max(*id);
+                            }
+                        }
+                    }
+                    let _ = job.reply.send(result);
+                }
+                if max_id > 0 {
+                    committed.send_if_modified(|v| {
+                        let changed = max_id > *v;
+                        *v = (*v).max(max_id);
+                        changed
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, messages = batch.len(), "store: PostgreSQL commit failed; clients get 451");
+                observer.failed();
+                activity.put_back(rows);
+                for job in batch {
+                    let _ = job.reply.send(Err(same_error(&e)));
+                }
+            }
+        }
+    }
+    if !activity.is_empty() {
+        commit_activity(&pool, &activity, &observer).await;
+    }
+}
+
+/// The same failure again, for each delivery of a failed batch.
+fn same_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::OutcomeUnknown(why) => StoreError::OutcomeUnknown(why.clone()),
+        e => StoreError::Database(e.to_string()),
+    }
+}
+
+async fn commit_activity(pool: &Pool, queue: &ActivityQueue, observer: &Observer) {
+    let rows = queue.take();
+    let started = Instant::now();
+    let written = async {
+        let mut client = pool.get().await.map_err(pool_error)?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        insert_activity(&tx, &rows).await?;
+        tx.commit().await.map_err(db_error)
+    };
+    match tokio::time::timeout(WRITE_LIMIT, written).await {
+        Ok(Ok(())) => observer.committed(0, started.elapsed()),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, rows = rows.len(), "activity log: commit failed; kept for the next one");
+            observer.failed();
+            queue.put_back(rows);
+        }
+        Err(_) => {
+            tracing::error!(
+                rows = rows.len(),
+                "activity log: the commit took too long; kept for the next one"
+            );
+            observer.failed();
+            queue.put_back(rows);
+        }
+    }
+}
+
+/// One transaction for the whole batch; on a delivery's failure, again with a savepoint per
+/// delivery. The connection is dropped, not pooled, after any failure.
+async fn write_batch(
+    pool: &Pool,
+    batch: &[Job],
+    activity: &[Activity],
+) -> Result<Vec<Result<Vec<Stored>, StoreError>>, StoreError> {
+    let mut client = pool.get().await.map_err(pool_error)?;
+    let outcome = tokio::time::timeout(WRITE_LIMIT, write_on(&mut client, batch, activity)).await;
+    let outcome = outcome.unwrap_or_else(|_| {
+        Err(StoreError::OutcomeUnknown(format!(
+            "no answer from PostgreSQL within {} s",
+            WRITE_LIMIT.as_secs()
+        )))
+    });
+    if outcome.is_err() {
+        // Broken or in an unknown state: closed (the server rolls back what it had).
+        let _ = deadpool_postgres::Object::take(client);
+    }
+    outcome
+}
+
+async fn write_on(
+    client: &mut deadpool_postgres::Object,
+    batch: &[Job],
+    activity: &[Activity],
+) -> Result<Vec<Result<Vec<Stored>, StoreError>>, StoreError> {
+    {
+        let tx = client.transaction().await.map_err(db_error)?;
+        execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&ORDER_LOCK]).await?;
+        let mut results = Vec::with_capacity(batch.len());
+        let mut failed = false;
+        for job in batch {
+            match write_delivery(&tx, &job.delivery).await {
+                Ok(stored) => results.push(stored),
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if !failed {
+            write_activity(&tx, activity).await?;
+            commit(tx).await?;
+            return Ok(results.into_iter().map(Ok).collect());
+        }
+        tx.rollback().await.map_err(db_error)?;
+    }
+    let mut tx = client.transaction().await.map_err(db_error)?;
+    execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&ORDER_LOCK]).await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let sp = tx.savepoint("delivery").await.map_err(db_error)?;
+        match write_delivery(&sp, &job.delivery).await {
+            Ok(stored) => {
+                sp.commit().await.map_err(db_error)?;
+                results.push(Ok(stored));
+            }
+            Err(e) => {
+                sp.rollback().await.map_err(db_error)?;
+                tracing::error!(error = %e, "store: a delivery could not be written");
+                results.push(Err(e));
+            }
+        }
+    }
+    write_activity(&tx, activity).await?;
+    commit(tx).await?;
+    Ok(results)
+}
+
+/// `COMMIT`: a connection lost on the way leaves the outcome unknown.
+async fn commit(tx: deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
+    tx.commit().await.map_err(|e| {
+        if e.as_db_error().is_some() {
+            db_error(e)
+        } else {
+            StoreError::OutcomeUnknown(describe(&e))
+        }
+    })
+}
+
+/// The batch's activity rows in a savepoint: rows the database refuses cost only them.
+async fn write_activity(
+    tx: &deadpool_postgres::Transaction<'_>,
+    rows: &[Activity],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    execute(tx, "SAVEPOINT activity", &[]).await?;
+    match insert_activity(tx, rows).await {
+        Ok(()) => {
+            execute(tx, "RELEASE SAVEPOINT activity", &[]).await?;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, rows = rows.len(), "activity log: rows could not be written");
+            execute(tx, "ROLLBACK TO SAVEPOINT activity", &[]).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn insert_activity<C: GenericClient>(tx: &C, rows: &[Activity]) -> Result<(), StoreError> {
+    for a in rows {
+        execute(
+            tx,
+            "INSERT INTO activity (at_ms, way_in, client_ip, helo, sender, recipient, outcome, \
+             code, reason, detail, message_id, count) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            &[
+                &a.at_ms,
+                &a.way_in,
+                &a.client_ip,
+                &a.helo,
+                &a.sender,
+                &a.recipient,
+                &a.outcome.as_str(),
+                &i64::from(a.code),
+                &a.reason.as_str(),
+                &a.detail,
+                &a.message_id,
+                &a.count,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn write_delivery<C: GenericClient>(tx: &C, d: &Delivery) -> Result<Vec<Stored>, StoreError> {
+    if let Some(token) = &d.envelope.replay {
+        record_token(tx, token, d.received_at).await?;
+    }
+    let mut raw_id = None;
+    let received_at = crate::time::rfc3339(d.received_at);
+    let mut stored = Vec::with_capacity(d.destinations.len());
+    for dest in &d.destinations {
+        stored.push(match dest {
+            Destination::Conversation(conv) => {
+                write_message(tx, d, *conv, &mut raw_id, &received_at).await?
+            }
+            Destination::Operator(reason) => {
+                let raw = raw(tx, d, &mut raw_id).await?;
+                write_inbox(tx, d, reason, None, "", raw, &received_at).await?
+            }
+        });
+    }
+    Ok(stored)
+}
+
+/// The client's bytes, written once per delivery when the first copy needs them.
+async fn raw<C: GenericClient>(
+    tx: &C,
+    d: &Delivery,
+    id: &mut Option<i64>,
+) -> Result<i64, StoreError> {
+    if let Some(id) = *id {
+        return Ok(id);
+    }
+    let new = insert_raw(tx, &d.content_hash, &d.raw).await?;
+    *id = Some(new);
+    Ok(new)
+}
+
+async fn write_message<C: GenericClient>(
+    tx: &C,
+    d: &Delivery,
+    conv: i64,
+    raw_id: &mut Option<i64>,
+    received_at: &str,
+) -> Result<Stored, StoreError> {
+    let c = &d.content;
+    let hash = &d.content_hash[..];
+    let dedupe_key = c.message_id.as_deref().unwrap_or_default();
+    let existing = query_opt(
+        tx,
+        "SELECT id FROM messages WHERE dedupe_key = $1 AND conversation_id = $2 \
+         AND content_hash = $3",
+        &[&dedupe_key, &conv, &hash],
+    )
+    .await?;
+    if let Some(row) = existing {
+        return Ok(Stored::Message {
+            id: get(&row, 0)?,
+            duplicate: true,
+        });
+    }
+    let row = query_opt(
+        tx,
+        "SELECT status, contact_email FROM conversations WHERE id = $1",
+        &[&conv],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Database(format!("conversation {conv} is gone")))?;
+    let (status, contact): (String, Option<String>) = (get(&row, 0)?, get(&row, 1)?);
+    if status != "open" {
+        let raw = raw(tx, d, raw_id).await?;
+        return write_inbox(
+            tx,
+            d,
+            &InboxReason::ConversationClosed,
+            Some(conv),
+            "the conversation was closed between RCPT and the end of DATA",
+            raw,
+            received_at,
+        )
+        .await;
+    }
+    let mut flags = c.flags.clone();
+    let mut notes = c.notes.clone();
+    if !dedupe_key.is_empty() {
+        let reused = query_opt(
+            tx,
+            "SELECT id FROM messages WHERE conversation_id = $1 AND dedupe_key = $2 \
+             AND content_hash != $3 AND direction = 'incoming' LIMIT 1",
+            &[&conv, &dedupe_key, &hash],
+        )
+        .await?;
+        if let Some(row) = reused {
+            let other: i64 = get(&row, 0)?;
+            flags.push(Flag::MessageIdReused);
+            notes.push(format!(
+                "message m{other} has the same Message-ID with different content"
+            ));
+        }
+    }
+    for id in c.in_reply_to.iter().chain(&c.references) {
+        let other = query_opt(
+            tx,
+            "SELECT c.uuid FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+             WHERE m.dedupe_key = $1 AND m.conversation_id != $2 LIMIT 1",
+            &[id, &conv],
+        )
+        .await?;
+        if let Some(row) = other {
+            let other: String = get(&row, 0)?;
+            if !flags.contains(&Flag::ThreadMismatch) {
+                flags.push(Flag::ThreadMismatch);
+            }
+            notes.push(format!(
+                "<{id}> belongs to conversation {other}; threaded here by the reply token"
+            ));
+        }
+    }
+    let sender_is_contact = match (&c.from, &contact) {
+        (Some(f), Some(contact)) => Some(f.eq_ignore_ascii_case(contact)),
+        _ => None,
+    };
+    let verdict = match &d.envelope.sender_check {
+        Some(check) => {
+            let allowed = match &c.from {
+                Some(f) => sender_allowed(tx, conv, f, contact.as_deref()).await?,
+                None => false,
+            };
+            if (check.flag_policy && (!check.verified || !allowed)) || check.quarantine {
+                flags.push(Flag::UnverifiedSender);
+                notes.push(if check.quarantine {
+                    "DMARC fail under p=quarantine".to_string()
+                } else if !check.verified {
+                    "the sender's From domain is not authenticated".to_string()
+                } else {
+                    "the sender is not one allowed in this conversation".to_string()
+                });
+            }
+            Some((check, allowed))
+        }
+        None => None,
+    };
+    let mut related: Option<i64> = None;
+    for id in &c.reported_message_ids {
+        if let Some(row) = query_opt(
+            tx,
+            "SELECT id FROM messages WHERE dedupe_key = $1 AND direction = 'outgoing' LIMIT 1",
+            &[id],
+        )
+        .await?
+        {
+            related = Some(get(&row, 0)?);
+            break;
+        }
+    }
+    let raw_id = raw(tx, d, raw_id).await?;
+    let row = MessageRow {
+        conversation: conv,
+        direction: Direction::Incoming,
+        content: c,
+        envelope: &d.envelope,
+        trace_header: Some(&d.trace_header),
+        raw_id,
+        content_hash: hash,
+        received_at,
+        sender_is_contact,
+        flags: &flags,
+        notes: &notes,
+        related,
+    };
+    match insert_message(tx, &row).await? {
+        Some(id) => {
+            if let Some((check, allowed)) = verdict {
+                execute(
+                    tx,
+                    "UPDATE messages SET auth_arc = $2, sender_verified = $3, \
+                     sender_allowed = $4 WHERE id = $1",
+                    &[
+                        &id,
+                        &check.arc,
+                        &i64::from(check.verified),
+                        &i64::from(allowed),
+                    ],
+                )
+                .await?;
+            }
+            Ok(Stored::Message {
+                id,
+                duplicate: false,
+            })
+        }
+        // Committed meanwhile by another node: the same message.
+        None => {
+            let row = query_opt(
+                tx,
+                "SELECT id FROM messages WHERE dedupe_key = $1 AND conversation_id = $2 \
+                 AND content_hash = $3",
+                &[&dedupe_key, &conv, &hash],
+            )
+            .await?
+            .ok_or_else(|| {
+                StoreError::Database(
+                    "the message conflicts with a stored one that cannot be found".into(),
+                )
+            })?;
+            Ok(Stored::Message {
+                id: get(&row, 0)?,
+                duplicate: true,
+            })
+        }
+    }
+}
+
+async fn write_inbox<C: GenericClient>(
+    tx: &C,
+    d: &Delivery,
+    reason: &InboxReason,
+    conv: Option<i64>,
+    note: &str,
+    raw_id: i64,
+    received_at: &str,
+) -> Result<Stored, StoreError> {
+    let (c, e) = (&d.content, &d.envelope);
+    let row = query_opt(
+        tx,
+        "INSERT INTO inbox (reason, conversation_id, from_addr, subject, message_id, \
+         envelope_sender, envelope_recipients, remote_ip, helo, received_at, trace_header, \
+         raw_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         RETURNING id",
+        &[
+            &reason.as_str(),
+            &conv,
+            &c.from,
+            &c.subject,
+            &c.message_id,
+            &e.sender,
+            &e.recipients.join(", "),
+            &e.remote_ip,
+            &e.helo,
+            &received_at,
+            &d.trace_header,
+            &raw_id,
+            &note,
+        ],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Database("the inbox entry was not written".into()))?;
+    Ok(Stored::Inbox { id: get(&row, 0)? })
+}
+
+/// A message row to insert (the writer's incoming mail and the outgoing record).
+pub(super) struct MessageRow<'a> {
+    pub conversation: i64,
+    pub direction: Direction,
+    pub content: &'a MessageContent,
+    pub envelope: &'a Envelope,
+    pub trace_header: Option<&'a str>,
+    pub raw_id: i64,
+    pub content_hash: &'a [u8],
+    pub received_at: &'a str,
+    pub sender_is_contact: Option<bool>,
+    pub flags: &'a [Flag],
+    pub notes: &'a [String],
+    pub related: Option<i64>,
+}
+
+pub(super) async fn insert_raw<C: GenericClient>(
+    tx: &C,
+    hash: &[u8],
+    bytes: &[u8],
+) -> Result<i64, StoreError> {
+    let row = query_opt(
+        tx,
+        "INSERT INTO raw_messages (sha256, size, data) VALUES ($1, $2, $3) RETURNING id",
+        &[&hash, &(bytes.len() as i64), &bytes],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Database("the raw message was not written".into()))?;
+    get(&row, 0)
+}
+
+fn join(list: &[String]) -> Option<String> {
+    (!list.is_empty()).then(|| list.join(", "))
+}
+
+/// Inserts a message and its attachments; `None` if the same message is already there.
+pub(super) async fn insert_message<C: GenericClient>(
+    tx: &C,
+    row: &MessageRow<'_>,
+) -> Result<Option<i64>, StoreError> {
+    let (c, e) = (row.content, row.envelope);
+    let text_body = c
+        .text_body
+        .as_deref()
+        .filter(|t| t.trim_end() != c.reply_text.trim_end());
+    let reply_text = c.reply_range.is_none().then_some(c.reply_text.as_str());
+    let references = (!c.references.is_empty()).then(|| c.references.join(" "));
+    let automated = c.automated.as_ref().map(|a| a.as_str());
+    let reply_start = c.reply_range.map(|(start, _)| start as i64);
+    let reply_len = c.reply_range.map(|(_, len)| len as i64);
+    let (omitted, omitted_bytes) = (
+        c.omitted_attachments.0 as i64,
+        c.omitted_attachments.1 as i64,
+    );
+    let inserted = query_opt(
+        tx,
+        "INSERT INTO messages (conversation_id, direction, message_id, in_reply_to, refs, \
+         from_addr, from_name, to_addrs, cc_addrs, subject, date, text_body, html_body, \
+         reply_text, quoted_text, envelope_sender, envelope_recipients, remote_ip, helo, \
+         received_at, trace_header, raw_id, dedupe_key, content_hash, automated, \
+         sender_is_contact, flags, notes, related_message_id, reply_start, reply_len, \
+         relay_ip, relay_helo, auth_spf, auth_dkim, auth_dmarc, omitted_attachments, \
+         omitted_attachment_bytes, ingress, provider_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+         $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, \
+         $33, $34, $35, $36, $37, $38, $39, $40) \
+         ON CONFLICT DO NOTHING RETURNING id",
+        &[
+            &row.conversation,
+            &row.direction.as_str(),
+            &c.message_id,
+            &c.in_reply_to.first(),
+            &references,
+            &c.from,
+            &c.from_name,
+            &join(&c.to),
+            &join(&c.cc),
+            &c.subject,
+            &c.date,
+            &text_body,
+            &c.html_body,
+            &reply_text,
+            &c.quoted_text,
+            &e.sender,
+            &join(&e.recipients),
+            &e.remote_ip,
+            &e.helo,
+            &row.received_at,
+            &row.trace_header,
+            &row.raw_id,
+            &c.message_id.as_deref().unwrap_or_default(),
+            &row.content_hash,
+            &automated,
+            &row.sender_is_contact.map(i64::from),
+            &join_flags(row.flags),
+            &row.notes.join("\n"),
+            &row.related,
+            &reply_start,
+            &reply_len,
+            &e.relay_ip,
+            &e.relay_helo,
+            &e.spf,
+            &e.dkim,
+            &e.dmarc,
+            &omitted,
+            &omitted_bytes,
+            &e.ingress,
+            &e.provider_id,
+        ],
+    )
+    .await?;
+    let Some(inserted) = inserted else {
+        return Ok(None);
+    };
+    let id: i64 = get(&inserted, 0)?;
+    for a in &c.attachments {
+        execute(
+            tx,
+            "INSERT INTO attachments (message_id, filename, content_type, size, content_id, \
+             inline, data, skipped_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &id,
+                &a.filename,
+                &a.content_type,
+                &(a.size as i64),
+                &a.content_id,
+                &i64::from(a.inline),
+                &a.data,
+                &a.skipped_reason,
+            ],
+        )
+        .await?;
+    }
+    Ok(Some(id))
+}
