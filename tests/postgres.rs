@@ -28,6 +28,9 @@ fn node(url: &str) -> TestServer {
 
 #[test]
 fn nodes_starting_together_migrate_once_and_agree_on_the_version() {
+    if !needs(&[Need::Postgres]) {
+        return;
+    }
     let cluster = Cluster::get();
     let url = cluster.fresh_database();
     let threads: Vec<_> = (0..4)
@@ -66,6 +69,9 @@ fn nodes_starting_together_migrate_once_and_agree_on_the_version() {
 
 #[test]
 fn a_newer_schema_is_served_while_compatible_and_refused_when_not() {
+    if !needs(&[Need::Postgres]) {
+        return;
+    }
     let cluster = Cluster::get();
     let url = cluster.fresh_database();
     let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
@@ -98,6 +104,9 @@ fn a_newer_schema_is_served_while_compatible_and_refused_when_not() {
 
 #[test]
 fn two_nodes_share_conversations_and_store_a_retried_message_once() {
+    if !needs(&[Need::Postgres]) {
+        return;
+    }
     let url = Cluster::get().fresh_database();
     let a = node(&url);
     let b = node(&url);
@@ -132,6 +141,9 @@ fn two_nodes_share_conversations_and_store_a_retried_message_once() {
 
 #[test]
 fn a_subscription_on_one_node_sees_messages_stored_by_the_other() {
+    if !needs(&[Need::Postgres]) {
+        return;
+    }
     let url = Cluster::get().fresh_database();
     let a = node(&url);
     let b = node(&url);
@@ -149,4 +161,123 @@ fn a_subscription_on_one_node_sees_messages_stored_by_the_other() {
         .unwrap();
     assert_eq!(m.reply_text.as_deref(), Some("Seen by A"));
     assert_eq!(m.conversation, conv.uuid);
+}
+
+#[test]
+fn copy_store_moves_a_sqlite_installation_with_identical_bytes() {
+    if !needs(&[Need::Postgres]) {
+        return;
+    }
+    // A populated SQLite installation: incoming mail with an attachment, an agent's
+    // outgoing message, an inbox entry, activity, an API key.
+    let files = TempDir::new("copy");
+    let db = files.path().join("replyd.sqlite3");
+    let source_db = db.clone();
+    let sqlite = TestServer::start_with(move |c| {
+        c.store.url = None;
+        c.store.path = source_db;
+    });
+    let conv = sqlite.conversation("bob@example.org");
+    let png = [0x89u8, b'P', b'N', b'G', 0, 1, 2, 255];
+    let (code, text) = smtp_deliver(
+        sqlite.addr,
+        &conv.reply_address,
+        &reply_with_attachment(
+            &conv.reply_address,
+            "copy-1@example.org",
+            "With a picture",
+            ("p.png", "image/png", &png),
+        ),
+    );
+    assert_eq!(code, 250, "{text}");
+    let agent = b"From: Agent <agent@support.example.com>\r\nTo: bob@example.org\r\n\
+                  Subject: Re: Order 42\r\n\r\nIt ships Monday.\r\n";
+    sqlite
+        .block(replyd::outbound::stamp_and_record(
+            &sqlite.store,
+            &conv.uuid,
+            agent,
+            None,
+        ))
+        .unwrap();
+    let (code, text) = smtp_deliver(
+        sqlite.addr,
+        "postmaster@support.example.com",
+        reply_message("postmaster@support.example.com", "pm@example.org", "Hello").as_bytes(),
+    );
+    assert_eq!(code, 250, "{text}");
+    sqlite
+        .block(sqlite.store.add_api_key(&replyd::store::ApiKey {
+            key_id: "k1".into(),
+            name: "helpdesk".into(),
+            created_at: "2026-12-03T10:00:00Z".into(),
+            revoked_at: None,
+            sha256: vec![7; 32],
+        }))
+        .unwrap();
+    sqlite.activity(2);
+    let before = sqlite.stats();
+    let messages = sqlite.messages(&conv.uuid);
+    let raws: Vec<Vec<u8>> = messages.iter().map(|m| sqlite.raw(m.id)).collect();
+    drop(sqlite);
+
+    let url = Cluster::get().fresh_database();
+    let out = std::process::Command::new(replyd_bin())
+        .args(["--config", "/nonexistent/replyd.toml", "copy-store"])
+        .arg("--from")
+        .arg(format!("sqlite:{}", db.display()))
+        .args(["--to", &url])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("messages: 2 rows"), "{stdout}");
+    assert!(stdout.contains("attachments: 1 rows"), "{stdout}");
+
+    let copy = replyd::Store::open(&pg_store_config(&url)).unwrap();
+    assert_eq!(block_on(copy.stats()).unwrap(), before);
+    let copied = block_on(copy.messages(&conv.uuid)).unwrap();
+    assert_eq!(
+        serde_json::to_value(&copied).unwrap(),
+        serde_json::to_value(&messages).unwrap()
+    );
+    for (m, raw) in copied.iter().zip(&raws) {
+        assert_eq!(&block_on(copy.raw_message(m.id)).unwrap().unwrap(), raw);
+    }
+    let attachment = copied[0].attachments[0].id;
+    assert_eq!(
+        block_on(copy.attachment_data(attachment)).unwrap().unwrap(),
+        png
+    );
+    assert_eq!(block_on(copy.inbox()).unwrap().len(), 1);
+    assert!(block_on(copy.api_key("k1")).unwrap().is_some());
+    drop(copy);
+
+    // The copy serves: the conversation's address takes a reply on a PostgreSQL node, stored
+    // after the copied messages.
+    let pg = node(&url);
+    let (code, text) = smtp_deliver(
+        pg.addr,
+        &conv.reply_address,
+        reply_message(&conv.reply_address, "copy-2@example.org", "After the move").as_bytes(),
+    );
+    assert_eq!(code, 250, "{text}");
+    let after = pg.messages(&conv.uuid);
+    assert_eq!(after.len(), 3);
+    assert!(after[2].id > after[1].id);
+
+    // Into a database that is not empty: refused.
+    let again = std::process::Command::new(replyd_bin())
+        .args(["--config", "/nonexistent/replyd.toml", "copy-store"])
+        .arg("--from")
+        .arg(format!("sqlite:{}", db.display()))
+        .args(["--to", &url])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
 }

@@ -27,7 +27,7 @@ pub use replyd::store::{Automated, Direction, Flag, InboxReason, NewConversation
 #[allow(unused_imports)]
 pub use needs::{needs, Need};
 
-use replyd::store::{sqlite::HeldTransaction, Conversation, InboxEntry, StoreStats, StoredMessage};
+use replyd::store::{Conversation, InboxEntry, StoreStats, StoredMessage};
 use replyd::{Config, Server, ShutdownHandle, Store};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -304,8 +304,13 @@ impl TestServer {
     }
 
     /// Holds the database's write lock, as another process would.
-    pub fn lock_database(&self) -> HeldTransaction {
-        replyd::store::sqlite::hold_write_lock(&self.db).unwrap()
+    pub fn lock_database(&self) -> DatabaseLock {
+        match postgres::url_for(&self.db) {
+            Some(_) => DatabaseLock::Postgres(
+                replyd::store::postgres::hold_write_lock(&store_config(&self.db)).unwrap(),
+            ),
+            None => DatabaseLock::Sqlite(replyd::store::sqlite::hold_write_lock(&self.db).unwrap()),
+        }
     }
 
     pub fn shutdown(&mut self) {
@@ -325,6 +330,21 @@ impl Drop for TestServer {
         }
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+/// A write lock another process holds on a test's database ([`TestServer::lock_database`]).
+pub enum DatabaseLock {
+    Sqlite(replyd::store::sqlite::HeldTransaction),
+    Postgres(replyd::store::postgres::HeldLock),
+}
+
+impl DatabaseLock {
+    pub fn release(self) -> Result<(), replyd::StoreError> {
+        match self {
+            DatabaseLock::Sqlite(held) => held.release(),
+            DatabaseLock::Postgres(held) => held.release(),
         }
     }
 }
@@ -762,13 +782,33 @@ pub fn assert_mode(path: &Path, want: u32) {
     );
 }
 
+/// `args` without `--database PATH` when PATH stands for a PostgreSQL database: the config
+/// [`write_config`] wrote for the test names that database already.
+pub fn on_this_store<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--database"
+            && args
+                .get(i + 1)
+                .is_some_and(|db| postgres::url_for(Path::new(db)).is_some())
+        {
+            i += 2;
+            continue;
+        }
+        out.push(args[i]);
+        i += 1;
+    }
+    out
+}
+
 /// Runs `replyd --config CONFIG ARGS…` and returns its standard output; fails the test,
 /// showing the standard error, if it exits non-zero.
 pub fn replyd_ok(config: &Path, args: &[&str]) -> String {
     let out = Command::new(replyd_bin())
         .arg("--config")
         .arg(config)
-        .args(args)
+        .args(on_this_store(args))
         .output()
         .unwrap();
     assert!(
@@ -807,13 +847,18 @@ pub fn replyd_with_stdin(config: &Path, args: &[&str], input: &[u8]) -> std::pro
 /// Writes a config file for the binary into `dir` and returns its path.
 pub fn write_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
     let path = dir.join("smtpd.toml");
+    // The PostgreSQL database standing for the folder's file, when a test server made one.
+    let db = dir.join("replyd.sqlite3");
+    let store = match postgres::url_for(&db) {
+        Some(url) => format!("url = \"{url}\""),
+        None => format!("path = \"{}\"", db.display()),
+    };
     std::fs::write(
         &path,
         format!(
             "[server]\nlisten = [\"127.0.0.1:{port}\"]\nhostname = \"mx.test\"\n\
              domains = [\"{DOMAIN}\"]\nshutdown_grace = \"10s\"\n\
-             [store]\npath = \"{}\"\n{extra}",
-            dir.join("replyd.sqlite3").display()
+             [store]\n{store}\n{extra}"
         ),
     )
     .unwrap();

@@ -22,11 +22,15 @@
 //! ([`Backend::location`] is `None`), no write-ahead log of ours to watch (`wal_size` 0),
 //! backups are PostgreSQL's (`pg_dump`), and file permissions are the server's business.
 
+mod copy;
+mod faults;
 mod reads;
 mod records;
 mod schema;
 mod writer;
 
+pub use copy::copy_from_sqlite;
+pub use faults::{hold_write_lock, HeldLock};
 pub use schema::SCHEMA_VERSION;
 
 use super::{
@@ -149,6 +153,39 @@ pub fn migrate(config: &StoreConfig) -> Result<(i64, i64), StoreError> {
         let mut client = connect(&config).await?;
         schema::migrate(&mut client).await?;
         schema::schema_versions(&client).await
+    })
+}
+
+/// What `replyd check-config` asks of the database, changing nothing: reachable, a schema
+/// this program can use (or none yet: `serve` will create it), and writable (a write made
+/// and rolled back).
+pub fn check_database(config: &StoreConfig) -> Result<(), StoreError> {
+    let config = config.clone();
+    run_apart(async move {
+        let mut client = connect(&config).await?;
+        let (_, compatible) = schema::schema_versions(&client).await?;
+        if compatible > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                found: compatible,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let tx = client.transaction().await.map_err(db_error)?;
+        tx.batch_execute("CREATE TEMPORARY TABLE replyd_check (x INT) ON COMMIT DROP")
+            .await
+            .map_err(db_error)?;
+        let standby: bool = tx
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .map_err(db_error)?
+            .try_get(0)
+            .map_err(db_error)?;
+        if standby {
+            return Err(StoreError::Database(
+                "the PostgreSQL server is a read-only standby".into(),
+            ));
+        }
+        tx.rollback().await.map_err(db_error)
     })
 }
 

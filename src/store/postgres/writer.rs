@@ -249,6 +249,9 @@ async fn write_on(
         for job in batch {
             match write_delivery(&tx, &job.delivery).await {
                 Ok(stored) => results.push(stored),
+                // The database itself (a lock, a timeout, the connection): the whole batch
+                // fails at once, as it would on a second try.
+                Err(e) if !of_one_delivery(&e) => return Err(e),
                 Err(_) => {
                     failed = true;
                     break;
@@ -284,6 +287,17 @@ async fn write_on(
     Ok(results)
 }
 
+/// Whether a delivery's failure is its own (a replayed signature token, a value the
+/// database refuses: SQLSTATE classes 22 and 23), so the others of its batch are written
+/// without it; anything else is the database's and fails the batch.
+fn of_one_delivery(e: &StoreError) -> bool {
+    match e {
+        StoreError::TokenReused(_) | StoreError::Invalid(_) => true,
+        StoreError::Database(why) => why.starts_with("22") || why.starts_with("23"),
+        _ => false,
+    }
+}
+
 /// `COMMIT`: a connection lost on the way leaves the outcome unknown.
 async fn commit(tx: deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
     tx.commit().await.map_err(|e| {
@@ -308,6 +322,9 @@ async fn write_activity(
         Ok(()) => {
             execute(tx, "RELEASE SAVEPOINT activity", &[]).await?;
         }
+        // The database's own trouble (a lock, a timeout): the batch fails and the rows are
+        // kept for the next commit.
+        Err(e) if !of_one_delivery(&e) => return Err(e),
         Err(e) => {
             tracing::error!(error = %e, rows = rows.len(), "activity log: rows could not be written");
             execute(tx, "ROLLBACK TO SAVEPOINT activity", &[]).await?;
