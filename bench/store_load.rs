@@ -75,7 +75,11 @@ fn cpu_seconds(keep: impl Fn(&str, &str) -> bool) -> f64 {
             continue;
         }
         let rest: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-        let field = |i: usize| rest.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        let field = |i: usize| {
+            rest.get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         total += (field(11) + field(12)) / ticks;
     }
     total

@@ -27,6 +27,9 @@ pub struct Cluster {
     pub bin: PathBuf,
     /// Runs PostgreSQL's programs as this user (`postgres` when we are root).
     user: Option<&'static str>,
+    /// The process that stops the cluster once this test binary has exited: it outlives
+    /// us by design, so it is never waited for.
+    watcher: Option<std::process::Child>,
 }
 
 /// Debian's PostgreSQL binaries: `/usr/lib/postgresql/<newest version>/bin`.
@@ -79,11 +82,12 @@ impl Cluster {
         let data = target.join(format!("{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data);
         std::fs::create_dir_all(&data).unwrap();
-        let cluster = Cluster {
+        let mut cluster = Cluster {
             port: free_port(),
             data,
             bin,
             user,
+            watcher: None,
         };
         if let Some(user) = user {
             assert!(Command::new("chown")
@@ -104,7 +108,7 @@ impl Cluster {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        cluster.watch_this_process();
+        cluster.watcher = Some(cluster.watch_this_process());
         cluster.start_server();
         cluster
     }
@@ -164,7 +168,7 @@ impl Cluster {
 
     /// Stops the server and removes its folder once this test binary has exited, however
     /// it exits.
-    fn watch_this_process(&self) {
+    fn watch_this_process(&self) -> std::process::Child {
         let pg_ctl = self.bin.join("pg_ctl");
         let stop = match self.user {
             Some(user) => format!("runuser -u {user} -- {}", pg_ctl.display()),
@@ -182,7 +186,7 @@ impl Cluster {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
+            .unwrap()
     }
 
     /// The URL of database `name`.

@@ -454,17 +454,25 @@ pub(super) async fn revoke_api_key<C: GenericClient>(
 }
 
 /// Records an agent's outgoing message: the thread read, `compose` run and the result
-/// written in one transaction, the conversation's row locked (`FOR UPDATE`) so two nodes
-/// never hand out the same message number.
+/// written in one transaction, the conversation's row locked (`FOR NO KEY UPDATE`) so two
+/// nodes never hand out the same message number.
 pub(super) async fn record_outgoing(
     client: &mut deadpool_postgres::Object,
     uuid: &str,
     compose: Compose<'_>,
 ) -> Result<(i64, OutgoingRecord), StoreError> {
     let tx = client.transaction().await.map_err(db_error)?;
+    // Message ids in commit order across the nodes, as the writer's (the lock first, then
+    // the row, in the writer's order: no deadlock with it).
     execute(
         &tx,
-        "SELECT 1 FROM conversations WHERE uuid = $1 FOR UPDATE",
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&super::writer::ORDER_LOCK],
+    )
+    .await?;
+    execute(
+        &tx,
+        "SELECT 1 FROM conversations WHERE uuid = $1 FOR NO KEY UPDATE",
         &[&uuid],
     )
     .await?;
