@@ -151,7 +151,19 @@ impl TestServer {
         let dir = TempDir::new("srv");
         let mut config = test_config(dir.path());
         tweak(&mut config);
+        let named = config.store.path != Path::new(replyd::config::DEFAULT_STORE_PATH);
         let db = match &config.store.url {
+            // On PostgreSQL, a test that names a file of its own (to start again on it) gets
+            // the database standing for that file, the same one at each start.
+            Some(_) if postgres::enabled() && named => {
+                let path = std::mem::replace(
+                    &mut config.store.path,
+                    replyd::config::DEFAULT_STORE_PATH.into(),
+                );
+                config.store.url =
+                    Some(postgres::url_for(&path).unwrap_or_else(|| postgres::database_for(&path)));
+                path
+            }
             Some(_) => dir.path().join("replyd.sqlite3"),
             None => config.store.path.clone(),
         };

@@ -29,6 +29,7 @@ use super::records::{execute, get, query_opt, record_token, sender_allowed};
 use super::{db_error, describe, pool_error};
 use crate::store::{join_flags, sqlite::ActivityQueue};
 use deadpool_postgres::{GenericClient, Pool};
+use futures_util::future::join_all;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -244,18 +245,20 @@ async fn write_on(
     {
         let tx = client.transaction().await.map_err(db_error)?;
         execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&ORDER_LOCK]).await?;
+        // The deliveries' statements are pipelined on the connection (tokio-postgres sends
+        // a query without waiting for the answers to the others): a batch costs about one
+        // delivery's round trips, not the sum of them.
+        let written = join_all(batch.iter().map(|job| write_delivery(&tx, &job.delivery))).await;
+        // A delivery's own failure aborts the transaction under the others too: the batch
+        // is written again below, a savepoint per delivery. Any other failure is the
+        // database's (a lock, a timeout, the connection) and fails the whole batch at once.
+        let failed = written
+            .iter()
+            .any(|w| matches!(w, Err(e) if of_one_delivery(e)));
         let mut results = Vec::with_capacity(batch.len());
-        let mut failed = false;
-        for job in batch {
-            match write_delivery(&tx, &job.delivery).await {
-                Ok(stored) => results.push(stored),
-                // The database itself (a lock, a timeout, the connection): the whole batch
-                // fails at once, as it would on a second try.
-                Err(e) if !of_one_delivery(&e) => return Err(e),
-                Err(_) => {
-                    failed = true;
-                    break;
-                }
+        if !failed {
+            for outcome in written {
+                results.push(outcome?);
             }
         }
         if !failed {
@@ -275,6 +278,7 @@ async fn write_on(
                 sp.commit().await.map_err(db_error)?;
                 results.push(Ok(stored));
             }
+            Err(e) if !of_one_delivery(&e) => return Err(e),
             Err(e) => {
                 sp.rollback().await.map_err(db_error)?;
                 tracing::error!(error = %e, "store: a delivery could not be written");
