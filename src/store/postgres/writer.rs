@@ -409,27 +409,27 @@ async fn write_message<C: GenericClient>(
     let c = &d.content;
     let hash = &d.content_hash[..];
     let dedupe_key = c.message_id.as_deref().unwrap_or_default();
-    let existing = query_opt(
-        tx,
-        "SELECT id FROM messages WHERE dedupe_key = $1 AND conversation_id = $2 \
-         AND content_hash = $3",
-        &[&dedupe_key, &conv, &hash],
-    )
-    .await?;
-    if let Some(row) = existing {
-        return Ok(Stored::Message {
-            id: get(&row, 0)?,
-            duplicate: true,
-        });
-    }
+    // One round trip for what the delivery is checked against: a stored copy (a retry),
+    // the conversation's state and contact, another message with this Message-ID.
     let row = query_opt(
         tx,
-        "SELECT status, contact_email FROM conversations WHERE id = $1",
-        &[&conv],
+        "SELECT (SELECT id FROM messages WHERE dedupe_key = $1 AND conversation_id = $2 \
+                 AND content_hash = $3), \
+                c.status, c.contact_email, \
+                (SELECT id FROM messages WHERE conversation_id = $2 AND dedupe_key = $1 \
+                 AND $1 <> '' AND content_hash != $3 AND direction = 'incoming' LIMIT 1) \
+         FROM conversations c WHERE c.id = $2",
+        &[&dedupe_key, &conv, &hash],
     )
     .await?
     .ok_or_else(|| StoreError::Database(format!("conversation {conv} is gone")))?;
-    let (status, contact): (String, Option<String>) = (get(&row, 0)?, get(&row, 1)?);
+    if let Some(id) = get::<Option<i64>>(&row, 0)? {
+        return Ok(Stored::Message {
+            id,
+            duplicate: true,
+        });
+    }
+    let (status, contact): (String, Option<String>) = (get(&row, 1)?, get(&row, 2)?);
     if status != "open" {
         let raw = raw(tx, d, raw_id).await?;
         return write_inbox(
@@ -445,21 +445,11 @@ async fn write_message<C: GenericClient>(
     }
     let mut flags = c.flags.clone();
     let mut notes = c.notes.clone();
-    if !dedupe_key.is_empty() {
-        let reused = query_opt(
-            tx,
-            "SELECT id FROM messages WHERE conversation_id = $1 AND dedupe_key = $2 \
-             AND content_hash != $3 AND direction = 'incoming' LIMIT 1",
-            &[&conv, &dedupe_key, &hash],
-        )
-        .await?;
-        if let Some(row) = reused {
-            let other: i64 = get(&row, 0)?;
-            flags.push(Flag::MessageIdReused);
-            notes.push(format!(
-                "message m{other} has the same Message-ID with different content"
-            ));
-        }
+    if let Some(other) = get::<Option<i64>>(&row, 3)? {
+        flags.push(Flag::MessageIdReused);
+        notes.push(format!(
+            "message m{other} has the same Message-ID with different content"
+        ));
     }
     for id in c.in_reply_to.iter().chain(&c.references) {
         let other = query_opt(
