@@ -19,7 +19,7 @@
 //!
 //! Incoming mail goes through one writer task per node with group commit (`writer.rs`),
 //! as on SQLite. What is SQLite-specific has an answer of its own here: no file
-//! ([`Backend::location`] is `None`), no write-ahead log of ours to watch (`wal_size` 0),
+//! (`location` is `None`), no write-ahead log of ours to watch (`wal_size` 0),
 //! backups are PostgreSQL's (`pg_dump`), and file permissions are the server's business.
 
 mod copy;
