@@ -30,6 +30,7 @@ use super::{db_error, describe, pool_error};
 use crate::store::{join_flags, sqlite::ActivityQueue};
 use deadpool_postgres::{GenericClient, Pool};
 use futures_util::future::join_all;
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -346,15 +347,15 @@ async fn insert_activity<C: GenericClient>(tx: &C, rows: &[Activity]) -> Result<
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             &[
                 &a.at_ms,
-                &a.way_in,
-                &a.client_ip,
-                &a.helo,
-                &a.sender,
-                &a.recipient,
+                &text(&a.way_in),
+                &text_opt(a.client_ip.as_deref()),
+                &text_opt(a.helo.as_deref()),
+                &text_opt(a.sender.as_deref()),
+                &text_opt(a.recipient.as_deref()),
                 &a.outcome.as_str(),
                 &i64::from(a.code),
                 &a.reason.as_str(),
-                &a.detail,
+                &text(&a.detail),
                 &a.message_id,
                 &a.count,
             ],
@@ -408,7 +409,7 @@ async fn write_message<C: GenericClient>(
 ) -> Result<Stored, StoreError> {
     let c = &d.content;
     let hash = &d.content_hash[..];
-    let dedupe_key = c.message_id.as_deref().unwrap_or_default();
+    let dedupe_key = text(c.message_id.as_deref().unwrap_or_default());
     // One round trip for what the delivery is checked against: a stored copy (a retry),
     // the conversation's state and contact, another message with this Message-ID.
     let row = query_opt(
@@ -456,7 +457,7 @@ async fn write_message<C: GenericClient>(
             tx,
             "SELECT c.uuid FROM messages m JOIN conversations c ON c.id = m.conversation_id \
              WHERE m.dedupe_key = $1 AND m.conversation_id != $2 LIMIT 1",
-            &[id, &conv],
+            &[&text(id), &conv],
         )
         .await?;
         if let Some(row) = other {
@@ -476,7 +477,7 @@ async fn write_message<C: GenericClient>(
     let verdict = match &d.envelope.sender_check {
         Some(check) => {
             let allowed = match &c.from {
-                Some(f) => sender_allowed(tx, conv, f, contact.as_deref()).await?,
+                Some(f) => sender_allowed(tx, conv, &text(f), contact.as_deref()).await?,
                 None => false,
             };
             if (check.flag_policy && (!check.verified || !allowed)) || check.quarantine {
@@ -498,7 +499,7 @@ async fn write_message<C: GenericClient>(
         if let Some(row) = query_opt(
             tx,
             "SELECT id FROM messages WHERE dedupe_key = $1 AND direction = 'outgoing' LIMIT 1",
-            &[id],
+            &[&text(id)],
         )
         .await?
         {
@@ -583,15 +584,15 @@ async fn write_inbox<C: GenericClient>(
         &[
             &reason.as_str(),
             &conv,
-            &c.from,
-            &c.subject,
-            &c.message_id,
-            &e.sender,
-            &e.recipients.join(", "),
-            &e.remote_ip,
-            &e.helo,
+            &text_opt(c.from.as_deref()),
+            &text_opt(c.subject.as_deref()),
+            &text_opt(c.message_id.as_deref()),
+            &text(&e.sender),
+            &text(&e.recipients.join(", ")),
+            &text_opt(e.remote_ip.as_deref()),
+            &text_opt(e.helo.as_deref()),
             &received_at,
-            &d.trace_header,
+            &text(&d.trace_header),
             &raw_id,
             &note,
         ],
@@ -636,6 +637,21 @@ fn join(list: &[String]) -> Option<String> {
     (!list.is_empty()).then(|| list.join(", "))
 }
 
+/// Text as PostgreSQL takes it: a `TEXT` value cannot hold NUL, which mail can (a
+/// hostile body, an encoded word); it becomes U+FFFD, as an undecodable byte does. (SQLite
+/// keeps it; the raw bytes keep it on both.) Without this the message would be refused with
+/// `451` at every retry.
+pub(super) fn text(s: &str) -> Cow<'_, str> {
+    match s.contains('\0') {
+        true => Cow::Owned(s.replace('\0', "\u{FFFD}")),
+        false => Cow::Borrowed(s),
+    }
+}
+
+pub(super) fn text_opt(s: Option<&str>) -> Option<Cow<'_, str>> {
+    s.map(text)
+}
+
 /// Inserts a message and its attachments; `None` if the same message is already there.
 pub(super) async fn insert_message<C: GenericClient>(
     tx: &C,
@@ -671,44 +687,44 @@ pub(super) async fn insert_message<C: GenericClient>(
         &[
             &row.conversation,
             &row.direction.as_str(),
-            &c.message_id,
-            &c.in_reply_to.first(),
-            &references,
-            &c.from,
-            &c.from_name,
-            &join(&c.to),
-            &join(&c.cc),
-            &c.subject,
-            &c.date,
-            &text_body,
-            &c.html_body,
-            &reply_text,
-            &c.quoted_text,
-            &e.sender,
-            &join(&e.recipients),
-            &e.remote_ip,
-            &e.helo,
+            &text_opt(c.message_id.as_deref()),
+            &text_opt(c.in_reply_to.first().map(String::as_str)),
+            &text_opt(references.as_deref()),
+            &text_opt(c.from.as_deref()),
+            &text_opt(c.from_name.as_deref()),
+            &text_opt(join(&c.to).as_deref()),
+            &text_opt(join(&c.cc).as_deref()),
+            &text_opt(c.subject.as_deref()),
+            &text_opt(c.date.as_deref()),
+            &text_opt(text_body),
+            &text_opt(c.html_body.as_deref()),
+            &text_opt(reply_text),
+            &text(&c.quoted_text),
+            &text(&e.sender),
+            &text_opt(join(&e.recipients).as_deref()),
+            &text_opt(e.remote_ip.as_deref()),
+            &text_opt(e.helo.as_deref()),
             &row.received_at,
-            &row.trace_header,
+            &text_opt(row.trace_header),
             &row.raw_id,
-            &c.message_id.as_deref().unwrap_or_default(),
+            &text(c.message_id.as_deref().unwrap_or_default()),
             &row.content_hash,
             &automated,
             &row.sender_is_contact.map(i64::from),
             &join_flags(row.flags),
-            &row.notes.join("\n"),
+            &text(&row.notes.join("\n")),
             &row.related,
             &reply_start,
             &reply_len,
-            &e.relay_ip,
-            &e.relay_helo,
-            &e.spf,
-            &e.dkim,
-            &e.dmarc,
+            &text_opt(e.relay_ip.as_deref()),
+            &text_opt(e.relay_helo.as_deref()),
+            &text_opt(e.spf.as_deref()),
+            &text_opt(e.dkim.as_deref()),
+            &text_opt(e.dmarc.as_deref()),
             &omitted,
             &omitted_bytes,
-            &e.ingress,
-            &e.provider_id,
+            &text_opt(e.ingress.as_deref()),
+            &text_opt(e.provider_id.as_deref()),
         ],
     )
     .await?;
@@ -723,13 +739,13 @@ pub(super) async fn insert_message<C: GenericClient>(
              inline, data, skipped_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 &id,
-                &a.filename,
-                &a.content_type,
+                &text_opt(a.filename.as_deref()),
+                &text(&a.content_type),
                 &(a.size as i64),
-                &a.content_id,
+                &text_opt(a.content_id.as_deref()),
                 &i64::from(a.inline),
                 &a.data,
-                &a.skipped_reason,
+                &text_opt(a.skipped_reason.as_deref()),
             ],
         )
         .await?;
