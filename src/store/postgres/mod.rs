@@ -24,6 +24,7 @@
 
 mod copy;
 mod faults;
+mod insert;
 mod reads;
 mod records;
 mod schema;

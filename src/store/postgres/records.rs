@@ -526,15 +526,15 @@ pub(super) async fn record_outgoing(
         references,
     })?;
     let hash = content_hash(&record.bytes);
-    let raw_id = super::writer::insert_raw(&tx, &hash, &record.bytes).await?;
+    let raw_id = super::insert::insert_raw(&tx, &hash, &record.bytes).await?;
     let envelope = Envelope {
         sender: record.envelope_sender.clone(),
         ..Envelope::default()
     };
     let received_at = crate::time::rfc3339(crate::time::unix_now());
-    let id = super::writer::insert_message(
+    let id = super::insert::insert_message(
         &tx,
-        &super::writer::MessageRow {
+        &super::insert::MessageRow {
             conversation: conv_id,
             direction: Direction::Outgoing,
             content: &record.content,
