@@ -119,12 +119,16 @@ pub struct TlsConfig {
     pub require_tls: bool,
 }
 
-/// `[store]`: the SQLite database.
+/// `[store]`: the SQLite database (`path`), or a PostgreSQL database shared by several
+/// nodes (`url`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// Path of the SQLite file; its folder is created if missing.
     pub path: PathBuf,
+    /// `postgres://user:password@host:port/database?sslmode=…`: the store is that PostgreSQL
+    /// database instead of the file (then `path` is not set).
+    pub url: Option<String>,
     /// How long a write waits for another process's lock before answering `451`.
     #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub busy_timeout: Duration,
@@ -244,10 +248,14 @@ impl Default for LmtpConfig {
     }
 }
 
+/// `[store] path` when none is given.
+pub const DEFAULT_STORE_PATH: &str = "data/replyd.sqlite3";
+
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
-            path: PathBuf::from("data/replyd.sqlite3"),
+            path: PathBuf::from(DEFAULT_STORE_PATH),
+            url: None,
             busy_timeout: Duration::from_secs(5),
             wal_alarm_size: 256 * 1024 * 1024,
         }
@@ -414,8 +422,33 @@ impl Config {
                 format!("{:?} is not a host name", self.server.hostname),
             ));
         }
-        if self.store.path.as_os_str().is_empty() {
-            return Err(("store.path", "must not be empty".into()));
+        match &self.store.url {
+            Some(_) if self.store.path != Path::new(DEFAULT_STORE_PATH) => {
+                return Err((
+                    "store.url",
+                    "set either store.path (SQLite) or store.url (PostgreSQL), not both".into(),
+                ));
+            }
+            Some(url) if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+                return Err((
+                    "store.url",
+                    "must be a postgres:// (or postgresql://) URL".into(),
+                ));
+            }
+            Some(_) if !self.webhooks.is_empty() => {
+                return Err((
+                    "webhooks",
+                    "are not available on a PostgreSQL store (store.url) yet".into(),
+                ));
+            }
+            Some(_) => {}
+            None if self.store.path.as_os_str().is_empty() => {
+                return Err((
+                    "store.path",
+                    "must not be empty (or set store.url for PostgreSQL)".into(),
+                ));
+            }
+            None => {}
         }
         Ok(())
     }

@@ -16,6 +16,14 @@ pub(crate) fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
 pub(crate) fn tls_connector_trusting(
     ca_file: Option<&Path>,
 ) -> Result<tokio_rustls::TlsConnector, String> {
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(client_config(
+        ca_file,
+    )?)))
+}
+
+/// The rustls client configuration: `ca_file`'s certificates (PEM) or else the system's
+/// trust anchors, the `ring` provider (also the PostgreSQL store's TLS).
+pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         Some(path) => {
@@ -49,5 +57,5 @@ pub(crate) fn tls_connector_trusting(
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    Ok(config)
 }

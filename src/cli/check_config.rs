@@ -33,6 +33,7 @@ pub(super) fn main(path: &Path, database: Option<PathBuf>) -> ExitCode {
     };
     if let Some(db) = database {
         config.store.path = db;
+        config.store.url = None;
     }
     let file = path.display().to_string();
     print_settings(&config);
@@ -79,7 +80,11 @@ fn problems(config: &Config, file: &str) -> Vec<ConfigError> {
         let (key, why) = e.split_once(": ").unwrap_or(("ingress", e.as_str()));
         found.push(problem(key, why.to_string()));
     }
-    if let Err(e) = crate::store::sqlite::check_database(&config.store) {
+    if config.store.url.is_some() {
+        if let Err(e) = crate::store::postgres::check_database(&config.store) {
+            found.push(problem("store.url", e.to_string()));
+        }
+    } else if let Err(e) = crate::store::sqlite::check_database(&config.store) {
         found.push(problem(
             "store.path",
             format!("{}: {e}", config.store.path.display()),

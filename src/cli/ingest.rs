@@ -56,6 +56,7 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
     };
     if let Some(db) = database {
         config.store.path = db;
+        config.store.url = None;
     }
     let limit = config.limits.max_message_size;
     let mut raw = Vec::new();
@@ -71,13 +72,18 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
         // intake refuses the message for its size like SMTP does.
         let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+    // I/O and timers for the PostgreSQL store's client (its writer is a task of this runtime).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("replyd ingest: {e}");
             return EX_TEMPFAIL;
         }
     };
+    let entered = runtime.enter();
     let store = match Store::open(&config.store).and_then(|s| s.start_deliveries().map(|()| s)) {
         Ok(s) => s,
         Err(e) => {
@@ -85,6 +91,7 @@ fn run(config: PathBuf, database: Option<PathBuf>, args: Args) -> u8 {
             return EX_TEMPFAIL;
         }
     };
+    drop(entered);
     // A pipe's message keeps the front MTA's verdicts: no resolver to build.
     config.security.verify_senders = false;
     let intake = Intake::new(config, store);

@@ -1,5 +1,5 @@
 //! Command line: `serve`, `conversation …`, `inbox`, `activity`, `api-key …`, `webhooks …`,
-//! `backup`, `ingest`, `relay`, `check-config`.
+//! `backup`, `ingest`, `relay`, `check-config`, `migrate`, `copy-store`.
 //!
 //! Every command reads the same config file (`--config`, default `smtpd.toml`) so the
 //! database path and domains are the server's; `--database` overrides the path.
@@ -16,6 +16,7 @@ mod activity;
 mod api_key;
 mod check_config;
 mod console;
+mod copy_store;
 mod ingest;
 mod parse;
 mod relay;
@@ -123,6 +124,18 @@ enum Command {
         /// Whose exit codes to speak.
         #[arg(long, value_enum, default_value = "postfix")]
         mta: relay::Mta,
+    },
+    /// Applies the store's pending schema migrations alone (`serve` applies them too) and
+    /// prints the schema version; on PostgreSQL, also its compatibility version.
+    Migrate,
+    /// Copies a SQLite store into an empty PostgreSQL one and checks the counts.
+    CopyStore {
+        /// The source: `sqlite:PATH`.
+        #[arg(long)]
+        from: String,
+        /// The destination: `postgres://…`.
+        #[arg(long)]
+        to: String,
     },
     /// Checks the configuration as `serve` would (files, keys, addresses, the database) and
     /// prints the settings that differ from the defaults, secrets redacted.
@@ -240,6 +253,15 @@ pub fn main() -> ExitCode {
         // Needs no configuration: it only hashes a password.
         return finish(console::main(command));
     }
+    if let Command::CopyStore { from, to } = &cli.command {
+        // Both stores are named on the command line: no configuration is read.
+        init_logging(LogFormat::Text);
+        return finish(copy_store::main(
+            from,
+            to,
+            &crate::config::StoreConfig::default(),
+        ));
+    }
     if let Command::CheckConfig = cli.command {
         return check_config::main(&config_path, cli.database);
     }
@@ -264,7 +286,9 @@ pub fn main() -> ExitCode {
         }
     };
     if let Some(db) = &cli.database {
+        // A file named on the command line is the store, whatever `[store] url` says.
         config.store.path = db.clone();
+        config.store.url = None;
     }
     init_logging(config.log.format);
     finish(run(cli.command, config))
@@ -305,6 +329,7 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
             serve(config)
         }
         Command::Conversation(c) => conversation(c, &config),
+        Command::Migrate => migrate(&config),
         Command::Inbox(args) => {
             let store = open_store(&config)?;
             let entries = block_on(store.inbox())?;
@@ -370,7 +395,10 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
         Command::Parse { file, json } => {
             parse(&file, json, &config.message, config.limits.max_message_size)
         }
-        Command::Ingest { .. } | Command::Relay { .. } | Command::CheckConfig => Ok(()),
+        Command::Ingest { .. }
+        | Command::Relay { .. }
+        | Command::CheckConfig
+        | Command::CopyStore { .. } => Ok(()),
         Command::Backup { path } => {
             let store = open_store(&config)?;
             block_on(store.backup(&path))?;
@@ -380,10 +408,31 @@ fn run(command: Command, mut config: Config) -> Result<(), Box<dyn std::error::E
     }
 }
 
+/// `replyd migrate`.
+fn migrate(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+    match &config.store.url {
+        Some(_) => {
+            let (version, compatible) = crate::store::postgres::migrate(&config.store)?;
+            println!("PostgreSQL schema version {version} (compatibility version {compatible})");
+        }
+        None => {
+            drop(open_store(config)?);
+            let version = crate::store::sqlite::schema_version(&config.store.path)?;
+            println!(
+                "SQLite schema version {version}: {}",
+                config.store.path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 fn open_store(config: &Config) -> Result<Store, StoreError> {
     // Before opening: what exists then is the operator's (what replyd creates is private).
-    if let Some(warning) = crate::store::permission_warning(&config.store.path) {
-        eprintln!("replyd: warning: {warning}");
+    if config.store.url.is_none() {
+        if let Some(warning) = crate::store::permission_warning(&config.store.path) {
+            eprintln!("replyd: warning: {warning}");
+        }
     }
     Store::open(&config.store)
 }
@@ -392,7 +441,10 @@ fn open_store(config: &Config) -> Result<Store, StoreError> {
 fn block_on<T, E: Into<Box<dyn std::error::Error>>>(
     future: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    // I/O and timers: the PostgreSQL store's client needs both.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(future).map_err(Into::into)
 }
 
@@ -438,8 +490,10 @@ fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        if let Some(warning) = crate::store::permission_warning(&config.store.path) {
-            tracing::warn!("{warning}");
+        if config.store.url.is_none() {
+            if let Some(warning) = crate::store::permission_warning(&config.store.path) {
+                tracing::warn!("{warning}");
+            }
         }
         let server = Server::bind(config).await?;
         let stop = server.shutdown_handle();

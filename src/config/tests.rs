@@ -131,3 +131,26 @@ fn durations_and_sizes_are_written_back_as_they_are_read() {
     .unwrap();
     assert_eq!(back.server.shutdown_grace, c.server.shutdown_grace);
 }
+
+#[test]
+fn store_is_a_file_or_a_postgres_url_not_both() {
+    let url = "[store]\nurl = \"postgres://replyd@db.internal/replyd\"\n";
+    let c = Config::from_toml(&format!("{MINIMAL}{url}"), "x.toml").unwrap();
+    assert_eq!(
+        c.store.url.as_deref(),
+        Some("postgres://replyd@db.internal/replyd")
+    );
+    let both = "[store]\nurl = \"postgres://db/replyd\"\npath = \"/var/lib/replyd/r.sqlite3\"\n";
+    let err = Config::from_toml(&format!("{MINIMAL}{both}"), "x.toml").unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("store.url"));
+    assert!(err.to_string().contains("not both"), "{err}");
+    let neither = "[store]\npath = \"\"\n";
+    let err = Config::from_toml(&format!("{MINIMAL}{neither}"), "x.toml").unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("store.path"));
+    let mysql = "[store]\nurl = \"mysql://db/replyd\"\n";
+    let err = Config::from_toml(&format!("{MINIMAL}{mysql}"), "x.toml").unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("store.url"));
+    let hooks = "[[webhooks]]\nurl = \"https://helpdesk.example/hook\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n";
+    let err = Config::from_toml(&format!("{MINIMAL}{url}{hooks}"), "x.toml").unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("webhooks"), "{err}");
+}

@@ -7,8 +7,10 @@
 //! then says so ([`StoreError::OutcomeUnknown`]); the caller answers as for any storage
 //! fault (`451`), and the retry is recognised as a duplicate.
 //!
-//! Today's backend is SQLite ([`sqlite`]): one file, WAL mode, `synchronous=FULL`, one
-//! writer thread with group commit. A delivery is answered only after its commit.
+//! Two backends: SQLite ([`sqlite`]; one file, WAL mode, `synchronous=FULL`, one writer
+//! thread with group commit), the embedded default for one node; and PostgreSQL
+//! ([`postgres`]; `[store] url`), one database shared by several nodes, with the same tables
+//! and the same group commit. A delivery is answered only after its commit.
 //!
 //! Incoming mail is written only by a process that takes deliveries (the server, `replyd
 //! ingest`); reads and administrative writes work on any open store, from any number of
@@ -21,6 +23,7 @@
 mod error;
 mod model;
 mod outbox;
+pub mod postgres;
 pub mod sqlite;
 mod subscription;
 mod vocabulary;
@@ -71,7 +74,8 @@ pub(crate) type Compose<'a> =
 /// the rest of replyd holds.
 #[async_trait]
 pub(crate) trait Backend: Send + Sync {
-    fn location(&self) -> &Path;
+    /// The database file; `None` for a database server.
+    fn location(&self) -> Option<&Path>;
 
     /// Creates a conversation, or finds the one with the same `external_id`: `true` when
     /// it was created.
@@ -222,15 +226,18 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating and migrating if needed) the store `config` names.
+    /// Opens (creating and migrating if needed) the store `config` names: the PostgreSQL
+    /// database of `url` when it is set, else the SQLite file at `path`.
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
-        Ok(Store {
-            backend: Arc::new(sqlite::SqliteStore::open(config)?),
-        })
+        let backend: Arc<dyn Backend> = match &config.url {
+            Some(_) => Arc::new(postgres::PgStore::open(config)?),
+            None => Arc::new(sqlite::SqliteStore::open(config)?),
+        };
+        Ok(Store { backend })
     }
 
-    /// Where the data lives (the database file).
-    pub fn path(&self) -> &Path {
+    /// Where the data lives: the database file, `None` for PostgreSQL.
+    pub fn path(&self) -> Option<&Path> {
         self.backend.location()
     }
 

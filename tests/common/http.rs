@@ -452,15 +452,12 @@ pub fn api_server(tweak: impl FnOnce(&mut Config)) -> (TestServer, String) {
 /// runs) and returns its output.
 pub fn api_key_command(srv: &TestServer, args: &[&str]) -> std::process::Output {
     let config = super::write_config(srv.dir.path(), 0, "");
-    std::process::Command::new(super::replyd_bin())
-        .arg("--config")
-        .arg(&config)
-        .arg("--database")
-        .arg(&srv.db)
-        .arg("api-key")
-        .args(args)
-        .output()
-        .unwrap()
+    let mut command = std::process::Command::new(super::replyd_bin());
+    command.arg("--config").arg(&config);
+    if super::postgres::url_for(&srv.db).is_none() {
+        command.arg("--database").arg(&srv.db);
+    }
+    command.arg("api-key").args(args).output().unwrap()
 }
 
 /// Creates an API key with `replyd api-key create --name NAME`; returns the key (the one

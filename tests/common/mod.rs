@@ -15,6 +15,7 @@ pub mod faults;
 pub mod http;
 pub mod mta;
 pub mod needs;
+pub mod postgres;
 pub mod receiver;
 pub mod webhooks;
 
@@ -26,7 +27,7 @@ pub use replyd::store::{Automated, Direction, Flag, InboxReason, NewConversation
 #[allow(unused_imports)]
 pub use needs::{needs, Need};
 
-use replyd::store::{sqlite::HeldTransaction, Conversation, InboxEntry, StoreStats, StoredMessage};
+use replyd::store::{Conversation, InboxEntry, StoreStats, StoredMessage};
 use replyd::{Config, Server, ShutdownHandle, Store};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -73,13 +74,24 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-/// Opens the store of a database file, as another process would.
+/// Opens the store of a database file, as another process would (on PostgreSQL, the
+/// database that stands for the file: [`postgres::url_for`]).
 pub fn open_store(db: &Path) -> Store {
-    Store::open(&replyd::config::StoreConfig {
-        path: db.to_path_buf(),
-        ..Default::default()
-    })
-    .unwrap()
+    Store::open(&store_config(db)).unwrap()
+}
+
+/// The `[store]` of the database file `db`, or of the PostgreSQL database that stands for it.
+pub fn store_config(db: &Path) -> replyd::config::StoreConfig {
+    match postgres::url_for(db) {
+        Some(url) => replyd::config::StoreConfig {
+            url: Some(url),
+            ..Default::default()
+        },
+        None => replyd::config::StoreConfig {
+            path: db.to_path_buf(),
+            ..Default::default()
+        },
+    }
 }
 
 /// A string no other call in this process returns (for Message-IDs).
@@ -95,13 +107,19 @@ pub fn unique_id() -> String {
     )
 }
 
-/// A config for tests: loopback, port 0, database in `dir`.
+/// A config for tests: loopback, port 0, database in `dir` (with `REPLYD_TEST_STORE=postgres`,
+/// a fresh PostgreSQL database standing for that file).
 pub fn test_config(dir: &Path) -> Config {
     let mut c = Config::default();
     c.server.listen = vec!["127.0.0.1:0".parse().unwrap()];
     c.server.hostname = "mx.test".into();
     c.server.domains = vec![DOMAIN.into(), "help.example.org".into()];
-    c.store.path = dir.join("replyd.sqlite3");
+    let db = dir.join("replyd.sqlite3");
+    if postgres::enabled() {
+        c.store.url = Some(postgres::database_for(&db));
+    } else {
+        c.store.path = db;
+    }
     // Sender verification (on by default) asks DNS; a test must never ask the system's
     // resolver (CI has no network): the sender tests turn it on against their own NSD
     // (`dns::server_with`).
@@ -137,7 +155,22 @@ impl TestServer {
         let dir = TempDir::new("srv");
         let mut config = test_config(dir.path());
         tweak(&mut config);
-        let db = config.store.path.clone();
+        let named = config.store.path != Path::new(replyd::config::DEFAULT_STORE_PATH);
+        let db = match &config.store.url {
+            // On PostgreSQL, a test that names a file of its own (to start again on it) gets
+            // the database standing for that file, the same one at each start.
+            Some(_) if postgres::enabled() && named => {
+                let path = std::mem::replace(
+                    &mut config.store.path,
+                    replyd::config::DEFAULT_STORE_PATH.into(),
+                );
+                config.store.url =
+                    Some(postgres::url_for(&path).unwrap_or_else(|| postgres::database_for(&path)));
+                path
+            }
+            Some(_) => dir.path().join("replyd.sqlite3"),
+            None => config.store.path.clone(),
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -287,8 +320,13 @@ impl TestServer {
     }
 
     /// Holds the database's write lock, as another process would.
-    pub fn lock_database(&self) -> HeldTransaction {
-        replyd::store::sqlite::hold_write_lock(&self.db).unwrap()
+    pub fn lock_database(&self) -> DatabaseLock {
+        match postgres::url_for(&self.db) {
+            Some(_) => DatabaseLock::Postgres(
+                replyd::store::postgres::hold_write_lock(&store_config(&self.db)).unwrap(),
+            ),
+            None => DatabaseLock::Sqlite(replyd::store::sqlite::hold_write_lock(&self.db).unwrap()),
+        }
     }
 
     pub fn shutdown(&mut self) {
@@ -308,6 +346,21 @@ impl Drop for TestServer {
         }
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+/// A write lock another process holds on a test's database ([`TestServer::lock_database`]).
+pub enum DatabaseLock {
+    Sqlite(replyd::store::sqlite::HeldTransaction),
+    Postgres(replyd::store::postgres::HeldLock),
+}
+
+impl DatabaseLock {
+    pub fn release(self) -> Result<(), replyd::StoreError> {
+        match self {
+            DatabaseLock::Sqlite(held) => held.release(),
+            DatabaseLock::Postgres(held) => held.release(),
         }
     }
 }
@@ -745,13 +798,33 @@ pub fn assert_mode(path: &Path, want: u32) {
     );
 }
 
+/// `args` without `--database PATH` when PATH stands for a PostgreSQL database: the config
+/// [`write_config`] wrote for the test names that database already.
+pub fn on_this_store<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--database"
+            && args
+                .get(i + 1)
+                .is_some_and(|db| postgres::url_for(Path::new(db)).is_some())
+        {
+            i += 2;
+            continue;
+        }
+        out.push(args[i]);
+        i += 1;
+    }
+    out
+}
+
 /// Runs `replyd --config CONFIG ARGS…` and returns its standard output; fails the test,
 /// showing the standard error, if it exits non-zero.
 pub fn replyd_ok(config: &Path, args: &[&str]) -> String {
     let out = Command::new(replyd_bin())
         .arg("--config")
         .arg(config)
-        .args(args)
+        .args(on_this_store(args))
         .output()
         .unwrap();
     assert!(
@@ -790,13 +863,18 @@ pub fn replyd_with_stdin(config: &Path, args: &[&str], input: &[u8]) -> std::pro
 /// Writes a config file for the binary into `dir` and returns its path.
 pub fn write_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
     let path = dir.join("smtpd.toml");
+    // The PostgreSQL database standing for the folder's file, when a test server made one.
+    let db = dir.join("replyd.sqlite3");
+    let store = match postgres::url_for(&db) {
+        Some(url) => format!("url = \"{url}\""),
+        None => format!("path = \"{}\"", db.display()),
+    };
     std::fs::write(
         &path,
         format!(
             "[server]\nlisten = [\"127.0.0.1:{port}\"]\nhostname = \"mx.test\"\n\
              domains = [\"{DOMAIN}\"]\nshutdown_grace = \"10s\"\n\
-             [store]\npath = \"{}\"\n{extra}",
-            dir.join("replyd.sqlite3").display()
+             [store]\n{store}\n{extra}"
         ),
     )
     .unwrap();

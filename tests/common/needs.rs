@@ -44,6 +44,9 @@ pub enum Need {
     User(&'static str),
     /// A Python module `python3` can import, by name (e.g. `prometheus_client`).
     PythonModule(&'static str),
+    /// Debian's PostgreSQL server binaries (`/usr/lib/postgresql/<version>/bin`), for the
+    /// tests' private cluster ([`super::postgres`]).
+    Postgres,
 }
 
 /// Whether everything in `needs` is there. When something is not: prints the `SKIPPED` line
@@ -99,6 +102,11 @@ fn why_missing(need: Need) -> Option<String> {
         Need::Program(name) => find_program(name).err(),
         Need::Exim => super::mta::find_exim().err(),
         Need::PythonModule(module) => python_module_missing(module),
+        Need::Postgres => super::postgres::bin_dir().is_none().then(|| {
+            "PostgreSQL's server is not installed (/usr/lib/postgresql/<version>/bin): \
+             apt-get install postgresql (./scripts/test installs it)"
+                .to_string()
+        }),
         Need::User(name) => (!user_exists(name)).then(|| {
             format!(
                 "user `{name}` does not exist: useradd --system --no-create-home \

@@ -13,13 +13,13 @@ const MAX_QUEUED: usize = 100_000;
 
 /// Rows waiting for the writer.
 #[derive(Default)]
-pub(super) struct ActivityQueue {
+pub(crate) struct ActivityQueue {
     rows: Mutex<Vec<Activity>>,
     dropped: AtomicU64,
 }
 
 impl ActivityQueue {
-    pub(super) fn push(&self, mut rows: Vec<Activity>) {
+    pub(crate) fn push(&self, mut rows: Vec<Activity>) {
         let mut queue = self.rows.lock().unwrap_or_else(|p| p.into_inner());
         queue.append(&mut rows);
         if queue.len() > MAX_QUEUED {
@@ -35,18 +35,18 @@ impl ActivityQueue {
         }
     }
 
-    pub(super) fn take(&self) -> Vec<Activity> {
+    pub(crate) fn take(&self) -> Vec<Activity> {
         std::mem::take(&mut *self.rows.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Puts rows back in front after a failed commit.
-    pub(super) fn put_back(&self, mut rows: Vec<Activity>) {
+    pub(crate) fn put_back(&self, mut rows: Vec<Activity>) {
         let mut queue = self.rows.lock().unwrap_or_else(|p| p.into_inner());
         rows.append(&mut queue);
         *queue = rows;
     }
 
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rows.lock().map_or(true, |q| q.is_empty())
     }
 }

@@ -36,6 +36,7 @@ mod senders;
 mod webhooks;
 mod writer;
 
+pub(crate) use activity::ActivityQueue;
 pub(crate) use faults::purge_messages;
 pub use faults::{
     damage_schema, hold_read_snapshot, hold_write_lock, integrity_check, mark_schema_version,
@@ -222,8 +223,8 @@ impl SqliteStore {
 
 #[async_trait]
 impl Backend for SqliteStore {
-    fn location(&self) -> &Path {
-        &self.config.path
+    fn location(&self) -> Option<&Path> {
+        Some(&self.config.path)
     }
 
     async fn create_conversation(

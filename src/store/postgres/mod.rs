@@ -1,0 +1,593 @@
+//! The PostgreSQL backend: one database shared by several replyd nodes (`[store] url`).
+//!
+//! Why PostgreSQL: a domain's mail is received by two MX hosts at least, and a conversation
+//! created on one must take a reply on the other; SQLite is one file on one machine.
+//!
+//! The client is `tokio-postgres` (on our tokio: no second runtime), pooled by
+//! `deadpool-postgres` (a kept pool with time limits on waiting, connecting and recycling);
+//! TLS (`sslmode` in the URL) is rustls with `ring`, the stack the rest of replyd uses.
+//! Every wait on the database is bounded: connecting and waiting for a pooled connection by
+//! `[store] busy_timeout` (5 s), each statement by the same `statement_timeout`, so a
+//! database that is down or restarting is a [`StoreError`] within seconds (the intake's
+//! `451`/`503`/`75`), never a session hanging. The pool opens connections again as they are
+//! needed, so the nodes recover by themselves when the database is back; a node retries a
+//! failed connection at its next use (the sessions' retries are the backoff: a `451`'d
+//! client comes back minutes later, and the writer waits at most 5 s between attempts).
+//!
+//! No cache of conversations: a token is looked up at each `RCPT`, so a conversation
+//! created or closed through any node is seen by every node at its next look-up.
+//!
+//! Incoming mail goes through one writer task per node with group commit (`writer.rs`),
+//! as on SQLite. What is SQLite-specific has an answer of its own here: no file
+//! (`location` is `None`), no write-ahead log of ours to watch (`wal_size` 0),
+//! backups are PostgreSQL's (`pg_dump`), and file permissions are the server's business.
+
+mod copy;
+mod faults;
+mod insert;
+mod reads;
+mod records;
+mod schema;
+mod writer;
+
+pub use copy::copy_from_sqlite;
+pub use faults::{hold_write_lock, HeldLock};
+pub use schema::SCHEMA_VERSION;
+
+use super::{
+    Activity, ActivityFilter, ApiKey, AttemptRecord, Backend, CommitObserver, Compose,
+    Conversation, Delivery, EndpointSpec, EventDelivery, InboxEntry, NewConversation, OutboxJob,
+    OutgoingRecord, SenderVerdict, StoreError, StoreStats, Stored, StoredAttachment, StoredMessage,
+    TokenStatus, WebhookAttempt, WebhookEndpoint,
+};
+use crate::config::StoreConfig;
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Connections per node: the sessions' look-ups, the API's reads, the writer.
+const POOL_SIZE: usize = 16;
+
+/// The words of a PostgreSQL error (tokio-postgres's own `Display` says only "db error"
+/// for what the server said).
+pub(super) fn db_error(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Database(describe(&e))
+}
+
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => db_error(e),
+        e => StoreError::Database(format!("PostgreSQL: {e}")),
+    }
+}
+
+/// The connection settings of `config.url`, with replyd's time limits.
+fn pg_config(config: &StoreConfig) -> Result<tokio_postgres::Config, StoreError> {
+    let url = config.url.as_deref().unwrap_or_default();
+    let mut pg: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StoreError::Invalid(format!("store.url: {e}")))?;
+    if pg.get_connect_timeout().is_none() {
+        pg.connect_timeout(config.busy_timeout);
+    }
+    let ms = config.busy_timeout.as_millis().max(1);
+    let ours = format!("-c statement_timeout={ms} -c lock_timeout={ms} -c synchronous_commit=on");
+    let options = match pg.get_options() {
+        Some(theirs) if !theirs.is_empty() => format!("{theirs} {ours}"),
+        _ => ours,
+    };
+    pg.options(&options);
+    if pg.get_application_name().is_none() {
+        pg.application_name("replyd");
+    }
+    pg.keepalives(true);
+    pg.keepalives_idle(Duration::from_secs(30));
+    Ok(pg)
+}
+
+/// rustls for `sslmode=prefer|require`; the system's trust anchors (none is no error: a
+/// server without TLS is then still reached with `prefer` or `disable`).
+fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
+    let config = crate::http_client::client_config(None).unwrap_or_else(|_| {
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        })
+        .unwrap_or_else(|_| {
+            rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        })
+    });
+    tokio_postgres_rustls::MakeRustlsConnect::new(config)
+}
+
+/// Connects once, outside the pool (migrations, `replyd migrate`).
+async fn connect(config: &StoreConfig) -> Result<tokio_postgres::Client, StoreError> {
+    let (client, connection) = pg_config(config)?.connect(tls()).await.map_err(db_error)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %describe(&e), "store: PostgreSQL connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// Runs `f` to completion on a runtime of its own, on a thread of its own: [`PgStore::open`]
+/// is synchronous (as opening SQLite is) and may be called inside or outside a runtime.
+fn run_apart<T: Send + 'static>(
+    f: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(StoreError::Io)?
+            .block_on(f)
+    })
+    .join()
+    .unwrap_or_else(|_| Err(StoreError::Invalid("the migration thread panicked".into())))
+}
+
+/// Applies the pending migrations (`replyd migrate`, and every open); the schema version
+/// and compatibility version after.
+pub fn migrate(config: &StoreConfig) -> Result<(i64, i64), StoreError> {
+    let config = config.clone();
+    run_apart(async move {
+        let mut client = connect(&config).await?;
+        schema::migrate(&mut client).await?;
+        schema::schema_versions(&client).await
+    })
+}
+
+/// What `replyd check-config` asks of the database, changing nothing: reachable, a schema
+/// this program can use (or none yet: `serve` will create it), and writable (a write made
+/// and rolled back).
+pub fn check_database(config: &StoreConfig) -> Result<(), StoreError> {
+    let config = config.clone();
+    run_apart(async move {
+        let mut client = connect(&config).await?;
+        let (_, compatible) = schema::schema_versions(&client).await?;
+        if compatible > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                found: compatible,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let tx = client.transaction().await.map_err(db_error)?;
+        tx.batch_execute("CREATE TEMPORARY TABLE replyd_check (x INT) ON COMMIT DROP")
+            .await
+            .map_err(db_error)?;
+        let standby: bool = tx
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .map_err(db_error)?
+            .try_get(0)
+            .map_err(db_error)?;
+        if standby {
+            return Err(StoreError::Database(
+                "the PostgreSQL server is a read-only standby".into(),
+            ));
+        }
+        tx.rollback().await.map_err(db_error)
+    })
+}
+
+/// The PostgreSQL store.
+pub(crate) struct PgStore {
+    pool: Pool,
+    writer: Mutex<Option<writer::Writer>>,
+    activity: Arc<super::sqlite::ActivityQueue>,
+    observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
+    /// The outbox's signal (never changes: webhooks are refused on PostgreSQL for now).
+    outbox: watch::Sender<i64>,
+}
+
+impl PgStore {
+    /// Connects, migrates (under the advisory lock) and makes the pool.
+    pub(crate) fn open(config: &StoreConfig) -> Result<PgStore, StoreError> {
+        migrate(config)?;
+        let manager = Manager::from_config(
+            pg_config(config)?,
+            tls(),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .wait_timeout(Some(config.busy_timeout))
+            .create_timeout(Some(config.busy_timeout))
+            .recycle_timeout(Some(config.busy_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Invalid(format!("PostgreSQL pool: {e}")))?;
+        Ok(PgStore {
+            pool,
+            writer: Mutex::new(None),
+            activity: Arc::default(),
+            observer: Arc::default(),
+            outbox: watch::channel(0).0,
+        })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Option<writer::Writer>> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn no_webhooks() -> StoreError {
+    StoreError::Invalid("webhooks are not available on a PostgreSQL store yet".into())
+}
+
+#[async_trait]
+impl Backend for PgStore {
+    fn location(&self) -> Option<&Path> {
+        None
+    }
+
+    async fn create_conversation(
+        &self,
+        new: &NewConversation<'_>,
+    ) -> Result<(Conversation, bool), StoreError> {
+        records::create(&self.client().await?, new).await
+    }
+
+    async fn conversation_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        records::by_external_id(&self.client().await?, external_id).await
+    }
+
+    async fn close_conversation(&self, uuid: &str) -> Result<(), StoreError> {
+        records::close(&self.client().await?, uuid).await
+    }
+
+    async fn conversation(&self, uuid: &str) -> Result<Conversation, StoreError> {
+        records::by_uuid(&self.client().await?, uuid).await
+    }
+
+    async fn conversations(&self) -> Result<Vec<Conversation>, StoreError> {
+        records::all(&self.client().await?).await
+    }
+
+    async fn token_status(&self, token: &str) -> Result<TokenStatus, StoreError> {
+        records::token_status(&self.client().await?, token).await
+    }
+
+    async fn used_token(&self, ingress: &str, token: &str) -> Result<Option<[u8; 32]>, StoreError> {
+        records::used_with(&self.client().await?, ingress, token).await
+    }
+
+    fn start_deliveries(&self) -> Result<(), StoreError> {
+        let mut writer = self.writer();
+        if writer.is_none() {
+            *writer = Some(writer::Writer::spawn(
+                self.pool.clone(),
+                self.activity.clone(),
+                self.observer.clone(),
+            )?);
+        }
+        Ok(())
+    }
+
+    fn observe_commits(&self, observer: Arc<dyn CommitObserver>) {
+        let _ = self.observer.set(observer);
+    }
+
+    async fn deliver(&self, delivery: Delivery) -> Result<Vec<Stored>, StoreError> {
+        let pending = match &*self.writer() {
+            Some(w) => w.write(delivery),
+            None => return Err(StoreError::WriterGone),
+        };
+        pending.await
+    }
+
+    async fn finish_deliveries(&self) {
+        let writer = self.writer().take();
+        if let Some(w) = writer {
+            w.finish().await;
+        }
+    }
+
+    fn commits(&self) -> Option<watch::Receiver<i64>> {
+        self.writer().as_ref().map(writer::Writer::committed)
+    }
+
+    async fn record_outgoing(
+        &self,
+        uuid: &str,
+        compose: Compose<'_>,
+    ) -> Result<(i64, OutgoingRecord), StoreError> {
+        let mut client = self.client().await?;
+        records::record_outgoing(&mut client, uuid, compose).await
+    }
+
+    async fn messages(&self, uuid: &str) -> Result<Vec<StoredMessage>, StoreError> {
+        let client = self.client().await?;
+        let conv = records::by_uuid(&client, uuid).await?;
+        reads::messages_where(&client, "m.conversation_id = $1 ORDER BY m.id", &[&conv.id]).await
+    }
+
+    async fn conversation_messages(
+        &self,
+        uuid: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let client = self.client().await?;
+        let conv = records::by_uuid(&client, uuid).await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        reads::messages_where(
+            &client,
+            "m.conversation_id = $1 AND m.id > $2 ORDER BY m.id LIMIT $3",
+            &[&conv.id, &after, &limit],
+        )
+        .await
+    }
+
+    async fn attachment(&self, attachment_id: i64) -> Result<Option<StoredAttachment>, StoreError> {
+        reads::attachment(&self.client().await?, attachment_id).await
+    }
+
+    async fn inbox_before(&self, before: i64, limit: usize) -> Result<Vec<InboxEntry>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        reads::inbox_where(
+            &self.client().await?,
+            "i.id < $1 ORDER BY i.id DESC LIMIT $2",
+            &[&before, &limit],
+        )
+        .await
+    }
+
+    async fn add_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        records::add_api_key(&self.client().await?, key).await
+    }
+
+    async fn api_key(&self, key_id: &str) -> Result<Option<ApiKey>, StoreError> {
+        records::api_key(&self.client().await?, key_id).await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        records::api_keys(&self.client().await?).await
+    }
+
+    async fn revoke_api_key(&self, key_id: &str) -> Result<bool, StoreError> {
+        records::revoke_api_key(&self.client().await?, key_id).await
+    }
+
+    async fn messages_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        reads::messages_where(
+            &self.client().await?,
+            "m.id > $1 AND m.direction = 'incoming' ORDER BY m.id LIMIT $2",
+            &[&after, &limit],
+        )
+        .await
+    }
+
+    async fn message(&self, id: i64) -> Result<Option<StoredMessage>, StoreError> {
+        Ok(
+            reads::messages_where(&self.client().await?, "m.id = $1", &[&id])
+                .await?
+                .pop(),
+        )
+    }
+
+    async fn attachment_data(&self, attachment_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        reads::attachment_data(&self.client().await?, attachment_id).await
+    }
+
+    async fn raw_message(&self, message_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        reads::raw_message(&self.client().await?, message_id).await
+    }
+
+    async fn inbox(&self) -> Result<Vec<InboxEntry>, StoreError> {
+        reads::inbox_where(&self.client().await?, "TRUE ORDER BY i.id DESC", &[]).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        reads::stats(&self.client().await?).await
+    }
+
+    async fn last_message_id(&self) -> Result<i64, StoreError> {
+        reads::last_message_id(&self.client().await?).await
+    }
+
+    /// The highest message id: incoming mail is written under one lock across the nodes
+    /// (`writer.rs`), so it grows with every commit of a message by any node.
+    async fn change_counter(&self) -> Result<i64, StoreError> {
+        reads::last_message_id(&self.client().await?).await
+    }
+
+    async fn backup(&self, _dest: &Path) -> Result<(), StoreError> {
+        Err(StoreError::Invalid(
+            "the store is a PostgreSQL database: back it up with pg_dump (or the server's own \
+             backups and replication), not replyd backup"
+                .into(),
+        ))
+    }
+
+    fn wal_size(&self) -> u64 {
+        0
+    }
+
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let standby: bool = tx
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .map_err(db_error)?
+            .try_get(0)
+            .map_err(db_error)?;
+        if standby {
+            return Err(StoreError::Database(
+                "the PostgreSQL server is a read-only standby".into(),
+            ));
+        }
+        tx.execute("UPDATE replyd_schema SET version = version", &[])
+            .await
+            .map_err(db_error)?;
+        tx.rollback().await.map_err(db_error)
+    }
+
+    fn queue_activity(&self, rows: Vec<Activity>) {
+        if self.writer().is_some() {
+            self.activity.push(rows);
+        }
+    }
+
+    async fn activity(&self, filter: &ActivityFilter) -> Result<Vec<Activity>, StoreError> {
+        reads::activity(&self.client().await?, filter).await
+    }
+
+    async fn prune_activity(&self, before_ms: i64) -> Result<usize, StoreError> {
+        let n = self
+            .client()
+            .await?
+            .execute("DELETE FROM activity WHERE at_ms < $1", &[&before_ms])
+            .await
+            .map_err(db_error)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    fn enable_outbox(&self) {}
+
+    fn outbox_commits(&self) -> watch::Receiver<i64> {
+        self.outbox.subscribe()
+    }
+
+    async fn webhook_register(
+        &self,
+        _endpoints: &[EndpointSpec<'_>],
+    ) -> Result<Vec<i64>, StoreError> {
+        Err(no_webhooks())
+    }
+
+    async fn webhook_sync(
+        &self,
+        _endpoint: i64,
+        _attempts: &[AttemptRecord],
+        _limit: usize,
+    ) -> Result<usize, StoreError> {
+        Err(no_webhooks())
+    }
+
+    async fn webhook_due(
+        &self,
+        _endpoint: i64,
+        _now_ms: i64,
+        _limit: usize,
+        _skip: &[i64],
+    ) -> Result<Vec<OutboxJob>, StoreError> {
+        Err(no_webhooks())
+    }
+
+    async fn webhook_next_due(
+        &self,
+        _endpoint: i64,
+        _after_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        Err(no_webhooks())
+    }
+
+    async fn webhook_endpoints(
+        &self,
+        _attempts: usize,
+    ) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        // None registered: a PostgreSQL store has no webhooks yet.
+        Ok(Vec::new())
+    }
+
+    async fn webhook_attempts(&self, _webhook_id: &str) -> Result<Vec<WebhookAttempt>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn webhook_event_of_message(
+        &self,
+        _message: i64,
+    ) -> Result<Option<(String, Vec<EventDelivery>)>, StoreError> {
+        Ok(None)
+    }
+
+    async fn webhook_set_enabled(
+        &self,
+        _endpoint: &str,
+        _enabled: bool,
+    ) -> Result<String, StoreError> {
+        Err(no_webhooks())
+    }
+
+    async fn webhook_retry(&self, _webhook_id: &str) -> Result<usize, StoreError> {
+        Err(no_webhooks())
+    }
+
+    async fn webhook_prune(&self, _before_ms: i64) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+
+    async fn webhook_replay(
+        &self,
+        _since_ms: i64,
+        _endpoint: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        Err(no_webhooks())
+    }
+
+    async fn allow_sender(&self, uuid: &str, address: &str) -> Result<(), StoreError> {
+        records::allow_sender(&self.client().await?, uuid, address).await
+    }
+
+    async fn sender_verdicts(&self, uuid: &str) -> Result<Vec<(i64, SenderVerdict)>, StoreError> {
+        records::sender_verdicts(&self.client().await?, uuid).await
+    }
+
+    async fn rotate_token(&self, uuid: &str, grace_secs: i64) -> Result<Conversation, StoreError> {
+        let mut client = self.client().await?;
+        records::rotate_token(&mut client, uuid, grace_secs).await
+    }
+
+    async fn conversation_traffic(
+        &self,
+        conversation_id: i64,
+        hour_ago: &str,
+        day_ago: &str,
+        sender: &str,
+    ) -> Result<(i64, i64, bool), StoreError> {
+        records::traffic(
+            &self.client().await?,
+            conversation_id,
+            hour_ago,
+            day_ago,
+            sender,
+        )
+        .await
+    }
+}
