@@ -39,19 +39,22 @@ fn nodes_starting_together_migrate_once_and_agree_on_the_version() {
             std::thread::spawn(move || replyd::store::postgres::migrate(&config))
         })
         .collect();
-    for t in threads {
-        assert_eq!(
-            t.join().unwrap().unwrap(),
-            (
-                replyd::store::postgres::SCHEMA_VERSION,
-                replyd::store::postgres::SCHEMA_VERSION
-            )
-        );
-    }
+    let versions: Vec<(i64, i64)> = threads
+        .into_iter()
+        .map(|t| t.join().unwrap().unwrap())
+        .collect();
+    let (version, compatible) = versions[0];
+    assert_eq!(version, replyd::store::postgres::SCHEMA_VERSION);
+    // The migrations since 9 are additive: programs of version 9 still serve it.
+    assert_eq!(compatible, 9);
+    assert!(
+        versions.iter().all(|v| *v == (version, compatible)),
+        "{versions:?}"
+    );
     let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
     assert_eq!(
         cluster.psql(db, "SELECT version, compatible FROM replyd_schema"),
-        "9|9"
+        format!("{version}|{compatible}")
     );
     // The same tables as SQLite's schema, in the default schema.
     let tables = cluster.psql(
