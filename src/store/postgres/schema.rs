@@ -330,6 +330,12 @@ pub(super) async fn migrate(client: &mut Client) -> Result<i64, StoreError> {
         return Ok(version);
     }
     let tx = client.transaction().await.map_err(db_error)?;
+    // A migration is not a delivery: building an index on a large `messages` table takes
+    // minutes, and a node waits for another's migration on the lock. The 5 s limits that
+    // keep a session from hanging on the database would fail the upgrade instead.
+    tx.batch_execute("SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0")
+        .await
+        .map_err(db_error)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(db_error)?;
