@@ -414,11 +414,11 @@ fn a_node_stopped_mid_delivery_frees_its_claim_when_the_lease_ends() {
     let second = &got[1];
     let gap = second.at - first.at;
     assert!(
-        gap >= lease - Duration::from_millis(500),
+        gap >= lease - Duration::from_secs(1),
         "sent again after {gap:?}, inside the lease of {lease:?}"
     );
     assert!(
-        gap < lease + Duration::from_secs(4),
+        gap < lease + Duration::from_secs(6),
         "sent again only after {gap:?}"
     );
     assert_eq!(second.webhook_id(), first.webhook_id(), "the same event");
