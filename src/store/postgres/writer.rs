@@ -396,21 +396,10 @@ async fn write_delivery<C: GenericClient>(
             }
             Destination::Operator(reason) => {
                 let raw = raw(tx, d, &mut raw_id).await?;
-                write_inbox(tx, d, reason, None, "", raw, &received_at).await?
+                let at = received_at.as_str();
+                write_inbox(tx, d, reason, None, "", raw, at, events).await?
             }
         });
-    }
-    // Each inbox entry's outbox event, in the same transaction (a message's is written
-    // with it, in `write_message`).
-    for (s, dest) in stored.iter().zip(&d.destinations) {
-        if let Stored::Inbox { id } = s {
-            let conv = match dest {
-                Destination::Conversation(conv) => Some(*conv),
-                Destination::Operator(_) => None,
-            };
-            let kind = EventType::InboxReceived;
-            events.record(tx, kind, conv, None, Some(*id)).await?
-        }
     }
     Ok(stored)
 }
@@ -471,6 +460,7 @@ async fn write_message<C: GenericClient>(
             "the conversation was closed between RCPT and the end of DATA",
             raw,
             received_at,
+            events,
         )
         .await;
     }
