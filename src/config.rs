@@ -435,12 +435,6 @@ impl Config {
                     "must be a postgres:// (or postgresql://) URL".into(),
                 ));
             }
-            Some(_) if !self.webhooks.is_empty() => {
-                return Err((
-                    "webhooks",
-                    "are not available on a PostgreSQL store (store.url) yet".into(),
-                ));
-            }
             Some(_) => {}
             None if self.store.path.as_os_str().is_empty() => {
                 return Err((

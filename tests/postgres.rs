@@ -5,9 +5,13 @@
 mod common;
 
 use common::postgres::Cluster;
+use common::receiver::{Answer, Receiver};
+use common::webhooks::{attempts_until, endpoint, stored_id, verifies, SECRET};
 use common::*;
 use replyd::config::StoreConfig;
+use replyd::store::DeliveryState;
 use replyd::StoreError;
+use std::collections::HashSet;
 use std::time::Instant;
 
 fn pg_store_config(url: &str) -> StoreConfig {
@@ -19,10 +23,16 @@ fn pg_store_config(url: &str) -> StoreConfig {
 
 /// A node (a server) on the PostgreSQL database `url`.
 fn node(url: &str) -> TestServer {
+    node_with(url, |_| {})
+}
+
+/// A node on `url`, with `tweak` applied to its configuration (its webhooks).
+fn node_with(url: &str, tweak: impl FnOnce(&mut replyd::config::Config)) -> TestServer {
     let url = url.to_string();
     TestServer::start_with(move |c| {
         c.store.path = replyd::config::DEFAULT_STORE_PATH.into();
         c.store.url = Some(url);
+        tweak(c);
     })
 }
 
@@ -291,4 +301,137 @@ fn copy_store_moves_a_sqlite_installation_with_identical_bytes() {
         .unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+}
+
+#[test]
+fn two_nodes_deliver_each_event_exactly_once_signed() {
+    if !needs(&[Need::Postgres]) {
+        return;
+    }
+    let url = Cluster::get().fresh_database();
+    let rx = Receiver::start();
+    // A slow receiver: each attempt is in flight while the other node's worker looks.
+    rx.answer(Answer::Slow(Duration::from_millis(150), 200));
+    let hook = || endpoint(&rx.url(), SECRET);
+    let a = node_with(&url, |c| c.webhooks = vec![hook()]);
+    let b = node_with(&url, |c| c.webhooks = vec![hook()]);
+    let conv = a.conversation("bob@example.org");
+    const N: usize = 24;
+    // Through both nodes at once, one sender per node.
+    let stored: Vec<i64> = std::thread::scope(|s| {
+        let sends: Vec<_> = [&a, &b]
+            .into_iter()
+            .enumerate()
+            .map(|(n, node)| {
+                let to = conv.reply_address.clone();
+                s.spawn(move || {
+                    (0..N / 2)
+                        .map(|i| {
+                            let id = format!("m{n}-{i}@example.org");
+                            let text = format!("Reply {i} through node {n}");
+                            let message = reply_message(&to, &id, &text);
+                            let (code, said) = smtp_deliver(node.addr, &to, message.as_bytes());
+                            assert_eq!(code, 250, "{said}");
+                            stored_id(&said)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        sends.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    rx.wait_for(N, Duration::from_secs(30));
+    // Any second attempt would come within the receiver's answer time and a poll.
+    std::thread::sleep(Duration::from_secs(3));
+    let got = rx.requests();
+    assert_eq!(got.len(), N, "one request per event, no more");
+    let mut ids = HashSet::new();
+    let mut messages = HashSet::new();
+    let mut sequences = HashSet::new();
+    for r in &got {
+        assert!(verifies(SECRET, r), "signature: {:?}", r.headers);
+        assert!(ids.insert(r.webhook_id()), "{} sent twice", r.webhook_id());
+        let v = r.json();
+        assert_eq!(v["type"], "message.received");
+        messages.insert(v["data"]["message"]["id"].as_i64().unwrap());
+        sequences.insert(v["data"]["sequence"].as_i64().unwrap());
+    }
+    assert_eq!(messages, stored.iter().copied().collect::<HashSet<_>>());
+    // The conversation's events are numbered 1..=N across the nodes, none twice.
+    assert_eq!(sequences, (1..=N as i64).collect::<HashSet<_>>());
+    // Each delivery recorded once, as delivered after one attempt, seen from either node.
+    for id in &stored {
+        let (_, deliveries) = b
+            .block(b.store.webhook_event_of_message(*id))
+            .unwrap()
+            .unwrap();
+        assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+        assert_eq!(deliveries[0].state, DeliveryState::Delivered);
+        assert_eq!(deliveries[0].attempts, 1);
+    }
+    let endpoints = a.block(a.store.webhook_endpoints(0)).unwrap();
+    assert_eq!(endpoints.len(), 1, "one endpoint, registered by both nodes");
+    assert_eq!(
+        (endpoints[0].delivered, endpoints[0].backlog),
+        (N as i64, 0)
+    );
+}
+
+#[test]
+fn a_node_stopped_mid_delivery_frees_its_claim_when_the_lease_ends() {
+    if !needs(&[Need::Postgres]) {
+        return;
+    }
+    let url = Cluster::get().fresh_database();
+    // The first attempt is never answered in time: its node is stopped meanwhile.
+    let rx = Receiver::start();
+    rx.script(&[Answer::Slow(Duration::from_secs(60), 200)]);
+    let hook = || {
+        let mut w = endpoint(&rx.url(), SECRET);
+        w.connect_timeout = Duration::from_secs(1);
+        w.timeout = Duration::from_secs(2);
+        w
+    };
+    // The request's timeout + the worker's margin (5 s).
+    let lease = Duration::from_secs(7);
+    let a = node_with(&url, |c| c.webhooks = vec![hook()]);
+    let conv = a.conversation("bob@example.org");
+    let message = reply_message(&conv.reply_address, "lease@example.org", "Stuck");
+    let (code, said) = smtp_deliver(a.addr, &conv.reply_address, message.as_bytes());
+    assert_eq!(code, 250, "{said}");
+    let id = stored_id(&said);
+    let first = rx.wait_for(1, Duration::from_secs(10)).remove(0);
+    drop(a);
+    // The other node takes the event only once A's lease is over, then delivers it.
+    let b = node_with(&url, |c| c.webhooks = vec![hook()]);
+    let got = rx.wait_for(2, lease + Duration::from_secs(10));
+    assert_eq!(
+        got.len(),
+        2,
+        "{:?}",
+        got.iter().map(|r| r.webhook_id()).collect::<Vec<_>>()
+    );
+    let second = &got[1];
+    let gap = second.at - first.at;
+    assert!(
+        gap >= lease - Duration::from_secs(1),
+        "sent again after {gap:?}, inside the lease of {lease:?}"
+    );
+    assert!(
+        gap < lease + Duration::from_secs(6),
+        "sent again only after {gap:?}"
+    );
+    assert_eq!(second.webhook_id(), first.webhook_id(), "the same event");
+    assert!(verifies(SECRET, second));
+    // A's attempt was never recorded (it died with it); B's is, once answered.
+    let attempts = attempts_until(&b, &first.webhook_id(), |a| !a.is_empty());
+    assert_eq!(attempts.len(), 1, "{attempts:#?}");
+    assert_eq!(attempts[0].status, Some(200));
+    let (webhook_id, deliveries) = b
+        .block(b.store.webhook_event_of_message(id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(webhook_id, first.webhook_id());
+    assert_eq!(deliveries[0].state, DeliveryState::Delivered);
+    assert_eq!(deliveries[0].attempts, 1);
 }

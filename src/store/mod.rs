@@ -158,6 +158,7 @@ pub(crate) trait Backend: Send + Sync {
         now_ms: i64,
         limit: usize,
         skip: &[i64],
+        lease: std::time::Duration,
     ) -> Result<Vec<OutboxJob>, StoreError>;
     async fn webhook_next_due(
         &self,
@@ -543,16 +544,18 @@ impl Store {
     }
 
     /// The endpoint's deliveries due at `now_ms` but those in `skip` (in flight), with
-    /// what their payloads are built from.
+    /// what their payloads are built from, taken for `lease` (the longest an attempt may
+    /// take): no other node sends them meanwhile (PostgreSQL; SQLite has one node).
     pub(crate) async fn webhook_due(
         &self,
         endpoint: i64,
         now_ms: i64,
         limit: usize,
         skip: &[i64],
+        lease: std::time::Duration,
     ) -> Result<Vec<OutboxJob>, StoreError> {
         self.backend
-            .webhook_due(endpoint, now_ms, limit, skip)
+            .webhook_due(endpoint, now_ms, limit, skip, lease)
             .await
     }
 

@@ -32,6 +32,11 @@ const MIN_SYNC: Duration = Duration::from_millis(100);
 /// Events queued per write.
 const ENQUEUE_BATCH: usize = 1000;
 
+/// Beyond an attempt's own time limits, how long its delivery stays taken by this node
+/// (PostgreSQL's lease, see `store/postgres/webhooks.rs`): the attempt's outcome is
+/// recorded within [`MIN_SYNC`] of its end, or at the next write after a storage error.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
 /// After a storage error, the pause before the next look.
 const STORE_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -169,8 +174,10 @@ async fn dispatch(
     // Under load, refilled by halves: one look at the store for several requests.
     if free > 0 && (tasks.is_empty() || free * 2 >= concurrency) {
         let skip: Vec<i64> = in_flight.iter().copied().collect();
+        // The request's timeout bounds the whole exchange, connecting included.
+        let lease = endpoint.config.timeout + LEASE_MARGIN;
         let due = store
-            .webhook_due(endpoint.id, now, free + skip.len(), &skip)
+            .webhook_due(endpoint.id, now, free + skip.len(), &skip, lease)
             .await?;
         for job in due.into_iter().take(free) {
             in_flight.insert(job.event);

@@ -112,14 +112,20 @@ pub fn stored_id(reply: &str) -> i64 {
     reply.rsplit('m').next().unwrap().trim().parse().unwrap()
 }
 
-/// A config for the binary with one endpoint called `helpdesk`.
+/// A config for the binary with one endpoint called `helpdesk` (with
+/// `REPLYD_TEST_STORE=postgres`, on a fresh PostgreSQL database standing for the folder's
+/// file). A short request timeout: on PostgreSQL a node killed mid-attempt holds its event
+/// for the lease (the timeout + 5 s), and the tests wait for the resend.
 pub fn config_with_hook(dir: &std::path::Path, hook: std::net::SocketAddr) -> std::path::PathBuf {
+    if super::postgres::enabled() {
+        super::postgres::database_for(&dir.join("replyd.sqlite3"));
+    }
     write_config(
         dir,
         0,
         &format!(
             "[[webhooks]]\nname = \"helpdesk\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\n\
-             retry = [\"200ms\"]\nretry_every = \"300ms\"\n",
+             retry = [\"200ms\"]\nretry_every = \"300ms\"\ntimeout = \"2s\"\n",
             url_of(hook)
         ),
     )

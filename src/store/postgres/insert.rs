@@ -4,13 +4,16 @@
 //! value passes [`text`] (no NUL in PostgreSQL's `TEXT`).
 
 use super::super::{
-    Delivery, Direction, Envelope, Flag, InboxReason, MessageContent, StoreError, Stored,
+    Delivery, Direction, Envelope, EventType, Flag, InboxReason, MessageContent, StoreError, Stored,
 };
+use super::outbox::OutboxWrite;
 use super::records::{execute, get, query_opt};
 use crate::store::join_flags;
 use deadpool_postgres::GenericClient;
 use std::borrow::Cow;
 
+/// An operator inbox entry, and its outbox event (`outbox.rs`) in the same transaction.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn write_inbox<C: GenericClient>(
     tx: &C,
     d: &Delivery,
@@ -19,6 +22,7 @@ pub(super) async fn write_inbox<C: GenericClient>(
     note: &str,
     raw_id: i64,
     received_at: &str,
+    events: &OutboxWrite,
 ) -> Result<Stored, StoreError> {
     let (c, e) = (&d.content, &d.envelope);
     let row = query_opt(
@@ -45,7 +49,10 @@ pub(super) async fn write_inbox<C: GenericClient>(
     )
     .await?
     .ok_or_else(|| StoreError::Database("the inbox entry was not written".into()))?;
-    Ok(Stored::Inbox { id: get(&row, 0)? })
+    let id = get(&row, 0)?;
+    let kind = EventType::InboxReceived;
+    events.record(tx, kind, conv, None, Some(id)).await?;
+    Ok(Stored::Inbox { id })
 }
 
 /// A message row to insert (the writer's incoming mail and the outgoing record).

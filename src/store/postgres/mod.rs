@@ -25,9 +25,11 @@
 mod copy;
 mod faults;
 mod insert;
+mod outbox;
 mod reads;
 mod records;
 mod schema;
+mod webhooks;
 mod writer;
 
 pub use copy::copy_from_sqlite;
@@ -196,8 +198,8 @@ pub(crate) struct PgStore {
     writer: Mutex<Option<writer::Writer>>,
     activity: Arc<super::sqlite::ActivityQueue>,
     observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
-    /// The outbox's signal (never changes: webhooks are refused on PostgreSQL for now).
-    outbox: watch::Sender<i64>,
+    /// Whether the writer records outbox events, and its signal after each commit.
+    outbox: Arc<outbox::OutboxSignal>,
 }
 
 impl PgStore {
@@ -224,7 +226,7 @@ impl PgStore {
             writer: Mutex::new(None),
             activity: Arc::default(),
             observer: Arc::default(),
-            outbox: watch::channel(0).0,
+            outbox: Arc::default(),
         })
     }
 
@@ -235,10 +237,6 @@ impl PgStore {
     fn writer(&self) -> MutexGuard<'_, Option<writer::Writer>> {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-fn no_webhooks() -> StoreError {
-    StoreError::Invalid("webhooks are not available on a PostgreSQL store yet".into())
 }
 
 #[async_trait]
@@ -288,6 +286,7 @@ impl Backend for PgStore {
                 self.pool.clone(),
                 self.activity.clone(),
                 self.observer.clone(),
+                self.outbox.clone(),
             )?);
         }
         Ok(())
@@ -478,7 +477,9 @@ impl Backend for PgStore {
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
-    fn enable_outbox(&self) {}
+    fn enable_outbox(&self) {
+        self.outbox.enable();
+    }
 
     fn outbox_commits(&self) -> watch::Receiver<i64> {
         self.outbox.subscribe()
@@ -486,79 +487,78 @@ impl Backend for PgStore {
 
     async fn webhook_register(
         &self,
-        _endpoints: &[EndpointSpec<'_>],
+        endpoints: &[EndpointSpec<'_>],
     ) -> Result<Vec<i64>, StoreError> {
-        Err(no_webhooks())
+        webhooks::register(&mut self.client().await?, endpoints).await
     }
 
     async fn webhook_sync(
         &self,
-        _endpoint: i64,
-        _attempts: &[AttemptRecord],
-        _limit: usize,
+        endpoint: i64,
+        attempts: &[AttemptRecord],
+        limit: usize,
     ) -> Result<usize, StoreError> {
-        Err(no_webhooks())
+        webhooks::sync(&mut self.client().await?, endpoint, attempts, limit).await
     }
 
     async fn webhook_due(
         &self,
-        _endpoint: i64,
-        _now_ms: i64,
-        _limit: usize,
-        _skip: &[i64],
+        endpoint: i64,
+        now_ms: i64,
+        limit: usize,
+        skip: &[i64],
+        lease: Duration,
     ) -> Result<Vec<OutboxJob>, StoreError> {
-        Err(no_webhooks())
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        webhooks::due(&client, endpoint, now_ms, limit, skip, lease_ms).await
     }
 
     async fn webhook_next_due(
         &self,
-        _endpoint: i64,
-        _after_ms: i64,
+        endpoint: i64,
+        after_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
-        Err(no_webhooks())
+        webhooks::next_due(&self.client().await?, endpoint, after_ms).await
     }
 
-    async fn webhook_endpoints(
-        &self,
-        _attempts: usize,
-    ) -> Result<Vec<WebhookEndpoint>, StoreError> {
-        // None registered: a PostgreSQL store has no webhooks yet.
-        Ok(Vec::new())
+    async fn webhook_endpoints(&self, attempts: usize) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        webhooks::endpoints(&self.client().await?, attempts).await
     }
 
-    async fn webhook_attempts(&self, _webhook_id: &str) -> Result<Vec<WebhookAttempt>, StoreError> {
-        Ok(Vec::new())
+    async fn webhook_attempts(&self, webhook_id: &str) -> Result<Vec<WebhookAttempt>, StoreError> {
+        webhooks::attempts_of(&self.client().await?, webhook_id).await
     }
 
     async fn webhook_event_of_message(
         &self,
-        _message: i64,
+        message: i64,
     ) -> Result<Option<(String, Vec<EventDelivery>)>, StoreError> {
-        Ok(None)
+        webhooks::event_of_message(&self.client().await?, message).await
     }
 
     async fn webhook_set_enabled(
         &self,
-        _endpoint: &str,
-        _enabled: bool,
+        endpoint: &str,
+        enabled: bool,
     ) -> Result<String, StoreError> {
-        Err(no_webhooks())
+        webhooks::set_enabled(&mut self.client().await?, endpoint, enabled).await
     }
 
-    async fn webhook_retry(&self, _webhook_id: &str) -> Result<usize, StoreError> {
-        Err(no_webhooks())
+    async fn webhook_retry(&self, webhook_id: &str) -> Result<usize, StoreError> {
+        webhooks::retry(&mut self.client().await?, webhook_id).await
     }
 
-    async fn webhook_prune(&self, _before_ms: i64) -> Result<usize, StoreError> {
-        Ok(0)
+    async fn webhook_prune(&self, before_ms: i64) -> Result<usize, StoreError> {
+        webhooks::prune(&mut self.client().await?, before_ms).await
     }
 
     async fn webhook_replay(
         &self,
-        _since_ms: i64,
-        _endpoint: Option<&str>,
+        since_ms: i64,
+        endpoint: Option<&str>,
     ) -> Result<usize, StoreError> {
-        Err(no_webhooks())
+        webhooks::replay(&mut self.client().await?, since_ms, endpoint).await
     }
 
     async fn allow_sender(&self, uuid: &str, address: &str) -> Result<(), StoreError> {

@@ -21,7 +21,7 @@ use super::{db_error, StoreError};
 use tokio_postgres::{Client, GenericClient};
 
 /// The schema version this build writes (the same number as SQLite's).
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// Key of the advisory lock migrations run under (any constant shared by every node).
 const MIGRATION_LOCK: i64 = 0x7265_706c_7964_0001;
@@ -48,7 +48,22 @@ const MIGRATIONS: &[Migration] = &[
         compatible: 9,
         sql: V10,
     },
+    Migration {
+        version: 11,
+        compatible: 9,
+        sql: V11,
+    },
 ];
+
+/// v11: a webhook delivery's lease. Several nodes send from one queue; a node takes a due
+/// delivery by setting `claimed_until` (Unix milliseconds) past the time its POST may take,
+/// in a short transaction, and sends after the commit. Another node takes it only once that
+/// time is past, so a node that dies mid-delivery frees its claim when the lease ends, and
+/// no row lock is held across a POST. (SQLite has one node and no lease.) Additive: a
+/// program of version 9 or 10 ignores the column.
+const V11: &str = r#"
+ALTER TABLE webhook_deliveries ADD COLUMN claimed_until BIGINT;
+"#;
 
 /// SQLite's v10: a conversation's outgoing messages by an index of their own (whether a
 /// sender may write into a conversation reads their To/Cc for every verified message).

@@ -22,10 +22,11 @@
 //! failed is not put back in the pool.
 
 use super::super::{
-    Activity, CommitObserver, Delivery, Destination, Direction, Flag, InboxReason, StoreError,
-    Stored,
+    Activity, CommitObserver, Delivery, Destination, Direction, EventType, Flag, InboxReason,
+    StoreError, Stored,
 };
 use super::insert::{insert_message, insert_raw, text, text_opt, write_inbox, MessageRow};
+use super::outbox::{OutboxSignal, OutboxWrite};
 use super::records::{execute, get, query_opt, record_token, sender_allowed};
 use super::{db_error, describe, pool_error};
 use crate::store::sqlite::ActivityQueue;
@@ -63,13 +64,14 @@ impl Writer {
         pool: Pool,
         activity: Arc<ActivityQueue>,
         observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
+        outbox: Arc<OutboxSignal>,
     ) -> Result<Writer, StoreError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             StoreError::Invalid("the PostgreSQL store takes deliveries inside a runtime".into())
         })?;
         let (tx, rx) = mpsc::unbounded_channel();
         let (committed_tx, committed) = watch::channel(0);
-        let task = runtime.spawn(run(pool, rx, committed_tx, activity, observer));
+        let task = runtime.spawn(run(pool, rx, committed_tx, activity, observer, outbox));
         Ok(Writer {
             tx,
             committed,
@@ -122,6 +124,7 @@ async fn run(
     committed: watch::Sender<i64>,
     activity: Arc<ActivityQueue>,
     observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
+    outbox: Arc<OutboxSignal>,
 ) {
     let observer = Observer(observer);
     loop {
@@ -144,9 +147,11 @@ async fn run(
         }
         let rows = activity.take();
         let started = Instant::now();
-        match write_batch(&pool, &batch, &rows).await {
+        let events = outbox.for_batch();
+        match write_batch(&pool, &batch, &rows, &events).await {
             Ok(results) => {
                 observer.committed(batch.len(), started.elapsed());
+                outbox.committed(&events);
                 let mut max_id = 0;
                 for (job, result) in batch.into_iter().zip(results) {
                     if let Ok(stored) = &result {
@@ -222,9 +227,11 @@ async fn write_batch(
     pool: &Pool,
     batch: &[Job],
     activity: &[Activity],
+    events: &OutboxWrite,
 ) -> Result<Vec<Result<Vec<Stored>, StoreError>>, StoreError> {
     let mut client = pool.get().await.map_err(pool_error)?;
-    let outcome = tokio::time::timeout(WRITE_LIMIT, write_on(&mut client, batch, activity)).await;
+    let written = write_on(&mut client, batch, activity, events);
+    let outcome = tokio::time::timeout(WRITE_LIMIT, written).await;
     let outcome = outcome.unwrap_or_else(|_| {
         Err(StoreError::OutcomeUnknown(format!(
             "no answer from PostgreSQL within {} s",
@@ -242,6 +249,7 @@ async fn write_on(
     client: &mut deadpool_postgres::Object,
     batch: &[Job],
     activity: &[Activity],
+    events: &OutboxWrite,
 ) -> Result<Vec<Result<Vec<Stored>, StoreError>>, StoreError> {
     {
         let tx = client.transaction().await.map_err(db_error)?;
@@ -249,7 +257,12 @@ async fn write_on(
         // The deliveries' statements are pipelined on the connection (tokio-postgres sends
         // a query without waiting for the answers to the others): a batch costs about one
         // delivery's round trips, not the sum of them.
-        let written = join_all(batch.iter().map(|job| write_delivery(&tx, &job.delivery))).await;
+        let written = join_all(
+            batch
+                .iter()
+                .map(|job| write_delivery(&tx, &job.delivery, events)),
+        )
+        .await;
         // A delivery's own failure aborts the transaction under the others too: the batch
         // is written again below, a savepoint per delivery. Any other failure is the
         // database's (a lock, a timeout, the connection) and fails the whole batch at once.
@@ -274,7 +287,7 @@ async fn write_on(
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         let sp = tx.savepoint("delivery").await.map_err(db_error)?;
-        match write_delivery(&sp, &job.delivery).await {
+        match write_delivery(&sp, &job.delivery, events).await {
             Ok(stored) => {
                 sp.commit().await.map_err(db_error)?;
                 results.push(Ok(stored));
@@ -365,7 +378,11 @@ async fn insert_activity<C: GenericClient>(tx: &C, rows: &[Activity]) -> Result<
     Ok(())
 }
 
-async fn write_delivery<C: GenericClient>(tx: &C, d: &Delivery) -> Result<Vec<Stored>, StoreError> {
+async fn write_delivery<C: GenericClient>(
+    tx: &C,
+    d: &Delivery,
+    events: &OutboxWrite,
+) -> Result<Vec<Stored>, StoreError> {
     if let Some(token) = &d.envelope.replay {
         record_token(tx, token, d.received_at).await?;
     }
@@ -375,11 +392,12 @@ async fn write_delivery<C: GenericClient>(tx: &C, d: &Delivery) -> Result<Vec<St
     for dest in &d.destinations {
         stored.push(match dest {
             Destination::Conversation(conv) => {
-                write_message(tx, d, *conv, &mut raw_id, &received_at).await?
+                write_message(tx, d, *conv, &mut raw_id, &received_at, events).await?
             }
             Destination::Operator(reason) => {
                 let raw = raw(tx, d, &mut raw_id).await?;
-                write_inbox(tx, d, reason, None, "", raw, &received_at).await?
+                let at = received_at.as_str();
+                write_inbox(tx, d, reason, None, "", raw, at, events).await?
             }
         });
     }
@@ -406,6 +424,7 @@ async fn write_message<C: GenericClient>(
     conv: i64,
     raw_id: &mut Option<i64>,
     received_at: &str,
+    events: &OutboxWrite,
 ) -> Result<Stored, StoreError> {
     let c = &d.content;
     let hash = &d.content_hash[..];
@@ -441,6 +460,7 @@ async fn write_message<C: GenericClient>(
             "the conversation was closed between RCPT and the end of DATA",
             raw,
             received_at,
+            events,
         )
         .await;
     }
@@ -538,6 +558,11 @@ async fn write_message<C: GenericClient>(
                 )
                 .await?;
             }
+            let kind = match related {
+                Some(_) => EventType::MessageBounced,
+                None => EventType::MessageReceived,
+            };
+            events.record(tx, kind, Some(conv), Some(id), None).await?;
             Ok(Stored::Message {
                 id,
                 duplicate: false,

@@ -481,7 +481,9 @@ impl Backend for SqliteStore {
         now_ms: i64,
         limit: usize,
         skip: &[i64],
+        _lease: std::time::Duration,
     ) -> Result<Vec<OutboxJob>, StoreError> {
+        // One node: what is in flight is in `skip`, no lease needed.
         self.with_outbox_conn(|c| webhooks::due(c, endpoint, now_ms, limit, skip))
     }
 

@@ -8,7 +8,7 @@ use super::StoreError;
 use rusqlite::Connection;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 const V1: &str = r#"
 CREATE TABLE conversations (
@@ -334,6 +334,14 @@ const V10: &str = r#"
 CREATE INDEX messages_outgoing ON messages(conversation_id) WHERE direction = 'outgoing';
 "#;
 
+/// v11: a webhook delivery's lease, `claimed_until`. PostgreSQL's several nodes take a due
+/// delivery with it (`postgres/webhooks.rs`); one SQLite process has no one to share with
+/// and leaves it NULL. It is here so that one version number names one schema on both
+/// backends (and `copy-store` moves the same columns).
+const V11: &str = r#"
+ALTER TABLE webhook_deliveries ADD COLUMN claimed_until INTEGER;
+"#;
+
 /// Brings the schema of `conn` to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -378,6 +386,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     if version < 10 {
         tx.execute_batch(V10)?;
+    }
+    if version < 11 {
+        tx.execute_batch(V11)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
