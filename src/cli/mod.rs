@@ -449,38 +449,28 @@ fn block_on<T, E: Into<Box<dyn std::error::Error>>>(
 }
 
 /// Raises the soft open-files limit toward the hard one, so `max_connections` sessions
-/// (plus the database and listeners) fit; warns when they cannot.
-// `rlim_t` is not `u64` on every platform.
-#[allow(clippy::unnecessary_cast)]
+/// (plus the database and listeners) fit; warns when they cannot. (rustix's safe calls: no
+/// `unsafe` for a struct the kernel fills in.)
 fn raise_open_files_limit(wanted: u64) {
-    #[cfg(unix)]
-    {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-            return;
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut lim = getrlimit(Resource::Nofile);
+    // `None` is "unlimited".
+    let hard = lim.maximum.unwrap_or(u64::MAX);
+    let current = lim.current.unwrap_or(u64::MAX);
+    let target = wanted.min(hard);
+    let mut open_files = current;
+    if target > current {
+        lim.current = Some(target);
+        if setrlimit(Resource::Nofile, lim).is_ok() {
+            open_files = target;
         }
-        let target = (wanted as libc::rlim_t).min(lim.rlim_max);
-        if target > lim.rlim_cur {
-            let raised = libc::rlimit {
-                rlim_cur: target,
-                rlim_max: lim.rlim_max,
-            };
-            // SAFETY: as above.
-            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-                lim.rlim_cur = target;
-            }
-        }
-        if (lim.rlim_cur as u64) < wanted {
-            tracing::warn!(
-                open_files = lim.rlim_cur as u64,
-                wanted,
-                "the open-files limit is below max_connections; raise it (LimitNOFILE=) or lower limits.max_connections"
-            );
-        }
+    }
+    if open_files < wanted {
+        tracing::warn!(
+            open_files,
+            wanted,
+            "the open-files limit is below max_connections; raise it (LimitNOFILE=) or lower limits.max_connections"
+        );
     }
 }
 
