@@ -1,5 +1,6 @@
 //! Command line: `serve`, `conversation …`, `inbox`, `activity`, `api-key …`, `webhooks …`,
-//! `backup`, `ingest`, `relay`, `check-config`, `migrate`, `copy-store`.
+//! `backup`, `ingest`, `relay`, `check-config`, `migrate`, `copy-store`; this file parses the
+//! command line and dispatches, each command family in a file of its own.
 //!
 //! Every command reads the same config file (`--config`, default `smtpd.toml`) so the
 //! database path and domains are the server's; `--database` overrides the path.
@@ -16,6 +17,7 @@ mod activity;
 mod api_key;
 mod check_config;
 mod console;
+mod conversation;
 mod copy_store;
 mod ingest;
 mod parse;
@@ -24,11 +26,12 @@ mod show;
 mod webhooks;
 
 use crate::config::{Limits, LogFormat, MessageConfig};
-use crate::store::{NewConversation, SenderVerdict, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::{Config, Server};
 use clap::{Args, Parser, Subcommand};
+use conversation::{conversation, ConversationCommand};
 use parse::parse;
-use show::{print_conversation_line, print_inbox_entry, print_message};
+use show::print_inbox_entry;
 use std::io::Read as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -147,60 +150,6 @@ enum Command {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum ConversationCommand {
-    /// Creates a conversation and prints its UUID and reply address.
-    Create {
-        /// The customer's email address.
-        #[arg(long)]
-        contact: String,
-        /// Where the conversation started (web_widget, facebook, whatsapp, email…).
-        #[arg(long, default_value = "web_widget")]
-        channel: String,
-        /// Subject of the conversation.
-        #[arg(long)]
-        subject: Option<String>,
-        /// Reply domain (default: the first of `[server] domains`).
-        #[arg(long)]
-        domain: Option<String>,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Lists conversations, newest first.
-    List(ListArgs),
-    /// Prints a conversation and its messages (direction, from, date, reply text).
-    Show {
-        /// The conversation's UUID.
-        uuid: String,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Allows an address to write into a conversation (besides the contact and whoever an
-    /// agent's outgoing mail was sent to): `[security] sender_policy` does not flag it.
-    Allow {
-        /// The conversation's UUID.
-        uuid: String,
-        /// The email address.
-        address: String,
-    },
-    /// Gives a conversation a new reply address and prints it; the old one is accepted for
-    /// `[security] rotation_grace` more, then refused.
-    Rotate {
-        /// The conversation's UUID.
-        uuid: String,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Closes a conversation: replies to its address are refused from now on.
-    Close {
-        /// The conversation's UUID.
-        uuid: String,
     },
 }
 
@@ -495,107 +444,6 @@ fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         server.run().await?;
         Ok(())
     })
-}
-
-fn conversation(c: ConversationCommand, config: &Config) -> Result<(), Box<dyn std::error::Error>> {
-    let store = open_store(config)?;
-    match c {
-        ConversationCommand::Create {
-            contact,
-            channel,
-            subject,
-            domain,
-            json,
-        } => {
-            let domain = domain.unwrap_or_else(|| config.default_domain().to_string());
-            if !config
-                .server
-                .domains
-                .iter()
-                .any(|d| d.eq_ignore_ascii_case(&domain))
-            {
-                return Err(format!(
-                    "{domain} is not one of the configured reply domains ({})",
-                    config.server.domains.join(", ")
-                )
-                .into());
-            }
-            let ttl = match config.conversations.token_ttl_days {
-                0 => None,
-                d => Some(i64::from(d) * 86_400),
-            };
-            let conv = block_on(store.create_conversation(&NewConversation {
-                contact_email: Some(&contact),
-                channel: &channel,
-                subject: subject.as_deref(),
-                domain: &domain,
-                ttl_seconds: ttl,
-                external_id: None,
-            }))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&conv)?);
-            } else {
-                println!("{}\t{}", conv.uuid, conv.reply_address);
-            }
-        }
-        ConversationCommand::List(args) => {
-            let list = block_on(store.conversations())?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else {
-                for c in list {
-                    print_conversation_line(&c);
-                }
-            }
-        }
-        ConversationCommand::Show { uuid, json } => {
-            let conv = block_on(store.conversation(&uuid))?;
-            let messages = block_on(store.messages(&uuid))?;
-            let senders: std::collections::HashMap<i64, SenderVerdict> =
-                block_on(store.sender_verdicts(&uuid))?
-                    .into_iter()
-                    .collect();
-            if json {
-                let senders: std::collections::BTreeMap<String, &SenderVerdict> =
-                    senders.iter().map(|(id, v)| (id.to_string(), v)).collect();
-                let v = serde_json::json!({
-                    "conversation": conv,
-                    "messages": messages,
-                    "senders": senders,
-                });
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                print_conversation_line(&conv);
-                for m in messages {
-                    print_message(&m, senders.get(&m.id));
-                }
-            }
-        }
-        ConversationCommand::Rotate { uuid, json } => {
-            let grace = config.security.rotation_grace.as_secs() as i64;
-            let conv = block_on(store.rotate_token(&uuid, grace))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&conv)?);
-            } else {
-                println!("{}\t{}", conv.uuid, conv.reply_address);
-            }
-        }
-        ConversationCommand::Allow { uuid, address } => {
-            let plausible = address.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty() && domain.contains('.') && !domain.contains('@')
-            }) && !address.chars().any(|c| c.is_whitespace() || c.is_control());
-            if !plausible {
-                return Err(format!("{address:?} is not an email address").into());
-            }
-            block_on(store.allow_sender(&uuid, &address))?;
-            println!("allowed {address} in {uuid}");
-        }
-        ConversationCommand::Close { uuid } => {
-            block_on(store.close_conversation(&uuid))?;
-            println!("closed {uuid}");
-        }
-    }
-    Ok(())
 }
 
 fn read_capped(
