@@ -513,7 +513,7 @@ impl Intake {
         let inline = raw.bytes.len() <= INLINE_PARSE_LIMIT;
         let RawMessage { bytes: raw, sha256 } = raw;
         let work = move || {
-            let mut parsed = message::extract(&raw, &opts);
+            let mut parsed = message::extract_for_store(&raw, &opts);
             if null_sender && parsed.automated.is_none() {
                 parsed.automated = Some(Automated::Bounce);
             }
