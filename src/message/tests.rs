@@ -53,15 +53,27 @@ fn html_only_reply_is_never_a_range() {
     assert_eq!(text, None);
 }
 
-/// What the store writes of a message's texts: the reply as a range or as text, the text
-/// body unless it is the reply (the test both backends apply), the quoted text, the flags.
-fn stored_texts(p: &ParsedMessage) -> (Option<(usize, usize)>, Option<&str>, Option<&str>, &str) {
-    let reply = p.reply_range.is_none().then_some(p.reply_text.as_str());
-    let text_body = p
-        .text_body
-        .as_deref()
-        .filter(|t| t.trim_end() != p.reply_text.trim_end());
-    (p.reply_range, reply, text_body, p.quoted_text.as_str())
+/// What the store writes of a message's texts.
+#[derive(Debug, PartialEq, Eq)]
+struct StoredTexts<'a> {
+    reply_range: Option<(usize, usize)>,
+    /// The reply text, when it is not a range.
+    reply_text: Option<&'a str>,
+    /// The text body unless it is the reply (the test both backends apply).
+    text_body: Option<&'a str>,
+    quoted_text: &'a str,
+}
+
+fn stored_texts(p: &ParsedMessage) -> StoredTexts<'_> {
+    StoredTexts {
+        reply_range: p.reply_range,
+        reply_text: p.reply_range.is_none().then_some(p.reply_text.as_str()),
+        text_body: p
+            .text_body
+            .as_deref()
+            .filter(|t| t.trim_end() != p.reply_text.trim_end()),
+        quoted_text: p.quoted_text.as_str(),
+    }
 }
 
 /// The store's extraction builds no text the raw bytes hold verbatim, and the store

@@ -546,7 +546,7 @@ mod tests {
     fn frame_line_by_line(input: &[u8], max: usize) -> (Vec<u8>, Option<Data>) {
         let (mut out, mut too_big, mut bare_lf) = (Vec::new(), false, false);
         let (mut after_crlf, mut at_line_start, mut prev_cr) = (true, true, false);
-        let mut push = |out: &mut Vec<u8>, too_big: &mut bool, bytes: &[u8]| {
+        let push = |out: &mut Vec<u8>, too_big: &mut bool, bytes: &[u8]| {
             if !*too_big && out.len() + bytes.len() > max {
                 *too_big = true;
                 out.clear();
