@@ -17,9 +17,10 @@ use tokio_rustls::TlsAcceptor;
 
 /// How much is read from the socket at a time between messages (commands are short).
 const READ_CHUNK: usize = 8 * 1024;
-/// How much is read at a time during DATA: a 1 MiB message in 16 reads rather than 128
-/// (each a system call, a wake-up and a framer call); one such buffer per session in DATA,
-/// given back at the next command.
+/// How much is read at a time during DATA once a message has this much: a 1 MiB message
+/// in 16 reads rather than 128 (each a system call, a wake-up and a framer call). Only
+/// then, so a session's read buffer stays small beside its message (a client trickling a
+/// short message holds 8 KiB, as between messages); given back at the next command.
 const DATA_READ_CHUNK: usize = 64 * 1024;
 /// An over-long command line is discarded up to its LF; past this many bytes with no LF the
 /// client is not speaking SMTP and is disconnected.
@@ -225,7 +226,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if let Some(end) = done {
                 return Ok(end);
             }
-            let n = match tokio::time::timeout_at(deadline, self.fill_by(DATA_READ_CHUNK)).await {
+            let chunk = if out.len() >= DATA_READ_CHUNK {
+                DATA_READ_CHUNK
+            } else {
+                READ_CHUNK
+            };
+            let n = match tokio::time::timeout_at(deadline, self.fill_by(chunk)).await {
                 Err(_) => return Ok(Data::Timeout),
                 Ok(r) => r?,
             };
