@@ -513,7 +513,7 @@ impl Intake {
         let inline = raw.bytes.len() <= INLINE_PARSE_LIMIT;
         let RawMessage { bytes: raw, sha256 } = raw;
         let work = move || {
-            let mut parsed = message::extract(&raw, &opts);
+            let mut parsed = message::extract_for_store(&raw, &opts);
             if null_sender && parsed.automated.is_none() {
                 parsed.automated = Some(Automated::Bounce);
             }
@@ -656,5 +656,7 @@ pub fn check_content(limits: &Limits, raw: &[u8], bare_lf: bool) -> Result<(), R
     Ok(())
 }
 
-/// Messages up to this size are parsed on the session's own thread.
-const INLINE_PARSE_LIMIT: usize = 64 * 1024;
+/// Messages up to this size are parsed on the session's own thread: a 64 KiB message
+/// (~0.2 ms of extraction) costs less there than handed to a blocking thread and back
+/// (0.94x CPU per message at 64 KiB x 10 sessions, issue 24).
+const INLINE_PARSE_LIMIT: usize = 128 * 1024;

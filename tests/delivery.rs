@@ -272,6 +272,38 @@ fn large_plain_reply_is_stored_once_and_read_back_whole() {
     assert_eq!(stored[0].text_body.as_deref(), Some(expected.as_str()));
 }
 
+/// A large reply above quoted history (issue 24's path for large messages): the reply is
+/// kept as a range of the raw bytes, the whole text and the history beside it, and the raw
+/// bytes (past the size from which SQLite's blob handle writes them) read back exactly.
+#[test]
+fn large_reply_above_history_keeps_reply_text_history_and_raw_bytes() {
+    let srv = TestServer::start();
+    let conv = srv.conversation("bob@example.org");
+    let line = "2026-11-25 10:00:01 WARN retrying the export — tentative n° 3";
+    let reply: Vec<String> = (0..3000).map(|i| format!("{i:05} {line}")).collect();
+    let history = "On Mon, 23 Nov 2026 at 09:00, Support <help@example.com> wrote:\r\n\
+                   > Did the export work this time?";
+    let text = format!("{}\r\n\r\n{history}", reply.join("\r\n"));
+    let body = reply_message(&conv.reply_address, "big-quoted@example.org", &text);
+    assert!(body.len() > 200 * 1024);
+    let mut c = Raw::greeted(srv.addr);
+    let (code, answer) = c.send_mail("bob@example.org", &[&conv.reply_address], &body);
+    assert_eq!(code, 250, "{answer}");
+
+    let stored = srv.block(srv.store.messages_after(0, 10)).unwrap();
+    let m = &stored[0];
+    assert_eq!(m.reply_text.as_deref(), Some(reply.join("\n").as_str()));
+    assert_eq!(
+        m.quoted_text.as_deref(),
+        Some("On Mon, 23 Nov 2026 at 09:00, Support <help@example.com> wrote:\n> Did the export work this time?")
+    );
+    let whole = format!("{}\n", text.replace("\r\n", "\n"));
+    assert_eq!(m.text_body.as_deref(), Some(whole.as_str()));
+    let raw = srv.block(srv.store.raw_message(m.id)).unwrap().unwrap();
+    assert!(raw.starts_with(b"Received: "));
+    assert!(raw.ends_with(body.as_bytes()));
+}
+
 /// Bytes that made the MIME parser fail (in debug builds mail-parser 0.11 asserted on this
 /// malformed `message/rfc822` nesting; found by the fuzzer) are accepted and stored, and the
 /// session goes on. The parser is no longer let to nest attached messages

@@ -397,6 +397,29 @@ fn block_on<T, E: Into<Box<dyn std::error::Error>>>(
     runtime.block_on(future).map_err(Into::into)
 }
 
+/// Lets the C allocator keep the memory of one large message for the next, rather than
+/// give it back to the kernel after each and fault it in again (issue 24: at 1 MiB per
+/// message, ~250 page faults each, about a fifth of its CPU).
+///
+/// glibc serves a large allocation with its own `mmap` (unmapped when freed) up to a
+/// threshold, and gives free memory at the top of a heap back past a trim threshold. Both
+/// start at 128 KiB and rise when a block it mapped is freed: the threshold to that
+/// block's size (at most 32 MiB), the trim threshold to twice it (mallopt(3), "dynamic
+/// mmap threshold"). Allocating and freeing one 31 MiB block at start does what
+/// `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...:trim_threshold=...` would, without
+/// `unsafe` and without asking each deployment: every per-message buffer (the message's
+/// bytes, the reply analysis's per-line vectors, SQLite's) is then reused from the heap.
+/// The cost is memory the process keeps after a burst of large messages (measured in
+/// bench/README.md). The library leaves its embedder's allocator alone; only the `serve`
+/// command does this. Elsewhere than glibc it is one allocation and one free.
+fn keep_freed_message_memory() {
+    // Under glibc's 32 MiB cap with its header and rounding, or the threshold stays put.
+    const BLOCK: usize = 31 * 1024 * 1024;
+    let block: Vec<u8> = Vec::with_capacity(BLOCK);
+    // Not optimised away: the allocator has to see the block, and see it freed.
+    drop(std::hint::black_box(block));
+}
+
 /// Raises the soft open-files limit toward the hard one, so `max_connections` sessions
 /// (plus the database and listeners) fit; warns when they cannot. (rustix's safe calls: no
 /// `unsafe` for a struct the kernel fills in.)
@@ -425,6 +448,7 @@ fn raise_open_files_limit(wanted: u64) {
 
 fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     raise_open_files_limit(config.limits.max_connections as u64 + 64);
+    keep_freed_message_memory();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -115,7 +115,29 @@ pub struct ParsedMessage {
 /// days. (mail-parser 0.11's debug assertions fire on some malformed nesting: the fuzzer
 /// found one, `tests/fuzz-regressions/extract/`.)
 pub fn extract(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
-    match std::panic::catch_unwind(|| extract_parsed(raw, opts)) {
+    extract_as(raw, opts, Texts::Whole)
+}
+
+/// [`extract`] for the store, which keeps a verbatim reply as its range of the raw bytes
+/// (`reply_range`): when there is one, `reply_text` is left empty, and `text_body` is
+/// `None` where it would be the reply itself (what the store would write as NULL), so a
+/// large plain message is never copied into either (issue 24). Everything else is what
+/// [`extract`] gives.
+pub(crate) fn extract_for_store(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
+    extract_as(raw, opts, Texts::BeyondRange)
+}
+
+/// Which texts the extraction builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Texts {
+    /// `reply_text` and `text_body` always, for a reader.
+    Whole,
+    /// Not what the raw bytes hold verbatim ([`extract_for_store`]).
+    BeyondRange,
+}
+
+fn extract_as(raw: &[u8], opts: &ExtractOptions, texts: Texts) -> ParsedMessage {
+    match std::panic::catch_unwind(|| extract_parsed(raw, opts, texts)) {
         Ok(parsed) => parsed,
         Err(_) => {
             tracing::error!(
@@ -151,7 +173,7 @@ fn unparsed(raw: &[u8], flag: Flag) -> ParsedMessage {
     out
 }
 
-fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
+fn extract_parsed(raw: &[u8], opts: &ExtractOptions, texts: Texts) -> ParsedMessage {
     let input = structure::prepare(raw, opts.max_mime_depth, opts.max_mime_parts);
     let bytes: &[u8] = &input.bytes;
     let max_depth = opts.max_mime_depth;
@@ -209,15 +231,19 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
         .find(|p| p.is_text_html())
         .and_then(|p| p.text_contents())
         .map(str::to_string);
-    let body = split_body(plain, out.html_body.as_deref());
+    let body = match plain {
+        Some(text) => {
+            let (body, range) = split_plain_body(bytes, text, texts);
+            out.reply_range = range;
+            body
+        }
+        None => split_body(None, out.html_body.as_deref()),
+    };
     out.text_body = body.text;
     out.reply_text = body.reply;
     out.quoted_text = body.quoted;
     if body.no_new_text {
         out.flags.push(Flag::NoNewText);
-    }
-    if let Some(text) = plain {
-        out.reply_range = verbatim_range(bytes, text, &out.reply_text);
     }
 
     let found = attachments::collect(&msg, opts, out.html_body.as_deref());
@@ -261,8 +287,11 @@ fn extract_parsed(raw: &[u8], opts: &ExtractOptions) -> ParsedMessage {
     if out.automated == Some(Automated::Bounce) {
         out.reported_message_ids = crate::message_ids::named_in(raw);
     }
-    for (what, text) in [("text", &out.text_body), ("HTML", &out.html_body)] {
-        if text.as_deref().is_some_and(|t| t.contains('\u{FFFD}')) {
+    // The text body is the plain part with its line ends turned into LF (which may not
+    // have been built), or the HTML's text.
+    let text_body = plain.or(out.text_body.as_deref());
+    for (what, text) in [("text", text_body), ("HTML", out.html_body.as_deref())] {
+        if text.is_some_and(|t| t.contains('\u{FFFD}')) {
             out.flags.push(Flag::UndecodablePart);
             out.notes.push(format!(
                 "the {what} body has bytes its charset could not decode (shown as U+FFFD)"
@@ -363,6 +392,42 @@ pub fn split_body(plain: Option<&str>, html: Option<&str>) -> Body {
     }
 }
 
+/// [`split_body`] of a plain part `text` that lies in `raw`, with where the reply lies in
+/// `raw` when it is verbatim ([`verbatim_range`]). With [`Texts::BeyondRange`] and such a
+/// range, neither the reply nor the text body is built: the reply is left empty, and the
+/// text body is `None` when it is the reply with trailing white space at most (the store's
+/// test for writing it: with the reply at the very start of the text, verbatim, and only
+/// white space after it, the text with its line ends turned into LF trims to the reply).
+fn split_plain_body(raw: &[u8], text: &str, texts: Texts) -> (Body, Option<(usize, usize)>) {
+    let split = reply_text::split_plain_lines(text);
+    let range = verbatim_lines_range(raw, text, &split.reply);
+    let body = match range {
+        Some((start, len)) if texts == Texts::BeyondRange => {
+            let at_text_start = text.as_ptr() as usize == raw.as_ptr() as usize + start;
+            let only_reply = at_text_start
+                && text
+                    .get(len..)
+                    .is_some_and(|after| after.trim_end().is_empty());
+            Body {
+                text: (!only_reply).then(|| normalize_newlines(text)),
+                reply: String::new(),
+                quoted: split.quoted,
+                no_new_text: split.no_new_text,
+            }
+        }
+        _ => {
+            let split = split.into_split();
+            Body {
+                text: Some(normalize_newlines(text)),
+                reply: split.reply,
+                quoted: split.quoted,
+                no_new_text: split.no_new_text,
+            }
+        }
+    };
+    (body, range)
+}
+
 /// Whether the bytes start with a header field (`Name: value`), after an mbox `From ` line.
 pub fn has_header_block(raw: &[u8]) -> bool {
     header_block::HeaderBlock::read(raw).starts_with_field()
@@ -374,10 +439,19 @@ pub fn has_header_block(raw: &[u8]) -> bool {
 /// a decoded part, trimmed trailing spaces, a lone CR, a NUL — gives `None`, and the reply
 /// text is stored as it is.
 pub fn verbatim_range(raw: &[u8], text: &str, reply: &str) -> Option<(usize, usize)> {
+    verbatim_lines_range(raw, text, &reply.split('\n').collect::<Vec<_>>())
+}
+
+/// [`verbatim_range`] of the reply that is `lines` joined with LF (no line holds an LF),
+/// without joining them.
+fn verbatim_lines_range(raw: &[u8], text: &str, lines: &[&str]) -> Option<(usize, usize)> {
     let base = raw.as_ptr() as usize;
     let start = text.as_ptr() as usize;
-    if reply.is_empty()
-        || memchr::memchr(0, reply.as_bytes()).is_some()
+    let joined_len = lines.iter().map(|l| l.len()).sum::<usize>() + lines.len().saturating_sub(1);
+    if joined_len == 0
+        || lines
+            .iter()
+            .any(|l| memchr::memchr(0, l.as_bytes()).is_some())
         || start < base
         || start + text.len() > base + raw.len()
     {
@@ -385,7 +459,7 @@ pub fn verbatim_range(raw: &[u8], text: &str, reply: &str) -> Option<(usize, usi
     }
     let offset = start - base;
     let t = text.as_bytes();
-    let first_line = reply.split('\n').next().unwrap_or(reply).as_bytes();
+    let first_line = lines.first().map_or(&b""[..], |l| l.as_bytes());
     // The reply starts at the start of a line; try the first few lines that begin like it.
     let line_starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', t).map(|i| i + 1));
     line_starts
@@ -394,18 +468,16 @@ pub fn verbatim_range(raw: &[u8], text: &str, reply: &str) -> Option<(usize, usi
         .find_map(|s| {
             // Line by line: the text has the reply's line, then CRLF or LF where the reply
             // has LF.
-            let r = reply.as_bytes();
-            let (mut i, mut from) = (s, 0);
-            loop {
-                let lf = memchr::memchr(b'\n', &r[from..]).map(|k| from + k);
-                let line = &r[from..lf.unwrap_or(r.len())];
-                if !t[i..].starts_with(line) {
+            let mut i = s;
+            let mut rest = lines.iter().peekable();
+            while let Some(line) = rest.next() {
+                if !t[i..].starts_with(line.as_bytes()) {
                     return None;
                 }
                 i += line.len();
-                let Some(lf) = lf else {
-                    return Some((offset + s, i - s));
-                };
+                if rest.peek().is_none() {
+                    break;
+                }
                 if t[i..].starts_with(b"\r\n") {
                     i += 2;
                 } else if t[i..].starts_with(b"\n") {
@@ -413,8 +485,8 @@ pub fn verbatim_range(raw: &[u8], text: &str, reply: &str) -> Option<(usize, usi
                 } else {
                     return None;
                 }
-                from = lf + 1;
             }
+            Some((offset + s, i - s))
         })
 }
 

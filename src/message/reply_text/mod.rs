@@ -79,8 +79,34 @@ pub struct Split {
     pub no_new_text: bool,
 }
 
+/// [`Split`] with the reply as its lines, slices of the body (an empty line may be a
+/// `""` of its own): what [`Split::reply`] joins with LF. The extraction checks these
+/// against the raw bytes first, and joins them only when the reply is not a verbatim
+/// stretch of the message (issue 24: no copy of a body the store keeps as a range).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct SplitLines<'a> {
+    pub reply: Vec<&'a str>,
+    pub quoted: String,
+    pub no_new_text: bool,
+}
+
+impl SplitLines<'_> {
+    pub fn into_split(self) -> Split {
+        Split {
+            reply: self.reply.join("\n"),
+            quoted: self.quoted,
+            no_new_text: self.no_new_text,
+        }
+    }
+}
+
 /// Split a plain-text body (any line endings) into the customer's new text and everything removed.
 pub fn split_plain(body: &str) -> Split {
+    split_plain_lines(body).into_split()
+}
+
+/// [`split_plain`], the reply left as lines of `body`.
+pub(crate) fn split_plain_lines(body: &str) -> SplitLines<'_> {
     let body = body.strip_prefix('\u{FEFF}').unwrap_or(body);
     let lines = split_lines(body);
     let classified = line_roles(&lines);
@@ -149,7 +175,7 @@ pub(crate) fn is_header_field_line(line: &str) -> bool {
     header_label(&key).is_some()
 }
 
-fn build(lines: &[&str], classified: &Classified) -> Split {
+fn build<'a>(lines: &[&'a str], classified: &Classified) -> SplitLines<'a> {
     let roles = &classified.roles;
     // Trimmed where used, not collected first: one vector of a large body's lines less.
     let trimmed = || lines.iter().map(|l| l.trim_end());
@@ -158,15 +184,17 @@ fn build(lines: &[&str], classified: &Classified) -> Split {
         .any(|r| matches!(r, LineRole::Reply | LineRole::Forwarded));
     if no_new_text && !classified.history {
         // No recognised quote (a signature at most): what there is, is the reply.
-        return Split {
-            reply: join_trimmed(&trimmed().collect::<Vec<_>>()),
+        let mut reply: Vec<&str> = trimmed().collect();
+        keep_visible_span(&mut reply);
+        return SplitLines {
+            reply,
             quoted: String::new(),
             no_new_text: false,
         };
     }
 
     // Reply: drop removed lines; blank runs around a removed region collapse to one.
-    let mut out: Vec<&str> = Vec::new();
+    let mut out: Vec<&'a str> = Vec::new();
     let mut in_gap = false;
     let mut gap_blank = false;
     let mut prev_looks_blank = false;
@@ -237,23 +265,28 @@ fn build(lines: &[&str], classified: &Classified) -> Split {
         }
     }
 
-    let quoted = join_trimmed(&quoted);
-    Split {
-        reply: join_trimmed(&out),
+    keep_visible_span(&mut quoted);
+    let quoted = quoted.join("\n");
+    keep_visible_span(&mut out);
+    SplitLines {
+        reply: out,
         no_new_text: no_new_text && !quoted.is_empty(),
         quoted,
     }
 }
 
-/// Join lines with LF, dropping leading and trailing blank lines (invisible characters
-/// count as blank).
-fn join_trimmed(lines: &[&str]) -> String {
+/// Drops leading and trailing blank lines (invisible characters count as blank).
+fn keep_visible_span(lines: &mut Vec<&str>) {
     let visible = |l: &&str| l.chars().any(|c| !c.is_whitespace() && !is_invisible(c));
-    let first = lines.iter().position(visible);
-    let last = lines.iter().rposition(visible);
-    match (first, last) {
-        (Some(f), Some(l)) => lines[f..=l].join("\n"),
-        _ => String::new(),
+    match (
+        lines.iter().position(visible),
+        lines.iter().rposition(visible),
+    ) {
+        (Some(first), Some(last)) => {
+            lines.truncate(last + 1);
+            lines.drain(..first);
+        }
+        _ => lines.clear(),
     }
 }
 
