@@ -25,7 +25,8 @@ use super::super::{
     Activity, CommitObserver, Delivery, Destination, Direction, EventType, Flag, InboxReason,
     StoreError, Stored,
 };
-use super::insert::{insert_message, insert_raw, text, text_opt, write_inbox, MessageRow};
+use super::batch;
+use super::insert::{insert_activity, insert_message, insert_raw, text, write_inbox, MessageRow};
 use super::outbox::{OutboxSignal, OutboxWrite};
 use super::records::{execute, get, query_opt, record_token, sender_allowed};
 use super::{db_error, describe, pool_error};
@@ -254,15 +255,29 @@ async fn write_on(
     {
         let tx = client.transaction().await.map_err(db_error)?;
         execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&ORDER_LOCK]).await?;
-        // The deliveries' statements are pipelined on the connection (tokio-postgres sends
-        // a query without waiting for the answers to the others): a batch costs about one
-        // delivery's round trips, not the sum of them.
-        let written = join_all(
-            batch
-                .iter()
-                .map(|job| write_delivery(&tx, &job.delivery, events)),
-        )
-        .await;
+        // The common deliveries with a few statements for them all (`batch.rs`), then the
+        // others one by one, their statements pipelined on the connection (tokio-postgres
+        // sends a query without waiting for the answers to the others).
+        let deliveries: Vec<&Delivery> = batch.iter().map(|job| &job.delivery).collect();
+        let written = match batch::write(&tx, &deliveries, events).await {
+            Ok(common) => {
+                let rest = common
+                    .iter()
+                    .zip(&deliveries)
+                    .filter(|(done, _)| done.is_none())
+                    .map(|(_, d)| write_delivery(&tx, d, events));
+                let mut rest = join_all(rest).await.into_iter();
+                common
+                    .into_iter()
+                    .map(|done| match done {
+                        Some(stored) => Ok(stored),
+                        None => rest.next().unwrap_or(Err(StoreError::WriterGone)),
+                    })
+                    .collect()
+            }
+            Err(e) if of_one_delivery(&e) => vec![Err(e)],
+            Err(e) => return Err(e),
+        };
         // A delivery's own failure aborts the transaction under the others too: the batch
         // is written again below, a savepoint per delivery. Any other failure is the
         // database's (a lock, a timeout, the connection) and fails the whole batch at once.
@@ -347,33 +362,6 @@ async fn write_activity(
             tracing::error!(error = %e, rows = rows.len(), "activity log: rows could not be written");
             execute(tx, "ROLLBACK TO SAVEPOINT activity", &[]).await?;
         }
-    }
-    Ok(())
-}
-
-async fn insert_activity<C: GenericClient>(tx: &C, rows: &[Activity]) -> Result<(), StoreError> {
-    for a in rows {
-        execute(
-            tx,
-            "INSERT INTO activity (at_ms, way_in, client_ip, helo, sender, recipient, outcome, \
-             code, reason, detail, message_id, count) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            &[
-                &a.at_ms,
-                &text(&a.way_in),
-                &text_opt(a.client_ip.as_deref()),
-                &text_opt(a.helo.as_deref()),
-                &text_opt(a.sender.as_deref()),
-                &text_opt(a.recipient.as_deref()),
-                &a.outcome.as_str(),
-                &i64::from(a.code),
-                &a.reason.as_str(),
-                &text(&a.detail),
-                &a.message_id,
-                &a.count,
-            ],
-        )
-        .await?;
     }
     Ok(())
 }
@@ -541,23 +529,10 @@ async fn write_message<C: GenericClient>(
         flags: &flags,
         notes: &notes,
         related,
+        verdict: verdict.map(|(check, allowed)| (check.arc.as_str(), check.verified, allowed)),
     };
     match insert_message(tx, &row).await? {
         Some(id) => {
-            if let Some((check, allowed)) = verdict {
-                execute(
-                    tx,
-                    "UPDATE messages SET auth_arc = $2, sender_verified = $3, \
-                     sender_allowed = $4 WHERE id = $1",
-                    &[
-                        &id,
-                        &check.arc,
-                        &i64::from(check.verified),
-                        &i64::from(allowed),
-                    ],
-                )
-                .await?;
-            }
             let kind = match related {
                 Some(_) => EventType::MessageBounced,
                 None => EventType::MessageReceived,
