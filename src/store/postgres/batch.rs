@@ -73,10 +73,14 @@ struct Planned {
 /// Writes the common deliveries of `batch`; for each delivery what was stored, or `None`
 /// for those left to the per-delivery code. An error fails the batch's common part as a
 /// whole (the writer then rolls back and writes each delivery on its own savepoint).
+///
+/// `prelude` (the transaction's start) is polled first, so that its statements leave before
+/// the batch's reads and in the same write.
 pub(super) async fn write<C: GenericClient>(
     tx: &C,
     batch: &[&Delivery],
     events: &OutboxWrite,
+    prelude: impl std::future::Future<Output = Result<(), StoreError>>,
 ) -> Result<Vec<Option<Vec<Stored>>>, StoreError> {
     let mut out: Vec<Option<Vec<Stored>>> = vec![None; batch.len()];
     let copies: Vec<(usize, i64)> = batch
@@ -91,10 +95,11 @@ pub(super) async fn write<C: GenericClient>(
         })
         .collect();
     if copies.is_empty() {
+        prelude.await?;
         return Ok(out);
     }
-    let (checks, threads) =
-        try_join(checks(tx, batch, &copies), threads(tx, batch, &copies)).await?;
+    let reads = try_join(checks(tx, batch, &copies), threads(tx, batch, &copies));
+    let ((), (checks, threads)) = try_join(prelude, reads).await?;
 
     let mut plans: Vec<Planned> = Vec::new();
     let mut first_of: HashMap<(String, i64, Vec<u8>), usize> = HashMap::new();

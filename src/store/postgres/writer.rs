@@ -253,19 +253,37 @@ async fn write_on(
     events: &OutboxWrite,
 ) -> Result<Vec<Result<Vec<Stored>, StoreError>>, StoreError> {
     {
-        let tx = client.transaction().await.map_err(db_error)?;
-        execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&ORDER_LOCK]).await?;
+        // The transaction by hand (no `Transaction` guard: a failure here drops the
+        // connection, which rolls back), so that `BEGIN`, the order lock, the batch's
+        // activity rows and its first reads leave in one write and cost one round trip.
+        // That relies on tokio-postgres queueing a request when its future is first polled,
+        // and the connection sending requests in queue order: `try_join` polls the
+        // `BEGIN` first, and a statement not yet prepared sends its `Parse` then, its
+        // `Bind` later still. The server runs them in that order: nothing is read before
+        // the lock is held.
+        let c: &deadpool_postgres::Object = client;
+        let begin = format!("BEGIN; SELECT pg_advisory_xact_lock({ORDER_LOCK})");
+        let prelude = async {
+            let begin = async { c.batch_execute(&begin).await.map_err(db_error) };
+            let rows = async {
+                match activity.is_empty() {
+                    true => Ok(()),
+                    false => insert_activity(c, activity).await,
+                }
+            };
+            let (begun, rows) = futures_util::future::join(begin, rows).await;
+            begun.and(rows)
+        };
         // The common deliveries with a few statements for them all (`batch.rs`), then the
-        // others one by one, their statements pipelined on the connection (tokio-postgres
-        // sends a query without waiting for the answers to the others).
+        // others one by one, their statements pipelined on the connection.
         let deliveries: Vec<&Delivery> = batch.iter().map(|job| &job.delivery).collect();
-        let written = match batch::write(&tx, &deliveries, events).await {
+        let written = match batch::write(c, &deliveries, events, prelude).await {
             Ok(common) => {
                 let rest = common
                     .iter()
                     .zip(&deliveries)
                     .filter(|(done, _)| done.is_none())
-                    .map(|(_, d)| write_delivery(&tx, d, events));
+                    .map(|(_, d)| write_delivery(c, d, events));
                 let mut rest = join_all(rest).await.into_iter();
                 common
                     .into_iter()
@@ -275,6 +293,8 @@ async fn write_on(
                     })
                     .collect()
             }
+            // A value the database refuses, maybe an activity row's: written again below,
+            // each delivery and the activity rows on a savepoint of their own.
             Err(e) if of_one_delivery(&e) => vec![Err(e)],
             Err(e) => return Err(e),
         };
@@ -284,18 +304,15 @@ async fn write_on(
         let failed = written
             .iter()
             .any(|w| matches!(w, Err(e) if of_one_delivery(e)));
-        let mut results = Vec::with_capacity(batch.len());
         if !failed {
+            let mut results = Vec::with_capacity(batch.len());
             for outcome in written {
-                results.push(outcome?);
+                results.push(Ok(outcome?));
             }
+            commit(c.batch_execute("COMMIT").await)?;
+            return Ok(results);
         }
-        if !failed {
-            write_activity(&tx, activity).await?;
-            commit(tx).await?;
-            return Ok(results.into_iter().map(Ok).collect());
-        }
-        tx.rollback().await.map_err(db_error)?;
+        c.batch_execute("ROLLBACK").await.map_err(db_error)?;
     }
     let mut tx = client.transaction().await.map_err(db_error)?;
     execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&ORDER_LOCK]).await?;
@@ -316,7 +333,7 @@ async fn write_on(
         }
     }
     write_activity(&tx, activity).await?;
-    commit(tx).await?;
+    commit(tx.commit().await)?;
     Ok(results)
 }
 
@@ -331,9 +348,9 @@ fn of_one_delivery(e: &StoreError) -> bool {
     }
 }
 
-/// `COMMIT`: a connection lost on the way leaves the outcome unknown.
-async fn commit(tx: deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
-    tx.commit().await.map_err(|e| {
+/// `COMMIT`'s outcome: a connection lost on the way leaves it unknown.
+fn commit(outcome: Result<(), tokio_postgres::Error>) -> Result<(), StoreError> {
+    outcome.map_err(|e| {
         if e.as_db_error().is_some() {
             db_error(e)
         } else {
