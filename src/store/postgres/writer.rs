@@ -5,6 +5,13 @@
 //! so many messages share one WAL flush of the server (`synchronous_commit = on`), and a
 //! `250` still means "committed": the answer is sent only after `COMMIT` returned.
 //!
+//! A batch costs a few statements, not several per message: its common mail is written
+//! with multi-row statements (`batch.rs`, `insert.rs`), the rest delivery by delivery, all
+//! pipelined; `BEGIN`, the order lock, the activity rows and the batch's reads leave in one
+//! write. A batch is about four round trips (that, the raw bytes, the messages, `COMMIT`),
+//! however many messages it carries: PostgreSQL's cost per statement and the round trips,
+//! not the rows, were what bounded a node (`bench/README.md`).
+//!
 //! A retried delivery, to this node or another, is one row: messages are inserted with
 //! `ON CONFLICT DO NOTHING` against the retry index, so a duplicate never aborts the batch.
 //! Should a delivery still fail (a replayed signature token), the batch is rolled back and
