@@ -8,7 +8,10 @@
 //! ```text
 //! cargo run --release --example store_load -- --pg-url postgres://…/db [--sessions 10,50,200]
 //!                                            [--messages 5000] [--size 1024] [--rounds 1]
+//!                                            [--pg-postmaster PID]
 //! ```
+//! With `--pg-postmaster`, the PostgreSQL CPU counted is that server's (the postmaster and
+//! its children) only, not another cluster's on the same machine (a test run's).
 //! `bench/store.sh` makes a private PostgreSQL cluster and runs it.
 
 #[path = "../examples/load.rs"]
@@ -26,6 +29,7 @@ struct Opts {
     messages: usize,
     size: usize,
     rounds: usize,
+    pg_postmaster: Option<String>,
 }
 
 fn opts() -> Opts {
@@ -35,6 +39,7 @@ fn opts() -> Opts {
         messages: 5000,
         size: 1024,
         rounds: 1,
+        pg_postmaster: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -45,14 +50,16 @@ fn opts() -> Opts {
             "--messages" => o.messages = v.parse().unwrap_or(o.messages),
             "--size" => o.size = v.parse().unwrap_or(o.size),
             "--rounds" => o.rounds = v.parse().unwrap_or(o.rounds),
+            "--pg-postmaster" => o.pg_postmaster = Some(v.clone()),
             other => eprintln!("ignoring unknown option {other}"),
         }
     }
     o
 }
 
-/// CPU seconds (user + system) of the processes whose `/proc/<pid>/stat` satisfies `keep`.
-fn cpu_seconds(keep: impl Fn(&str, &str) -> bool) -> f64 {
+/// CPU seconds (user + system) of the processes whose `/proc/<pid>/stat` satisfies `keep`
+/// (pid, command, parent pid).
+fn cpu_seconds(keep: impl Fn(&str, &str, &str) -> bool) -> f64 {
     let ticks = 100.0; // USER_HZ on Linux
     let mut total = 0.0;
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -71,10 +78,10 @@ fn cpu_seconds(keep: impl Fn(&str, &str) -> bool) -> f64 {
             continue;
         };
         let comm = &stat[open + 1..close];
-        if !keep(&pid, comm) {
+        let rest: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        if !keep(&pid, comm, rest.get(1).copied().unwrap_or_default()) {
             continue;
         }
-        let rest: Vec<&str> = stat[close + 2..].split_whitespace().collect();
         let field = |i: usize| {
             rest.get(i)
                 .and_then(|v| v.parse::<f64>().ok())
@@ -87,11 +94,15 @@ fn cpu_seconds(keep: impl Fn(&str, &str) -> bool) -> f64 {
 
 fn own_cpu() -> f64 {
     let me = std::process::id().to_string();
-    cpu_seconds(|pid, _| pid == me)
+    cpu_seconds(|pid, _, _| pid == me)
 }
 
-fn postgres_cpu() -> f64 {
-    cpu_seconds(|_, comm| comm == "postgres")
+/// The PostgreSQL server's CPU: `postmaster` and its children, or every `postgres` process.
+fn postgres_cpu(postmaster: Option<&str>) -> f64 {
+    match postmaster {
+        Some(p) => cpu_seconds(|pid, _, parent| pid == p || parent == p),
+        None => cpu_seconds(|_, comm, _| comm == "postgres"),
+    }
 }
 
 struct Node {
@@ -164,7 +175,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .await?;
                 let before = running[0].store.stats().await?.incoming_messages;
                 let per_session = o.messages.div_ceil(sessions);
-                let (cpu0, pg0) = (own_cpu(), postgres_cpu());
+                let postmaster = o.pg_postmaster.as_deref();
+                let (cpu0, pg0) = (own_cpu(), postgres_cpu(postmaster));
                 let started = Instant::now();
                 let mut tasks = Vec::new();
                 for s in 0..sessions {
@@ -188,7 +200,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     }
                 }
                 let elapsed = started.elapsed();
-                let (cpu, pg) = (own_cpu() - cpu0, postgres_cpu() - pg0);
+                let (cpu, pg) = (own_cpu() - cpu0, postgres_cpu(postmaster) - pg0);
                 latencies.sort();
                 let pct = |p: f64| -> f64 {
                     if latencies.is_empty() {

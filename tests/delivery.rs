@@ -224,6 +224,98 @@ fn closed_between_rcpt_and_data_goes_to_the_operator() {
     assert_eq!(inbox[0].conversation.as_deref(), Some(conv.uuid.as_str()));
 }
 
+/// A burst whose ends of data arrive together, so the writer takes them in one batch (on
+/// PostgreSQL, its multi-row statements, with the rare cases on the per-delivery path in
+/// the same transaction): copies of one message are one row and every copy's `250` names
+/// it, the other messages are a row each, a reply naming another conversation's message is
+/// flagged, and mail for a conversation closed meanwhile goes to the operator.
+#[test]
+fn a_burst_in_one_batch_stores_each_kind_of_mail_right() {
+    let srv = TestServer::start();
+    let conv = srv.conversation("bob@example.org");
+    let other = srv.conversation("bob@example.org");
+    let closed = srv.conversation("bob@example.org");
+    let elsewhere = reply_message(&other.reply_address, "elsewhere@example.org", "Elsewhere");
+    let (code, said) = smtp_deliver(srv.addr, &other.reply_address, elsewhere.as_bytes());
+    assert_eq!(code, 250, "{said}");
+    let to = &conv.reply_address;
+    let mut mail: Vec<(&str, String)> = Vec::new();
+    for _ in 0..6 {
+        mail.push((to, reply_message(to, "burst-same@example.org", "Same text")));
+    }
+    for i in 0..4 {
+        let text = format!("Own text {i}");
+        mail.push((
+            to,
+            reply_message(to, &format!("burst-{i}@example.org"), &text),
+        ));
+    }
+    let cross = reply_message(to, "burst-cross@example.org", "Cross text");
+    mail.push((
+        to,
+        format!("In-Reply-To: <elsewhere@example.org>\r\n{cross}"),
+    ));
+    for i in 0..2 {
+        let (id, text) = (format!("burst-closed-{i}@example.org"), format!("Late {i}"));
+        let body = reply_message(&closed.reply_address, &id, &text);
+        mail.push((&closed.reply_address, body));
+    }
+    // Every session up to its data, the conversation closed, then all the dots at once.
+    let mut sessions: Vec<Raw> = mail
+        .iter()
+        .map(|(to, body)| {
+            let mut c = Raw::greeted(srv.addr);
+            c.start_data(to);
+            c.send(body.as_bytes());
+            c
+        })
+        .collect();
+    srv.block(srv.store.close_conversation(&closed.uuid))
+        .unwrap();
+    let start = std::sync::Barrier::new(sessions.len());
+    let replies: Vec<(u16, String)> = thread::scope(|s| {
+        let ends: Vec<_> = sessions
+            .iter_mut()
+            .map(|c| {
+                let start = &start;
+                s.spawn(move || {
+                    start.wait();
+                    c.cmd(".")
+                })
+            })
+            .collect();
+        ends.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (code, said) in &replies {
+        assert_eq!(*code, 250, "{said}");
+    }
+    let named: Vec<Option<&str>> = replies[..6]
+        .iter()
+        .map(|(_, said)| said.rsplit(' ').next())
+        .collect();
+    assert!(named.iter().all(|n| *n == named[0]), "{replies:?}");
+    // The other conversation's message, one of the copies, four, the cross-threaded one.
+    assert_eq!(srv.stored(), 1 + 1 + 4 + 1);
+    let same = srv.count_where(|m| m.reply_text.as_deref() == Some("Same text"));
+    assert_eq!(same, 1);
+    let cross = srv
+        .incoming()
+        .into_iter()
+        .find(|m| m.reply_text.as_deref() == Some("Cross text"))
+        .unwrap();
+    assert!(
+        cross.flags.contains(&Flag::ThreadMismatch),
+        "{:?}",
+        cross.flags
+    );
+    let inbox = srv.block(srv.store.inbox()).unwrap();
+    assert_eq!(inbox.len(), 2, "{inbox:?}");
+    for entry in &inbox {
+        assert_eq!(entry.reason, InboxReason::ConversationClosed);
+        assert_eq!(entry.conversation.as_deref(), Some(closed.uuid.as_str()));
+    }
+}
+
 #[test]
 fn concurrent_sessions_all_stored() {
     let srv = TestServer::start();

@@ -434,4 +434,8 @@ fn a_node_stopped_mid_delivery_frees_its_claim_when_the_lease_ends() {
     assert_eq!(webhook_id, first.webhook_id());
     assert_eq!(deliveries[0].state, DeliveryState::Delivered);
     assert_eq!(deliveries[0].attempts, 1);
+    // Exactly once after the lease: B's answered attempt ends it, and nobody sends again
+    // (a resend would come within a poll of the workers, every second).
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(rx.requests().len(), 2, "A's attempt and B's, no more");
 }

@@ -162,15 +162,21 @@ pub struct SilentDns {
 
 impl SilentDns {
     pub fn start() -> SilentDns {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = socket.local_addr().unwrap();
-        // TCP too, accepted by the kernel and never read.
-        let tcp = std::net::TcpListener::bind(addr).unwrap();
-        SilentDns {
-            addr,
-            _socket: socket,
-            _tcp: tcp,
+        // TCP too, on the same port, accepted by the kernel and never read. The UDP port is
+        // free, not necessarily the TCP one (another test's connection may hold it, as the
+        // PostgreSQL runs' many connections often do): another UDP port then.
+        for _ in 0..100 {
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let addr = socket.local_addr().unwrap();
+            if let Ok(tcp) = std::net::TcpListener::bind(addr) {
+                return SilentDns {
+                    addr,
+                    _socket: socket,
+                    _tcp: tcp,
+                };
+            }
         }
+        panic!("no port free for both UDP and TCP");
     }
 }
 

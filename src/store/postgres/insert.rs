@@ -1,16 +1,28 @@
 //! The rows a delivery writes: the raw bytes, a message (incoming or outgoing, with its
-//! attachments), an operator inbox entry. The writer (incoming mail) and the outgoing record
-//! both come here, so a column is added in one place (SQLite's `insert.rs`), and every text
-//! value passes [`text`] (no NUL in PostgreSQL's `TEXT`).
+//! attachments), an operator inbox entry. The writer (incoming mail, a whole batch at once)
+//! and the outgoing record (one row) both come here, so a column is added in one place (as
+//! SQLite's `insert.rs`), and every text value passes [`text`] (no NUL in PostgreSQL's `TEXT`).
+//!
+//! Rows are inserted many per statement: `INSERT … SELECT * FROM unnest($1::bigint[], …)`,
+//! one array per column. PostgreSQL's cost is mostly per statement (parse, bind, execute,
+//! the executor's start-up, a round trip), so a batch of 100 messages costs about what 2 or 3
+//! did one statement each. Statements are cut at [`CHUNK_BYTES`] of data so that a batch of
+//! large messages does not become one giant protocol message.
 
 use super::super::{
-    Delivery, Direction, Envelope, EventType, Flag, InboxReason, MessageContent, StoreError, Stored,
+    Activity, AttachmentRecord, Delivery, Direction, Envelope, EventType, Flag, InboxReason,
+    MessageContent, StoreError, Stored,
 };
 use super::outbox::OutboxWrite;
-use super::records::{execute, get, query_opt};
+use super::records::{get, query, query_opt};
 use crate::store::join_flags;
 use deadpool_postgres::GenericClient;
 use std::borrow::Cow;
+use std::collections::HashMap;
+use tokio_postgres::types::ToSql;
+
+/// About this many bytes of data (raw bytes, bodies, attachments) per multi-row statement.
+const CHUNK_BYTES: usize = 8 << 20;
 
 /// An operator inbox entry, and its outbox event (`outbox.rs`) in the same transaction.
 #[allow(clippy::too_many_arguments)]
@@ -69,6 +81,23 @@ pub(super) struct MessageRow<'a> {
     pub flags: &'a [Flag],
     pub notes: &'a [String],
     pub related: Option<i64>,
+    /// Our sender verification's verdict (direct delivery): ARC, verified, allowed.
+    pub verdict: Option<(&'a str, bool, bool)>,
+}
+
+impl MessageRow<'_> {
+    /// The retry key: what makes two deliveries one message (the `messages_retry` index).
+    pub fn retry_key(&self) -> (String, i64, Vec<u8>) {
+        let key = text(self.content.message_id.as_deref().unwrap_or_default()).into_owned();
+        (key, self.conversation, self.content_hash.to_vec())
+    }
+
+    /// What the row weighs in a statement, roughly.
+    fn bytes(&self) -> usize {
+        let c = self.content;
+        let body = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        1024 + body(&c.text_body) + body(&c.html_body) + c.reply_text.len() + c.quoted_text.len()
+    }
 }
 
 pub(super) async fn insert_raw<C: GenericClient>(
@@ -76,14 +105,67 @@ pub(super) async fn insert_raw<C: GenericClient>(
     hash: &[u8],
     bytes: &[u8],
 ) -> Result<i64, StoreError> {
-    let row = query_opt(
-        tx,
-        "INSERT INTO raw_messages (sha256, size, data) VALUES ($1, $2, $3) RETURNING id",
-        &[&hash, &(bytes.len() as i64), &bytes],
-    )
-    .await?
-    .ok_or_else(|| StoreError::Database("the raw message was not written".into()))?;
-    get(&row, 0)
+    insert_raws(tx, &[(hash, bytes)])
+        .await?
+        .pop()
+        .ok_or_else(|| StoreError::Database("the raw message was not written".into()))
+}
+
+/// Raw messages (`(sha256, bytes)`), many per statement; their ids, in the same order.
+///
+/// The ids come from the identity column's sequence, taken row after row as the statement
+/// reads `unnest`'s output in its order: within one statement they increase with the
+/// input's order, whatever other sessions take meanwhile. So the returned ids, sorted, are
+/// the input's in order (no need for `RETURNING` to keep the order).
+pub(super) async fn insert_raws<C: GenericClient>(
+    tx: &C,
+    raws: &[(&[u8], &[u8])],
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::with_capacity(raws.len());
+    for chunk in chunks(raws, |(_, bytes)| bytes.len()) {
+        let hashes: Vec<&[u8]> = chunk.iter().map(|(h, _)| *h).collect();
+        let sizes: Vec<i64> = chunk.iter().map(|(_, b)| b.len() as i64).collect();
+        let data: Vec<&[u8]> = chunk.iter().map(|(_, b)| *b).collect();
+        let rows = query(
+            tx,
+            "INSERT INTO raw_messages (sha256, size, data) \
+             SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bytea[]) RETURNING id",
+            &[&hashes, &sizes, &data],
+        )
+        .await?;
+        let mut new = rows
+            .iter()
+            .map(|r| get::<i64>(r, 0))
+            .collect::<Result<Vec<_>, _>>()?;
+        if new.len() != chunk.len() {
+            return Err(StoreError::Database(format!(
+                "{} raw messages written of {}",
+                new.len(),
+                chunk.len()
+            )));
+        }
+        new.sort_unstable();
+        ids.extend(new);
+    }
+    Ok(ids)
+}
+
+/// `items` cut into runs of about [`CHUNK_BYTES`] (by `weight`), each at least one item.
+fn chunks<T>(items: &[T], weight: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        let w = weight(item);
+        if i > start && bytes + w > CHUNK_BYTES {
+            out.push(&items[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += w;
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
 }
 
 fn join(list: &[String]) -> Option<String> {
@@ -105,103 +187,311 @@ pub(super) fn text_opt(s: Option<&str>) -> Option<Cow<'_, str>> {
     s.map(text)
 }
 
+/// Text owned (a joined list), as [`text`] makes it.
+fn text_owned(s: Option<String>) -> Option<String> {
+    s.map(|s| match s.contains('\0') {
+        true => s.replace('\0', "\u{FFFD}"),
+        false => s,
+    })
+}
+
 /// Inserts a message and its attachments; `None` if the same message is already there.
 pub(super) async fn insert_message<C: GenericClient>(
     tx: &C,
     row: &MessageRow<'_>,
 ) -> Result<Option<i64>, StoreError> {
-    let (c, e) = (row.content, row.envelope);
-    let text_body = c
-        .text_body
-        .as_deref()
-        .filter(|t| t.trim_end() != c.reply_text.trim_end());
-    let reply_text = c.reply_range.is_none().then_some(c.reply_text.as_str());
-    let references = (!c.references.is_empty()).then(|| c.references.join(" "));
-    let automated = c.automated.as_ref().map(|a| a.as_str());
-    let reply_start = c.reply_range.map(|(start, _)| start as i64);
-    let reply_len = c.reply_range.map(|(_, len)| len as i64);
-    let (omitted, omitted_bytes) = (
-        c.omitted_attachments.0 as i64,
-        c.omitted_attachments.1 as i64,
-    );
-    let inserted = query_opt(
-        tx,
-        "INSERT INTO messages (conversation_id, direction, message_id, in_reply_to, refs, \
-         from_addr, from_name, to_addrs, cc_addrs, subject, date, text_body, html_body, \
-         reply_text, quoted_text, envelope_sender, envelope_recipients, remote_ip, helo, \
-         received_at, trace_header, raw_id, dedupe_key, content_hash, automated, \
-         sender_is_contact, flags, notes, related_message_id, reply_start, reply_len, \
-         relay_ip, relay_helo, auth_spf, auth_dkim, auth_dmarc, omitted_attachments, \
-         omitted_attachment_bytes, ingress, provider_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-         $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, \
-         $33, $34, $35, $36, $37, $38, $39, $40) \
-         ON CONFLICT DO NOTHING RETURNING id",
-        &[
-            &row.conversation,
-            &row.direction.as_str(),
-            &text_opt(c.message_id.as_deref()),
-            &text_opt(c.in_reply_to.first().map(String::as_str)),
-            &text_opt(references.as_deref()),
-            &text_opt(c.from.as_deref()),
-            &text_opt(c.from_name.as_deref()),
-            &text_opt(join(&c.to).as_deref()),
-            &text_opt(join(&c.cc).as_deref()),
-            &text_opt(c.subject.as_deref()),
-            &text_opt(c.date.as_deref()),
-            &text_opt(text_body),
-            &text_opt(c.html_body.as_deref()),
-            &text_opt(reply_text),
-            &text(&c.quoted_text),
-            &text(&e.sender),
-            &text_opt(join(&e.recipients).as_deref()),
-            &text_opt(e.remote_ip.as_deref()),
-            &text_opt(e.helo.as_deref()),
-            &row.received_at,
-            &text_opt(row.trace_header),
-            &row.raw_id,
-            &text(c.message_id.as_deref().unwrap_or_default()),
-            &row.content_hash,
-            &automated,
-            &row.sender_is_contact.map(i64::from),
-            &join_flags(row.flags),
-            &text(&row.notes.join("\n")),
-            &row.related,
-            &reply_start,
-            &reply_len,
-            &text_opt(e.relay_ip.as_deref()),
-            &text_opt(e.relay_helo.as_deref()),
-            &text_opt(e.spf.as_deref()),
-            &text_opt(e.dkim.as_deref()),
-            &text_opt(e.dmarc.as_deref()),
-            &omitted,
-            &omitted_bytes,
-            &text_opt(e.ingress.as_deref()),
-            &text_opt(e.provider_id.as_deref()),
-        ],
+    Ok(insert_messages(tx, std::slice::from_ref(row))
+        .await?
+        .pop()
+        .flatten())
+}
+
+/// One column of the messages' insert: its name, its type, the values of every row.
+type Column<'a> = (
+    &'static str,
+    &'static str,
+    Box<dyn ToSql + Sync + Send + 'a>,
+);
+
+fn column<'a, T: ToSql + Sync + Send + 'a>(
+    name: &'static str,
+    ty: &'static str,
+    rows: &'a [MessageRow<'a>],
+    value: impl Fn(&'a MessageRow<'a>) -> T,
+) -> Column<'a> {
+    (
+        name,
+        ty,
+        Box::new(rows.iter().map(value).collect::<Vec<T>>()),
     )
-    .await?;
-    let Some(inserted) = inserted else {
-        return Ok(None);
-    };
-    let id: i64 = get(&inserted, 0)?;
-    for a in &c.attachments {
-        execute(
+}
+
+/// Inserts messages and their attachments, many per statement (`ON CONFLICT DO NOTHING`
+/// against the retry index); for each row its id, or `None` when the same message was
+/// there already (or earlier in `rows`: the caller puts a message in once).
+pub(super) async fn insert_messages<C: GenericClient>(
+    tx: &C,
+    rows: &[MessageRow<'_>],
+) -> Result<Vec<Option<i64>>, StoreError> {
+    let mut ids = Vec::with_capacity(rows.len());
+    for chunk in chunks(rows, MessageRow::bytes) {
+        let new = insert_message_rows(tx, chunk).await?;
+        insert_attachments(tx, chunk, &new).await?;
+        ids.extend(new);
+    }
+    Ok(ids)
+}
+
+async fn insert_message_rows<'a, C: GenericClient>(
+    tx: &C,
+    rows: &'a [MessageRow<'a>],
+) -> Result<Vec<Option<i64>>, StoreError> {
+    let columns: Vec<Column<'a>> = vec![
+        column("conversation_id", "bigint", rows, |r| r.conversation),
+        column("direction", "text", rows, |r| r.direction.as_str()),
+        column("message_id", "text", rows, |r| {
+            text_opt(r.content.message_id.as_deref())
+        }),
+        column("in_reply_to", "text", rows, |r| {
+            text_opt(r.content.in_reply_to.first().map(String::as_str))
+        }),
+        column("refs", "text", rows, |r| {
+            let refs = &r.content.references;
+            text_owned((!refs.is_empty()).then(|| refs.join(" ")))
+        }),
+        column("from_addr", "text", rows, |r| {
+            text_opt(r.content.from.as_deref())
+        }),
+        column("from_name", "text", rows, |r| {
+            text_opt(r.content.from_name.as_deref())
+        }),
+        column("to_addrs", "text", rows, |r| {
+            text_owned(join(&r.content.to))
+        }),
+        column("cc_addrs", "text", rows, |r| {
+            text_owned(join(&r.content.cc))
+        }),
+        column("subject", "text", rows, |r| {
+            text_opt(r.content.subject.as_deref())
+        }),
+        column("date", "text", rows, |r| {
+            text_opt(r.content.date.as_deref())
+        }),
+        column("text_body", "text", rows, |r| {
+            let c = r.content;
+            let body = c.text_body.as_deref();
+            text_opt(body.filter(|t| t.trim_end() != c.reply_text.trim_end()))
+        }),
+        column("html_body", "text", rows, |r| {
+            text_opt(r.content.html_body.as_deref())
+        }),
+        column("reply_text", "text", rows, |r| {
+            let c = r.content;
+            text_opt(c.reply_range.is_none().then_some(c.reply_text.as_str()))
+        }),
+        column("quoted_text", "text", rows, |r| {
+            text(&r.content.quoted_text)
+        }),
+        column("envelope_sender", "text", rows, |r| {
+            text(&r.envelope.sender)
+        }),
+        column("envelope_recipients", "text", rows, |r| {
+            text_owned(join(&r.envelope.recipients))
+        }),
+        column("remote_ip", "text", rows, |r| {
+            text_opt(r.envelope.remote_ip.as_deref())
+        }),
+        column("helo", "text", rows, |r| {
+            text_opt(r.envelope.helo.as_deref())
+        }),
+        column("received_at", "text", rows, |r| r.received_at),
+        column("trace_header", "text", rows, |r| text_opt(r.trace_header)),
+        column("raw_id", "bigint", rows, |r| r.raw_id),
+        column("dedupe_key", "text", rows, |r| {
+            text(r.content.message_id.as_deref().unwrap_or_default())
+        }),
+        column("content_hash", "bytea", rows, |r| r.content_hash),
+        column("automated", "text", rows, |r| {
+            r.content.automated.as_ref().map(|a| a.as_str())
+        }),
+        column("sender_is_contact", "bigint", rows, |r| {
+            r.sender_is_contact.map(i64::from)
+        }),
+        column("flags", "text", rows, |r| join_flags(r.flags)),
+        column("notes", "text", rows, |r| {
+            text_owned(Some(r.notes.join("\n"))).unwrap_or_default()
+        }),
+        column("related_message_id", "bigint", rows, |r| r.related),
+        column("reply_start", "bigint", rows, |r| {
+            r.content.reply_range.map(|(start, _)| start as i64)
+        }),
+        column("reply_len", "bigint", rows, |r| {
+            r.content.reply_range.map(|(_, len)| len as i64)
+        }),
+        column("relay_ip", "text", rows, |r| {
+            text_opt(r.envelope.relay_ip.as_deref())
+        }),
+        column("relay_helo", "text", rows, |r| {
+            text_opt(r.envelope.relay_helo.as_deref())
+        }),
+        column("auth_spf", "text", rows, |r| {
+            text_opt(r.envelope.spf.as_deref())
+        }),
+        column("auth_dkim", "text", rows, |r| {
+            text_opt(r.envelope.dkim.as_deref())
+        }),
+        column("auth_dmarc", "text", rows, |r| {
+            text_opt(r.envelope.dmarc.as_deref())
+        }),
+        column("omitted_attachments", "bigint", rows, |r| {
+            r.content.omitted_attachments.0 as i64
+        }),
+        column("omitted_attachment_bytes", "bigint", rows, |r| {
+            r.content.omitted_attachments.1 as i64
+        }),
+        column("ingress", "text", rows, |r| {
+            text_opt(r.envelope.ingress.as_deref())
+        }),
+        column("provider_id", "text", rows, |r| {
+            text_opt(r.envelope.provider_id.as_deref())
+        }),
+        column("auth_arc", "text", rows, |r| {
+            r.verdict.map(|(arc, _, _)| text(arc))
+        }),
+        column("sender_verified", "bigint", rows, |r| {
+            r.verdict.map(|(_, verified, _)| i64::from(verified))
+        }),
+        column("sender_allowed", "bigint", rows, |r| {
+            r.verdict.map(|(_, _, allowed)| i64::from(allowed))
+        }),
+    ];
+    let names: Vec<&str> = columns.iter().map(|(name, _, _)| *name).collect();
+    let arrays: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, ty, _))| format!("${}::{ty}[]", i + 1))
+        .collect();
+    let sql = format!(
+        "INSERT INTO messages ({}) SELECT * FROM unnest({}) \
+         ON CONFLICT DO NOTHING RETURNING id, dedupe_key, conversation_id, content_hash",
+        names.join(", "),
+        arrays.join(", ")
+    );
+    let params: Vec<&(dyn ToSql + Sync)> = columns
+        .iter()
+        .map(|(_, _, v)| &**v as &(dyn ToSql + Sync))
+        .collect();
+    let inserted = query(tx, &sql, &params).await?;
+    let mut by_key: HashMap<(String, i64, Vec<u8>), i64> = HashMap::with_capacity(inserted.len());
+    for r in &inserted {
+        by_key.insert((get(r, 1)?, get(r, 2)?, get(r, 3)?), get(r, 0)?);
+    }
+    // Each inserted row answers the first row of its key; a later one with the same key
+    // was not inserted (`None`).
+    Ok(rows.iter().map(|r| by_key.remove(&r.retry_key())).collect())
+}
+
+/// The attachments of the rows that were inserted (`ids`), many per statement.
+async fn insert_attachments<C: GenericClient>(
+    tx: &C,
+    rows: &[MessageRow<'_>],
+    ids: &[Option<i64>],
+) -> Result<(), StoreError> {
+    let all: Vec<(i64, &AttachmentRecord)> = rows
+        .iter()
+        .zip(ids)
+        .filter_map(|(r, id)| id.map(|id| (id, r)))
+        .flat_map(|(id, r)| r.content.attachments.iter().map(move |a| (id, a)))
+        .collect();
+    for chunk in chunks(&all, |(_, a)| 256 + a.data.as_ref().map_or(0, Vec::len)) {
+        let message: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+        let filename: Vec<_> = chunk
+            .iter()
+            .map(|(_, a)| text_opt(a.filename.as_deref()))
+            .collect();
+        let content_type: Vec<_> = chunk.iter().map(|(_, a)| text(&a.content_type)).collect();
+        let size: Vec<i64> = chunk.iter().map(|(_, a)| a.size as i64).collect();
+        let content_id: Vec<_> = chunk
+            .iter()
+            .map(|(_, a)| text_opt(a.content_id.as_deref()))
+            .collect();
+        let inline: Vec<i64> = chunk.iter().map(|(_, a)| i64::from(a.inline)).collect();
+        let data: Vec<Option<&[u8]>> = chunk.iter().map(|(_, a)| a.data.as_deref()).collect();
+        let skipped: Vec<_> = chunk
+            .iter()
+            .map(|(_, a)| text_opt(a.skipped_reason.as_deref()))
+            .collect();
+        super::records::execute(
             tx,
             "INSERT INTO attachments (message_id, filename, content_type, size, content_id, \
-             inline, data, skipped_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             inline, data, skipped_reason) SELECT * FROM unnest($1::bigint[], $2::text[], \
+             $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bytea[], $8::text[])",
             &[
-                &id,
-                &text_opt(a.filename.as_deref()),
-                &text(&a.content_type),
-                &(a.size as i64),
-                &text_opt(a.content_id.as_deref()),
-                &i64::from(a.inline),
-                &a.data,
-                &text_opt(a.skipped_reason.as_deref()),
+                &message,
+                &filename,
+                &content_type,
+                &size,
+                &content_id,
+                &inline,
+                &data,
+                &skipped,
             ],
         )
         .await?;
     }
-    Ok(Some(id))
+    Ok(())
+}
+
+/// Activity rows, many per statement.
+pub(super) async fn insert_activity<C: GenericClient>(
+    tx: &C,
+    rows: &[Activity],
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(1000) {
+        let at_ms: Vec<i64> = chunk.iter().map(|a| a.at_ms).collect();
+        let way_in: Vec<_> = chunk.iter().map(|a| text(&a.way_in)).collect();
+        let client_ip: Vec<_> = chunk
+            .iter()
+            .map(|a| text_opt(a.client_ip.as_deref()))
+            .collect();
+        let helo: Vec<_> = chunk.iter().map(|a| text_opt(a.helo.as_deref())).collect();
+        let sender: Vec<_> = chunk
+            .iter()
+            .map(|a| text_opt(a.sender.as_deref()))
+            .collect();
+        let recipient: Vec<_> = chunk
+            .iter()
+            .map(|a| text_opt(a.recipient.as_deref()))
+            .collect();
+        let outcome: Vec<&str> = chunk.iter().map(|a| a.outcome.as_str()).collect();
+        let code: Vec<i64> = chunk.iter().map(|a| i64::from(a.code)).collect();
+        let reason: Vec<&str> = chunk.iter().map(|a| a.reason.as_str()).collect();
+        let detail: Vec<_> = chunk.iter().map(|a| text(&a.detail)).collect();
+        let message_id: Vec<Option<i64>> = chunk.iter().map(|a| a.message_id).collect();
+        let count: Vec<i64> = chunk.iter().map(|a| a.count).collect();
+        super::records::execute(
+            tx,
+            "INSERT INTO activity (at_ms, way_in, client_ip, helo, sender, recipient, outcome, \
+             code, reason, detail, message_id, count) \
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], \
+             $12::bigint[])",
+            &[
+                &at_ms,
+                &way_in,
+                &client_ip,
+                &helo,
+                &sender,
+                &recipient,
+                &outcome,
+                &code,
+                &reason,
+                &detail,
+                &message_id,
+                &count,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -22,6 +22,7 @@
 //! (`location` is `None`), no write-ahead log of ours to watch (`wal_size` 0),
 //! backups are PostgreSQL's (`pg_dump`), and file permissions are the server's business.
 
+mod batch;
 mod copy;
 mod faults;
 mod insert;

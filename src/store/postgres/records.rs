@@ -547,6 +547,7 @@ pub(super) async fn record_outgoing(
             flags: &record.content.flags,
             notes: &record.content.notes,
             related: None,
+            verdict: None,
         },
     )
     .await?

@@ -5,6 +5,13 @@
 //! so many messages share one WAL flush of the server (`synchronous_commit = on`), and a
 //! `250` still means "committed": the answer is sent only after `COMMIT` returned.
 //!
+//! A batch costs a few statements, not several per message: its common mail is written
+//! with multi-row statements (`batch.rs`, `insert.rs`), the rest delivery by delivery, all
+//! pipelined; `BEGIN`, the order lock, the activity rows and the batch's reads leave in one
+//! write. A batch is about four round trips (that, the raw bytes, the messages, `COMMIT`),
+//! however many messages it carries: PostgreSQL's cost per statement and the round trips,
+//! not the rows, were what bounded a node (`bench/README.md`).
+//!
 //! A retried delivery, to this node or another, is one row: messages are inserted with
 //! `ON CONFLICT DO NOTHING` against the retry index, so a duplicate never aborts the batch.
 //! Should a delivery still fail (a replayed signature token), the batch is rolled back and
@@ -25,7 +32,8 @@ use super::super::{
     Activity, CommitObserver, Delivery, Destination, Direction, EventType, Flag, InboxReason,
     StoreError, Stored,
 };
-use super::insert::{insert_message, insert_raw, text, text_opt, write_inbox, MessageRow};
+use super::batch;
+use super::insert::{insert_activity, insert_message, insert_raw, text, write_inbox, MessageRow};
 use super::outbox::{OutboxSignal, OutboxWrite};
 use super::records::{execute, get, query_opt, record_token, sender_allowed};
 use super::{db_error, describe, pool_error};
@@ -252,35 +260,66 @@ async fn write_on(
     events: &OutboxWrite,
 ) -> Result<Vec<Result<Vec<Stored>, StoreError>>, StoreError> {
     {
-        let tx = client.transaction().await.map_err(db_error)?;
-        execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&ORDER_LOCK]).await?;
-        // The deliveries' statements are pipelined on the connection (tokio-postgres sends
-        // a query without waiting for the answers to the others): a batch costs about one
-        // delivery's round trips, not the sum of them.
-        let written = join_all(
-            batch
-                .iter()
-                .map(|job| write_delivery(&tx, &job.delivery, events)),
-        )
-        .await;
+        // The transaction by hand (no `Transaction` guard: a failure here drops the
+        // connection, which rolls back), so that `BEGIN`, the order lock, the batch's
+        // activity rows and its first reads leave in one write and cost one round trip.
+        // That relies on tokio-postgres queueing a request when its future is first polled,
+        // and the connection sending requests in queue order: `try_join` polls the
+        // `BEGIN` first, and a statement not yet prepared sends its `Parse` then, its
+        // `Bind` later still. The server runs them in that order: nothing is read before
+        // the lock is held.
+        let c: &deadpool_postgres::Object = client;
+        let begin = format!("BEGIN; SELECT pg_advisory_xact_lock({ORDER_LOCK})");
+        let prelude = async {
+            let begin = async { c.batch_execute(&begin).await.map_err(db_error) };
+            let rows = async {
+                match activity.is_empty() {
+                    true => Ok(()),
+                    false => insert_activity(c, activity).await,
+                }
+            };
+            let (begun, rows) = futures_util::future::join(begin, rows).await;
+            begun.and(rows)
+        };
+        // The common deliveries with a few statements for them all (`batch.rs`), then the
+        // others one by one, their statements pipelined on the connection.
+        let deliveries: Vec<&Delivery> = batch.iter().map(|job| &job.delivery).collect();
+        let written = match batch::write(c, &deliveries, events, prelude).await {
+            Ok(common) => {
+                let rest = common
+                    .iter()
+                    .zip(&deliveries)
+                    .filter(|(done, _)| done.is_none())
+                    .map(|(_, d)| write_delivery(c, d, events));
+                let mut rest = join_all(rest).await.into_iter();
+                common
+                    .into_iter()
+                    .map(|done| match done {
+                        Some(stored) => Ok(stored),
+                        None => rest.next().unwrap_or(Err(StoreError::WriterGone)),
+                    })
+                    .collect()
+            }
+            // A value the database refuses, maybe an activity row's: written again below,
+            // each delivery and the activity rows on a savepoint of their own.
+            Err(e) if of_one_delivery(&e) => vec![Err(e)],
+            Err(e) => return Err(e),
+        };
         // A delivery's own failure aborts the transaction under the others too: the batch
         // is written again below, a savepoint per delivery. Any other failure is the
         // database's (a lock, a timeout, the connection) and fails the whole batch at once.
         let failed = written
             .iter()
             .any(|w| matches!(w, Err(e) if of_one_delivery(e)));
-        let mut results = Vec::with_capacity(batch.len());
         if !failed {
+            let mut results = Vec::with_capacity(batch.len());
             for outcome in written {
-                results.push(outcome?);
+                results.push(Ok(outcome?));
             }
+            commit(c.batch_execute("COMMIT").await)?;
+            return Ok(results);
         }
-        if !failed {
-            write_activity(&tx, activity).await?;
-            commit(tx).await?;
-            return Ok(results.into_iter().map(Ok).collect());
-        }
-        tx.rollback().await.map_err(db_error)?;
+        c.batch_execute("ROLLBACK").await.map_err(db_error)?;
     }
     let mut tx = client.transaction().await.map_err(db_error)?;
     execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&ORDER_LOCK]).await?;
@@ -301,7 +340,7 @@ async fn write_on(
         }
     }
     write_activity(&tx, activity).await?;
-    commit(tx).await?;
+    commit(tx.commit().await)?;
     Ok(results)
 }
 
@@ -316,9 +355,9 @@ fn of_one_delivery(e: &StoreError) -> bool {
     }
 }
 
-/// `COMMIT`: a connection lost on the way leaves the outcome unknown.
-async fn commit(tx: deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
-    tx.commit().await.map_err(|e| {
+/// `COMMIT`'s outcome: a connection lost on the way leaves it unknown.
+fn commit(outcome: Result<(), tokio_postgres::Error>) -> Result<(), StoreError> {
+    outcome.map_err(|e| {
         if e.as_db_error().is_some() {
             db_error(e)
         } else {
@@ -347,33 +386,6 @@ async fn write_activity(
             tracing::error!(error = %e, rows = rows.len(), "activity log: rows could not be written");
             execute(tx, "ROLLBACK TO SAVEPOINT activity", &[]).await?;
         }
-    }
-    Ok(())
-}
-
-async fn insert_activity<C: GenericClient>(tx: &C, rows: &[Activity]) -> Result<(), StoreError> {
-    for a in rows {
-        execute(
-            tx,
-            "INSERT INTO activity (at_ms, way_in, client_ip, helo, sender, recipient, outcome, \
-             code, reason, detail, message_id, count) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            &[
-                &a.at_ms,
-                &text(&a.way_in),
-                &text_opt(a.client_ip.as_deref()),
-                &text_opt(a.helo.as_deref()),
-                &text_opt(a.sender.as_deref()),
-                &text_opt(a.recipient.as_deref()),
-                &a.outcome.as_str(),
-                &i64::from(a.code),
-                &a.reason.as_str(),
-                &text(&a.detail),
-                &a.message_id,
-                &a.count,
-            ],
-        )
-        .await?;
     }
     Ok(())
 }
@@ -541,23 +553,10 @@ async fn write_message<C: GenericClient>(
         flags: &flags,
         notes: &notes,
         related,
+        verdict: verdict.map(|(check, allowed)| (check.arc.as_str(), check.verified, allowed)),
     };
     match insert_message(tx, &row).await? {
         Some(id) => {
-            if let Some((check, allowed)) = verdict {
-                execute(
-                    tx,
-                    "UPDATE messages SET auth_arc = $2, sender_verified = $3, \
-                     sender_allowed = $4 WHERE id = $1",
-                    &[
-                        &id,
-                        &check.arc,
-                        &i64::from(check.verified),
-                        &i64::from(allowed),
-                    ],
-                )
-                .await?;
-            }
             let kind = match related {
                 Some(_) => EventType::MessageBounced,
                 None => EventType::MessageReceived,
