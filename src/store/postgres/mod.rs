@@ -14,8 +14,9 @@
 //! failed connection at its next use (the sessions' retries are the backoff: a `451`'d
 //! client comes back minutes later, and the writer waits at most 5 s between attempts).
 //!
-//! No cache of conversations: a token is looked up at each `RCPT`, so a conversation
-//! created or closed through any node is seen by every node at its next look-up.
+//! The token look-up at `RCPT` is cached while the database announces every change to
+//! tokens (`tokens.rs`: triggers, `LISTEN/NOTIFY`), so a conversation created or closed
+//! through any node is seen by every node at its next look-up after the writer's commit.
 //!
 //! Incoming mail goes through one writer task per node with group commit (`writer.rs`),
 //! as on SQLite. What is SQLite-specific has an answer of its own here: no file
@@ -30,6 +31,7 @@ mod outbox;
 mod reads;
 mod records;
 mod schema;
+mod tokens;
 mod webhooks;
 mod writer;
 
@@ -201,14 +203,25 @@ pub(crate) struct PgStore {
     observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
     /// Whether the writer records outbox events, and its signal after each commit.
     outbox: Arc<outbox::OutboxSignal>,
+    /// Found tokens' rows, and the listener that keeps them true (started at the first
+    /// look-up: only a node answering `RCPT` listens).
+    tokens: Arc<tokens::TokenCache>,
+    listener: OnceLock<Option<tokens::Listener>>,
+    listen_config: tokio_postgres::Config,
 }
 
 impl PgStore {
     /// Connects, migrates (under the advisory lock) and makes the pool.
     pub(crate) fn open(config: &StoreConfig) -> Result<PgStore, StoreError> {
         migrate(config)?;
+        let pg = pg_config(config)?;
+        let mut listen_config = pg.clone();
+        listen_config.application_name(&format!(
+            "{}-listener",
+            pg.get_application_name().unwrap_or("replyd")
+        ));
         let manager = Manager::from_config(
-            pg_config(config)?,
+            pg,
             tls(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -228,6 +241,9 @@ impl PgStore {
             activity: Arc::default(),
             observer: Arc::default(),
             outbox: Arc::default(),
+            tokens: Arc::default(),
+            listener: OnceLock::new(),
+            listen_config,
         })
     }
 
@@ -273,7 +289,20 @@ impl Backend for PgStore {
     }
 
     async fn token_status(&self, token: &str) -> Result<TokenStatus, StoreError> {
-        records::token_status(&self.client().await?, token).await
+        self.listener.get_or_init(|| {
+            tokens::Listener::spawn(self.listen_config.clone(), self.tokens.clone())
+        });
+        if let Some(row) = self.tokens.get(token) {
+            return Ok(row.status_at(crate::time::unix_now()));
+        }
+        let generation = self.tokens.generation();
+        let Some(row) = records::token_row(&self.client().await?, token).await? else {
+            return Ok(TokenStatus::Unknown);
+        };
+        if let Some(generation) = generation {
+            self.tokens.keep(token, row, generation);
+        }
+        Ok(row.status_at(crate::time::unix_now()))
     }
 
     async fn used_token(&self, ingress: &str, token: &str) -> Result<Option<[u8; 32]>, StoreError> {

@@ -1,5 +1,5 @@
-//! Conversations and what hangs on them: tokens (looked up at each `RCPT`, no cache, so
-//! every node sees a create or a close at once), allowed senders, rotation, API keys, used
+//! Conversations and what hangs on them: tokens (the row a token look-up reads; `tokens.rs`
+//! caches it while the database announces every change), allowed senders, rotation, API keys, used
 //! signature tokens, and an agent's outgoing message. The same statements as SQLite's
 //! (`sqlite/conversations.rs`, `senders.rs`, `api_keys.rs`, `replay.rs`, `outgoing.rs`), in
 //! PostgreSQL's dialect.
@@ -7,9 +7,9 @@
 use super::super::{
     content_hash, ApiKey, Compose, Conversation, ConversationStatus, Direction, Envelope,
     NewConversation, OutgoingRecord, OutgoingThread, ReplayToken, SenderVerdict, StoreError,
-    TokenStatus,
 };
 use super::db_error;
+use super::tokens::TokenRow;
 use crate::address;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::{FromSql, ToSql};
@@ -172,10 +172,10 @@ pub(super) async fn all<C: GenericClient>(c: &C) -> Result<Vec<Conversation>, St
 
 /// A token at `RCPT`: the conversation's own, or one a rotation retired (accepted through
 /// its grace period while the conversation is open). One round trip.
-pub(super) async fn token_status<C: GenericClient>(
+pub(super) async fn token_row<C: GenericClient>(
     c: &C,
     token: &str,
-) -> Result<TokenStatus, StoreError> {
+) -> Result<Option<TokenRow>, StoreError> {
     let row = query_opt(
         c,
         "SELECT c.id, c.status, c.expires_at, NULL::BIGINT FROM conversations c \
@@ -188,21 +188,11 @@ pub(super) async fn token_status<C: GenericClient>(
     )
     .await?;
     let Some(row) = row else {
-        return Ok(TokenStatus::Unknown);
+        return Ok(None);
     };
     let (id, status, expires, retired): (i64, String, Option<i64>, Option<i64>) =
         (get(&row, 0)?, get(&row, 1)?, get(&row, 2)?, get(&row, 3)?);
-    let now = crate::time::unix_now();
-    Ok(match (retired, expires) {
-        (Some(valid_until), _) if valid_until <= now => TokenStatus::Expired,
-        _ if ConversationStatus::parse(&status) != Some(ConversationStatus::Open) => {
-            TokenStatus::Closed
-        }
-        (_, Some(exp)) if exp <= now => TokenStatus::Expired,
-        _ => TokenStatus::Open {
-            conversation_id: id,
-        },
-    })
+    Ok(Some(TokenRow::new(id, &status, expires, retired)))
 }
 
 /// The digest a signature token was recorded with, if it was.

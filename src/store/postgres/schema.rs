@@ -21,7 +21,7 @@ use super::{db_error, StoreError};
 use tokio_postgres::{Client, GenericClient};
 
 /// The schema version this build writes (the same number as SQLite's).
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// Key of the advisory lock migrations run under (any constant shared by every node).
 const MIGRATION_LOCK: i64 = 0x7265_706c_7964_0001;
@@ -53,7 +53,37 @@ const MIGRATIONS: &[Migration] = &[
         compatible: 9,
         sql: V11,
     },
+    Migration {
+        version: 12,
+        compatible: 9,
+        sql: V12,
+    },
 ];
+
+/// v12: the database announces every change that can alter a token look-up's answer, on
+/// the channel `replyd_tokens` (`tokens.rs`: the nodes' `RCPT` caches clear on it), whoever
+/// makes the change: a node of any version, `copy-store`, an operator's SQL. A
+/// conversation's token, status, expiry or id changed, a conversation deleted, anything
+/// done to `retired_tokens`. A new conversation is not announced: only found tokens are
+/// cached. PostgreSQL sends a notification at the writer's `COMMIT` (none on a rollback),
+/// once per transaction for identical ones. Additive: an older program ignores the
+/// triggers (and its changes are announced too).
+const V12: &str = r#"
+CREATE FUNCTION replyd_tokens_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('replyd_tokens', TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER conversations_token_changed AFTER UPDATE ON conversations FOR EACH ROW
+    WHEN (OLD.token IS DISTINCT FROM NEW.token OR OLD.status IS DISTINCT FROM NEW.status
+          OR OLD.expires_at IS DISTINCT FROM NEW.expires_at OR OLD.id IS DISTINCT FROM NEW.id)
+    EXECUTE FUNCTION replyd_tokens_changed();
+CREATE TRIGGER conversations_removed AFTER DELETE OR TRUNCATE ON conversations
+    FOR EACH STATEMENT EXECUTE FUNCTION replyd_tokens_changed();
+CREATE TRIGGER retired_tokens_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON retired_tokens FOR EACH STATEMENT EXECUTE FUNCTION replyd_tokens_changed();
+"#;
 
 /// v11: a webhook delivery's lease. Several nodes send from one queue; a node takes a due
 /// delivery by setting `claimed_until` (Unix milliseconds) past the time its POST may take,
