@@ -229,3 +229,30 @@ pub fn smtp_deliver(addr: SocketAddr, to: &str, raw: &[u8]) -> (u16, String) {
     c.send(raw);
     c.cmd(".")
 }
+
+/// How long `addr` took to answer `RCPT TO:<to>` with `code`, asking again (after `RSET`) on
+/// one session until it does; panics past `limit` with the last answer. For a change made
+/// elsewhere (another node, plain SQL) that a node must see within a time.
+pub fn rcpt_answers_within(
+    addr: SocketAddr,
+    to: &str,
+    code: u16,
+    limit: std::time::Duration,
+) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    let mut c = Raw::greeted(addr);
+    c.expect("EHLO client.test", 250, "");
+    loop {
+        c.expect("MAIL FROM:<bob@example.org>", 250, "2.1.0");
+        let answer = c.cmd(&format!("RCPT TO:<{to}>"));
+        if answer.0 == code {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "RCPT TO:<{to}> still answered {answer:?} after {limit:?} (expected {code})"
+        );
+        c.expect("RSET", 250, "");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

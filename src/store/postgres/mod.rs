@@ -203,11 +203,8 @@ pub(crate) struct PgStore {
     observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
     /// Whether the writer records outbox events, and its signal after each commit.
     outbox: Arc<outbox::OutboxSignal>,
-    /// Found tokens' rows, and the listener that keeps them true (started at the first
-    /// look-up: only a node answering `RCPT` listens).
-    tokens: Arc<tokens::TokenCache>,
-    listener: OnceLock<Option<tokens::Listener>>,
-    listen_config: tokio_postgres::Config,
+    /// The `RCPT` token look-up and its cache.
+    tokens: tokens::Tokens,
 }
 
 impl PgStore {
@@ -215,11 +212,7 @@ impl PgStore {
     pub(crate) fn open(config: &StoreConfig) -> Result<PgStore, StoreError> {
         migrate(config)?;
         let pg = pg_config(config)?;
-        let mut listen_config = pg.clone();
-        listen_config.application_name(&format!(
-            "{}-listener",
-            pg.get_application_name().unwrap_or("replyd")
-        ));
+        let tokens = tokens::Tokens::new(&pg);
         let manager = Manager::from_config(
             pg,
             tls(),
@@ -241,9 +234,7 @@ impl PgStore {
             activity: Arc::default(),
             observer: Arc::default(),
             outbox: Arc::default(),
-            tokens: Arc::default(),
-            listener: OnceLock::new(),
-            listen_config,
+            tokens,
         })
     }
 
@@ -277,7 +268,9 @@ impl Backend for PgStore {
     }
 
     async fn close_conversation(&self, uuid: &str) -> Result<(), StoreError> {
-        records::close(&self.client().await?, uuid).await
+        let closed = records::close(&self.client().await?, uuid).await;
+        self.tokens.forget();
+        closed
     }
 
     async fn conversation(&self, uuid: &str) -> Result<Conversation, StoreError> {
@@ -289,20 +282,7 @@ impl Backend for PgStore {
     }
 
     async fn token_status(&self, token: &str) -> Result<TokenStatus, StoreError> {
-        self.listener.get_or_init(|| {
-            tokens::Listener::spawn(self.listen_config.clone(), self.tokens.clone())
-        });
-        if let Some(row) = self.tokens.get(token) {
-            return Ok(row.status_at(crate::time::unix_now()));
-        }
-        let generation = self.tokens.generation();
-        let Some(row) = records::token_row(&self.client().await?, token).await? else {
-            return Ok(TokenStatus::Unknown);
-        };
-        if let Some(generation) = generation {
-            self.tokens.keep(token, row, generation);
-        }
-        Ok(row.status_at(crate::time::unix_now()))
+        self.tokens.status(&self.pool, token).await
     }
 
     async fn used_token(&self, ingress: &str, token: &str) -> Result<Option<[u8; 32]>, StoreError> {
@@ -601,7 +581,9 @@ impl Backend for PgStore {
 
     async fn rotate_token(&self, uuid: &str, grace_secs: i64) -> Result<Conversation, StoreError> {
         let mut client = self.client().await?;
-        records::rotate_token(&mut client, uuid, grace_secs).await
+        let rotated = records::rotate_token(&mut client, uuid, grace_secs).await;
+        self.tokens.forget();
+        rotated
     }
 
     async fn conversation_traffic(

@@ -28,9 +28,10 @@
 //! The writer's own checks inside its transaction (a conversation closed meanwhile) are
 //! unchanged: the cache only decides the `RCPT` answer.
 
-use super::super::{ConversationStatus, TokenStatus};
+use super::super::{ConversationStatus, StoreError, TokenStatus};
+use deadpool_postgres::Pool;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_postgres::AsyncMessage;
@@ -131,6 +132,13 @@ impl TokenCache {
         state.rows.insert(token.to_string(), row);
     }
 
+    /// Forgets every row, leaving the cache in use or not.
+    fn forget(&self) {
+        let mut state = self.state();
+        state.generation = state.generation.wrapping_add(1);
+        state.rows.clear();
+    }
+
     /// Forgets every row; `listening` says whether the cache is in use after.
     fn clear(&self, listening: bool) {
         let mut state = self.state();
@@ -142,6 +150,54 @@ impl TokenCache {
     #[cfg(test)]
     fn len(&self) -> usize {
         self.state().rows.len()
+    }
+}
+
+/// The token look-up: the cache, and the listener that keeps it true (started at the first
+/// look-up: only a node answering `RCPT` listens).
+pub(super) struct Tokens {
+    cache: Arc<TokenCache>,
+    listener: OnceLock<Option<Listener>>,
+    /// The store's connection settings, named `<application_name>-listener` (to be told
+    /// apart in `pg_stat_activity`).
+    pg: tokio_postgres::Config,
+}
+
+impl Tokens {
+    pub fn new(pg: &tokio_postgres::Config) -> Tokens {
+        let mut pg = pg.clone();
+        let name = format!("{}-listener", pg.get_application_name().unwrap_or("replyd"));
+        pg.application_name(&name);
+        Tokens {
+            cache: Arc::default(),
+            listener: OnceLock::new(),
+            pg,
+        }
+    }
+
+    /// What `token` is worth now: from the cache while it is in use, else from the database
+    /// (and then kept, if found and nothing changed meanwhile).
+    pub async fn status(&self, pool: &Pool, token: &str) -> Result<TokenStatus, StoreError> {
+        self.listener
+            .get_or_init(|| Listener::spawn(self.pg.clone(), self.cache.clone()));
+        if let Some(row) = self.cache.get(token) {
+            return Ok(row.status_at(crate::time::unix_now()));
+        }
+        let generation = self.cache.generation();
+        let client = pool.get().await.map_err(super::pool_error)?;
+        let Some(row) = super::records::token_row(&client, token).await? else {
+            return Ok(TokenStatus::Unknown);
+        };
+        if let Some(generation) = generation {
+            self.cache.keep(token, row, generation);
+        }
+        Ok(row.status_at(crate::time::unix_now()))
+    }
+
+    /// After a change this node committed itself (a close, a rotation): its own next
+    /// look-up sees it at once, without waiting for the notification.
+    pub fn forget(&self) {
+        self.cache.forget();
     }
 }
 

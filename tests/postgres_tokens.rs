@@ -1,0 +1,144 @@
+//! The `RCPT` token cache of the PostgreSQL store against a real PostgreSQL server: a node
+//! that already accepted replies to a conversation (its cache warm) refuses it within a
+//! second of a change made anywhere: another node, plain SQL (an operator, an older node),
+//! a rotation; and while its listening connection is gone and after it is back.
+
+mod common;
+
+use common::postgres::Cluster;
+use common::smtp::rcpt_answers_within;
+use common::*;
+use std::time::Instant;
+
+/// A node (a server) on the PostgreSQL database `url`.
+fn node(url: &str) -> TestServer {
+    let url = url.to_string();
+    TestServer::start_with(move |c| {
+        c.store.path = replyd::config::DEFAULT_STORE_PATH.into();
+        c.store.url = Some(url);
+    })
+}
+
+/// The database name of `url`.
+fn db_name(url: &str) -> &str {
+    url.rsplit('/')
+        .next()
+        .and_then(|tail| tail.split('?').next())
+        .unwrap_or_default()
+}
+
+/// A reply to `conv` accepted by `srv` (which leaves its token in `srv`'s cache).
+fn reply_through(srv: &TestServer, conv: &replyd::store::Conversation, text: &str) {
+    let message = reply_message(&conv.reply_address, "warm@example.org", text);
+    let (code, answer) = smtp_deliver(srv.addr, &conv.reply_address, message.as_bytes());
+    assert_eq!(code, 250, "{answer}");
+}
+
+/// Closes `conv` by plain SQL, as an operator or a replyd node of another version would.
+fn close_by_sql(cluster: &Cluster, db: &str, conv: &replyd::store::Conversation) {
+    cluster.psql(
+        db,
+        &format!(
+            "UPDATE conversations SET status = 'closed' WHERE uuid = '{}'",
+            conv.uuid
+        ),
+    );
+}
+
+/// The process ids of the connections listening for token changes in `db`.
+fn listeners(cluster: &Cluster, db: &str) -> String {
+    cluster.psql(
+        db,
+        "SELECT coalesce(string_agg(pid::text, ',' ORDER BY pid), '') FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'replyd-listener'",
+    )
+}
+
+#[test]
+fn a_close_by_plain_sql_is_refused_by_a_warm_node_within_a_second() {
+    if !needs(&[Need::Postgres]) {
+        return;
+    }
+    let cluster = Cluster::get();
+    let url = cluster.fresh_database();
+    let a = node(&url);
+    let conv = a.conversation("bob@example.org");
+    reply_through(&a, &conv, "first");
+    reply_through(&a, &conv, "second");
+    assert_eq!(a.messages(&conv.uuid).len(), 2);
+
+    close_by_sql(cluster, db_name(&url), &conv);
+    let took = rcpt_answers_within(a.addr, &conv.reply_address, 550, Duration::from_secs(1));
+    eprintln!("refused {took:?} after the SQL close");
+    // Another conversation, unknown to the node's cache, is accepted from the database.
+    let other = a.conversation("carol@example.org");
+    rcpt_answers_within(a.addr, &other.reply_address, 250, Duration::from_secs(1));
+}
+
+#[test]
+fn a_rotation_on_another_node_retires_the_old_address_on_a_warm_node() {
+    if !needs(&[Need::Postgres]) {
+        return;
+    }
+    let url = Cluster::get().fresh_database();
+    let a = node(&url);
+    let b = node(&url);
+    let conv = a.conversation("bob@example.org");
+    reply_through(&a, &conv, "before the rotation");
+
+    // Rotated on B with a grace of 2 s (1 to 2 s: whole seconds): A accepts the new address,
+    // the old one through the grace, then refuses the old one (its cache had it as the
+    // conversation's own token, without an end).
+    let rotated = b.block(b.store.rotate_token(&conv.uuid, 2)).unwrap();
+    assert_ne!(rotated.reply_address, conv.reply_address);
+    rcpt_answers_within(a.addr, &rotated.reply_address, 250, Duration::from_secs(1));
+    rcpt_answers_within(a.addr, &conv.reply_address, 250, Duration::ZERO);
+    rcpt_answers_within(a.addr, &conv.reply_address, 550, Duration::from_secs(3));
+    reply_through(&a, &rotated, "after the rotation");
+    assert_eq!(a.messages(&conv.uuid).len(), 2);
+}
+
+#[test]
+fn a_node_whose_listener_was_cut_still_refuses_a_close_within_a_second() {
+    if !needs(&[Need::Postgres]) {
+        return;
+    }
+    let cluster = Cluster::get();
+    let url = cluster.fresh_database();
+    let db = db_name(&url);
+    let a = node(&url);
+    let first = a.conversation("bob@example.org");
+    let second = a.conversation("carol@example.org");
+    reply_through(&a, &first, "warm");
+    reply_through(&a, &second, "warm");
+    let before = listeners(cluster, db);
+    assert!(!before.is_empty(), "no listening connection");
+
+    // The listening connection killed, then a close: notifications sent while it is gone
+    // are lost, so the node must not answer from what it cached.
+    let killed = cluster.psql(
+        db,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'replyd-listener'",
+    );
+    assert_eq!(killed, "1");
+    close_by_sql(cluster, db, &first);
+    rcpt_answers_within(a.addr, &first.reply_address, 550, Duration::from_secs(1));
+
+    // The listener is back by itself (backoff well under 5 s), and listens again.
+    let started = Instant::now();
+    loop {
+        let now = listeners(cluster, db);
+        if !now.is_empty() && now != before {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "no listener again"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reply_through(&a, &second, "warm again");
+    close_by_sql(cluster, db, &second);
+    rcpt_answers_within(a.addr, &second.reply_address, 550, Duration::from_secs(1));
+}
