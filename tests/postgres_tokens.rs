@@ -8,7 +8,6 @@ mod common;
 use common::postgres::Cluster;
 use common::smtp::rcpt_answers_within;
 use common::*;
-use std::time::Instant;
 
 /// A node (a server) on the PostgreSQL database `url`.
 fn node(url: &str) -> TestServer {
@@ -27,7 +26,7 @@ fn db_name(url: &str) -> &str {
         .unwrap_or_default()
 }
 
-/// A reply to `conv` accepted by `srv` (which leaves its token in `srv`'s cache).
+/// A reply to `conv` accepted by `srv`.
 fn reply_through(srv: &TestServer, conv: &replyd::store::Conversation, text: &str) {
     let message = reply_message(&conv.reply_address, "warm@example.org", text);
     let (code, answer) = smtp_deliver(srv.addr, &conv.reply_address, message.as_bytes());
@@ -45,13 +44,14 @@ fn close_by_sql(cluster: &Cluster, db: &str, conv: &replyd::store::Conversation)
     );
 }
 
-/// The process ids of the connections listening for token changes in `db`.
-fn listeners(cluster: &Cluster, db: &str) -> String {
-    cluster.psql(
-        db,
-        "SELECT coalesce(string_agg(pid::text, ',' ORDER BY pid), '') FROM pg_stat_activity \
-         WHERE datname = current_database() AND application_name = 'replyd-listener'",
-    )
+/// Replies to `convs` through `srv` once its listener listens, so that their tokens are
+/// in its cache (the listener starts at a node's first look-up).
+fn warm(cluster: &Cluster, db: &str, srv: &TestServer, convs: &[&replyd::store::Conversation]) {
+    reply_through(srv, convs[0], "first look-up");
+    cluster.token_listener_other_than(db, "");
+    for conv in convs {
+        reply_through(srv, conv, "warm");
+    }
 }
 
 #[test]
@@ -63,8 +63,7 @@ fn a_close_by_plain_sql_is_refused_by_a_warm_node_within_a_second() {
     let url = cluster.fresh_database();
     let a = node(&url);
     let conv = a.conversation("bob@example.org");
-    reply_through(&a, &conv, "first");
-    reply_through(&a, &conv, "second");
+    warm(cluster, db_name(&url), &a, &[&conv]);
     assert_eq!(a.messages(&conv.uuid).len(), 2);
 
     close_by_sql(cluster, db_name(&url), &conv);
@@ -80,11 +79,12 @@ fn a_rotation_on_another_node_retires_the_old_address_on_a_warm_node() {
     if !needs(&[Need::Postgres]) {
         return;
     }
-    let url = Cluster::get().fresh_database();
+    let cluster = Cluster::get();
+    let url = cluster.fresh_database();
     let a = node(&url);
     let b = node(&url);
     let conv = a.conversation("bob@example.org");
-    reply_through(&a, &conv, "before the rotation");
+    warm(cluster, db_name(&url), &a, &[&conv]);
 
     // Rotated on B with a grace of 2 s (1 to 2 s: whole seconds): A accepts the new address,
     // the old one through the grace, then refuses the old one (its cache had it as the
@@ -95,7 +95,7 @@ fn a_rotation_on_another_node_retires_the_old_address_on_a_warm_node() {
     rcpt_answers_within(a.addr, &conv.reply_address, 250, Duration::ZERO);
     rcpt_answers_within(a.addr, &conv.reply_address, 550, Duration::from_secs(3));
     reply_through(&a, &rotated, "after the rotation");
-    assert_eq!(a.messages(&conv.uuid).len(), 2);
+    assert_eq!(a.messages(&conv.uuid).len(), 3);
 }
 
 #[test]
@@ -109,10 +109,8 @@ fn a_node_whose_listener_was_cut_still_refuses_a_close_within_a_second() {
     let a = node(&url);
     let first = a.conversation("bob@example.org");
     let second = a.conversation("carol@example.org");
-    reply_through(&a, &first, "warm");
-    reply_through(&a, &second, "warm");
-    let before = listeners(cluster, db);
-    assert!(!before.is_empty(), "no listening connection");
+    warm(cluster, db, &a, &[&first, &second]);
+    let before = cluster.token_listeners(db);
 
     // The listening connection killed, then a close: notifications sent while it is gone
     // are lost, so the node must not answer from what it cached.
@@ -126,18 +124,7 @@ fn a_node_whose_listener_was_cut_still_refuses_a_close_within_a_second() {
     rcpt_answers_within(a.addr, &first.reply_address, 550, Duration::from_secs(1));
 
     // The listener is back by itself (backoff well under 5 s), and listens again.
-    let started = Instant::now();
-    loop {
-        let now = listeners(cluster, db);
-        if !now.is_empty() && now != before {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(6),
-            "no listener again"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    cluster.token_listener_other_than(db, &before);
     reply_through(&a, &second, "warm again");
     close_by_sql(cluster, db, &second);
     rcpt_answers_within(a.addr, &second.reply_address, 550, Duration::from_secs(1));

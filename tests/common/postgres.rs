@@ -225,6 +225,35 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// The process ids of the replyd nodes' connections listening for token changes in
+    /// `db` (that ran their `LISTEN`: `postgres/tokens.rs`).
+    pub fn token_listeners(&self, db: &str) -> String {
+        self.psql(
+            db,
+            "SELECT coalesce(string_agg(pid::text, ',' ORDER BY pid), '') FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = 'replyd-listener' \
+             AND query LIKE 'LISTEN%'",
+        )
+    }
+
+    /// Waits until `db` has token listeners other than `before` (the pids of
+    /// [`Cluster::token_listeners`]), at most 6 s (a node reconnects with a backoff capped
+    /// at 5 s); their pids.
+    pub fn token_listener_other_than(&self, db: &str, before: &str) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let now = self.token_listeners(db);
+            if !now.is_empty() && now != before {
+                return now;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(6),
+                "no token listener in {db}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// A new, empty database; its URL.
     pub fn fresh_database(&self) -> String {
         static N: AtomicUsize = AtomicUsize::new(0);
