@@ -168,6 +168,12 @@ impl Tokens {
         let mut pg = pg.clone();
         let name = format!("{}-listener", pg.get_application_name().unwrap_or("replyd"));
         pg.application_name(&name);
+        // A connection gone silent (no reset: a network cut) is found by keepalives; the
+        // cache is in use until then, so sooner than the pool's 30 s idle plus the system's
+        // probes: about 20 s.
+        pg.keepalives_idle(Duration::from_secs(10));
+        pg.keepalives_interval(Duration::from_secs(5));
+        pg.keepalives_retries(2);
         Tokens {
             cache: Arc::default(),
             listener: OnceLock::new(),
