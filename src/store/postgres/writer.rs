@@ -28,13 +28,14 @@
 //! and the client's retry is recognised as a duplicate if it was stored). A connection that
 //! failed is not put back in the pool.
 
+use super::super::outbox::{OutboxSignal, OutboxWrite};
 use super::super::{
     Activity, CommitObserver, Delivery, Destination, Direction, EventType, Flag, InboxReason,
     StoreError, Stored,
 };
 use super::batch;
 use super::insert::{insert_activity, insert_message, insert_raw, text, write_inbox, MessageRow};
-use super::outbox::{OutboxSignal, OutboxWrite};
+use super::outbox::record_event;
 use super::records::{execute, get, query_opt, record_token, sender_allowed};
 use super::{db_error, describe, pool_error};
 use crate::store::sqlite::ActivityQueue;
@@ -561,7 +562,7 @@ async fn write_message<C: GenericClient>(
                 Some(_) => EventType::MessageBounced,
                 None => EventType::MessageReceived,
             };
-            events.record(tx, kind, Some(conv), Some(id), None).await?;
+            record_event(events, tx, kind, Some(conv), Some(id), None).await?;
             Ok(Stored::Message {
                 id,
                 duplicate: false,
