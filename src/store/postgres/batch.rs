@@ -268,15 +268,9 @@ fn plan(
                     Some(_) => true,
                     None => false,
                 };
-                if (check.flag_policy && (!check.verified || !allowed)) || check.quarantine {
+                if let Some(reason) = check.flag_reason(allowed) {
                     flags.push(Flag::UnverifiedSender);
-                    notes.push(if check.quarantine {
-                        "DMARC fail under p=quarantine".to_string()
-                    } else if !check.verified {
-                        "the sender's From domain is not authenticated".to_string()
-                    } else {
-                        "the sender is not one allowed in this conversation".to_string()
-                    });
+                    notes.push(reason.to_string());
                 }
                 Some((check.arc.clone(), check.verified, allowed))
             }
