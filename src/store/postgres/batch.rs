@@ -384,7 +384,10 @@ async fn threads<C: GenericClient>(
 }
 
 /// The id of the stored message `row` is a copy of.
-async fn stored_id<C: GenericClient>(tx: &C, row: &MessageRow<'_>) -> Result<i64, StoreError> {
+pub(super) async fn stored_id<C: GenericClient>(
+    tx: &C,
+    row: &MessageRow<'_>,
+) -> Result<i64, StoreError> {
     let (key, conv, hash) = row.retry_key();
     let found = query_opt(
         tx,

@@ -33,7 +33,7 @@ use super::super::{
     Activity, CommitObserver, Delivery, Destination, Direction, EventType, Flag, InboxReason,
     StoreError, Stored,
 };
-use super::batch;
+use super::batch::{self, stored_id};
 use super::insert::{insert_activity, insert_message, insert_raw, text, write_inbox, MessageRow};
 use super::outbox::record_event;
 use super::records::{execute, get, query_opt, record_token, sender_allowed};
@@ -563,23 +563,9 @@ async fn write_message<C: GenericClient>(
             })
         }
         // Committed meanwhile by another node: the same message.
-        None => {
-            let row = query_opt(
-                tx,
-                "SELECT id FROM messages WHERE dedupe_key = $1 AND conversation_id = $2 \
-                 AND content_hash = $3",
-                &[&dedupe_key, &conv, &hash],
-            )
-            .await?
-            .ok_or_else(|| {
-                StoreError::Database(
-                    "the message conflicts with a stored one that cannot be found".into(),
-                )
-            })?;
-            Ok(Stored::Message {
-                id: get(&row, 0)?,
-                duplicate: true,
-            })
-        }
+        None => Ok(Stored::Message {
+            id: stored_id(tx, &row).await?,
+            duplicate: true,
+        }),
     }
 }
