@@ -255,3 +255,77 @@ fn a_delivery_that_cannot_be_written_fails_alone() {
     }
     assert_eq!(rt.block_on(store.messages(&conv.uuid)).unwrap().len(), 5);
 }
+
+/// One conversation and one delivered message through the writer, read back by the API.
+fn deliver_one(store: &SqliteStore, message_id: &str) -> usize {
+    let conv = block_on(store.create_conversation(&NewConversation {
+        contact_email: Some("bob@example.org"),
+        channel: "email",
+        subject: None,
+        domain: "support.example.com",
+        ttl_seconds: None,
+        external_id: None,
+    }))
+    .unwrap()
+    .0;
+    let raw = format!(
+        "From: bob@example.org\r\nMessage-ID: <{message_id}>\r\nSubject: hi\r\n\r\n{}\r\n",
+        "A line of the customer's reply.\r\n".repeat(2000)
+    )
+    .into_bytes();
+    store.start_deliveries().unwrap();
+    let stored = block_on(async {
+        let stored = store
+            .deliver(Delivery {
+                envelope: Envelope::default(),
+                destinations: vec![Destination::Conversation(conv.id)],
+                trace_header: String::new(),
+                content_hash: crate::store::content_hash(&raw),
+                content: crate::message::extract(&raw, &Default::default()).into_content(),
+                raw: raw.clone(),
+                received_at: 0,
+            })
+            .await;
+        store.finish_deliveries().await;
+        stored
+    })
+    .unwrap();
+    assert_eq!(stored.len(), 1);
+    block_on(store.messages(&conv.uuid)).unwrap().len()
+}
+
+#[test]
+fn a_new_database_gets_the_larger_page_size() {
+    let dir = Dir::new("page-new");
+    let path = dir.0.join("replyd.sqlite3");
+    let store = open(&path);
+    assert_eq!(
+        count(&path, "PRAGMA page_size"),
+        i64::from(super::NEW_DATABASE_PAGE_SIZE)
+    );
+    assert_eq!(deliver_one(&store, "new@example.org"), 1);
+    drop(store);
+    assert_eq!(count(&path, "SELECT COUNT(*) FROM raw_messages"), 1);
+}
+
+/// A file created by an earlier replyd (4 KiB pages, already in WAL mode) is not rewritten:
+/// it keeps its page size and takes deliveries as before.
+#[test]
+fn an_existing_4_kib_database_keeps_its_page_size_and_works() {
+    let dir = Dir::new("page-old");
+    let path = dir.0.join("replyd.sqlite3");
+    let mut db = rusqlite::Connection::open(&path).unwrap();
+    db.pragma_update(None, "page_size", 4096).unwrap();
+    db.pragma_update(None, "journal_mode", "WAL").unwrap();
+    schema::migrate(&mut db).unwrap();
+    drop(db);
+    assert_eq!(count(&path, "PRAGMA page_size"), 4096);
+    let store = open(&path);
+    assert_eq!(deliver_one(&store, "old@example.org"), 1);
+    drop(store);
+    let store = open(&path);
+    assert_eq!(deliver_one(&store, "old-again@example.org"), 1);
+    drop(store);
+    assert_eq!(count(&path, "PRAGMA page_size"), 4096);
+    assert_eq!(count(&path, "SELECT COUNT(*) FROM raw_messages"), 2);
+}
