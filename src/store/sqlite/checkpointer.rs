@@ -12,13 +12,13 @@ use std::time::Duration;
 /// Pause between checkpoints.
 const CHECKPOINT_PAUSE: Duration = Duration::from_millis(100);
 
-/// WAL bytes (frames × the database's page size) after which the checkpointer makes the log
-/// start over. Small on purpose: a commit that appends to the end of the WAL file makes the filesystem allocate
+/// WAL frames (pages) after which the checkpointer makes the log start over. Small on
+/// purpose: a commit that appends to the end of the WAL file makes the filesystem allocate
 /// blocks and journal the new size before its fsync returns (measured here: 0.45 ms against
 /// 0.26 ms for overwriting blocks already there), so a log that starts over at 4 MiB and
 /// is overwritten in place makes every commit cheaper. (At 16 Ki frames, a fresh database
 /// spent its first 64 MiB of mail appending.)
-const WAL_RESTART_BYTES: i64 = 4 * 1024 * 1024;
+const WAL_RESTART_FRAMES: i64 = 1024;
 
 /// Copies committed pages from the WAL into the database file after commits, on its own
 /// connection and thread, so a commit never waits for a checkpoint's writes and fsync.
@@ -54,27 +54,19 @@ fn checkpoint_loop(
     wal_alarm: u64,
     signal: &mpsc::Receiver<()>,
 ) {
-    // The connection and the number of frames that make WAL_RESTART_BYTES at its page size
-    // (4 KiB in a file an older replyd created, larger in a new one).
-    let mut conn: Option<(Connection, i64)> = None;
+    let mut conn: Option<Connection> = None;
     let mut alarmed = false;
     while signal.recv().is_ok() {
         // At most a few checkpoints a second: each one fsyncs the database file, and many
         // small ones would compete with the commits' own fsyncs for the disk.
         std::thread::sleep(CHECKPOINT_PAUSE);
         while signal.try_recv().is_ok() {}
-        let (c, restart_frames) = match &conn {
-            Some((c, frames)) => (c, *frames),
+        let c = match &conn {
+            Some(c) => c,
             None => match open_connection(path, busy_timeout) {
                 Ok(c) => {
                     let _ = c.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024);
-                    let page_size: i64 = c
-                        .query_row("PRAGMA page_size", [], |r| r.get(0))
-                        .unwrap_or(4096)
-                        .max(512);
-                    let frames = WAL_RESTART_BYTES / page_size;
-                    let (c, _) = conn.insert((c, frames));
-                    (&*c, frames)
+                    conn.insert(c)
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "checkpointer: cannot open the database; the WAL grows until it can (retried after the next commit)");
@@ -85,7 +77,7 @@ fn checkpoint_loop(
         let frames: Result<i64, _> =
             c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1));
         match frames {
-            Ok(n) if n > restart_frames => {
+            Ok(n) if n > WAL_RESTART_FRAMES => {
                 if let Err(e) = c.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
                     tracing::warn!(error = %e, "checkpoint (restart) failed; retried after the next commit");
                 }
@@ -104,7 +96,7 @@ fn checkpoint_loop(
             alarmed = false;
         }
     }
-    if let Some((c, _)) = conn {
+    if let Some(c) = conn {
         let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
 }
