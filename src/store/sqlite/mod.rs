@@ -120,19 +120,9 @@ pub(crate) fn open_writer_connection(
     Ok(conn)
 }
 
-/// The page size of a database replyd creates. SQLite writes each page as a WAL frame (a
-/// header and a page, two syscalls) and the checkpoint copies it again, so a 64 KiB message
-/// at the default 4 KiB costs some 66 syscalls; 16 KiB pages cut that by four and measured
-/// 10 % less server CPU per 64 KiB message with the 1 KiB case unchanged (`bench/README.md`,
-/// "Large messages", third round). An existing file keeps the size it was created with.
-pub(crate) const NEW_DATABASE_PAGE_SIZE: u32 = 16384;
-
 /// The settings every replyd connection uses.
 fn configure(conn: Connection, busy_timeout: Duration) -> Result<Connection, StoreError> {
     conn.busy_timeout(busy_timeout)?;
-    // Before `journal_mode`: once a file is in WAL mode its page size can no longer change.
-    // A database that exists already keeps its own (this is then a no-op).
-    conn.pragma_update(None, "page_size", NEW_DATABASE_PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
