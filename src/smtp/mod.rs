@@ -5,6 +5,7 @@
 //! LMTP Unix socket (`unix_socket`).
 
 mod connection;
+mod data_framer;
 mod proxy;
 mod rate;
 mod server;

@@ -234,6 +234,22 @@ pub struct SenderCheck {
     pub quarantine: bool,
 }
 
+impl SenderCheck {
+    /// Why the message is flagged `unverified_sender`, if it is: `allowed` is whether the
+    /// sender may write into the conversation (the same rule for both backends).
+    pub(crate) fn flag_reason(&self, allowed: bool) -> Option<&'static str> {
+        if self.quarantine {
+            Some("DMARC fail under p=quarantine")
+        } else if !self.flag_policy || (self.verified && allowed) {
+            None
+        } else if !self.verified {
+            Some("the sender's From domain is not authenticated")
+        } else {
+            Some("the sender is not one allowed in this conversation")
+        }
+    }
+}
+
 /// A stored message's sender verdict, read back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SenderVerdict {

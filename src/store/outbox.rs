@@ -10,6 +10,8 @@
 use super::vocabulary::{DeliveryState, EventType};
 use super::{InboxEntry, StoredMessage};
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use tokio::sync::watch;
 
 /// An endpoint as the configuration names it, registered in the store at start.
 #[derive(Debug, Clone)]
@@ -128,4 +130,77 @@ pub struct EventDelivery {
     pub endpoint: String,
     pub state: DeliveryState,
     pub attempts: u32,
+}
+
+/// The outbox's writing half, shared by both backends: whether events are written, and the
+/// last event id committed by this process (what wakes the delivery workers after a
+/// commit). Events are written only once `[[webhooks]]` are configured
+/// ([`OutboxSignal::enable`]): a store nobody is told about grows no queue.
+pub(super) struct OutboxSignal {
+    enabled: AtomicBool,
+    committed: watch::Sender<i64>,
+}
+
+impl Default for OutboxSignal {
+    fn default() -> Self {
+        OutboxSignal {
+            enabled: AtomicBool::new(false),
+            committed: watch::channel(0).0,
+        }
+    }
+}
+
+impl OutboxSignal {
+    pub(super) fn enable(&self) {
+        self.enabled.store(true, Ordering::Relaxed);
+    }
+
+    /// What one batch writes with.
+    pub(super) fn for_batch(&self) -> OutboxWrite {
+        OutboxWrite {
+            enabled: self.enabled.load(Ordering::Relaxed),
+            last: AtomicI64::new(0),
+        }
+    }
+
+    /// After a commit: wakes the workers if the batch wrote events.
+    pub(super) fn committed(&self, batch: &OutboxWrite) {
+        let last = batch.last.load(Ordering::Relaxed);
+        if last > 0 {
+            self.committed.send_if_modified(|v| {
+                let changed = last > *v;
+                *v = (*v).max(last);
+                changed
+            });
+        }
+    }
+
+    pub(super) fn subscribe(&self) -> watch::Receiver<i64> {
+        self.committed.subscribe()
+    }
+}
+
+/// The events of one batch: each backend's `record_event` writes a row inside the
+/// delivery's own transaction and notes its id here (an atomic: PostgreSQL writes a
+/// batch's deliveries concurrently on one connection).
+pub(super) struct OutboxWrite {
+    enabled: bool,
+    last: AtomicI64,
+}
+
+impl OutboxWrite {
+    /// Whether events are written at all (webhooks configured).
+    pub(super) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// A new event's `webhook-id`.
+    pub(super) fn new_webhook_id() -> String {
+        format!("evt_{}", hex::encode(rand::random::<[u8; 16]>()))
+    }
+
+    /// Notes an event row written in the batch.
+    pub(super) fn wrote(&self, id: i64) {
+        self.last.fetch_max(id, Ordering::Relaxed);
+    }
 }

@@ -21,9 +21,10 @@
 //! the order lock, so no node commits a message meanwhile); two copies of one message in
 //! the same batch are inserted once, the second answered as a duplicate of the first.
 
+use super::super::outbox::OutboxWrite;
 use super::super::{Delivery, Destination, Direction, EventType, Flag, StoreError, Stored};
 use super::insert::{insert_messages, insert_raws, text, MessageRow};
-use super::outbox::OutboxWrite;
+use super::outbox::record_event;
 use super::records::{get, query, query_opt};
 use deadpool_postgres::GenericClient;
 use futures_util::future::{try_join, try_join_all};
@@ -189,7 +190,7 @@ pub(super) async fn write<C: GenericClient>(
     let new_events = rows.iter().zip(&inserted).filter_map(|(row, id)| {
         id.map(|id| {
             let kind = EventType::MessageReceived;
-            events.record(tx, kind, Some(row.conversation), Some(id), None)
+            record_event(events, tx, kind, Some(row.conversation), Some(id), None)
         })
     });
     try_join_all(new_events).await?;
@@ -267,15 +268,9 @@ fn plan(
                     Some(_) => true,
                     None => false,
                 };
-                if (check.flag_policy && (!check.verified || !allowed)) || check.quarantine {
+                if let Some(reason) = check.flag_reason(allowed) {
                     flags.push(Flag::UnverifiedSender);
-                    notes.push(if check.quarantine {
-                        "DMARC fail under p=quarantine".to_string()
-                    } else if !check.verified {
-                        "the sender's From domain is not authenticated".to_string()
-                    } else {
-                        "the sender is not one allowed in this conversation".to_string()
-                    });
+                    notes.push(reason.to_string());
                 }
                 Some((check.arc.clone(), check.verified, allowed))
             }
@@ -389,7 +384,10 @@ async fn threads<C: GenericClient>(
 }
 
 /// The id of the stored message `row` is a copy of.
-async fn stored_id<C: GenericClient>(tx: &C, row: &MessageRow<'_>) -> Result<i64, StoreError> {
+pub(super) async fn stored_id<C: GenericClient>(
+    tx: &C,
+    row: &MessageRow<'_>,
+) -> Result<i64, StoreError> {
     let (key, conv, hash) = row.retry_key();
     let found = query_opt(
         tx,

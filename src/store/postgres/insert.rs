@@ -9,11 +9,12 @@
 //! did one statement each. Statements are cut at [`CHUNK_BYTES`] of data so that a batch of
 //! large messages does not become one giant protocol message.
 
+use super::super::outbox::OutboxWrite;
 use super::super::{
     Activity, AttachmentRecord, Delivery, Direction, Envelope, EventType, Flag, InboxReason,
     MessageContent, StoreError, Stored,
 };
-use super::outbox::OutboxWrite;
+use super::outbox::record_event;
 use super::records::{get, query, query_opt};
 use crate::store::join_flags;
 use deadpool_postgres::GenericClient;
@@ -63,7 +64,7 @@ pub(super) async fn write_inbox<C: GenericClient>(
     .ok_or_else(|| StoreError::Database("the inbox entry was not written".into()))?;
     let id = get(&row, 0)?;
     let kind = EventType::InboxReceived;
-    events.record(tx, kind, conv, None, Some(id)).await?;
+    record_event(events, tx, kind, conv, None, Some(id)).await?;
     Ok(Stored::Inbox { id })
 }
 

@@ -202,7 +202,7 @@ pub(crate) struct PgStore {
     activity: Arc<super::sqlite::ActivityQueue>,
     observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
     /// Whether the writer records outbox events, and its signal after each commit.
-    outbox: Arc<outbox::OutboxSignal>,
+    outbox: Arc<super::outbox::OutboxSignal>,
     /// The `RCPT` token look-up and its cache.
     tokens: tokens::Tokens,
 }

@@ -28,13 +28,14 @@
 //! and the client's retry is recognised as a duplicate if it was stored). A connection that
 //! failed is not put back in the pool.
 
+use super::super::outbox::{OutboxSignal, OutboxWrite};
 use super::super::{
     Activity, CommitObserver, Delivery, Destination, Direction, EventType, Flag, InboxReason,
     StoreError, Stored,
 };
-use super::batch;
+use super::batch::{self, stored_id};
 use super::insert::{insert_activity, insert_message, insert_raw, text, write_inbox, MessageRow};
-use super::outbox::{OutboxSignal, OutboxWrite};
+use super::outbox::record_event;
 use super::records::{execute, get, query_opt, record_token, sender_allowed};
 use super::{db_error, describe, pool_error};
 use crate::store::sqlite::ActivityQueue;
@@ -512,15 +513,9 @@ async fn write_message<C: GenericClient>(
                 Some(f) => sender_allowed(tx, conv, &text(f), contact.as_deref()).await?,
                 None => false,
             };
-            if (check.flag_policy && (!check.verified || !allowed)) || check.quarantine {
+            if let Some(reason) = check.flag_reason(allowed) {
                 flags.push(Flag::UnverifiedSender);
-                notes.push(if check.quarantine {
-                    "DMARC fail under p=quarantine".to_string()
-                } else if !check.verified {
-                    "the sender's From domain is not authenticated".to_string()
-                } else {
-                    "the sender is not one allowed in this conversation".to_string()
-                });
+                notes.push(reason.to_string());
             }
             Some((check, allowed))
         }
@@ -561,30 +556,16 @@ async fn write_message<C: GenericClient>(
                 Some(_) => EventType::MessageBounced,
                 None => EventType::MessageReceived,
             };
-            events.record(tx, kind, Some(conv), Some(id), None).await?;
+            record_event(events, tx, kind, Some(conv), Some(id), None).await?;
             Ok(Stored::Message {
                 id,
                 duplicate: false,
             })
         }
         // Committed meanwhile by another node: the same message.
-        None => {
-            let row = query_opt(
-                tx,
-                "SELECT id FROM messages WHERE dedupe_key = $1 AND conversation_id = $2 \
-                 AND content_hash = $3",
-                &[&dedupe_key, &conv, &hash],
-            )
-            .await?
-            .ok_or_else(|| {
-                StoreError::Database(
-                    "the message conflicts with a stored one that cannot be found".into(),
-                )
-            })?;
-            Ok(Stored::Message {
-                id: get(&row, 0)?,
-                duplicate: true,
-            })
-        }
+        None => Ok(Stored::Message {
+            id: stored_id(tx, &row).await?,
+            duplicate: true,
+        }),
     }
 }

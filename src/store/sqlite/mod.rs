@@ -149,7 +149,7 @@ pub(crate) struct SqliteStore {
     /// Who hears of the writer's commits (the metrics), once someone asks.
     observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
     /// Whether the writer records outbox events, and its signal after each commit.
-    outbox: Arc<outbox::OutboxSignal>,
+    outbox: Arc<super::outbox::OutboxSignal>,
     /// The webhook worker's connection (`synchronous=NORMAL`), opened at its first use.
     outbox_conn: Mutex<Option<Connection>>,
 }

@@ -505,7 +505,8 @@ pub(super) fn prune(conn: &mut Connection, before_ms: i64) -> Result<usize, Stor
 
 #[cfg(test)]
 mod tests {
-    use super::super::outbox::OutboxSignal;
+    use super::super::super::outbox::OutboxSignal;
+    use super::super::outbox::record_event;
     use super::super::schema;
     use super::*;
 
@@ -538,8 +539,15 @@ mod tests {
         schema::migrate(&mut conn).unwrap();
         let signal = OutboxSignal::default();
         let off = signal.for_batch();
-        off.record(&conn, EventType::MessageReceived, Some(1), Some(1), None)
-            .unwrap();
+        record_event(
+            &off,
+            &conn,
+            EventType::MessageReceived,
+            Some(1),
+            Some(1),
+            None,
+        )
+        .unwrap();
         assert!(
             sequences(&conn, Some(1)).is_empty(),
             "no event while webhooks are off"
@@ -548,16 +556,18 @@ mod tests {
         let events = signal.for_batch();
         let received = EventType::MessageReceived;
         for m in 1..=3 {
-            events
-                .record(&conn, received.clone(), Some(1), Some(m), None)
-                .unwrap();
+            record_event(&events, &conn, received.clone(), Some(1), Some(m), None).unwrap();
         }
-        events
-            .record(&conn, received.clone(), Some(2), Some(4), None)
-            .unwrap();
-        events
-            .record(&conn, EventType::InboxReceived, None, None, Some(1))
-            .unwrap();
+        record_event(&events, &conn, received.clone(), Some(2), Some(4), None).unwrap();
+        record_event(
+            &events,
+            &conn,
+            EventType::InboxReceived,
+            None,
+            None,
+            Some(1),
+        )
+        .unwrap();
         assert_eq!(sequences(&conn, Some(1)), [1, 2, 3]);
         assert_eq!(sequences(&conn, Some(2)), [1]);
         assert_eq!(sequences(&conn, None), [1]);
@@ -571,12 +581,16 @@ mod tests {
         };
         let id = register(&mut conn, &[spec]).unwrap()[0];
         assert_eq!(sync(&mut conn, id, &[], 100).unwrap(), 0);
-        events
-            .record(&conn, received.clone(), Some(1), Some(5), None)
-            .unwrap();
-        events
-            .record(&conn, EventType::InboxReceived, None, None, Some(2))
-            .unwrap();
+        record_event(&events, &conn, received.clone(), Some(1), Some(5), None).unwrap();
+        record_event(
+            &events,
+            &conn,
+            EventType::InboxReceived,
+            None,
+            None,
+            Some(2),
+        )
+        .unwrap();
         assert_eq!(sync(&mut conn, id, &[], 100).unwrap(), 2);
         let jobs = due(&conn, id, unix_now_ms(), 10, &[]).unwrap();
         assert_eq!(jobs.len(), 1, "the inbox event is not for this endpoint");
@@ -611,9 +625,7 @@ mod tests {
         assert!(prune(&mut conn, unix_now_ms() + 1000).unwrap() > 0);
         assert_eq!(sequences(&conn, Some(1)), [4]);
         assert_eq!(sequences(&conn, Some(2)), [1]);
-        events
-            .record(&conn, received.clone(), Some(1), Some(6), None)
-            .unwrap();
+        record_event(&events, &conn, received.clone(), Some(1), Some(6), None).unwrap();
         assert_eq!(sequences(&conn, Some(1)), [4, 5]);
 
         // An endpoint the configuration no longer lists holds no pruning back.
@@ -623,9 +635,7 @@ mod tests {
             events: &only_messages,
         };
         register(&mut conn, &[spec]).unwrap();
-        events
-            .record(&conn, received, Some(1), Some(7), None)
-            .unwrap();
+        record_event(&events, &conn, received, Some(1), Some(7), None).unwrap();
         prune(&mut conn, unix_now_ms() + 1000).unwrap();
         assert_eq!(sequences(&conn, Some(1)), [6]);
     }

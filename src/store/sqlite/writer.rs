@@ -17,13 +17,14 @@
 //! With `[[webhooks]]` configured, each stored message and inbox entry gets its outbox event
 //! in the same transaction (`outbox.rs`): committed together, or not at all.
 
+use super::super::outbox::{OutboxSignal, OutboxWrite};
 use super::super::{
     Activity, CommitObserver, Delivery, Destination, Direction, EventType, Flag, InboxReason,
     StoreError, Stored,
 };
 use super::activity::{self, ActivityQueue};
 use super::insert::{self, MessageRow};
-use super::outbox::{OutboxSignal, OutboxWrite};
+use super::outbox::record_event;
 use super::{checkpointer, conversations, open_writer_connection, replay, senders};
 use crate::config::StoreConfig;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -503,15 +504,9 @@ fn write_message(
                 Some(f) => senders::allowed(tx, conv, f, contact.as_deref())?,
                 None => false,
             };
-            if (check.flag_policy && (!check.verified || !allowed)) || check.quarantine {
+            if let Some(reason) = check.flag_reason(allowed) {
                 flags.push(Flag::UnverifiedSender);
-                notes.push(if check.quarantine {
-                    "DMARC fail under p=quarantine".to_string()
-                } else if !check.verified {
-                    "the sender's From domain is not authenticated".to_string()
-                } else {
-                    "the sender is not one allowed in this conversation".to_string()
-                });
+                notes.push(reason.to_string());
             }
             Some((check, allowed))
         }
@@ -554,7 +549,7 @@ fn write_message(
                 Some(_) => EventType::MessageBounced,
                 None => EventType::MessageReceived,
             };
-            events.record(tx, kind, Some(conv), Some(id), None)?;
+            record_event(events, tx, kind, Some(conv), Some(id), None)?;
             Ok(Stored::Message {
                 id,
                 duplicate: false,
@@ -595,6 +590,6 @@ fn write_inbox(
         raw_id,
         received_at,
     )?;
-    events.record(tx, EventType::InboxReceived, conv, None, Some(id))?;
+    record_event(events, tx, EventType::InboxReceived, conv, None, Some(id))?;
     Ok(Stored::Inbox { id })
 }
