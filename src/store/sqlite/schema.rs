@@ -8,7 +8,7 @@ use super::StoreError;
 use rusqlite::Connection;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 11;
 
 const V1: &str = r#"
 CREATE TABLE conversations (
@@ -390,10 +390,10 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     if version < 11 {
         tx.execute_batch(V11)?;
     }
-    // v12 is PostgreSQL's announcement of token changes (triggers for the nodes' `RCPT`
-    // caches, `postgres/schema.rs`). One SQLite process reads its tokens without a cache, so
-    // it has nothing to add; the number stays so that one version names one schema on both
-    // backends.
+    // PostgreSQL's v12 (triggers announcing token changes to the nodes' `RCPT` caches,
+    // `postgres/schema.rs`) has no SQLite form: one SQLite process reads its tokens without
+    // a cache. The version is not raised for nothing, since an older build refuses a newer
+    // file: the two backends' numbers are the same up to 11 and each its own after.
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
