@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::postgres::Cluster;
+use common::postgres::{node, node_with, Cluster};
 use common::receiver::{Answer, Receiver};
 use common::webhooks::{attempts_until, endpoint, stored_id, verifies, SECRET};
 use common::*;
@@ -18,21 +18,6 @@ fn pg_store_config(url: &str) -> StoreConfig {
         url: Some(url.to_string()),
         ..Default::default()
     }
-}
-
-/// A node (a server) on the PostgreSQL database `url`.
-fn node(url: &str) -> TestServer {
-    node_with(url, |_| {})
-}
-
-/// A node on `url`, with `tweak` applied to its configuration (its webhooks).
-fn node_with(url: &str, tweak: impl FnOnce(&mut replyd::config::Config)) -> TestServer {
-    let url = url.to_string();
-    TestServer::start_with(move |c| {
-        c.store.path = replyd::config::DEFAULT_STORE_PATH.into();
-        c.store.url = Some(url);
-        tweak(c);
-    })
 }
 
 #[test]

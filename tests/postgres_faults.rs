@@ -5,21 +5,13 @@
 
 mod common;
 
-use common::postgres::Cluster;
+use common::postgres::{node, Cluster};
 use common::*;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-fn node(url: &str) -> TestServer {
-    let url = url.to_string();
-    TestServer::start_with(move |c| {
-        c.store.path = replyd::config::DEFAULT_STORE_PATH.into();
-        c.store.url = Some(url);
-    })
-}
 
 /// One SMTP transaction; the first refusal's code, or the final reply's. `None` when the
 /// server could not be talked to at all.

@@ -5,18 +5,9 @@
 
 mod common;
 
-use common::postgres::Cluster;
+use common::postgres::{node, Cluster};
 use common::smtp::rcpt_answers_within;
 use common::*;
-
-/// A node (a server) on the PostgreSQL database `url`.
-fn node(url: &str) -> TestServer {
-    let url = url.to_string();
-    TestServer::start_with(move |c| {
-        c.store.path = replyd::config::DEFAULT_STORE_PATH.into();
-        c.store.url = Some(url);
-    })
-}
 
 /// The database name of `url`.
 fn db_name(url: &str) -> &str {

@@ -308,3 +308,18 @@ pub fn url_for(db: &Path) -> Option<String> {
         .find(|(p, _)| p == db)
         .map(|(_, url)| url.clone())
 }
+
+/// A node (a server) on the PostgreSQL database `url`.
+pub fn node(url: &str) -> super::TestServer {
+    node_with(url, |_| {})
+}
+
+/// A node on `url`, with `tweak` applied to its configuration (its webhooks, ...).
+pub fn node_with(url: &str, tweak: impl FnOnce(&mut replyd::config::Config)) -> super::TestServer {
+    let url = url.to_string();
+    super::TestServer::start_with(move |c| {
+        c.store.path = replyd::config::DEFAULT_STORE_PATH.into();
+        c.store.url = Some(url);
+        tweak(c);
+    })
+}
