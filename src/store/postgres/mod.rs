@@ -162,6 +162,22 @@ pub fn migrate(config: &StoreConfig) -> Result<(i64, i64), StoreError> {
     })
 }
 
+/// A read-only standby takes no deliveries: said in so many words, not as a failed write.
+async fn refuse_standby(tx: &tokio_postgres::Transaction<'_>) -> Result<(), StoreError> {
+    let standby: bool = tx
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .await
+        .map_err(db_error)?
+        .try_get(0)
+        .map_err(db_error)?;
+    if standby {
+        return Err(StoreError::Database(
+            "the PostgreSQL server is a read-only standby".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// What `replyd check-config` asks of the database, changing nothing: reachable, a schema
 /// this program can use (or none yet: `serve` will create it), and writable (a write made
 /// and rolled back).
@@ -180,17 +196,7 @@ pub fn check_database(config: &StoreConfig) -> Result<(), StoreError> {
         tx.batch_execute("CREATE TEMPORARY TABLE replyd_check (x INT) ON COMMIT DROP")
             .await
             .map_err(db_error)?;
-        let standby: bool = tx
-            .query_one("SELECT pg_is_in_recovery()", &[])
-            .await
-            .map_err(db_error)?
-            .try_get(0)
-            .map_err(db_error)?;
-        if standby {
-            return Err(StoreError::Database(
-                "the PostgreSQL server is a read-only standby".into(),
-            ));
-        }
+        refuse_standby(&tx).await?;
         tx.rollback().await.map_err(db_error)
     })
 }
@@ -450,17 +456,7 @@ impl Backend for PgStore {
     async fn check_writable(&self) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let standby: bool = tx
-            .query_one("SELECT pg_is_in_recovery()", &[])
-            .await
-            .map_err(db_error)?
-            .try_get(0)
-            .map_err(db_error)?;
-        if standby {
-            return Err(StoreError::Database(
-                "the PostgreSQL server is a read-only standby".into(),
-            ));
-        }
+        refuse_standby(&tx).await?;
         tx.execute("UPDATE replyd_schema SET version = version", &[])
             .await
             .map_err(db_error)?;
