@@ -371,7 +371,7 @@ pub(super) fn attribution_group(
     if !infos[end].text() || !may_end_attribution(&infos[end].key) {
         return None;
     }
-    let mut candidates: Vec<usize> = Vec::new();
+    let mut candidates: Vec<(usize, Strength)> = Vec::new();
     let mut joined = String::new();
     for k in 0..3 {
         if k > end {
@@ -390,24 +390,17 @@ pub(super) fn attribution_group(
         // A group that does not start like one must start its paragraph: else its first
         // line is the end of the customer's paragraph above.
         let para_start = idx == 0 || infos[idx - 1].kind != Kind::Text;
-        if attribution_strength(&joined) >= min
+        let strength = attribution_strength(&joined);
+        if strength >= min
             && !continues_a_sentence(infos, idx)
             && (para_start || starts_like_attribution(&infos[idx].key))
         {
-            candidates.push(idx);
+            candidates.push((idx, strength));
         }
     }
-    // Prefer the longest group that starts like an attribution ("On …", a date …).
-    if let Some(&idx) = candidates
-        .iter()
-        .rev()
-        .find(|&&idx| starts_like_attribution(&infos[idx].key))
-    {
-        return Some(idx);
-    }
-    // Else the longest group that is a whole paragraph and whose first line carries
-    // attribution material itself (an address, a date or a verb).
-    if let Some(&idx) = candidates.iter().rev().find(|&&idx| {
+    // The longest group that is a whole paragraph and whose first line carries attribution
+    // material itself (an address, a date or a verb).
+    let whole_paragraph = candidates.iter().rev().copied().find(|&(idx, _)| {
         let key = &infos[idx].key;
         let para_start = idx == 0 || infos[idx - 1].kind != Kind::Text;
         para_start
@@ -417,8 +410,23 @@ pub(super) fn attribution_group(
                     .attribution_mid_verbs
                     .iter()
                     .any(|v| key.contains(v)))
-    }) {
-        return Some(idx);
+    });
+    // Prefer the longest group that starts like an attribution ("On …", a date …), unless
+    // that is only the wrapped tail of a stronger one that is a whole paragraph ("Name
+    // <addr> ezt írta (időpont: 2025. ápr. 30., Sze," then "15:19):": the tail starts
+    // with a digit, but alone it is only weak).
+    if let Some((idx, strength)) = candidates
+        .iter()
+        .rev()
+        .copied()
+        .find(|&(idx, _)| starts_like_attribution(&infos[idx].key))
+    {
+        return Some(match whole_paragraph {
+            Some((longer, stronger)) if longer < idx && stronger > strength => longer,
+            _ => idx,
+        });
     }
-    candidates.first().copied()
+    whole_paragraph
+        .or_else(|| candidates.first().copied())
+        .map(|(idx, _)| idx)
 }

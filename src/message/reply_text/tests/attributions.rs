@@ -139,6 +139,9 @@ fn attributions_wrapped_by_the_client() {
         "El jue., 3 mar. 2016 a las 17:21, Example Support (<support@example.com>)\nescribió:",
         "Em qui., 3 de mar. de 2016 às 17:21, Example Support <\nsupport@example.com> escreveu:",
         "Il giorno gio 3 mar 2016 alle ore 17:21 Example Support <\nsupport@example.com> ha scritto:",
+        // Hungarian Gmail, wrapped at 78: the tail starts with a digit and is weak alone.
+        "Example Support <support@example.com> ezt írta (időpont: 2016. márc. 3., Cs,\n17:21):",
+        "Example Support <support@example.com> ezt írta (időpont: 2016. márc.\n3., Cs, 17:21):",
     ] {
         let s = split_plain(&format!(
             "Thanks, it works.\n\n{attribution}\n\n> Please restart the app.\n"
