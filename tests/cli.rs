@@ -162,12 +162,8 @@ fn conversation_commands_and_backup() {
 fn sigterm_mid_data_completes_the_transaction_and_restart_keeps_everything() {
     let dir = TempDir::new("term");
     let config = write_config(dir.path(), 0, "");
-    let out = replyd(
-        &config,
-        &["conversation", "create", "--contact", "bob@example.org"],
-    );
-    let line = String::from_utf8(out.stdout).unwrap();
-    let (uuid, address) = line.trim().split_once('\t').unwrap();
+    let (uuid, address) = create_conversation(&config);
+    let (uuid, address) = (uuid.as_str(), address.as_str());
     let mut srv = ServeProcess::start(&config);
     let addr = srv.addr;
 
@@ -280,14 +276,7 @@ fn a_database_from_a_newer_replyd_is_refused() {
 fn stamp_and_parse_refuse_input_over_max_message_size() {
     let dir = TempDir::new("cap");
     let config = write_config(dir.path(), 0, "[limits]\nmax_message_size = \"1KiB\"\n");
-    let uuid = replyd_ok(
-        &config,
-        &["conversation", "create", "--contact", "bob@example.org"],
-    )
-    .split('\t')
-    .next()
-    .unwrap()
-    .to_string();
+    let (uuid, _) = create_conversation(&config);
     let message = |size: usize| {
         let mut m = b"From: Alice <alice@support.example.com>\r\nTo: bob@example.org\r\n\
                       Subject: Order 42\r\n\r\n"

@@ -13,7 +13,7 @@ use common::console::{
     console_addr, console_server, csrf_of, get, post_form, set_cookie, sign_in, PASSWORD,
 };
 use common::http::unknown_reply_address;
-use common::{block_on, smtp_deliver, TestServer};
+use common::{block_on, run_with_stdin, smtp_deliver, TestServer};
 use fantoccini::Locator;
 use replyd::store::ApiKey;
 use sha2::{Digest, Sha256};
@@ -472,21 +472,9 @@ fn with_operator_listen_the_console_is_served_only_there() {
 
 #[test]
 fn hash_password_prints_a_hash_that_checks() {
-    let mut child = std::process::Command::new(common::replyd_bin())
-        .args(["console", "hash-password"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"s3cret pass\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut command = std::process::Command::new(common::replyd_bin());
+    command.args(["console", "hash-password"]);
+    let out = run_with_stdin(command, b"s3cret pass\n");
     assert!(
         out.status.success(),
         "{}",

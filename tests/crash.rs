@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use std::collections::HashMap;
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,14 +13,7 @@ use std::time::{Duration, Instant};
 fn kill_9_mid_transaction_loses_nothing_acknowledged() {
     let dir = TempDir::new("crash");
     let config = write_config(dir.path(), 0, "");
-    let out = Command::new(replyd_bin())
-        .arg("--config")
-        .arg(&config)
-        .args(["conversation", "create", "--contact", "bob@example.org"])
-        .output()
-        .unwrap();
-    let line = String::from_utf8(out.stdout).unwrap();
-    let address = line.trim().split_once('\t').unwrap().1.to_string();
+    let (_, address) = create_conversation(&config);
     let mut srv = ServeProcess::start(&config);
     let addr = srv.addr;
 

@@ -12,10 +12,6 @@ use replyd::Clock;
 
 const TOKEN: &str = "7VwW7k6Ak7zcTwoSoNm7aTtbk1g67MKAnsYLfUB7PdszbgR5Xi";
 
-fn now() -> i64 {
-    unix_now()
-}
-
 #[test]
 fn mailgun_post_lands_in_its_conversation_like_smtp() {
     let srv = http_server(|_| {});
@@ -28,7 +24,7 @@ fn mailgun_post_lands_in_its_conversation_like_smtp() {
         "mg1@example.org",
         "Thanks, it works.",
     );
-    let fields = mailgun_fields(now(), TOKEN, Some(&over_http.reply_address), &raw);
+    let fields = mailgun_fields(unix_now(), TOKEN, Some(&over_http.reply_address), &raw);
     let reply = post_mailgun(addr, &fields);
     assert_eq!(reply.status, 200, "{}", reply.body);
 
@@ -73,7 +69,7 @@ fn mailgun_short_alias_and_to_header_without_recipient() {
     let srv = http_server(|_| {});
     let conv = srv.conversation("bob@example.org");
     let raw = reply_to(&conv.reply_address, "alias@example.org", "By the alias.");
-    let fields = mailgun_fields(now(), "a".repeat(50).as_str(), None, &raw);
+    let fields = mailgun_fields(unix_now(), "a".repeat(50).as_str(), None, &raw);
     let reply = post(
         srv.http_addr.unwrap(),
         "/ingress/mailgun/mime",
@@ -92,7 +88,7 @@ fn mailgun_multipart_is_accepted_too() {
     let srv = http_server(|_| {});
     let conv = srv.conversation("bob@example.org");
     let raw = reply_to(&conv.reply_address, "mp@example.org", "Multipart.");
-    let fields = mailgun_fields(now(), TOKEN, Some(&conv.reply_address), &raw);
+    let fields = mailgun_fields(unix_now(), TOKEN, Some(&conv.reply_address), &raw);
     let (content_type, body) = multipart(&borrowed(&fields));
     let reply = post(srv.http_addr.unwrap(), MAILGUN, &content_type, None, body);
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -107,29 +103,39 @@ fn mailgun_bad_missing_and_stale_signatures_are_refused() {
     let raw = reply_to(&conv.reply_address, "bad@example.org", "x");
 
     // Signed with another key (the API key instead of the signing key).
-    let mut forged = mailgun_fields(now(), TOKEN, Some(&conv.reply_address), &raw);
-    forged[2].1 = mailgun_signature("key-0123456789", now(), TOKEN).into_bytes();
+    let mut forged = mailgun_fields(unix_now(), TOKEN, Some(&conv.reply_address), &raw);
+    forged[2].1 = mailgun_signature("key-0123456789", unix_now(), TOKEN).into_bytes();
     assert_eq!(post_mailgun(addr, &forged).status, 401);
 
     // Another token under the first one's signature.
-    let mut swapped = mailgun_fields(now(), TOKEN, Some(&conv.reply_address), &raw);
+    let mut swapped = mailgun_fields(unix_now(), TOKEN, Some(&conv.reply_address), &raw);
     swapped[1].1 = b"Zx8mJBiGmiiyyfWnho3zKyjCg2pxLARoCuBM7X9AKCioShGiMX".to_vec();
     assert_eq!(post_mailgun(addr, &swapped).status, 401);
 
     // No signature at all.
-    let mut unsigned = mailgun_fields(now(), TOKEN, Some(&conv.reply_address), &raw);
+    let mut unsigned = mailgun_fields(unix_now(), TOKEN, Some(&conv.reply_address), &raw);
     unsigned.remove(2);
     assert_eq!(post_mailgun(addr, &unsigned).status, 400);
 
     // Older than max_age (24 h), and as far in the future.
     let day = 24 * 3600;
-    let stale = mailgun_fields(now() - day - 60, TOKEN, Some(&conv.reply_address), &raw);
+    let stale = mailgun_fields(
+        unix_now() - day - 60,
+        TOKEN,
+        Some(&conv.reply_address),
+        &raw,
+    );
     assert_eq!(post_mailgun(addr, &stale).status, 401);
-    let future = mailgun_fields(now() + day + 60, TOKEN, Some(&conv.reply_address), &raw);
+    let future = mailgun_fields(
+        unix_now() + day + 60,
+        TOKEN,
+        Some(&conv.reply_address),
+        &raw,
+    );
     assert_eq!(post_mailgun(addr, &future).status, 401);
 
     // A store() route or a URL without /mime: parsed fields, no body-mime.
-    let mut parsed = mailgun_fields(now(), TOKEN, Some(&conv.reply_address), &raw);
+    let mut parsed = mailgun_fields(unix_now(), TOKEN, Some(&conv.reply_address), &raw);
     parsed.retain(|(n, _)| n != "body-mime");
     parsed.push(("body-plain".into(), b"x".to_vec()));
     assert_eq!(post_mailgun(addr, &parsed).status, 400);
@@ -140,7 +146,7 @@ fn mailgun_bad_missing_and_stale_signatures_are_refused() {
 
 #[test]
 fn mailgun_retry_six_hours_later_is_accepted_once_and_a_replayed_token_is_refused() {
-    let signed_at = now();
+    let signed_at = unix_now();
     let clock = Clock::manual(signed_at + 6 * 3600);
     let srv = http_server(|c| c.ingress.clock = clock.clone());
     let addr = srv.http_addr.unwrap();
@@ -179,7 +185,7 @@ fn mailgun_retry_six_hours_later_is_accepted_once_and_a_replayed_token_is_refuse
 fn mailgun_replay_record_outlives_a_restart() {
     let dir = TempDir::new("mg-restart");
     let db = dir.path().join("replyd.sqlite3");
-    let signed_at = now();
+    let signed_at = unix_now();
     let conv;
     let raw;
     {
@@ -204,7 +210,10 @@ fn mailgun_unknown_recipient_is_406_with_a_copy_for_the_operator() {
     let addr = srv.http_addr.unwrap();
     let unknown = unknown_reply_address();
     let raw = reply_to(&unknown, "lost@example.org", "Is anyone there?");
-    let reply = post_mailgun(addr, &mailgun_fields(now(), TOKEN, Some(&unknown), &raw));
+    let reply = post_mailgun(
+        addr,
+        &mailgun_fields(unix_now(), TOKEN, Some(&unknown), &raw),
+    );
     assert_eq!(reply.status, 406, "{}", reply.body);
     let inbox = srv.inbox();
     assert_eq!(inbox.len(), 1);
@@ -221,11 +230,11 @@ fn mailgun_unknown_recipient_is_406_with_a_copy_for_the_operator() {
     let token = "b".repeat(50);
     let reply = post_mailgun(
         addr,
-        &mailgun_fields(now(), &token, Some(&conv.reply_address), &raw),
+        &mailgun_fields(unix_now(), &token, Some(&conv.reply_address), &raw),
     );
     assert_eq!(reply.status, 406, "{}", reply.body);
     let token = "c".repeat(50);
-    let foreign = mailgun_fields(now(), &token, Some("someone@elsewhere.example"), &raw);
+    let foreign = mailgun_fields(unix_now(), &token, Some("someone@elsewhere.example"), &raw);
     assert_eq!(post_mailgun(addr, &foreign).status, 406);
     assert_eq!(srv.inbox().len(), 3);
     assert!(srv.messages(&conv.uuid).is_empty());
@@ -238,7 +247,7 @@ fn unknown_recipient_drop_keeps_only_the_log_line() {
     let raw = reply_to(&unknown, "dropped@example.org", "x");
     let reply = post_mailgun(
         srv.http_addr.unwrap(),
-        &mailgun_fields(now(), TOKEN, Some(&unknown), &raw),
+        &mailgun_fields(unix_now(), TOKEN, Some(&unknown), &raw),
     );
     assert_eq!(reply.status, 406);
     assert!(srv.inbox().is_empty());
@@ -255,11 +264,11 @@ fn recipient_with_cr_lf_or_not_an_address_is_400() {
         format!("{}\nBcc: a@b", conv.reply_address),
         "not an address".to_string(),
     ] {
-        let reply = post_mailgun(addr, &mailgun_fields(now(), TOKEN, Some(&bad), &raw));
+        let reply = post_mailgun(addr, &mailgun_fields(unix_now(), TOKEN, Some(&bad), &raw));
         assert_eq!(reply.status, 400, "{bad:?}: {}", reply.body);
     }
     // The sender is checked alike.
-    let mut fields = mailgun_fields(now(), TOKEN, Some(&conv.reply_address), &raw);
+    let mut fields = mailgun_fields(unix_now(), TOKEN, Some(&conv.reply_address), &raw);
     fields[3].1 = b"bob@example.org\r\nX-Injected: yes".to_vec();
     assert_eq!(post_mailgun(addr, &fields).status, 400);
     assert!(srv.messages(&conv.uuid).is_empty());
@@ -270,7 +279,7 @@ fn a_message_over_max_message_size_is_413() {
     let srv = http_server(|c| c.limits.max_message_size = 16 * 1024);
     let conv = srv.conversation("bob@example.org");
     let raw = message_with(&conv.reply_address, "", 20 * 1024);
-    let fields = mailgun_fields(now(), TOKEN, Some(&conv.reply_address), &raw);
+    let fields = mailgun_fields(unix_now(), TOKEN, Some(&conv.reply_address), &raw);
     assert_eq!(post_mailgun(srv.http_addr.unwrap(), &fields).status, 413);
     assert!(srv.messages(&conv.uuid).is_empty());
 }
@@ -283,7 +292,7 @@ fn an_ingress_without_a_secret_is_off() {
     });
     let addr = srv.http_addr.unwrap();
     let raw = reply_to(&unknown_reply_address(), "off@example.org", "x");
-    let fields = mailgun_fields(now(), TOKEN, None, &raw);
+    let fields = mailgun_fields(unix_now(), TOKEN, None, &raw);
     assert_eq!(post_mailgun(addr, &fields).status, 404);
     for path in [SENDGRID, POSTMARK, MANDRILL] {
         let reply = post(
@@ -307,7 +316,7 @@ fn two_requests_racing_with_one_token_store_one_and_refuse_the_other_for_good() 
     let srv = http_server(|c| c.store.busy_timeout = Duration::from_secs(30));
     let addr = srv.http_addr.unwrap();
     let conv = srv.conversation("bob@example.org");
-    let signed_at = now();
+    let signed_at = unix_now();
     // Both pass the check made before the transaction while the writer waits for the lock;
     // the second to commit finds the token taken inside its transaction.
     let lock = srv.lock_database();

@@ -111,7 +111,7 @@ fn misconfiguration_and_outages_are_temporary() {
         assert!(text.starts_with("4.7.0 "), "{text}");
     }
     // Nothing listening there.
-    let down = format!("http://127.0.0.1:{}{RELAY}", mta::free_port());
+    let down = format!("http://127.0.0.1:{}{RELAY}", free_port());
     let out = replyd_relay(&["--url", &down, "--password-file", &s.password_file], &raw);
     assert_eq!(out.status.code(), Some(75));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("4.4.2 "));

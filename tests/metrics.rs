@@ -211,23 +211,9 @@ for family in text_string_to_metric_families(sys.stdin.read()):
             stored = s.value
 print("stored", None if stored is None else float(stored))
 "#;
-    let mut child = std::process::Command::new(needs::program("python3"))
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let mut command = std::process::Command::new(needs::program("python3"));
+    command.args(["-c", script]);
+    let out = run_with_stdin(command, text.as_bytes());
     let parsed = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

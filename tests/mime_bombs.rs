@@ -58,21 +58,13 @@ fn many_parts(parts: usize, to: &str) -> Vec<u8> {
     v
 }
 
-/// Sends `msg` over a fresh connection; returns the final reply.
-fn send(addr: std::net::SocketAddr, to: &str, msg: &[u8]) -> (u16, String) {
-    let mut c = Raw::greeted(addr);
-    c.start_data(to);
-    c.send(msg);
-    c.cmd(".")
-}
-
 /// The server is alive and serving: a new client is greeted and a normal reply stored.
 fn still_serving(srv: &mut ServeProcess, to: &str) {
     assert!(
         srv.child.try_wait().unwrap().is_none(),
         "the server process exited"
     );
-    let (code, text) = send(
+    let (code, text) = smtp_deliver(
         srv.addr,
         to,
         reply_message(to, "after@example.org", "still here").as_bytes(),
@@ -119,7 +111,7 @@ fn deliver_flagged(
     flag: &str,
 ) -> replyd::store::StoredMessage {
     let started = Instant::now();
-    let (code, text) = send(t.srv.addr, &t.to, msg);
+    let (code, text) = smtp_deliver(t.srv.addr, &t.to, msg);
     println!(
         "{name}: {} bytes, {code} {text} in {:?}, server peak RSS {} KiB",
         msg.len(),
@@ -212,7 +204,7 @@ fn a_hundred_thousand_attachments_make_a_bounded_number_of_rows() {
     let msg = many_parts(100_000, &to);
     still_serving(&mut srv, &to);
     let before = peak_rss_kib(srv.child.id());
-    let (code, text) = send(srv.addr, &to, &msg);
+    let (code, text) = smtp_deliver(srv.addr, &to, &msg);
     assert_eq!(code, 250, "{text}");
     let one = peak_rss_kib(srv.child.id()).saturating_sub(before);
     println!(
@@ -243,7 +235,7 @@ fn a_hundred_thousand_attachments_make_a_bounded_number_of_rows() {
     let senders: Vec<_> = (0..6)
         .map(|_| {
             let (addr, to, msg) = (srv.addr, to.clone(), msg.clone());
-            std::thread::spawn(move || send(addr, &to, &msg))
+            std::thread::spawn(move || smtp_deliver(addr, &to, &msg))
         })
         .collect();
     for s in senders {

@@ -251,14 +251,8 @@ fn stamp_command_round_trip() {
         0,
         "[outbound]\ndisplay_name = \"Example Support\"\n",
     );
-    let out = std::process::Command::new(replyd_bin())
-        .arg("--config")
-        .arg(&config)
-        .args(["conversation", "create", "--contact", "bob@example.org"])
-        .output()
-        .unwrap();
-    let line = String::from_utf8(out.stdout).unwrap();
-    let (uuid, address) = line.trim().split_once('\t').unwrap();
+    let (uuid, address) = create_conversation(&config);
+    let (uuid, address) = (uuid.as_str(), address.as_str());
     let out = std::process::Command::new(replyd_bin())
         .arg("--config")
         .arg(&config)

@@ -4,32 +4,20 @@
 
 mod common;
 
-use common::postgres::{node, node_with, Cluster};
+use common::postgres;
 use common::receiver::{Answer, Receiver};
 use common::webhooks::{attempts_until, endpoint, stored_id, verifies, SECRET};
 use common::*;
-use replyd::config::StoreConfig;
 use replyd::store::DeliveryState;
 use replyd::StoreError;
 use std::collections::HashSet;
 
-fn pg_store_config(url: &str) -> StoreConfig {
-    StoreConfig {
-        url: Some(url.to_string()),
-        ..Default::default()
-    }
-}
-
 #[test]
 fn nodes_starting_together_migrate_once_and_agree_on_the_version() {
-    if !needs(&[Need::Postgres]) {
-        return;
-    }
-    let cluster = Cluster::get();
-    let url = cluster.fresh_database();
+    let Some(db) = postgres::fresh() else { return };
     let threads: Vec<_> = (0..4)
         .map(|_| {
-            let config = pg_store_config(&url);
+            let config = db.store_config();
             std::thread::spawn(move || replyd::store::postgres::migrate(&config))
         })
         .collect();
@@ -45,14 +33,12 @@ fn nodes_starting_together_migrate_once_and_agree_on_the_version() {
         versions.iter().all(|v| *v == (version, compatible)),
         "{versions:?}"
     );
-    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
     assert_eq!(
-        cluster.psql(db, "SELECT version, compatible FROM replyd_schema"),
+        db.psql("SELECT version, compatible FROM replyd_schema"),
         format!("{version}|{compatible}")
     );
     // The same tables as SQLite's schema, in the default schema.
-    let tables = cluster.psql(
-        db,
+    let tables = db.psql(
         "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables \
          WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
     );
@@ -66,24 +52,16 @@ fn nodes_starting_together_migrate_once_and_agree_on_the_version() {
 
 #[test]
 fn a_newer_schema_is_served_while_compatible_and_refused_when_not() {
-    if !needs(&[Need::Postgres]) {
-        return;
-    }
-    let cluster = Cluster::get();
-    let url = cluster.fresh_database();
-    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
-    replyd::store::postgres::migrate(&pg_store_config(&url)).unwrap();
+    let Some(db) = postgres::fresh() else { return };
+    replyd::store::postgres::migrate(&db.store_config()).unwrap();
     // A newer replyd added a column and a version, compatible with ours (additive).
     let ours = replyd::store::postgres::SCHEMA_VERSION;
-    cluster.psql(
-        db,
-        &format!(
-            "ALTER TABLE messages ADD COLUMN spam_score REAL; \
+    db.psql(&format!(
+        "ALTER TABLE messages ADD COLUMN spam_score REAL; \
              UPDATE replyd_schema SET version = {}, compatible = {ours}",
-            ours + 1
-        ),
-    );
-    let srv = node(&url);
+        ours + 1
+    ));
+    let srv = db.node();
     let conv = srv.conversation("bob@example.org");
     let (code, text) = smtp_deliver(
         srv.addr,
@@ -95,11 +73,10 @@ fn a_newer_schema_is_served_while_compatible_and_refused_when_not() {
     drop(srv);
     // One that older programs cannot live with is refused, naming the versions.
     let newer = ours + 2;
-    cluster.psql(
-        db,
-        &format!("UPDATE replyd_schema SET version = {newer}, compatible = {newer}"),
-    );
-    match replyd::Store::open(&pg_store_config(&url)) {
+    db.psql(&format!(
+        "UPDATE replyd_schema SET version = {newer}, compatible = {newer}"
+    ));
+    match replyd::Store::open(&db.store_config()) {
         Err(StoreError::NewerSchema { found, supported }) => {
             assert_eq!((found, supported), (newer, ours));
         }
@@ -109,12 +86,9 @@ fn a_newer_schema_is_served_while_compatible_and_refused_when_not() {
 
 #[test]
 fn two_nodes_share_conversations_and_store_a_retried_message_once() {
-    if !needs(&[Need::Postgres]) {
-        return;
-    }
-    let url = Cluster::get().fresh_database();
-    let a = node(&url);
-    let b = node(&url);
+    let Some(db) = postgres::fresh() else { return };
+    let a = db.node();
+    let b = db.node();
     // Created on A, a reply through B.
     let conv = a.conversation("bob@example.org");
     let message = reply_message(
@@ -133,8 +107,7 @@ fn two_nodes_share_conversations_and_store_a_retried_message_once() {
     assert_eq!(b.stats().incoming_messages, 1);
     assert_eq!(b.stats().raw_messages, 1);
     // A's token cache warm: A listens, and looked the token up since.
-    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
-    Cluster::get().token_listener_other_than(db, "");
+    db.token_listener_other_than("");
     common::smtp::rcpt_answers_within(a.addr, &conv.reply_address, 250, Duration::ZERO);
 
     // Closed on B: refused on A within a second, though A took that conversation's
@@ -147,12 +120,9 @@ fn two_nodes_share_conversations_and_store_a_retried_message_once() {
 
 #[test]
 fn a_subscription_on_one_node_sees_messages_stored_by_the_other() {
-    if !needs(&[Need::Postgres]) {
-        return;
-    }
-    let url = Cluster::get().fresh_database();
-    let a = node(&url);
-    let b = node(&url);
+    let Some(db) = postgres::fresh() else { return };
+    let a = db.node();
+    let b = db.node();
     let conv = a.conversation("bob@example.org");
     let mut replies = a.store.subscribe(0);
     let (code, text) = smtp_deliver(
@@ -171,9 +141,9 @@ fn a_subscription_on_one_node_sees_messages_stored_by_the_other() {
 
 #[test]
 fn copy_store_moves_a_sqlite_installation_with_identical_bytes() {
-    if !needs(&[Need::Postgres]) {
+    let Some(target) = postgres::fresh() else {
         return;
-    }
+    };
     // A populated SQLite installation: incoming mail with an attachment, an agent's
     // outgoing message, an inbox entry, activity, an API key.
     let files = TempDir::new("copy");
@@ -227,12 +197,12 @@ fn copy_store_moves_a_sqlite_installation_with_identical_bytes() {
     let raws: Vec<Vec<u8>> = messages.iter().map(|m| sqlite.raw(m.id)).collect();
     drop(sqlite);
 
-    let url = Cluster::get().fresh_database();
+    let url = &target.url;
     let out = std::process::Command::new(replyd_bin())
         .args(["--config", "/nonexistent/replyd.toml", "copy-store"])
         .arg("--from")
         .arg(format!("sqlite:{}", db.display()))
-        .args(["--to", &url])
+        .args(["--to", url])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -244,7 +214,7 @@ fn copy_store_moves_a_sqlite_installation_with_identical_bytes() {
     assert!(stdout.contains("messages: 2 rows"), "{stdout}");
     assert!(stdout.contains("attachments: 1 rows"), "{stdout}");
 
-    let copy = replyd::Store::open(&pg_store_config(&url)).unwrap();
+    let copy = replyd::Store::open(&target.store_config()).unwrap();
     assert_eq!(block_on(copy.stats()).unwrap(), before);
     let copied = block_on(copy.messages(&conv.uuid)).unwrap();
     assert_eq!(
@@ -265,7 +235,7 @@ fn copy_store_moves_a_sqlite_installation_with_identical_bytes() {
 
     // The copy serves: the conversation's address takes a reply on a PostgreSQL node, stored
     // after the copied messages.
-    let pg = node(&url);
+    let pg = target.node();
     let (code, text) = smtp_deliver(
         pg.addr,
         &conv.reply_address,
@@ -281,7 +251,7 @@ fn copy_store_moves_a_sqlite_installation_with_identical_bytes() {
         .args(["--config", "/nonexistent/replyd.toml", "copy-store"])
         .arg("--from")
         .arg(format!("sqlite:{}", db.display()))
-        .args(["--to", &url])
+        .args(["--to", url])
         .output()
         .unwrap();
     assert!(!again.status.success());
@@ -290,16 +260,13 @@ fn copy_store_moves_a_sqlite_installation_with_identical_bytes() {
 
 #[test]
 fn two_nodes_deliver_each_event_exactly_once_signed() {
-    if !needs(&[Need::Postgres]) {
-        return;
-    }
-    let url = Cluster::get().fresh_database();
+    let Some(db) = postgres::fresh() else { return };
     let rx = Receiver::start();
     // A slow receiver: each attempt is in flight while the other node's worker looks.
     rx.answer(Answer::Slow(Duration::from_millis(150), 200));
     let hook = || endpoint(&rx.url(), SECRET);
-    let a = node_with(&url, |c| c.webhooks = vec![hook()]);
-    let b = node_with(&url, |c| c.webhooks = vec![hook()]);
+    let a = db.node_with(|c| c.webhooks = vec![hook()]);
+    let b = db.node_with(|c| c.webhooks = vec![hook()]);
     let conv = a.conversation("bob@example.org");
     const N: usize = 24;
     // Through both nodes at once, one sender per node.
@@ -364,10 +331,7 @@ fn two_nodes_deliver_each_event_exactly_once_signed() {
 
 #[test]
 fn a_node_stopped_mid_delivery_frees_its_claim_when_the_lease_ends() {
-    if !needs(&[Need::Postgres]) {
-        return;
-    }
-    let url = Cluster::get().fresh_database();
+    let Some(db) = postgres::fresh() else { return };
     // The first attempt is never answered in time: its node is stopped meanwhile.
     let rx = Receiver::start();
     rx.script(&[Answer::Slow(Duration::from_secs(60), 200)]);
@@ -379,7 +343,7 @@ fn a_node_stopped_mid_delivery_frees_its_claim_when_the_lease_ends() {
     };
     // The request's timeout + the worker's margin (5 s).
     let lease = Duration::from_secs(7);
-    let a = node_with(&url, |c| c.webhooks = vec![hook()]);
+    let a = db.node_with(|c| c.webhooks = vec![hook()]);
     let conv = a.conversation("bob@example.org");
     let message = reply_message(&conv.reply_address, "lease@example.org", "Stuck");
     let (code, said) = smtp_deliver(a.addr, &conv.reply_address, message.as_bytes());
@@ -388,7 +352,7 @@ fn a_node_stopped_mid_delivery_frees_its_claim_when_the_lease_ends() {
     let first = rx.wait_for(1, Duration::from_secs(10)).remove(0);
     drop(a);
     // The other node takes the event only once A's lease is over, then delivers it.
-    let b = node_with(&url, |c| c.webhooks = vec![hook()]);
+    let b = db.node_with(|c| c.webhooks = vec![hook()]);
     let got = rx.wait_for(2, lease + Duration::from_secs(10));
     assert_eq!(
         got.len(),

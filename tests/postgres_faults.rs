@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::postgres::{node, Cluster};
+use common::postgres;
 use common::*;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,13 +43,9 @@ struct Tally {
 
 #[test]
 fn a_database_crash_mid_load_loses_nothing_answered_250_and_duplicates_nothing() {
-    if !needs(&[Need::Postgres]) {
-        return;
-    }
-    let cluster = Cluster::get();
-    let url = cluster.fresh_database();
-    let a = node(&url);
-    let b = node(&url);
+    let Some(db) = postgres::fresh() else { return };
+    let a = db.node();
+    let b = db.node();
     let conv = a.conversation("bob@example.org");
     let tally = Arc::new(Mutex::new(Tally::default()));
     let running = Arc::new(AtomicBool::new(true));
@@ -85,10 +81,10 @@ fn a_database_crash_mid_load_loses_nothing_answered_250_and_duplicates_nothing()
         })
         .collect();
     std::thread::sleep(Duration::from_secs(2));
-    cluster.stop_immediate();
+    db.cluster.stop_immediate();
     std::thread::sleep(Duration::from_secs(2));
-    cluster.start_server();
-    cluster.wait_ready(Duration::from_secs(30));
+    db.cluster.start_server();
+    db.cluster.wait_ready(Duration::from_secs(30));
     // The nodes take mail again, without a restart.
     std::thread::sleep(Duration::from_secs(3));
     running.store(false, Ordering::SeqCst);

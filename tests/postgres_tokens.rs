@@ -5,17 +5,9 @@
 
 mod common;
 
-use common::postgres::{node, Cluster};
+use common::postgres::{self, Database};
 use common::smtp::rcpt_answers_within;
 use common::*;
-
-/// The database name of `url`.
-fn db_name(url: &str) -> &str {
-    url.rsplit('/')
-        .next()
-        .and_then(|tail| tail.split('?').next())
-        .unwrap_or_default()
-}
 
 /// A reply to `conv` accepted by `srv`.
 fn reply_through(srv: &TestServer, conv: &replyd::store::Conversation, text: &str) {
@@ -25,21 +17,18 @@ fn reply_through(srv: &TestServer, conv: &replyd::store::Conversation, text: &st
 }
 
 /// Closes `conv` by plain SQL, as an operator or a replyd node of another version would.
-fn close_by_sql(cluster: &Cluster, db: &str, conv: &replyd::store::Conversation) {
-    cluster.psql(
-        db,
-        &format!(
-            "UPDATE conversations SET status = 'closed' WHERE uuid = '{}'",
-            conv.uuid
-        ),
-    );
+fn close_by_sql(db: &Database, conv: &replyd::store::Conversation) {
+    db.psql(&format!(
+        "UPDATE conversations SET status = 'closed' WHERE uuid = '{}'",
+        conv.uuid
+    ));
 }
 
 /// Replies to `convs` through `srv` once its listener listens, so that their tokens are
 /// in its cache (the listener starts at a node's first look-up).
-fn warm(cluster: &Cluster, db: &str, srv: &TestServer, convs: &[&replyd::store::Conversation]) {
+fn warm(db: &Database, srv: &TestServer, convs: &[&replyd::store::Conversation]) {
     reply_through(srv, convs[0], "first look-up");
-    cluster.token_listener_other_than(db, "");
+    db.token_listener_other_than("");
     for conv in convs {
         reply_through(srv, conv, "warm");
     }
@@ -47,17 +36,13 @@ fn warm(cluster: &Cluster, db: &str, srv: &TestServer, convs: &[&replyd::store::
 
 #[test]
 fn a_close_by_plain_sql_is_refused_by_a_warm_node_within_a_second() {
-    if !needs(&[Need::Postgres]) {
-        return;
-    }
-    let cluster = Cluster::get();
-    let url = cluster.fresh_database();
-    let a = node(&url);
+    let Some(db) = postgres::fresh() else { return };
+    let a = db.node();
     let conv = a.conversation("bob@example.org");
-    warm(cluster, db_name(&url), &a, &[&conv]);
+    warm(&db, &a, &[&conv]);
     assert_eq!(a.messages(&conv.uuid).len(), 2);
 
-    close_by_sql(cluster, db_name(&url), &conv);
+    close_by_sql(&db, &conv);
     let took = rcpt_answers_within(a.addr, &conv.reply_address, 550, Duration::from_secs(1));
     eprintln!("refused {took:?} after the SQL close");
     // Another conversation, unknown to the node's cache, is accepted from the database.
@@ -67,15 +52,11 @@ fn a_close_by_plain_sql_is_refused_by_a_warm_node_within_a_second() {
 
 #[test]
 fn a_rotation_on_another_node_retires_the_old_address_on_a_warm_node() {
-    if !needs(&[Need::Postgres]) {
-        return;
-    }
-    let cluster = Cluster::get();
-    let url = cluster.fresh_database();
-    let a = node(&url);
-    let b = node(&url);
+    let Some(db) = postgres::fresh() else { return };
+    let a = db.node();
+    let b = db.node();
     let conv = a.conversation("bob@example.org");
-    warm(cluster, db_name(&url), &a, &[&conv]);
+    warm(&db, &a, &[&conv]);
 
     // Rotated on B with a grace of 2 s (1 to 2 s: whole seconds): A accepts the new address,
     // the old one through the grace, then refuses the old one (its cache had it as the
@@ -91,32 +72,26 @@ fn a_rotation_on_another_node_retires_the_old_address_on_a_warm_node() {
 
 #[test]
 fn a_node_whose_listener_was_cut_still_refuses_a_close_within_a_second() {
-    if !needs(&[Need::Postgres]) {
-        return;
-    }
-    let cluster = Cluster::get();
-    let url = cluster.fresh_database();
-    let db = db_name(&url);
-    let a = node(&url);
+    let Some(db) = postgres::fresh() else { return };
+    let a = db.node();
     let first = a.conversation("bob@example.org");
     let second = a.conversation("carol@example.org");
-    warm(cluster, db, &a, &[&first, &second]);
-    let before = cluster.token_listeners(db);
+    warm(&db, &a, &[&first, &second]);
+    let before = db.token_listeners();
 
     // The listening connection killed, then a close: notifications sent while it is gone
     // are lost, so the node must not answer from what it cached.
-    let killed = cluster.psql(
-        db,
+    let killed = db.psql(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
          WHERE datname = current_database() AND application_name = 'replyd-listener'",
     );
     assert_eq!(killed, "1");
-    close_by_sql(cluster, db, &first);
+    close_by_sql(&db, &first);
     rcpt_answers_within(a.addr, &first.reply_address, 550, Duration::from_secs(1));
 
     // The listener is back by itself (backoff well under 5 s), and listens again.
-    cluster.token_listener_other_than(db, &before);
+    db.token_listener_other_than(&before);
     reply_through(&a, &second, "warm again");
-    close_by_sql(cluster, db, &second);
+    close_by_sql(&db, &second);
     rcpt_answers_within(a.addr, &second.reply_address, 550, Duration::from_secs(1));
 }

@@ -141,18 +141,7 @@ fn bounces_and_inbox_entries_have_their_own_events() {
             None,
         ))
         .unwrap();
-    let dsn = format!(
-        "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\nTo: {to}\r\n\
-         Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
-         --B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
-         --B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n\
-         Final-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
-         --B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Alice <alice@support.example.com>\r\n\
-         Message-ID: <{id}>\r\nSubject: Hi\r\n\r\n--B--\r\n",
-        to = conv.reply_address,
-        id = stamped.message_id
-    );
+    let dsn = bounce_of(&conv.reply_address, &stamped.message_id);
     let mut c = Raw::greeted(srv.addr);
     let (code, text) = c.send_mail("", &[&conv.reply_address], &dsn);
     assert_eq!(code, 250, "{text}");

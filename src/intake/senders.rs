@@ -3,13 +3,11 @@
 //! `[security] sender_policy` makes of its verdict. Separate from `intake.rs` because it is
 //! one concern of its own, added on top of the shared rules.
 
-use super::{
-    provider_verdict, Arrival, DeliveryError, Destination, Ingress, Intake, Provenance, RawMessage,
-    Refusal, Stored, WayIn,
-};
+use super::storing::provider_verdict;
+use super::{Arrival, DeliveryError, Ingress, Intake, Provenance, RawMessage, Refusal, WayIn};
 use crate::auth::{SpfCheck, SpfRequest, SpfSource, Subject, Verdict};
 use crate::config::SenderPolicy;
-use crate::store::{Reason, SenderCheck};
+use crate::store::{Destination, Reason, SenderCheck, Stored};
 
 impl Intake {
     /// The limits on one token (`[security] max_messages_per_hour`, `max_senders_per_day`):

@@ -6,6 +6,7 @@
 
 mod connection;
 mod data_framer;
+mod limits;
 mod proxy;
 mod rate;
 mod server;

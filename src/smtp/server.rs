@@ -1,19 +1,19 @@
-//! The listeners: accept connections, limit them, and run one session task each.
+//! The listeners: accept connections, admit them under the limits (`limits.rs`), and run
+//! one session task each.
 //!
-//! Limits are enforced at accept time with an immediate `421` rather than by leaving clients
-//! in the kernel backlog, where they would time out without knowing why. A front MTA on a
-//! trusted network is exempt from the per-IP limit, as Postfix exempts `$mynetworks`.
-//! Behind a load balancer speaking the PROXY protocol, the per-IP limit and everything else
-//! apply to the real client the header names, so that header is read before the limit.
+//! Behind a load balancer speaking the PROXY protocol, the per-IP limits and everything
+//! else apply to the real client the header names, so that header is read before the
+//! limits are asked.
 //!
 //! SMTP listeners, LMTP listeners (TCP) and the LMTP Unix socket share the limits and the
 //! session state machine; SIGHUP re-reads the STARTTLS certificate.
 //!
-//! Past 600 lines as one concern, the daemon's lifetime: binding every listener (SMTP,
-//! LMTP, HTTP faces), starting what runs beside them (webhooks, activity upkeep), and the
-//! graceful shutdown that stops them in order.
+//! One concern, the daemon's lifetime: binding every listener (SMTP, LMTP, HTTP faces),
+//! starting what runs beside them (webhooks, activity upkeep), and the graceful shutdown
+//! that stops them in order.
 
 use super::connection::Connection;
+use super::limits::{refuse, refuse_over_max, ConnectionLimits};
 use super::proxy;
 use super::session::{Context, Protocol, Session};
 use super::stream::Stream;
@@ -24,14 +24,13 @@ use crate::http::{Face, HttpState};
 use crate::metrics::{ConnectionRefusal, Listener};
 use crate::shutdown::{Phase, ShutdownHandle};
 use crate::store::{Store, StoreError};
-use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -225,11 +224,7 @@ impl Server {
             Some(Ok(running)) => Some(running),
             None => None,
         };
-        let max = ctx.intake.config.limits.max_connections;
-        let limits = Limits {
-            slots: Arc::new(Semaphore::new(max)),
-            per_ip: Arc::new(Mutex::new(HashMap::new())),
-        };
+        let limits = ConnectionLimits::new(ctx.intake.config.limits.max_connections);
         let mut accept_tasks = Vec::new();
         for (listener, protocol) in listeners {
             if let Ok(addr) = listener.local_addr() {
@@ -289,15 +284,10 @@ impl Server {
         if let Some(path) = socket_path {
             let _ = std::fs::remove_file(path);
         }
-        let slots = limits.slots;
-        let all = max as u32;
-        if tokio::time::timeout(grace, slots.acquire_many(all))
-            .await
-            .is_err()
-        {
+        if !limits.all_ended(grace).await {
             tracing::warn!("grace period over: remaining sessions are told 421");
             shutdown.advance(Phase::Abort);
-            let _ = tokio::time::timeout(Duration::from_secs(2), slots.acquire_many(all)).await;
+            limits.all_ended(Duration::from_secs(2)).await;
         }
         if let Some(task) = http_task {
             // It drains within the same grace, and stops at Abort.
@@ -415,36 +405,11 @@ async fn reload_on_hangup(ctx: Arc<Context>, http: Option<Arc<HttpState>>) {
     drop((ctx, http));
 }
 
-/// The connection limits every listener shares.
-#[derive(Clone)]
-struct Limits {
-    slots: Arc<Semaphore>,
-    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
-}
-
-/// Decrements the per-IP count when a session ends.
-struct IpSlot {
-    map: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    ip: IpAddr,
-}
-
-impl Drop for IpSlot {
-    fn drop(&mut self) {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = map.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&self.ip);
-            }
-        }
-    }
-}
-
 async fn accept_loop(
     listener: TcpListener,
     protocol: Protocol,
     ctx: Arc<Context>,
-    limits: Limits,
+    limits: ConnectionLimits,
     shutdown: ShutdownHandle,
 ) {
     loop {
@@ -459,16 +424,9 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let conn = Connection::new(Stream::Tcp(stream));
-        let Ok(permit) = limits.slots.clone().try_acquire_owned() else {
+        let Some(permit) = limits.slot() else {
             tracing::warn!(%peer, "max_connections reached; refused with 421");
-            ctx.intake
-                .metrics
-                .connection_refused(ConnectionRefusal::MaxConnections);
-            tokio::spawn(refuse(
-                conn,
-                ctx.intake.config.server.hostname.clone(),
-                "Too many connections",
-            ));
+            refuse_over_max(&ctx, conn);
             continue;
         };
         tokio::spawn(serve_tcp(
@@ -499,13 +457,13 @@ fn listen(addr: &SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
-/// One TCP connection: the PROXY header if one is due, the per-IP limit, the session.
+/// One TCP connection: the PROXY header if one is due, the per-IP limits, the session.
 async fn serve_tcp(
     mut conn: Connection<Stream>,
     socket_peer: SocketAddr,
     protocol: Protocol,
     ctx: Arc<Context>,
-    limits: Limits,
+    limits: ConnectionLimits,
     permit: OwnedSemaphorePermit,
     shutdown: ShutdownHandle,
 ) {
@@ -539,44 +497,12 @@ async fn serve_tcp(
         }
     }
     let trusted = is_trusted(peer.ip());
-    if !trusted && !ctx.connection_rate.allow(peer.ip()) {
-        tracing::warn!(%peer, "max_connection_rate_per_ip reached; refused with 421");
-        metrics.connection_refused(ConnectionRefusal::ConnectionRate);
-        refuse(
-            conn,
-            config.server.hostname.clone(),
-            "Too many connections from your address per minute",
-        )
-        .await;
-        return;
-    }
-    let ip_slot = if trusted {
-        None
-    } else {
-        let admitted = {
-            let mut map = limits.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-            let n = map.entry(peer.ip()).or_insert(0);
-            let admitted = *n < config.limits.max_connections_per_ip;
-            if admitted {
-                *n += 1;
-            }
-            admitted
-        };
-        if !admitted {
-            tracing::warn!(%peer, "max_connections_per_ip reached; refused with 421");
-            metrics.connection_refused(ConnectionRefusal::MaxConnectionsPerIp);
-            refuse(
-                conn,
-                config.server.hostname.clone(),
-                "Too many connections from your address",
-            )
-            .await;
+    let ip_slot = match limits.admit(&ctx, peer, trusted) {
+        Ok(slot) => slot,
+        Err(why) => {
+            refuse(conn, config.server.hostname.clone(), why).await;
             return;
         }
-        Some(IpSlot {
-            map: limits.per_ip.clone(),
-            ip: peer.ip(),
-        })
     };
     let session = Session::new(
         conn,
@@ -596,7 +522,7 @@ async fn serve_tcp(
 async fn accept_unix(
     listener: UnixListener,
     ctx: Arc<Context>,
-    limits: Limits,
+    limits: ConnectionLimits,
     shutdown: ShutdownHandle,
 ) {
     loop {
@@ -609,16 +535,9 @@ async fn accept_unix(
             }
         };
         let conn = Connection::new(Stream::Unix(stream));
-        let Ok(permit) = limits.slots.clone().try_acquire_owned() else {
+        let Some(permit) = limits.slot() else {
             tracing::warn!("max_connections reached; LMTP socket client refused with 421");
-            ctx.intake
-                .metrics
-                .connection_refused(ConnectionRefusal::MaxConnections);
-            tokio::spawn(refuse(
-                conn,
-                ctx.intake.config.server.hostname.clone(),
-                "Too many connections",
-            ));
+            refuse_over_max(&ctx, conn);
             continue;
         };
         let session = Session::new(
@@ -636,9 +555,4 @@ async fn accept_unix(
             drop(permit);
         });
     }
-}
-
-async fn refuse(mut conn: Connection<Stream>, hostname: String, why: &str) {
-    conn.reply(421, "4.7.0", &format!("{hostname} {why}, try again later"));
-    let _ = tokio::time::timeout(Duration::from_secs(5), conn.close()).await;
 }

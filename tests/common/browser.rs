@@ -8,9 +8,9 @@
 //! both.
 
 use super::needs::{needs, Need};
-use super::TempDir;
+use super::{free_port, TempDir};
 use fantoccini::{Client, ClientBuilder, Locator};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -242,21 +242,8 @@ pub fn screenshot_dir() -> PathBuf {
     target.join("console-screenshots")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// The path of `program` on `PATH`, or its bare name.
 fn which(program: &str) -> String {
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|p| p.join(program))
-                .find(|p| p.is_file())
-        })
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| program.to_string())
+    super::needs::find_program(program)
+        .map_or_else(|_| program.to_string(), |p| p.display().to_string())
 }

@@ -167,10 +167,14 @@ pub fn replyd_ok(config: &Path, args: &[&str]) -> String {
 
 /// Runs `replyd --config CONFIG ARGS…` with `input` on stdin, as a pipe transport would.
 pub fn replyd_with_stdin(config: &Path, args: &[&str], input: &[u8]) -> std::process::Output {
-    let mut child = Command::new(replyd_bin())
-        .arg("--config")
-        .arg(config)
-        .args(args)
+    let mut command = Command::new(replyd_bin());
+    command.arg("--config").arg(config).args(args);
+    run_with_stdin(command, input)
+}
+
+/// Runs `command` with `input` on stdin; its output once it exited.
+pub fn run_with_stdin(mut command: Command, input: &[u8]) -> std::process::Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

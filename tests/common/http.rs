@@ -55,12 +55,17 @@ pub struct Reply {
     pub bytes: Vec<u8>,
 }
 
+/// The value of the header `name` (any case) among `headers`, the first if repeated.
+pub fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header_in(&self.headers, name)
     }
 
     /// The body as JSON (fails the test, showing it, when it is not).
@@ -388,19 +393,9 @@ pub fn wait_for_log(server: &super::ServeProcess, text: &str) {
 
 /// Runs `replyd relay ARGS…` (no config file) with `input` on stdin.
 pub fn replyd_relay(args: &[&str], input: &[u8]) -> std::process::Output {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(super::replyd_bin())
-        .arg("relay")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let _ = stdin.write_all(input);
-    drop(stdin);
-    child.wait_with_output().unwrap()
+    let mut command = std::process::Command::new(super::replyd_bin());
+    command.arg("relay").args(args);
+    super::run_with_stdin(command, input)
 }
 
 /// A replyd that a test can stop and start again on the same database and the same HTTP
@@ -418,7 +413,7 @@ impl RestartableRelay {
         RestartableRelay {
             data,
             db,
-            http_port: super::mta::free_port(),
+            http_port: super::free_port(),
         }
     }
 

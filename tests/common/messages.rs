@@ -141,3 +141,18 @@ pub fn hostile_message(to: &str) -> Vec<u8> {
 pub fn lines_starting(text: &str, prefix: &str) -> usize {
     text.lines().filter(|l| l.starts_with(prefix)).count()
 }
+
+/// A delivery status notification (RFC 3464), sent to `to`, saying that the message
+/// `message_id` (an agent's, to gone@example.org) could not be delivered.
+pub fn bounce_of(to: &str, message_id: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\nTo: {to}\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n\
+         --B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n\
+         Final-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
+         --B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Alice <alice@support.example.com>\r\n\
+         Message-ID: <{message_id}>\r\nSubject: Hi\r\n\r\n--B--\r\n"
+    )
+}

@@ -102,6 +102,15 @@ pub fn store_config(db: &Path) -> replyd::config::StoreConfig {
     }
 }
 
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A string no other call in this process returns (for Message-IDs).
 pub fn unique_id() -> String {
     static N: AtomicUsize = AtomicUsize::new(0);

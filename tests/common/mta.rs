@@ -5,20 +5,10 @@
 //! missing it is skipped with the reason (or fails, under `REPLYD_REQUIRE_ALL=1`).
 
 use super::needs::{find_program, program, Need};
-use super::TempDir;
-use std::net::TcpListener;
+use super::{free_port, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-/// A loopback port that was free a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// What a Postfix test needs: root (Postfix starts as root and hands its folders to its
 /// users), Postfix itself, and swaks to send into it.

@@ -6,9 +6,13 @@
 //! PostgreSQL refuses to run as root: as root, the cluster belongs to the `postgres` user
 //! Debian's package creates, and its commands run through `runuser`.
 //!
+//! A test about PostgreSQL itself starts from [`fresh`]: a database of its own, and the nodes
+//! on it ([`Database::node`]).
+//!
 //! `REPLYD_TEST_STORE=postgres` makes [`super::test_config`] (so every [`super::TestServer`])
 //! use a fresh database of this cluster instead of a SQLite file.
 
+use super::free_port;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,14 +56,6 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Cluster {
@@ -322,4 +318,70 @@ pub fn node_with(url: &str, tweak: impl FnOnce(&mut replyd::config::Config)) -> 
         c.store.url = Some(url);
         tweak(c);
     })
+}
+
+/// A fresh database of this test binary's cluster, for a test about PostgreSQL itself;
+/// `None` (the test is skipped, or fails under `REPLYD_REQUIRE_ALL`: [`super::needs`]) where
+/// PostgreSQL is not installed. A test starts with
+///
+/// ```ignore
+/// let Some(db) = postgres::fresh() else { return };
+/// let a = db.node();
+/// ```
+pub fn fresh() -> Option<Database> {
+    if !super::needs(&[super::Need::Postgres]) {
+        return None;
+    }
+    let cluster = Cluster::get();
+    let url = cluster.fresh_database();
+    let name = url
+        .rsplit('/')
+        .next()
+        .and_then(|tail| tail.split('?').next())
+        .unwrap_or_default()
+        .to_string();
+    Some(Database { cluster, url, name })
+}
+
+/// One database of the cluster: what a test's nodes share.
+pub struct Database {
+    pub cluster: &'static Cluster,
+    pub url: String,
+    /// Its name, for `psql`.
+    pub name: String,
+}
+
+impl Database {
+    /// A node (a server) on this database.
+    pub fn node(&self) -> super::TestServer {
+        node(&self.url)
+    }
+
+    /// A node with `tweak` applied to its configuration (its webhooks, ...).
+    pub fn node_with(&self, tweak: impl FnOnce(&mut replyd::config::Config)) -> super::TestServer {
+        node_with(&self.url, tweak)
+    }
+
+    /// The `[store]` of a process on this database (no server: `migrate`, `Store::open`).
+    pub fn store_config(&self) -> replyd::config::StoreConfig {
+        replyd::config::StoreConfig {
+            url: Some(self.url.clone()),
+            ..Default::default()
+        }
+    }
+
+    /// Runs SQL with `psql` on this database ([`Cluster::psql`]).
+    pub fn psql(&self, sql: &str) -> String {
+        self.cluster.psql(&self.name, sql)
+    }
+
+    /// [`Cluster::token_listeners`] of this database.
+    pub fn token_listeners(&self) -> String {
+        self.cluster.token_listeners(&self.name)
+    }
+
+    /// [`Cluster::token_listener_other_than`] of this database.
+    pub fn token_listener_other_than(&self, before: &str) -> String {
+        self.cluster.token_listener_other_than(&self.name, before)
+    }
 }

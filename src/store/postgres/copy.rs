@@ -8,7 +8,8 @@
 //! past them afterwards), so a message is `m42` on both.
 
 use super::super::StoreError;
-use super::{connect, db_error, schema};
+use super::connect::connect;
+use super::{db_error, schema};
 use crate::config::StoreConfig;
 use rusqlite::types::ValueRef;
 use sha2::{Digest, Sha256};

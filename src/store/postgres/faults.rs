@@ -3,7 +3,8 @@
 //! session would, without writing SQL of their own.
 
 use super::super::StoreError;
-use super::{connect, db_error};
+use super::connect::connect;
+use super::db_error;
 use crate::config::StoreConfig;
 use std::sync::mpsc;
 

@@ -285,7 +285,7 @@ async fn listen(
     pg: &tokio_postgres::Config,
     cache: &TokenCache,
 ) -> Result<bool, tokio_postgres::Error> {
-    let (client, mut connection) = pg.connect(super::tls()).await?;
+    let (client, mut connection) = pg.connect(super::connect::tls()).await?;
     let sql = format!("LISTEN {CHANNEL}");
     let mut listen = std::pin::pin!(client.batch_execute(&sql));
     let mut listening = false;
