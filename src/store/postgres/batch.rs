@@ -23,12 +23,15 @@
 
 use super::super::outbox::OutboxWrite;
 use super::super::{Delivery, Destination, Direction, EventType, Flag, StoreError, Stored};
-use super::insert::{insert_messages, insert_raws, text, MessageRow};
+use super::insert::{text, MessageRow};
 use super::outbox::record_event;
 use super::records::{get, query, query_opt};
 use deadpool_postgres::GenericClient;
 use futures_util::future::{try_join, try_join_all};
+use new_rows::NewMail;
 use std::collections::HashMap;
+
+mod new_rows;
 
 /// Whether the batch's statements can take `d` at all (before anything is read).
 fn common(d: &Delivery) -> bool {
@@ -82,7 +85,8 @@ pub(super) async fn write<C: GenericClient>(
     batch: &[&Delivery],
     events: &OutboxWrite,
     prelude: impl std::future::Future<Output = Result<(), StoreError>>,
-) -> Result<Vec<Option<Vec<Stored>>>, StoreError> {
+    may_commit: bool,
+) -> Result<(Vec<Option<Vec<Stored>>>, bool), StoreError> {
     let mut out: Vec<Option<Vec<Stored>>> = vec![None; batch.len()];
     let copies: Vec<(usize, i64)> = batch
         .iter()
@@ -97,7 +101,7 @@ pub(super) async fn write<C: GenericClient>(
         .collect();
     if copies.is_empty() {
         prelude.await?;
-        return Ok(out);
+        return Ok((out, false));
     }
     let reads = try_join(checks(tx, batch, &copies), threads(tx, batch, &copies));
     let ((), (checks, threads)) = try_join(prelude, reads).await?;
@@ -143,31 +147,36 @@ pub(super) async fn write<C: GenericClient>(
         k = end;
     }
 
-    // The raw bytes: once per delivery that has a new row.
-    let mut raw_of: HashMap<usize, usize> = HashMap::new();
-    let mut raws: Vec<(&[u8], &[u8])> = Vec::new();
-    for p in &plans {
-        raw_of.entry(p.delivery).or_insert_with(|| {
-            let d = batch[p.delivery];
-            raws.push((&d.content_hash[..], &d.raw[..]));
-            raws.len() - 1
-        });
-    }
-    let raw_ids = insert_raws(tx, &raws).await?;
-    let received: HashMap<usize, String> = raw_of
-        .keys()
-        .map(|&i| (i, crate::time::rfc3339(batch[i].received_at)))
+    // The new rows, grouped by delivery (its raw bytes once, then its messages).
+    let mut mail_of: HashMap<usize, usize> = HashMap::new();
+    let mut mail: Vec<NewMail<'_>> = Vec::new();
+    let mut place: Vec<(usize, usize)> = Vec::with_capacity(plans.len());
+    let received: HashMap<usize, String> = plans
+        .iter()
+        .map(|p| {
+            (
+                p.delivery,
+                crate::time::rfc3339(batch[p.delivery].received_at),
+            )
+        })
         .collect();
-    let mut rows = Vec::with_capacity(plans.len());
     for p in &plans {
         let d = batch[p.delivery];
-        rows.push(MessageRow {
+        let m = *mail_of.entry(p.delivery).or_insert_with(|| {
+            mail.push(NewMail {
+                raw: (&d.content_hash[..], &d.raw[..]),
+                rows: Vec::new(),
+            });
+            mail.len() - 1
+        });
+        place.push((m, mail[m].rows.len()));
+        mail[m].rows.push(MessageRow {
             conversation: p.conversation,
             direction: Direction::Incoming,
             content: &d.content,
             envelope: &d.envelope,
             trace_header: Some(&d.trace_header),
-            raw_id: raw_ids[raw_of[&p.delivery]],
+            raw_id: 0,
             content_hash: &d.content_hash[..],
             received_at: &received[&p.delivery],
             sender_is_contact: p.sender_is_contact,
@@ -177,7 +186,16 @@ pub(super) async fn write<C: GenericClient>(
             verdict: p.verdict.as_ref().map(|(arc, v, a)| (arc.as_str(), *v, *a)),
         });
     }
-    let inserted = insert_messages(tx, &rows).await?;
+    // `COMMIT` may follow at once when nothing else is left to write: every delivery is
+    // common, and no outbox event waits for the messages' ids.
+    let all_here = decided.len() == batch.len() && !events.enabled() && may_commit;
+    let (written, committed) = new_rows::write(tx, &mail, all_here).await?;
+    let committed = match committed {
+        Some(outcome) => outcome.map(|()| true)?,
+        None => false,
+    };
+    let inserted: Vec<Option<i64>> = place.iter().map(|&(m, r)| written[m][r]).collect();
+    let rows: Vec<&MessageRow<'_>> = place.iter().map(|&(m, r)| &mail[m].rows[r]).collect();
     let mut ids = Vec::with_capacity(rows.len());
     for (row, id) in rows.iter().zip(&inserted) {
         ids.push(match id {
@@ -215,7 +233,7 @@ pub(super) async fn write<C: GenericClient>(
             .collect();
         out[i] = Some(stored);
     }
-    Ok(out)
+    Ok((out, committed))
 }
 
 /// The copies of delivery `d` (number `i`): for each, a stored retry's id or the row to

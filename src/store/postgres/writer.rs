@@ -285,8 +285,16 @@ async fn write_on(
         // The common deliveries with a few statements for them all (`batch.rs`), then the
         // others one by one, their statements pipelined on the connection.
         let deliveries: Vec<&Delivery> = batch.iter().map(|job| &job.delivery).collect();
-        let written = match batch::write(c, &deliveries, events, prelude).await {
-            Ok(common) => {
+        let written = match batch::write(c, &deliveries, events, prelude, true).await {
+            // Every delivery written and `COMMIT` returned (pipelined behind the rows).
+            Ok((common, true)) => {
+                let mut results = Vec::with_capacity(batch.len());
+                for done in common {
+                    results.push(Ok(done.ok_or(StoreError::WriterGone)?));
+                }
+                return Ok(results);
+            }
+            Ok((common, false)) => {
                 let rest = common
                     .iter()
                     .zip(&deliveries)
