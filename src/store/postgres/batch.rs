@@ -22,8 +22,10 @@
 //! the same batch are inserted once, the second answered as a duplicate of the first.
 
 use super::super::outbox::OutboxWrite;
-use super::super::{Delivery, Destination, Direction, EventType, Flag, StoreError, Stored};
-use super::insert::{text, MessageRow};
+use super::super::{
+    Activity, Delivery, Destination, Direction, EventType, Flag, StoreError, Stored,
+};
+use super::insert::{insert_activity, text, MessageRow, ACTIVITY_CHUNK};
 use super::outbox::record_event;
 use super::records::{get, query, query_opt};
 use deadpool_postgres::GenericClient;
@@ -78,13 +80,15 @@ struct Planned {
 /// for those left to the per-delivery code. An error fails the batch's common part as a
 /// whole (the writer then rolls back and writes each delivery on its own savepoint).
 ///
-/// `prelude` (the transaction's start) is polled first, so that its statements leave before
-/// the batch's reads and in the same write.
+/// `begin` (the transaction's start and the order lock) is polled first, so that its
+/// statements leave before the batch's reads and in the same write. The batch's `activity`
+/// rows are written too, in the new rows' statement when there is one.
 pub(super) async fn write<C: GenericClient>(
     tx: &C,
     batch: &[&Delivery],
     events: &OutboxWrite,
-    prelude: impl std::future::Future<Output = Result<(), StoreError>>,
+    activity: &[Activity],
+    begin: impl std::future::Future<Output = Result<(), StoreError>>,
     may_commit: bool,
 ) -> Result<(Vec<Option<Vec<Stored>>>, bool), StoreError> {
     let mut out: Vec<Option<Vec<Stored>>> = vec![None; batch.len()];
@@ -99,6 +103,19 @@ pub(super) async fn write<C: GenericClient>(
             })
         })
         .collect();
+    // The activity rows go in the new rows' statement (one statement less), unless there
+    // is none or they are more than one statement takes: then with the transaction's start.
+    let late_activity = !copies.is_empty() && activity.len() <= ACTIVITY_CHUNK;
+    let prelude = async {
+        let rows = async {
+            match late_activity || activity.is_empty() {
+                true => Ok(()),
+                false => insert_activity(tx, activity).await,
+            }
+        };
+        let (begun, rows) = futures_util::future::join(begin, rows).await;
+        begun.and(rows)
+    };
     if copies.is_empty() {
         prelude.await?;
         return Ok((out, false));
@@ -188,8 +205,9 @@ pub(super) async fn write<C: GenericClient>(
     }
     // `COMMIT` may follow at once when nothing else is left to write: every delivery is
     // common, and no outbox event waits for the messages' ids.
+    let late_rows = if late_activity { activity } else { &[] };
     let all_here = decided.len() == batch.len() && !events.enabled() && may_commit;
-    let (written, committed) = new_rows::write(tx, &mail, all_here).await?;
+    let (written, committed) = new_rows::write(tx, &mail, late_rows, all_here).await?;
     let committed = match committed {
         Some(outcome) => outcome.map(|()| true)?,
         None => false,

@@ -497,28 +497,8 @@ pub(super) async fn insert_activity<C: GenericClient>(
     tx: &C,
     rows: &[Activity],
 ) -> Result<(), StoreError> {
-    for chunk in rows.chunks(1000) {
-        let at_ms: Vec<i64> = chunk.iter().map(|a| a.at_ms).collect();
-        let way_in: Vec<_> = chunk.iter().map(|a| text(&a.way_in)).collect();
-        let client_ip: Vec<_> = chunk
-            .iter()
-            .map(|a| text_opt(a.client_ip.as_deref()))
-            .collect();
-        let helo: Vec<_> = chunk.iter().map(|a| text_opt(a.helo.as_deref())).collect();
-        let sender: Vec<_> = chunk
-            .iter()
-            .map(|a| text_opt(a.sender.as_deref()))
-            .collect();
-        let recipient: Vec<_> = chunk
-            .iter()
-            .map(|a| text_opt(a.recipient.as_deref()))
-            .collect();
-        let outcome: Vec<&str> = chunk.iter().map(|a| a.outcome.as_str()).collect();
-        let code: Vec<i64> = chunk.iter().map(|a| i64::from(a.code)).collect();
-        let reason: Vec<&str> = chunk.iter().map(|a| a.reason.as_str()).collect();
-        let detail: Vec<_> = chunk.iter().map(|a| text(&a.detail)).collect();
-        let message_id: Vec<Option<i64>> = chunk.iter().map(|a| a.message_id).collect();
-        let count: Vec<i64> = chunk.iter().map(|a| a.count).collect();
+    for chunk in rows.chunks(ACTIVITY_CHUNK) {
+        let arrays = ActivityArrays::new(chunk);
         super::records::execute(
             tx,
             "INSERT INTO activity (at_ms, way_in, client_ip, helo, sender, recipient, outcome, \
@@ -526,22 +506,88 @@ pub(super) async fn insert_activity<C: GenericClient>(
              SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], \
              $12::bigint[])",
-            &[
-                &at_ms,
-                &way_in,
-                &client_ip,
-                &helo,
-                &sender,
-                &recipient,
-                &outcome,
-                &code,
-                &reason,
-                &detail,
-                &message_id,
-                &count,
-            ],
+            &arrays.values(),
         )
         .await?;
     }
     Ok(())
+}
+
+/// Activity rows per statement, at most.
+pub(super) const ACTIVITY_CHUNK: usize = 1000;
+
+/// The activity table's columns, and their array types, as [`ActivityArrays::values`]
+/// gives them.
+pub(super) const ACTIVITY_COLUMNS: [(&str, &str); 12] = [
+    ("at_ms", "bigint"),
+    ("way_in", "text"),
+    ("client_ip", "text"),
+    ("helo", "text"),
+    ("sender", "text"),
+    ("recipient", "text"),
+    ("outcome", "text"),
+    ("code", "bigint"),
+    ("reason", "text"),
+    ("detail", "text"),
+    ("message_id", "bigint"),
+    ("count", "bigint"),
+];
+
+/// Activity rows as one array per column (for `unnest`).
+pub(super) struct ActivityArrays<'a> {
+    at_ms: Vec<i64>,
+    way_in: Vec<Cow<'a, str>>,
+    client_ip: Vec<Option<Cow<'a, str>>>,
+    helo: Vec<Option<Cow<'a, str>>>,
+    sender: Vec<Option<Cow<'a, str>>>,
+    recipient: Vec<Option<Cow<'a, str>>>,
+    outcome: Vec<&'a str>,
+    code: Vec<i64>,
+    reason: Vec<&'a str>,
+    detail: Vec<Cow<'a, str>>,
+    message_id: Vec<Option<i64>>,
+    count: Vec<i64>,
+}
+
+impl<'a> ActivityArrays<'a> {
+    pub(super) fn new(rows: &'a [Activity]) -> Self {
+        ActivityArrays {
+            at_ms: rows.iter().map(|a| a.at_ms).collect(),
+            way_in: rows.iter().map(|a| text(&a.way_in)).collect(),
+            client_ip: rows
+                .iter()
+                .map(|a| text_opt(a.client_ip.as_deref()))
+                .collect(),
+            helo: rows.iter().map(|a| text_opt(a.helo.as_deref())).collect(),
+            sender: rows.iter().map(|a| text_opt(a.sender.as_deref())).collect(),
+            recipient: rows
+                .iter()
+                .map(|a| text_opt(a.recipient.as_deref()))
+                .collect(),
+            outcome: rows.iter().map(|a| a.outcome.as_str()).collect(),
+            code: rows.iter().map(|a| i64::from(a.code)).collect(),
+            reason: rows.iter().map(|a| a.reason.as_str()).collect(),
+            detail: rows.iter().map(|a| text(&a.detail)).collect(),
+            message_id: rows.iter().map(|a| a.message_id).collect(),
+            count: rows.iter().map(|a| a.count).collect(),
+        }
+    }
+
+    /// The arrays, in [`ACTIVITY_COLUMNS`]' order.
+    pub(super) fn values(&self) -> [&(dyn ToSql + Sync); 12] {
+        [
+            &self.at_ms,
+            &self.way_in,
+            &self.client_ip,
+            &self.helo,
+            &self.sender,
+            &self.recipient,
+            &self.outcome,
+            &self.code,
+            &self.reason,
+            &self.detail,
+            &self.message_id,
+            &self.count,
+        ]
+    }
 }

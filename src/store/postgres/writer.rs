@@ -271,21 +271,11 @@ async fn write_on(
         // the lock is held.
         let c: &deadpool_postgres::Object = client;
         let begin = format!("BEGIN; SELECT pg_advisory_xact_lock({ORDER_LOCK})");
-        let prelude = async {
-            let begin = async { c.batch_execute(&begin).await.map_err(db_error) };
-            let rows = async {
-                match activity.is_empty() {
-                    true => Ok(()),
-                    false => insert_activity(c, activity).await,
-                }
-            };
-            let (begun, rows) = futures_util::future::join(begin, rows).await;
-            begun.and(rows)
-        };
+        let begin = async { c.batch_execute(&begin).await.map_err(db_error) };
         // The common deliveries with a few statements for them all (`batch.rs`), then the
         // others one by one, their statements pipelined on the connection.
         let deliveries: Vec<&Delivery> = batch.iter().map(|job| &job.delivery).collect();
-        let written = match batch::write(c, &deliveries, events, prelude, true).await {
+        let written = match batch::write(c, &deliveries, events, activity, begin, true).await {
             // Every delivery written and `COMMIT` returned (pipelined behind the rows).
             Ok((common, true)) => {
                 let mut results = Vec::with_capacity(batch.len());

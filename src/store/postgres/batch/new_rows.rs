@@ -13,11 +13,12 @@
 //! (harmless: nothing points to it). Attachments go with the messages that were inserted.
 
 use super::super::insert::{
-    chunks, message_columns, AttachmentArrays, MessageRow, ATTACHMENT_COLUMNS,
+    chunks, message_columns, ActivityArrays, AttachmentArrays, MessageRow, ACTIVITY_COLUMNS,
+    ATTACHMENT_COLUMNS,
 };
 use super::super::records::get;
 use super::super::{db_error, describe};
-use crate::store::StoreError;
+use crate::store::{Activity, StoreError};
 use deadpool_postgres::GenericClient;
 use std::collections::HashMap;
 use tokio_postgres::types::ToSql;
@@ -39,17 +40,25 @@ pub(in crate::store::postgres) struct NewMail<'a> {
 /// last statement (one round trip less) and its outcome is the second value: only
 /// meaningful when the statements succeeded (after a failed one, PostgreSQL ends the
 /// transaction with a rollback instead, and the statement's error is what is returned).
+///
+/// `activity` (at most [`ACTIVITY_CHUNK`](super::super::insert::ACTIVITY_CHUNK) rows) goes
+/// in the first statement: one statement less per batch.
 pub(in crate::store::postgres) async fn write<C: GenericClient>(
     tx: &C,
     mail: &[NewMail<'_>],
+    activity: &[Activity],
     commit: bool,
 ) -> Result<(Vec<Vec<Option<i64>>>, Option<Result<(), StoreError>>), StoreError> {
     let mut ids = Vec::with_capacity(mail.len());
-    let parts = chunks(mail, |m| weight(m.raw.1, &m.rows));
+    let mut parts = chunks(mail, |m| weight(m.raw.1, &m.rows));
+    if parts.is_empty() {
+        parts.push(&[]);
+    }
     let mut committed = None;
     for (k, part) in parts.iter().enumerate() {
         let last = k + 1 == parts.len();
-        let (new, outcome) = write_part(tx, part, commit && last).await?;
+        let activity = if k == 0 { activity } else { &[] };
+        let (new, outcome) = write_part(tx, part, activity, commit && last).await?;
         ids.extend(new);
         committed = outcome;
     }
@@ -59,6 +68,7 @@ pub(in crate::store::postgres) async fn write<C: GenericClient>(
 async fn write_part<C: GenericClient>(
     tx: &C,
     mail: &[NewMail<'_>],
+    activity: &[Activity],
     commit: bool,
 ) -> Result<(Vec<Vec<Option<i64>>>, Option<Result<(), StoreError>>), StoreError> {
     let hashes: Vec<&[u8]> = mail.iter().map(|m| m.raw.0).collect();
@@ -86,6 +96,8 @@ async fn write_part<C: GenericClient>(
     params.extend(columns.iter().map(|(_, _, v)| &**v as &(dyn ToSql + Sync)));
     params.push(&attachments.owner);
     params.extend(attachments.values());
+    let activity = ActivityArrays::new(activity);
+    params.extend(activity.values());
     let sql = statement(&columns.iter().map(|(n, t, _)| (*n, *t)).collect::<Vec<_>>());
 
     let st = tx.prepare_cached(&sql).await.map_err(db_error)?;
@@ -128,7 +140,7 @@ async fn write_part<C: GenericClient>(
 
 /// The statement for the messages' `columns` (`(name, type)`): parameters 1–3 the raw
 /// bytes, then one per message column, then the attachments' owner (the message's place,
-/// 1-based) and their columns.
+/// 1-based) and their columns, then the activity rows' columns.
 fn statement(columns: &[(&str, &str)]) -> String {
     let n = columns.len();
     let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
@@ -153,9 +165,17 @@ fn statement(columns: &[(&str, &str)]) -> String {
         .collect();
     let attachment_select: Vec<String> =
         attachment_names.iter().map(|c| format!("a.{c}")).collect();
+    let first_activity = first_attachment + 1 + ATTACHMENT_COLUMNS.len();
+    let activity_names: Vec<&str> = ACTIVITY_COLUMNS.iter().map(|(c, _)| *c).collect();
+    let activity_arrays: Vec<String> = ACTIVITY_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, (_, ty))| format!("${}::{ty}[]", first_activity + i))
+        .collect();
     format!(
         "WITH raw_in AS MATERIALIZED ( \
-           SELECT nextval(pg_get_serial_sequence('raw_messages', 'id')) AS id, n, sha256, size, data \
+           SELECT nextval((SELECT pg_get_serial_sequence('raw_messages', 'id'))::regclass) AS id, \
+             n, sha256, size, data \
            FROM unnest($1::bytea[], $2::bigint[], $3::bytea[]) WITH ORDINALITY AS u(sha256, size, data, n)), \
          raw AS (INSERT INTO raw_messages (id, sha256, size, data) \
            SELECT id, sha256, size, data FROM raw_in), \
@@ -170,7 +190,8 @@ fn statement(columns: &[(&str, &str)]) -> String {
            JOIN m_in m ON m.n = a.owner \
            JOIN raw_in r ON r.n = m.raw_id \
            JOIN msg ON msg.raw_id = r.id AND msg.conversation_id = m.conversation_id \
-           ORDER BY a.n) \
+           ORDER BY a.n), \
+         act AS (INSERT INTO activity ({activity_names}) SELECT * FROM unnest({activity_arrays})) \
          SELECT msg.id, r.n, msg.conversation_id FROM msg JOIN raw_in r ON r.id = msg.raw_id",
         arrays = arrays.join(", "),
         names = names.join(", "),
@@ -178,5 +199,7 @@ fn statement(columns: &[(&str, &str)]) -> String {
         attachment_names = attachment_names.join(", "),
         attachment_select = attachment_select.join(", "),
         attachment_arrays = attachment_arrays.join(", "),
+        activity_names = activity_names.join(", "),
+        activity_arrays = activity_arrays.join(", "),
     )
 }
