@@ -6,8 +6,13 @@
 //! copy (a delivery into one conversation) is checked against (a stored copy: the retry; the
 //! conversation's state and contact; another message with its Message-ID), pipelined with
 //! one that looks up the conversations of every `In-Reply-To`/`References` id; then one
-//! multi-row insert of the raw bytes, one of the messages (`ON CONFLICT DO NOTHING` against
-//! the retry index), one of their attachments (`insert.rs`), and the outbox events.
+//! statement writes the raw bytes, the messages (`ON CONFLICT DO NOTHING` against the retry
+//! index), their attachments and the batch's activity rows (`batch/new_rows.rs`), and the
+//! outbox events follow. When nothing else is left to write (every delivery common, no
+//! outbox event), `COMMIT` leaves right behind that statement: a batch is then two round
+//! trips, the transaction's start with the reads, and the rows with the commit. Should the
+//! statement fail, PostgreSQL ends the transaction with a rollback at that `COMMIT`, and the
+//! writer writes the batch again delivery by delivery, as after any delivery's failure.
 //!
 //! What is common takes this way: mail into open conversations whose sender needs no
 //! look-up (the contact, or no sender check), without a signature token to record or a
@@ -77,7 +82,8 @@ struct Planned {
 }
 
 /// Writes the common deliveries of `batch`; for each delivery what was stored, or `None`
-/// for those left to the per-delivery code. An error fails the batch's common part as a
+/// for those left to the per-delivery code, and whether the transaction is committed
+/// (then every delivery was common). An error fails the batch's common part as a
 /// whole (the writer then rolls back and writes each delivery on its own savepoint).
 ///
 /// `begin` (the transaction's start and the order lock) is polled first, so that its
@@ -89,7 +95,6 @@ pub(super) async fn write<C: GenericClient>(
     events: &OutboxWrite,
     activity: &[Activity],
     begin: impl std::future::Future<Output = Result<(), StoreError>>,
-    may_commit: bool,
 ) -> Result<(Vec<Option<Vec<Stored>>>, bool), StoreError> {
     let mut out: Vec<Option<Vec<Stored>>> = vec![None; batch.len()];
     let copies: Vec<(usize, i64)> = batch
@@ -206,7 +211,7 @@ pub(super) async fn write<C: GenericClient>(
     // `COMMIT` may follow at once when nothing else is left to write: every delivery is
     // common, and no outbox event waits for the messages' ids.
     let late_rows = if late_activity { activity } else { &[] };
-    let all_here = decided.len() == batch.len() && !events.enabled() && may_commit;
+    let all_here = decided.len() == batch.len() && !events.enabled();
     let (written, committed) = new_rows::write(tx, &mail, late_rows, all_here).await?;
     let committed = match committed {
         Some(outcome) => outcome.map(|()| true)?,

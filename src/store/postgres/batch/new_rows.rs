@@ -103,7 +103,7 @@ async fn write_part<C: GenericClient>(
     let st = tx.prepare_cached(&sql).await.map_err(db_error)?;
     // Prepared (cached) first: the insert's request then leaves whole when first polled,
     // and `COMMIT` behind it (requests leave in the order their futures are first polled).
-    let insert = async { tx.query(&st, &params).await.map_err(db_error) };
+    let insert = async { tx.query(&st, &params).await };
     let (inserted, committed) = if commit {
         let end = async { tx.batch_execute("COMMIT").await };
         let (inserted, committed) = futures_util::future::join(insert, end).await;
@@ -111,13 +111,19 @@ async fn write_part<C: GenericClient>(
     } else {
         (insert.await, None)
     };
-    let inserted = inserted?;
-    let committed = committed.map(|c| {
-        c.map_err(|e| match e.as_db_error() {
-            Some(_) => db_error(e),
-            None => StoreError::OutcomeUnknown(describe(&e)),
-        })
-    });
+    // The server's answer to a failed statement: the transaction is rolled back (by the
+    // `COMMIT` behind it, if one was sent). No answer at all with `COMMIT` sent: the
+    // connection went, and whether the batch was committed is unknown.
+    let unknown = |e: tokio_postgres::Error| match e.as_db_error() {
+        Some(_) => db_error(e),
+        None => StoreError::OutcomeUnknown(describe(&e)),
+    };
+    let inserted = match (inserted, &committed) {
+        (Ok(rows), _) => rows,
+        (Err(e), Some(_)) => return Err(unknown(e)),
+        (Err(e), None) => return Err(db_error(e)),
+    };
+    let committed = committed.map(|c| c.map_err(unknown));
 
     // Each inserted row answers the first row of its (raw, conversation): a later one with
     // the same retry key was not inserted.
