@@ -261,30 +261,10 @@ fn a_burst_in_one_batch_stores_each_kind_of_mail_right() {
         mail.push((&closed.reply_address, body));
     }
     // Every session up to its data, the conversation closed, then all the dots at once.
-    let mut sessions: Vec<Raw> = mail
-        .iter()
-        .map(|(to, body)| {
-            let mut c = Raw::greeted(srv.addr);
-            c.start_data(to);
-            c.send(body.as_bytes());
-            c
-        })
-        .collect();
-    srv.block(srv.store.close_conversation(&closed.uuid))
-        .unwrap();
-    let start = std::sync::Barrier::new(sessions.len());
-    let replies: Vec<(u16, String)> = thread::scope(|s| {
-        let ends: Vec<_> = sessions
-            .iter_mut()
-            .map(|c| {
-                let start = &start;
-                s.spawn(move || {
-                    start.wait();
-                    c.cmd(".")
-                })
-            })
-            .collect();
-        ends.into_iter().map(|h| h.join().unwrap()).collect()
+    let mail: Vec<(&str, &[u8])> = mail.iter().map(|(to, m)| (*to, m.as_bytes())).collect();
+    let replies = burst(srv.addr, &mail, || {
+        srv.block(srv.store.close_conversation(&closed.uuid))
+            .unwrap();
     });
     for (code, said) in &replies {
         assert_eq!(*code, 250, "{said}");

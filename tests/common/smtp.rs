@@ -221,6 +221,41 @@ pub fn self_signed_cert(dir: &Path, tag: &str) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
+/// Delivers each `(recipient, message)` in a session of its own, so that the ends of data
+/// arrive together and the writer takes them in one batch: every session goes up to its
+/// data, then `before_dots` runs, then all the dots leave at once. Each session's answer,
+/// in `mail`'s order.
+pub fn burst(
+    addr: SocketAddr,
+    mail: &[(&str, &[u8])],
+    before_dots: impl FnOnce(),
+) -> Vec<(u16, String)> {
+    let mut sessions: Vec<Raw> = mail
+        .iter()
+        .map(|(to, body)| {
+            let mut c = Raw::greeted(addr);
+            c.start_data(to);
+            c.send(body);
+            c
+        })
+        .collect();
+    before_dots();
+    let start = std::sync::Barrier::new(sessions.len());
+    std::thread::scope(|s| {
+        let ends: Vec<_> = sessions
+            .iter_mut()
+            .map(|c| {
+                let start = &start;
+                s.spawn(move || {
+                    start.wait();
+                    c.cmd(".")
+                })
+            })
+            .collect();
+        ends.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 /// Delivers `raw` (CRLF lines, no line starting with a dot) over SMTP from
 /// bob@example.org to `to` and returns the reply to the final dot.
 pub fn smtp_deliver(addr: SocketAddr, to: &str, raw: &[u8]) -> (u16, String) {

@@ -6,8 +6,13 @@
 //! copy (a delivery into one conversation) is checked against (a stored copy: the retry; the
 //! conversation's state and contact; another message with its Message-ID), pipelined with
 //! one that looks up the conversations of every `In-Reply-To`/`References` id; then one
-//! multi-row insert of the raw bytes, one of the messages (`ON CONFLICT DO NOTHING` against
-//! the retry index), one of their attachments (`insert.rs`), and the outbox events.
+//! statement writes the raw bytes, the messages (`ON CONFLICT DO NOTHING` against the retry
+//! index), their attachments and the batch's activity rows (`batch/new_rows.rs`), and the
+//! outbox events follow. When nothing else is left to write (every delivery common, no
+//! outbox event), `COMMIT` leaves right behind that statement: a batch is then two round
+//! trips, the transaction's start with the reads, and the rows with the commit. Should the
+//! statement fail, PostgreSQL ends the transaction with a rollback at that `COMMIT`, and the
+//! writer writes the batch again delivery by delivery, as after any delivery's failure.
 //!
 //! What is common takes this way: mail into open conversations whose sender needs no
 //! look-up (the contact, or no sender check), without a signature token to record or a
@@ -22,13 +27,18 @@
 //! the same batch are inserted once, the second answered as a duplicate of the first.
 
 use super::super::outbox::OutboxWrite;
-use super::super::{Delivery, Destination, Direction, EventType, Flag, StoreError, Stored};
-use super::insert::{insert_messages, insert_raws, text, MessageRow};
+use super::super::{
+    Activity, Delivery, Destination, Direction, EventType, Flag, StoreError, Stored,
+};
+use super::insert::{insert_activity, text, MessageRow, ACTIVITY_CHUNK};
 use super::outbox::record_event;
 use super::records::{get, query, query_opt};
 use deadpool_postgres::GenericClient;
 use futures_util::future::{try_join, try_join_all};
+use new_rows::NewMail;
 use std::collections::HashMap;
+
+mod new_rows;
 
 /// Whether the batch's statements can take `d` at all (before anything is read).
 fn common(d: &Delivery) -> bool {
@@ -72,17 +82,20 @@ struct Planned {
 }
 
 /// Writes the common deliveries of `batch`; for each delivery what was stored, or `None`
-/// for those left to the per-delivery code. An error fails the batch's common part as a
+/// for those left to the per-delivery code, and whether the transaction is committed
+/// (then every delivery was common). An error fails the batch's common part as a
 /// whole (the writer then rolls back and writes each delivery on its own savepoint).
 ///
-/// `prelude` (the transaction's start) is polled first, so that its statements leave before
-/// the batch's reads and in the same write.
+/// `begin` (the transaction's start and the order lock) is polled first, so that its
+/// statements leave before the batch's reads and in the same write. The batch's `activity`
+/// rows are written too, in the new rows' statement when there is one.
 pub(super) async fn write<C: GenericClient>(
     tx: &C,
     batch: &[&Delivery],
     events: &OutboxWrite,
-    prelude: impl std::future::Future<Output = Result<(), StoreError>>,
-) -> Result<Vec<Option<Vec<Stored>>>, StoreError> {
+    activity: &[Activity],
+    begin: impl std::future::Future<Output = Result<(), StoreError>>,
+) -> Result<(Vec<Option<Vec<Stored>>>, bool), StoreError> {
     let mut out: Vec<Option<Vec<Stored>>> = vec![None; batch.len()];
     let copies: Vec<(usize, i64)> = batch
         .iter()
@@ -95,9 +108,22 @@ pub(super) async fn write<C: GenericClient>(
             })
         })
         .collect();
+    // The activity rows go in the new rows' statement (one statement less), unless there
+    // is none or they are more than one statement takes: then with the transaction's start.
+    let late_activity = !copies.is_empty() && activity.len() <= ACTIVITY_CHUNK;
+    let prelude = async {
+        let rows = async {
+            match late_activity || activity.is_empty() {
+                true => Ok(()),
+                false => insert_activity(tx, activity).await,
+            }
+        };
+        let (begun, rows) = futures_util::future::join(begin, rows).await;
+        begun.and(rows)
+    };
     if copies.is_empty() {
         prelude.await?;
-        return Ok(out);
+        return Ok((out, false));
     }
     let reads = try_join(checks(tx, batch, &copies), threads(tx, batch, &copies));
     let ((), (checks, threads)) = try_join(prelude, reads).await?;
@@ -143,31 +169,36 @@ pub(super) async fn write<C: GenericClient>(
         k = end;
     }
 
-    // The raw bytes: once per delivery that has a new row.
-    let mut raw_of: HashMap<usize, usize> = HashMap::new();
-    let mut raws: Vec<(&[u8], &[u8])> = Vec::new();
-    for p in &plans {
-        raw_of.entry(p.delivery).or_insert_with(|| {
-            let d = batch[p.delivery];
-            raws.push((&d.content_hash[..], &d.raw[..]));
-            raws.len() - 1
-        });
-    }
-    let raw_ids = insert_raws(tx, &raws).await?;
-    let received: HashMap<usize, String> = raw_of
-        .keys()
-        .map(|&i| (i, crate::time::rfc3339(batch[i].received_at)))
+    // The new rows, grouped by delivery (its raw bytes once, then its messages).
+    let mut mail_of: HashMap<usize, usize> = HashMap::new();
+    let mut mail: Vec<NewMail<'_>> = Vec::new();
+    let mut place: Vec<(usize, usize)> = Vec::with_capacity(plans.len());
+    let received: HashMap<usize, String> = plans
+        .iter()
+        .map(|p| {
+            (
+                p.delivery,
+                crate::time::rfc3339(batch[p.delivery].received_at),
+            )
+        })
         .collect();
-    let mut rows = Vec::with_capacity(plans.len());
     for p in &plans {
         let d = batch[p.delivery];
-        rows.push(MessageRow {
+        let m = *mail_of.entry(p.delivery).or_insert_with(|| {
+            mail.push(NewMail {
+                raw: (&d.content_hash[..], &d.raw[..]),
+                rows: Vec::new(),
+            });
+            mail.len() - 1
+        });
+        place.push((m, mail[m].rows.len()));
+        mail[m].rows.push(MessageRow {
             conversation: p.conversation,
             direction: Direction::Incoming,
             content: &d.content,
             envelope: &d.envelope,
             trace_header: Some(&d.trace_header),
-            raw_id: raw_ids[raw_of[&p.delivery]],
+            raw_id: 0,
             content_hash: &d.content_hash[..],
             received_at: &received[&p.delivery],
             sender_is_contact: p.sender_is_contact,
@@ -177,7 +208,17 @@ pub(super) async fn write<C: GenericClient>(
             verdict: p.verdict.as_ref().map(|(arc, v, a)| (arc.as_str(), *v, *a)),
         });
     }
-    let inserted = insert_messages(tx, &rows).await?;
+    // `COMMIT` may follow at once when nothing else is left to write: every delivery is
+    // common, and no outbox event waits for the messages' ids.
+    let late_rows = if late_activity { activity } else { &[] };
+    let all_here = decided.len() == batch.len() && !events.enabled();
+    let (written, committed) = new_rows::write(tx, &mail, late_rows, all_here).await?;
+    let committed = match committed {
+        Some(outcome) => outcome.map(|()| true)?,
+        None => false,
+    };
+    let inserted: Vec<Option<i64>> = place.iter().map(|&(m, r)| written[m][r]).collect();
+    let rows: Vec<&MessageRow<'_>> = place.iter().map(|&(m, r)| &mail[m].rows[r]).collect();
     let mut ids = Vec::with_capacity(rows.len());
     for (row, id) in rows.iter().zip(&inserted) {
         ids.push(match id {
@@ -215,7 +256,7 @@ pub(super) async fn write<C: GenericClient>(
             .collect();
         out[i] = Some(stored);
     }
-    Ok(out)
+    Ok((out, committed))
 }
 
 /// The copies of delivery `d` (number `i`): for each, a stored retry's id or the row to

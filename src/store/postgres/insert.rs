@@ -69,6 +69,7 @@ pub(super) async fn write_inbox<C: GenericClient>(
 }
 
 /// A message row to insert (the writer's incoming mail and the outgoing record).
+#[derive(Clone)]
 pub(super) struct MessageRow<'a> {
     pub conversation: i64,
     pub direction: Direction,
@@ -94,7 +95,7 @@ impl MessageRow<'_> {
     }
 
     /// What the row weighs in a statement, roughly.
-    fn bytes(&self) -> usize {
+    pub(super) fn bytes(&self) -> usize {
         let c = self.content;
         let body = |s: &Option<String>| s.as_ref().map_or(0, String::len);
         1024 + body(&c.text_body) + body(&c.html_body) + c.reply_text.len() + c.quoted_text.len()
@@ -152,7 +153,7 @@ pub(super) async fn insert_raws<C: GenericClient>(
 }
 
 /// `items` cut into runs of about [`CHUNK_BYTES`] (by `weight`), each at least one item.
-fn chunks<T>(items: &[T], weight: impl Fn(&T) -> usize) -> Vec<&[T]> {
+pub(super) fn chunks<T>(items: &[T], weight: impl Fn(&T) -> usize) -> Vec<&[T]> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, item) in items.iter().enumerate() {
@@ -208,7 +209,7 @@ pub(super) async fn insert_message<C: GenericClient>(
 }
 
 /// One column of the messages' insert: its name, its type, the values of every row.
-type Column<'a> = (
+pub(super) type Column<'a> = (
     &'static str,
     &'static str,
     Box<dyn ToSql + Sync + Send + 'a>,
@@ -243,11 +244,10 @@ pub(super) async fn insert_messages<C: GenericClient>(
     Ok(ids)
 }
 
-async fn insert_message_rows<'a, C: GenericClient>(
-    tx: &C,
-    rows: &'a [MessageRow<'a>],
-) -> Result<Vec<Option<i64>>, StoreError> {
-    let columns: Vec<Column<'a>> = vec![
+/// The messages' columns: for each, its name, its type and every row's value (one array
+/// per column, for `unnest`).
+pub(super) fn message_columns<'a>(rows: &'a [MessageRow<'a>]) -> Vec<Column<'a>> {
+    vec![
         column("conversation_id", "bigint", rows, |r| r.conversation),
         column("direction", "text", rows, |r| r.direction.as_str()),
         column("message_id", "text", rows, |r| {
@@ -365,7 +365,14 @@ async fn insert_message_rows<'a, C: GenericClient>(
         column("sender_allowed", "bigint", rows, |r| {
             r.verdict.map(|(_, _, allowed)| i64::from(allowed))
         }),
-    ];
+    ]
+}
+
+async fn insert_message_rows<'a, C: GenericClient>(
+    tx: &C,
+    rows: &'a [MessageRow<'a>],
+) -> Result<Vec<Option<i64>>, StoreError> {
+    let columns = message_columns(rows);
     let names: Vec<&str> = columns.iter().map(|(name, _, _)| *name).collect();
     let arrays: Vec<String> = columns
         .iter()
@@ -405,42 +412,84 @@ async fn insert_attachments<C: GenericClient>(
         .flat_map(|(id, r)| r.content.attachments.iter().map(move |a| (id, a)))
         .collect();
     for chunk in chunks(&all, |(_, a)| 256 + a.data.as_ref().map_or(0, Vec::len)) {
-        let message: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
-        let filename: Vec<_> = chunk
-            .iter()
-            .map(|(_, a)| text_opt(a.filename.as_deref()))
-            .collect();
-        let content_type: Vec<_> = chunk.iter().map(|(_, a)| text(&a.content_type)).collect();
-        let size: Vec<i64> = chunk.iter().map(|(_, a)| a.size as i64).collect();
-        let content_id: Vec<_> = chunk
-            .iter()
-            .map(|(_, a)| text_opt(a.content_id.as_deref()))
-            .collect();
-        let inline: Vec<i64> = chunk.iter().map(|(_, a)| i64::from(a.inline)).collect();
-        let data: Vec<Option<&[u8]>> = chunk.iter().map(|(_, a)| a.data.as_deref()).collect();
-        let skipped: Vec<_> = chunk
-            .iter()
-            .map(|(_, a)| text_opt(a.skipped_reason.as_deref()))
-            .collect();
+        let arrays = AttachmentArrays::new(chunk.iter().map(|(id, a)| (*id, *a)));
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&arrays.owner];
+        params.extend(arrays.values());
         super::records::execute(
             tx,
             "INSERT INTO attachments (message_id, filename, content_type, size, content_id, \
              inline, data, skipped_reason) SELECT * FROM unnest($1::bigint[], $2::text[], \
              $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bytea[], $8::text[])",
-            &[
-                &message,
-                &filename,
-                &content_type,
-                &size,
-                &content_id,
-                &inline,
-                &data,
-                &skipped,
-            ],
+            &params,
         )
         .await?;
     }
     Ok(())
+}
+
+/// Attachments as one array per column (for `unnest`): `owner` says whose each is (a
+/// message id, or whatever the statement joins on), the others are the columns after
+/// `message_id`, in [`ATTACHMENT_COLUMNS`]' order.
+pub(super) struct AttachmentArrays<'a> {
+    pub owner: Vec<i64>,
+    filename: Vec<Option<Cow<'a, str>>>,
+    content_type: Vec<Cow<'a, str>>,
+    size: Vec<i64>,
+    content_id: Vec<Option<Cow<'a, str>>>,
+    inline: Vec<i64>,
+    data: Vec<Option<&'a [u8]>>,
+    skipped: Vec<Option<Cow<'a, str>>>,
+}
+
+/// The attachments' columns after `message_id`, and their array types, as
+/// [`AttachmentArrays::values`] gives them.
+pub(super) const ATTACHMENT_COLUMNS: [(&str, &str); 7] = [
+    ("filename", "text"),
+    ("content_type", "text"),
+    ("size", "bigint"),
+    ("content_id", "text"),
+    ("inline", "bigint"),
+    ("data", "bytea"),
+    ("skipped_reason", "text"),
+];
+
+impl<'a> AttachmentArrays<'a> {
+    pub(super) fn new(all: impl Iterator<Item = (i64, &'a AttachmentRecord)>) -> Self {
+        let mut out = AttachmentArrays {
+            owner: Vec::new(),
+            filename: Vec::new(),
+            content_type: Vec::new(),
+            size: Vec::new(),
+            content_id: Vec::new(),
+            inline: Vec::new(),
+            data: Vec::new(),
+            skipped: Vec::new(),
+        };
+        for (owner, a) in all {
+            out.owner.push(owner);
+            out.filename.push(text_opt(a.filename.as_deref()));
+            out.content_type.push(text(&a.content_type));
+            out.size.push(a.size as i64);
+            out.content_id.push(text_opt(a.content_id.as_deref()));
+            out.inline.push(i64::from(a.inline));
+            out.data.push(a.data.as_deref());
+            out.skipped.push(text_opt(a.skipped_reason.as_deref()));
+        }
+        out
+    }
+
+    /// The arrays after `owner`, in [`ATTACHMENT_COLUMNS`]' order.
+    pub(super) fn values(&self) -> [&(dyn ToSql + Sync); 7] {
+        [
+            &self.filename,
+            &self.content_type,
+            &self.size,
+            &self.content_id,
+            &self.inline,
+            &self.data,
+            &self.skipped,
+        ]
+    }
 }
 
 /// Activity rows, many per statement.
@@ -448,28 +497,8 @@ pub(super) async fn insert_activity<C: GenericClient>(
     tx: &C,
     rows: &[Activity],
 ) -> Result<(), StoreError> {
-    for chunk in rows.chunks(1000) {
-        let at_ms: Vec<i64> = chunk.iter().map(|a| a.at_ms).collect();
-        let way_in: Vec<_> = chunk.iter().map(|a| text(&a.way_in)).collect();
-        let client_ip: Vec<_> = chunk
-            .iter()
-            .map(|a| text_opt(a.client_ip.as_deref()))
-            .collect();
-        let helo: Vec<_> = chunk.iter().map(|a| text_opt(a.helo.as_deref())).collect();
-        let sender: Vec<_> = chunk
-            .iter()
-            .map(|a| text_opt(a.sender.as_deref()))
-            .collect();
-        let recipient: Vec<_> = chunk
-            .iter()
-            .map(|a| text_opt(a.recipient.as_deref()))
-            .collect();
-        let outcome: Vec<&str> = chunk.iter().map(|a| a.outcome.as_str()).collect();
-        let code: Vec<i64> = chunk.iter().map(|a| i64::from(a.code)).collect();
-        let reason: Vec<&str> = chunk.iter().map(|a| a.reason.as_str()).collect();
-        let detail: Vec<_> = chunk.iter().map(|a| text(&a.detail)).collect();
-        let message_id: Vec<Option<i64>> = chunk.iter().map(|a| a.message_id).collect();
-        let count: Vec<i64> = chunk.iter().map(|a| a.count).collect();
+    for chunk in rows.chunks(ACTIVITY_CHUNK) {
+        let arrays = ActivityArrays::new(chunk);
         super::records::execute(
             tx,
             "INSERT INTO activity (at_ms, way_in, client_ip, helo, sender, recipient, outcome, \
@@ -477,22 +506,88 @@ pub(super) async fn insert_activity<C: GenericClient>(
              SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], \
              $12::bigint[])",
-            &[
-                &at_ms,
-                &way_in,
-                &client_ip,
-                &helo,
-                &sender,
-                &recipient,
-                &outcome,
-                &code,
-                &reason,
-                &detail,
-                &message_id,
-                &count,
-            ],
+            &arrays.values(),
         )
         .await?;
     }
     Ok(())
+}
+
+/// Activity rows per statement, at most.
+pub(super) const ACTIVITY_CHUNK: usize = 1000;
+
+/// The activity table's columns, and their array types, as [`ActivityArrays::values`]
+/// gives them.
+pub(super) const ACTIVITY_COLUMNS: [(&str, &str); 12] = [
+    ("at_ms", "bigint"),
+    ("way_in", "text"),
+    ("client_ip", "text"),
+    ("helo", "text"),
+    ("sender", "text"),
+    ("recipient", "text"),
+    ("outcome", "text"),
+    ("code", "bigint"),
+    ("reason", "text"),
+    ("detail", "text"),
+    ("message_id", "bigint"),
+    ("count", "bigint"),
+];
+
+/// Activity rows as one array per column (for `unnest`).
+pub(super) struct ActivityArrays<'a> {
+    at_ms: Vec<i64>,
+    way_in: Vec<Cow<'a, str>>,
+    client_ip: Vec<Option<Cow<'a, str>>>,
+    helo: Vec<Option<Cow<'a, str>>>,
+    sender: Vec<Option<Cow<'a, str>>>,
+    recipient: Vec<Option<Cow<'a, str>>>,
+    outcome: Vec<&'a str>,
+    code: Vec<i64>,
+    reason: Vec<&'a str>,
+    detail: Vec<Cow<'a, str>>,
+    message_id: Vec<Option<i64>>,
+    count: Vec<i64>,
+}
+
+impl<'a> ActivityArrays<'a> {
+    pub(super) fn new(rows: &'a [Activity]) -> Self {
+        ActivityArrays {
+            at_ms: rows.iter().map(|a| a.at_ms).collect(),
+            way_in: rows.iter().map(|a| text(&a.way_in)).collect(),
+            client_ip: rows
+                .iter()
+                .map(|a| text_opt(a.client_ip.as_deref()))
+                .collect(),
+            helo: rows.iter().map(|a| text_opt(a.helo.as_deref())).collect(),
+            sender: rows.iter().map(|a| text_opt(a.sender.as_deref())).collect(),
+            recipient: rows
+                .iter()
+                .map(|a| text_opt(a.recipient.as_deref()))
+                .collect(),
+            outcome: rows.iter().map(|a| a.outcome.as_str()).collect(),
+            code: rows.iter().map(|a| i64::from(a.code)).collect(),
+            reason: rows.iter().map(|a| a.reason.as_str()).collect(),
+            detail: rows.iter().map(|a| text(&a.detail)).collect(),
+            message_id: rows.iter().map(|a| a.message_id).collect(),
+            count: rows.iter().map(|a| a.count).collect(),
+        }
+    }
+
+    /// The arrays, in [`ACTIVITY_COLUMNS`]' order.
+    pub(super) fn values(&self) -> [&(dyn ToSql + Sync); 12] {
+        [
+            &self.at_ms,
+            &self.way_in,
+            &self.client_ip,
+            &self.helo,
+            &self.sender,
+            &self.recipient,
+            &self.outcome,
+            &self.code,
+            &self.reason,
+            &self.detail,
+            &self.message_id,
+            &self.count,
+        ]
+    }
 }

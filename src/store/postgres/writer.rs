@@ -7,10 +7,11 @@
 //!
 //! A batch costs a few statements, not several per message: its common mail is written
 //! with multi-row statements (`batch.rs`, `insert.rs`), the rest delivery by delivery, all
-//! pipelined; `BEGIN`, the order lock, the activity rows and the batch's reads leave in one
-//! write. A batch is about four round trips (that, the raw bytes, the messages, `COMMIT`),
-//! however many messages it carries: PostgreSQL's cost per statement and the round trips,
-//! not the rows, were what bounded a node (`bench/README.md`).
+//! pipelined; `BEGIN`, the order lock and the batch's reads leave in one write, the new
+//! rows (raw bytes, messages, attachments, activity) in one statement with `COMMIT` right
+//! behind it. A batch of common mail is two round trips, however many messages it carries:
+//! PostgreSQL's cost per statement and the round trips, not the rows, were what bounded a
+//! node (`bench/README.md`). The answer still waits for `COMMIT`'s own success.
 //!
 //! A retried delivery, to this node or another, is one row: messages are inserted with
 //! `ON CONFLICT DO NOTHING` against the retry index, so a duplicate never aborts the batch.
@@ -262,8 +263,8 @@ async fn write_on(
 ) -> Result<Vec<Result<Vec<Stored>, StoreError>>, StoreError> {
     {
         // The transaction by hand (no `Transaction` guard: a failure here drops the
-        // connection, which rolls back), so that `BEGIN`, the order lock, the batch's
-        // activity rows and its first reads leave in one write and cost one round trip.
+        // connection, which rolls back), so that `BEGIN`, the order lock and the batch's
+        // first reads leave in one write and cost one round trip.
         // That relies on tokio-postgres queueing a request when its future is first polled,
         // and the connection sending requests in queue order: `try_join` polls the
         // `BEGIN` first, and a statement not yet prepared sends its `Parse` then, its
@@ -271,22 +272,21 @@ async fn write_on(
         // the lock is held.
         let c: &deadpool_postgres::Object = client;
         let begin = format!("BEGIN; SELECT pg_advisory_xact_lock({ORDER_LOCK})");
-        let prelude = async {
-            let begin = async { c.batch_execute(&begin).await.map_err(db_error) };
-            let rows = async {
-                match activity.is_empty() {
-                    true => Ok(()),
-                    false => insert_activity(c, activity).await,
-                }
-            };
-            let (begun, rows) = futures_util::future::join(begin, rows).await;
-            begun.and(rows)
-        };
+        let begin = async { c.batch_execute(&begin).await.map_err(db_error) };
         // The common deliveries with a few statements for them all (`batch.rs`), then the
         // others one by one, their statements pipelined on the connection.
         let deliveries: Vec<&Delivery> = batch.iter().map(|job| &job.delivery).collect();
-        let written = match batch::write(c, &deliveries, events, prelude).await {
-            Ok(common) => {
+        let written = match batch::write(c, &deliveries, events, activity, begin).await {
+            // Every delivery written and `COMMIT` returned (pipelined behind the rows; only
+            // when every delivery was common, so none is `None`).
+            Ok((common, true)) => {
+                let mut results = Vec::with_capacity(batch.len());
+                for done in common {
+                    results.push(Ok(done.ok_or(StoreError::WriterGone)?));
+                }
+                return Ok(results);
+            }
+            Ok((common, false)) => {
                 let rest = common
                     .iter()
                     .zip(&deliveries)
@@ -302,7 +302,9 @@ async fn write_on(
                     .collect()
             }
             // A value the database refuses, maybe an activity row's: written again below,
-            // each delivery and the activity rows on a savepoint of their own.
+            // each delivery and the activity rows on a savepoint of their own. (If `COMMIT`
+            // was pipelined behind the failed statement, it already rolled back, and the
+            // `ROLLBACK` below only draws a warning.)
             Err(e) if of_one_delivery(&e) => vec![Err(e)],
             Err(e) => return Err(e),
         };
