@@ -8,21 +8,12 @@
 
 mod common;
 
-use common::postgres::{node, Cluster};
+use common::postgres::{self, Database};
 use common::*;
 
-/// The database name of `url`.
-fn db_name(url: &str) -> &str {
-    url.rsplit('/')
-        .next()
-        .and_then(|tail| tail.split('?').next())
-        .unwrap_or_default()
-}
-
 /// Raw bytes that no message or inbox entry keeps.
-fn raw_left_behind(cluster: &Cluster, db: &str) -> String {
-    cluster.psql(
-        db,
+fn raw_left_behind(db: &Database) -> String {
+    db.psql(
         "SELECT count(*) FROM raw_messages r WHERE NOT EXISTS \
          (SELECT 1 FROM messages m WHERE m.raw_id = r.id) \
          AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.raw_id = r.id)",
@@ -31,12 +22,8 @@ fn raw_left_behind(cluster: &Cluster, db: &str) -> String {
 
 #[test]
 fn a_burst_of_replies_keeps_each_attachment_and_each_raw_with_its_message() {
-    if !needs(&[Need::Postgres]) {
-        return;
-    }
-    let cluster = Cluster::get();
-    let url = cluster.fresh_database();
-    let srv = node(&url);
+    let Some(db) = postgres::fresh() else { return };
+    let srv = db.node();
     let a = srv.conversation("bob@example.org");
     let b = srv.conversation("bob@example.org");
     let mut mail: Vec<(&str, Vec<u8>)> = Vec::new();
@@ -94,23 +81,17 @@ fn a_burst_of_replies_keeps_each_attachment_and_each_raw_with_its_message() {
         assert_eq!(data, format!("attachment {i} ").repeat(10 + i).into_bytes());
     }
     assert_eq!(srv.copies(&a, "batch-copy@example.org"), 1);
-    assert_eq!(raw_left_behind(cluster, db_name(&url)), "0");
+    assert_eq!(raw_left_behind(&db), "0");
 }
 
 #[test]
 fn a_row_the_database_refuses_in_a_burst_costs_only_its_own_delivery() {
-    if !needs(&[Need::Postgres]) {
-        return;
-    }
-    let cluster = Cluster::get();
-    let url = cluster.fresh_database();
-    let db = db_name(&url);
-    let srv = node(&url);
+    let Some(db) = postgres::fresh() else { return };
+    let srv = db.node();
     let conv = srv.conversation("bob@example.org");
     // A constraint the writer knows nothing of: its statement fails for this one row
     // (SQLSTATE 23514, a value the database refuses, as a delivery's own failure).
-    cluster.psql(
-        db,
+    db.psql(
         "ALTER TABLE messages ADD CONSTRAINT test_refuses \
          CHECK (position('refused' in dedupe_key) = 0) NOT VALID",
     );
@@ -129,7 +110,7 @@ fn a_row_the_database_refuses_in_a_burst_costs_only_its_own_delivery() {
     }
     assert_eq!(srv.stored(), 5);
     assert_eq!(srv.copies(&conv, "refused@example.org"), 0);
-    assert_eq!(raw_left_behind(cluster, db), "0");
+    assert_eq!(raw_left_behind(&db), "0");
     // The node goes on: the next batch commits.
     let next = reply_message(to, "after@example.org", "After");
     let (code, said) = smtp_deliver(srv.addr, to, next.as_bytes());
