@@ -26,6 +26,7 @@ mod error;
 mod model;
 mod outbox;
 pub mod postgres;
+mod row;
 pub mod sqlite;
 mod subscription;
 mod vocabulary;

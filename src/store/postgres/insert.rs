@@ -10,9 +10,9 @@
 //! large messages does not become one giant protocol message.
 
 use super::super::outbox::OutboxWrite;
+pub(super) use super::super::row::MessageRow;
 use super::super::{
-    Activity, AttachmentRecord, Delivery, Direction, Envelope, EventType, Flag, InboxReason,
-    MessageContent, StoreError, Stored,
+    Activity, AttachmentRecord, Delivery, EventType, InboxReason, StoreError, Stored,
 };
 use super::outbox::record_event;
 use super::records::{get, query, query_opt};
@@ -66,25 +66,6 @@ pub(super) async fn write_inbox<C: GenericClient>(
     let kind = EventType::InboxReceived;
     record_event(events, tx, kind, conv, None, Some(id)).await?;
     Ok(Stored::Inbox { id })
-}
-
-/// A message row to insert (the writer's incoming mail and the outgoing record).
-#[derive(Clone)]
-pub(super) struct MessageRow<'a> {
-    pub conversation: i64,
-    pub direction: Direction,
-    pub content: &'a MessageContent,
-    pub envelope: &'a Envelope,
-    pub trace_header: Option<&'a str>,
-    pub raw_id: i64,
-    pub content_hash: &'a [u8],
-    pub received_at: &'a str,
-    pub sender_is_contact: Option<bool>,
-    pub flags: &'a [Flag],
-    pub notes: &'a [String],
-    pub related: Option<i64>,
-    /// Our sender verification's verdict (direct delivery): ARC, verified, allowed.
-    pub verdict: Option<(&'a str, bool, bool)>,
 }
 
 impl MessageRow<'_> {

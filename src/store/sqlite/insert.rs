@@ -2,29 +2,9 @@
 //! attachments, an operator inbox entry. The writer (incoming mail) and the outgoing record
 //! both come here, so a column is added in one place.
 
-use super::super::{
-    join_flags, Direction, Envelope, Flag, InboxReason, MessageContent, StoreError,
-};
+pub(super) use super::super::row::MessageRow;
+use super::super::{join_flags, Envelope, InboxReason, MessageContent, StoreError};
 use rusqlite::{params, Connection};
-
-/// A message row to insert.
-pub(super) struct MessageRow<'a> {
-    pub conversation: i64,
-    pub direction: Direction,
-    pub content: &'a MessageContent,
-    pub envelope: &'a Envelope,
-    /// Our `Received:` header (incoming mail only).
-    pub trace_header: Option<&'a str>,
-    pub raw_id: i64,
-    pub content_hash: &'a [u8],
-    pub received_at: &'a str,
-    pub sender_is_contact: Option<bool>,
-    /// The content's flags and notes, with what the store itself found.
-    pub flags: &'a [Flag],
-    pub notes: &'a [String],
-    /// For a delivery report: the outgoing message it is about.
-    pub related: Option<i64>,
-}
 
 /// The key a retried delivery is recognised by, with the conversation and the content hash.
 pub(super) fn dedupe_key(content: &MessageContent) -> &str {
@@ -71,10 +51,11 @@ pub(super) fn message(tx: &Connection, row: &MessageRow<'_>) -> Result<Option<i6
              received_at, trace_header, raw_id, dedupe_key, content_hash, automated, \
              sender_is_contact, flags, notes, related_message_id, reply_start, reply_len, \
              relay_ip, relay_helo, auth_spf, auth_dkim, auth_dmarc, omitted_attachments, \
-             omitted_attachment_bytes, ingress, provider_id) \
+             omitted_attachment_bytes, ingress, provider_id, auth_arc, sender_verified, \
+             sender_allowed) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
              ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, \
-             ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40) \
+             ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43) \
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![
@@ -118,6 +99,9 @@ pub(super) fn message(tx: &Connection, row: &MessageRow<'_>) -> Result<Option<i6
             c.omitted_attachments.1 as i64,
             e.ingress,
             e.provider_id,
+            row.verdict.map(|(arc, _, _)| arc),
+            row.verdict.map(|(_, verified, _)| verified),
+            row.verdict.map(|(_, _, allowed)| allowed),
         ])?;
     if inserted == 0 {
         return Ok(None);

@@ -81,6 +81,7 @@ pub(super) fn record(
             flags: &record.content.flags,
             notes: &record.content.notes,
             related: None,
+            verdict: None,
         },
     )?
     .ok_or_else(|| {

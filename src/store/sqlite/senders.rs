@@ -1,5 +1,6 @@
 //! Who may write into a conversation, and the sender verdict of each incoming message
-//! (schema version 7; [`crate::auth`] decides, this only records and looks up).
+//! (schema version 7; [`crate::auth`] decides; the verdict is a column of the message row,
+//! `insert.rs`, and this looks it up).
 //!
 //! Allowed senders: the contact, every address an agent's stamped outgoing mail went to
 //! (To/Cc of the conversation's outgoing rows: a colleague the agent copied in is
@@ -8,7 +9,7 @@
 //! Also what bounds one leaked token: its traffic (messages per hour, distinct senders per
 //! day) and its rotation (a new token, the old one accepted through a grace period).
 
-use super::super::{Conversation, SenderCheck, SenderVerdict, StoreError, TokenStatus};
+use super::super::{Conversation, SenderVerdict, StoreError, TokenStatus};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Whether `from` may write into conversation `conv` (by row id).
@@ -46,21 +47,6 @@ pub(super) fn allowed(
         }
     }
     Ok(false)
-}
-
-/// Records the verdict of message `id`, in the delivery's transaction.
-pub(super) fn record(
-    tx: &Connection,
-    id: i64,
-    check: &SenderCheck,
-    allowed: bool,
-) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE messages SET auth_arc = ?2, sender_verified = ?3, sender_allowed = ?4 \
-         WHERE id = ?1",
-    )?
-    .execute(params![id, check.arc, check.verified, allowed])?;
-    Ok(())
 }
 
 /// Adds an allowed sender to a conversation (by UUID); adding it twice is no error.

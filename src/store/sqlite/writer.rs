@@ -539,12 +539,11 @@ fn write_message(
         flags: &flags,
         notes: &notes,
         related,
+        verdict: sender_allowed
+            .map(|(check, allowed)| (check.arc.as_str(), check.verified, allowed)),
     };
     match insert::message(tx, &row)? {
         Some(id) => {
-            if let Some((check, allowed)) = sender_allowed {
-                senders::record(tx, id, check, allowed)?;
-            }
             let kind = match related {
                 Some(_) => EventType::MessageBounced,
                 None => EventType::MessageReceived,
