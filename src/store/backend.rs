@@ -14,8 +14,8 @@ use super::{
 };
 use async_trait::async_trait;
 use std::path::Path;
-use std::sync::Arc;
-use tokio::sync::watch;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{oneshot, watch};
 
 /// Whoever watches the writer's commits (the metrics). The store reports to it and knows
 /// nothing else of it.
@@ -25,6 +25,30 @@ pub(crate) trait CommitObserver: Send + Sync {
     fn committed(&self, deliveries: usize, took: std::time::Duration);
     /// A transaction failed; its deliveries were failed (`451`).
     fn failed(&self);
+}
+
+/// The commit observer as a writer holds it: set once, after the store was opened (the
+/// metrics come later than the store), and told of every commit from then on.
+pub(super) struct CommitReport(pub Arc<OnceLock<Arc<dyn CommitObserver>>>);
+
+impl CommitReport {
+    pub fn committed(&self, deliveries: usize, took: std::time::Duration) {
+        if let Some(o) = self.0.get() {
+            o.committed(deliveries, took);
+        }
+    }
+
+    pub fn failed(&self) {
+        if let Some(o) = self.0.get() {
+            o.failed();
+        }
+    }
+}
+
+/// A delivery handed to a backend's writer, and where its outcome is answered.
+pub(super) struct WriteJob {
+    pub delivery: Delivery,
+    pub reply: oneshot::Sender<Result<Vec<Stored>, StoreError>>,
 }
 
 /// Stamps an agent's message for a thread, inside the transaction that records it.

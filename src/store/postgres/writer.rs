@@ -29,6 +29,7 @@
 //! and the client's retry is recognised as a duplicate if it was stored). A connection that
 //! failed is not put back in the pool.
 
+use super::super::backend::{CommitReport, WriteJob};
 use super::super::outbox::{OutboxSignal, OutboxWrite};
 use super::super::{
     Activity, CommitObserver, Delivery, Destination, Direction, EventType, Flag, InboxReason,
@@ -58,13 +59,8 @@ pub(super) const ORDER_LOCK: i64 = 0x7265_706c_7964_0002;
 /// Longest wait for a batch's writing and commit once it has its connection.
 const WRITE_LIMIT: Duration = Duration::from_secs(30);
 
-struct Job {
-    delivery: Delivery,
-    reply: oneshot::Sender<Result<Vec<Stored>, StoreError>>,
-}
-
 pub(super) struct Writer {
-    tx: mpsc::UnboundedSender<Job>,
+    tx: mpsc::UnboundedSender<WriteJob>,
     committed: watch::Receiver<i64>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -94,7 +90,7 @@ impl Writer {
         delivery: Delivery,
     ) -> impl std::future::Future<Output = Result<Vec<Stored>, StoreError>> + use<> {
         let (reply, rx) = oneshot::channel();
-        let sent = self.tx.send(Job { delivery, reply });
+        let sent = self.tx.send(WriteJob { delivery, reply });
         async move {
             sent.map_err(|_| StoreError::WriterGone)?;
             rx.await.map_err(|_| StoreError::WriterGone)?
@@ -112,31 +108,15 @@ impl Writer {
     }
 }
 
-struct Observer(Arc<OnceLock<Arc<dyn CommitObserver>>>);
-
-impl Observer {
-    fn committed(&self, deliveries: usize, took: Duration) {
-        if let Some(o) = self.0.get() {
-            o.committed(deliveries, took);
-        }
-    }
-
-    fn failed(&self) {
-        if let Some(o) = self.0.get() {
-            o.failed();
-        }
-    }
-}
-
 async fn run(
     pool: Pool,
-    mut rx: mpsc::UnboundedReceiver<Job>,
+    mut rx: mpsc::UnboundedReceiver<WriteJob>,
     committed: watch::Sender<i64>,
     activity: Arc<ActivityQueue>,
     observer: Arc<OnceLock<Arc<dyn CommitObserver>>>,
     outbox: Arc<OutboxSignal>,
 ) {
-    let observer = Observer(observer);
+    let observer = CommitReport(observer);
     loop {
         let first = match tokio::time::timeout(ACTIVITY_WAIT, rx.recv()).await {
             Ok(Some(job)) => job,
@@ -204,7 +184,7 @@ fn same_error(e: &StoreError) -> StoreError {
     }
 }
 
-async fn commit_activity(pool: &Pool, queue: &ActivityQueue, observer: &Observer) {
+async fn commit_activity(pool: &Pool, queue: &ActivityQueue, observer: &CommitReport) {
     let rows = queue.take();
     let started = Instant::now();
     let written = async {
@@ -235,7 +215,7 @@ async fn commit_activity(pool: &Pool, queue: &ActivityQueue, observer: &Observer
 /// delivery. The connection is dropped, not pooled, after any failure.
 async fn write_batch(
     pool: &Pool,
-    batch: &[Job],
+    batch: &[WriteJob],
     activity: &[Activity],
     events: &OutboxWrite,
 ) -> Result<Vec<Result<Vec<Stored>, StoreError>>, StoreError> {
@@ -257,7 +237,7 @@ async fn write_batch(
 
 async fn write_on(
     client: &mut deadpool_postgres::Object,
-    batch: &[Job],
+    batch: &[WriteJob],
     activity: &[Activity],
     events: &OutboxWrite,
 ) -> Result<Vec<Result<Vec<Stored>, StoreError>>, StoreError> {

@@ -17,6 +17,7 @@
 //! With `[[webhooks]]` configured, each stored message and inbox entry gets its outbox event
 //! in the same transaction (`outbox.rs`): committed together, or not at all.
 
+use super::super::backend::{CommitReport, WriteJob};
 use super::super::outbox::{OutboxSignal, OutboxWrite};
 use super::super::{
     Activity, CommitObserver, Delivery, Destination, Direction, EventType, Flag, InboxReason,
@@ -40,15 +41,10 @@ const MAX_BATCH: usize = 512;
 /// How long activity rows wait for deliveries to share a commit with, at most.
 const ACTIVITY_WAIT: Duration = Duration::from_millis(400);
 
-struct Job {
-    delivery: Delivery,
-    reply: oneshot::Sender<Result<Vec<Stored>, StoreError>>,
-}
-
 /// The writer thread and the way to it. The thread stops once this is finished (or
 /// dropped), after writing what was already handed to it.
 pub(super) struct Writer {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<WriteJob>,
     committed: watch::Receiver<i64>,
     thread: JoinHandle<()>,
 }
@@ -65,7 +61,7 @@ impl Writer {
         let (path, busy_timeout) = (config.path.as_path(), config.busy_timeout);
         let wal_alarm = config.wal_alarm_size as u64;
         let conn = open_writer_connection(path, busy_timeout)?;
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::channel::<WriteJob>();
         // Where subscribers start: a database that cannot answer this cannot take mail
         // either, and is better refused at start than found out at the first delivery.
         let last: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
@@ -85,7 +81,7 @@ impl Writer {
                     committed_tx,
                     &Shared {
                         activity,
-                        observer: Observer(observer),
+                        observer: CommitReport(observer),
                         outbox,
                     },
                 )
@@ -105,7 +101,7 @@ impl Writer {
         delivery: Delivery,
     ) -> impl std::future::Future<Output = Result<Vec<Stored>, StoreError>> + use<> {
         let (reply, rx) = oneshot::channel();
-        let sent = self.tx.send(Job { delivery, reply });
+        let sent = self.tx.send(WriteJob { delivery, reply });
         async move {
             sent.map_err(|_| StoreError::WriterGone)?;
             rx.await.map_err(|_| StoreError::WriterGone)?
@@ -131,7 +127,7 @@ fn run(
     path: PathBuf,
     busy_timeout: Duration,
     wal_alarm: u64,
-    rx: mpsc::Receiver<Job>,
+    rx: mpsc::Receiver<WriteJob>,
     committed: watch::Sender<i64>,
     shared: &Shared,
 ) {
@@ -280,26 +276,9 @@ fn commit_activity(
 struct Shared {
     /// Activity rows for the next commit.
     activity: Arc<ActivityQueue>,
-    observer: Observer,
+    observer: CommitReport,
     /// Whether outbox events are written, and who is told of them after the commit.
     outbox: Arc<OutboxSignal>,
-}
-
-/// The commit observer, once the store was given one.
-struct Observer(Arc<OnceLock<Arc<dyn CommitObserver>>>);
-
-impl Observer {
-    fn committed(&self, deliveries: usize, took: Duration) {
-        if let Some(o) = self.0.get() {
-            o.committed(deliveries, took);
-        }
-    }
-
-    fn failed(&self) {
-        if let Some(o) = self.0.get() {
-            o.failed();
-        }
-    }
 }
 
 /// The batch's activity rows, in a savepoint of their own: a row the database refuses
@@ -318,7 +297,7 @@ fn write_activity(tx: &mut rusqlite::Transaction<'_>, rows: &[Activity]) -> Resu
     Ok(())
 }
 
-fn fail_all(batch: Vec<Job>, e: &StoreError) {
+fn fail_all(batch: Vec<WriteJob>, e: &StoreError) {
     for job in batch {
         let _ = job.reply.send(Err(StoreError::Invalid(e.to_string())));
     }
@@ -332,7 +311,7 @@ fn fail_all(batch: Vec<Job>, e: &StoreError) {
 /// outgrows 64 KiB), which for large messages cost a fifth of the writer's time.
 fn write_batch(
     conn: &mut Connection,
-    batch: &[Job],
+    batch: &[WriteJob],
     activity: &[Activity],
     events: &OutboxWrite,
 ) -> Result<Vec<Result<Vec<Stored>, StoreError>>, StoreError> {
