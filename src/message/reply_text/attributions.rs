@@ -281,6 +281,12 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
     // Name and address last, as Gmail writes it in languages without a verb:
     // "ср, 30 апр. 2025 г. в 15:19, John Doe <doe@example.com>:".
     let address_last = body.ends_with('>') || body.ends_with(">)");
+    // Mutt's "* Name <addr> [2016-03-03 17:21]:": the name and address, then the date in
+    // square brackets.
+    let address_then_date = body.ends_with(']')
+        && body
+            .rfind('[')
+            .is_some_and(|o| has_date(&body[o..]) && has_angle_address(&body[..o]));
     if ((date || email || start_like) && verb_end())
         || (start_like && (date || email) && verb_mid())
         // "John Doe <doe@example.com> ezt írta (időpont: 2025. ápr. 30., Sze, 15:19):"
@@ -288,6 +294,7 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
         || name_verb_date()
         || (email && quoting())
         || (start_like && date && email && address_last)
+        || address_then_date
     {
         return Strength::Strong;
     }

@@ -143,3 +143,15 @@ fn client_phrases_of_more_languages() {
         assert_eq!(s.reply, "Your invoice is attached.", "{marker}");
     }
 }
+
+#[test]
+fn mutt_attribution_with_the_date_in_brackets() {
+    assert_eq!(
+        reply("Thanks.\n\n* Example Support <support@example.com> [2016-03-03 17:21]:\n> Your order shipped.\n"),
+        "Thanks."
+    );
+    assert_eq!(
+        reply("Thanks.\n\n* Example Support <support@example.com> [2016-03-03 17:21]:\n\nYour order shipped.\n"),
+        "Thanks."
+    );
+}
