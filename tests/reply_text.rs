@@ -4,7 +4,10 @@
 //! `tests/fixtures/NAME.eml` has its exact expected reply text in `NAME.expected` and, for
 //! the fixtures of issue 24 (`c1_`…`c6_`: attributions, inline answers, all-quoted mail,
 //! forwards with no note, invisible lines, over-trimming; plain and `_html`, in several
-//! languages), its exact expected quoted text in `NAME.quoted`. An empty `.expected` means
+//! languages) and of the client shapes found by probing mail the corpus lacks (`p_`…: iOS
+//! forwards under a signature, decorated titles, wrapped and tight attributions, the
+//! customer's own attribution-like words, more languages' client phrases), its exact
+//! expected quoted text in `NAME.quoted`. An empty `.expected` means
 //! "nothing new": the message is flagged `no_new_text`.
 
 mod common;

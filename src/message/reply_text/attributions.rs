@@ -281,6 +281,12 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
     // Name and address last, as Gmail writes it in languages without a verb:
     // "ср, 30 апр. 2025 г. в 15:19, John Doe <doe@example.com>:".
     let address_last = body.ends_with('>') || body.ends_with(">)");
+    // Mutt's "* Name <addr> [2016-03-03 17:21]:": the name and address, then the date in
+    // square brackets.
+    let address_then_date = body.ends_with(']')
+        && body
+            .rfind('[')
+            .is_some_and(|o| has_date(&body[o..]) && has_angle_address(&body[..o]));
     if ((date || email || start_like) && verb_end())
         || (start_like && (date || email) && verb_mid())
         // "John Doe <doe@example.com> ezt írta (időpont: 2025. ápr. 30., Sze, 15:19):"
@@ -288,6 +294,7 @@ pub(super) fn attribution_strength(text: &str) -> Strength {
         || name_verb_date()
         || (email && quoting())
         || (start_like && date && email && address_last)
+        || address_then_date
     {
         return Strength::Strong;
     }
@@ -391,9 +398,19 @@ pub(super) fn attribution_group(
         // line is the end of the customer's paragraph above.
         let para_start = idx == 0 || infos[idx - 1].kind != Kind::Text;
         let strength = attribution_strength(&joined);
+        // A strong one with a name and its bracketed address is one wherever it stands,
+        // also right under the customer's last line and starting in lower case ("Matti" /
+        // "to 3. maalisk. 2016 klo 17.21 Name (<addr>) kirjoitti:"): no sentence of
+        // theirs looks like that, and the line above stays theirs.
+        // (One line only, with the address in angle brackets — customers write "(addr)"
+        // in sentences — and not starting with the bracket: its name is on the line above.)
+        let addressed = k == 0
+            && strength == Strength::Strong
+            && has_angle_address(&joined)
+            && !joined.starts_with(['<', '(']);
         if strength >= min
-            && !continues_a_sentence(infos, idx)
-            && (para_start || starts_like_attribution(&infos[idx].key))
+            && (addressed || !continues_a_sentence(infos, idx))
+            && (para_start || addressed || starts_like_attribution(&infos[idx].key))
         {
             candidates.push((idx, strength));
         }
@@ -414,7 +431,9 @@ pub(super) fn attribution_group(
     // Prefer the longest group that starts like an attribution ("On …", a date …), unless
     // that is only the wrapped tail of a stronger one that is a whole paragraph ("Name
     // <addr> ezt írta (időpont: 2025. ápr. 30., Sze," then "15:19):": the tail starts
-    // with a digit, but alone it is only weak).
+    // with a digit, but alone it is only weak), or of one as strong that opens with the
+    // name and address and breaks mid-phrase ("Name <addr>, 3 Mar" then "2016 Per, 17:21
+    // tarihinde şunu yazdı:", "Name <addr>" then "于2016年3月3日周四 下午5:21写道：").
     if let Some((idx, strength)) = candidates
         .iter()
         .rev()
@@ -422,11 +441,47 @@ pub(super) fn attribution_group(
         .find(|&(idx, _)| starts_like_attribution(&infos[idx].key))
     {
         return Some(match whole_paragraph {
-            Some((longer, stronger)) if longer < idx && stronger > strength => longer,
+            Some((longer, stronger))
+                if longer < idx
+                    && (stronger > strength
+                        || (stronger == strength && wrapped_after_address(infos, longer, idx))) =>
+            {
+                longer
+            }
             _ => idx,
         });
     }
     whole_paragraph
         .or_else(|| candidates.first().copied())
         .map(|(idx, _)| idx)
+}
+
+/// Lines `first..tail` open with a name and its bracketed address and break mid-phrase
+/// (no sentence end), and line `tail` goes on with a number or a CJK character: the
+/// wrapped rest of one attribution, not a customer's line above an attribution.
+fn wrapped_after_address(infos: &[LineInfo], first: usize, tail: usize) -> bool {
+    let bracketed = has_bracketed_address(&infos[first].key);
+    let open_end = !infos[tail - 1]
+        .key
+        .ends_with(['.', '!', '?', ':', ';', '：', '。']);
+    let goes_on = infos[tail]
+        .key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_digit() || c as u32 >= 0x2E80);
+    bracketed && open_end && goes_on
+}
+
+/// An address in angle brackets or parentheses ("Name <addr>", "Name (<addr>)", "Name
+/// (addr)"), as attributions write it.
+fn has_bracketed_address(key: &str) -> bool {
+    key.find(['<', '('])
+        .is_some_and(|o| has_email(&key[o..]) && key[o..].contains(['>', ')']))
+}
+
+/// An address in angle brackets ("Name <addr>", "Name (<addr>)"), as attributions write it
+/// and sentences do not.
+fn has_angle_address(key: &str) -> bool {
+    key.find('<')
+        .is_some_and(|o| has_email(&key[o..]) && key[o..].contains('>'))
 }

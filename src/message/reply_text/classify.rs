@@ -15,7 +15,9 @@ use super::attributions::{
 use super::forwards::{forwarded_body, quoted_forward, ForwardBody};
 use super::header_blocks::is_header_block;
 use super::lines::{continues_a_sentence, next_nonblank, Kind, LineInfo};
-use super::markers::{history_follows_rule, is_decoration, is_original_marker, is_underscore_rule};
+use super::markers::{
+    history_follows_rule, is_decorated_title, is_decoration, is_original_marker, is_underscore_rule,
+};
 use super::signatures::{is_closing, is_mobile_signature, is_sig_delimiter, is_signoff};
 use super::LineRole;
 
@@ -58,12 +60,23 @@ fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
     // 1. The first tail marker.
     let mut tail = n;
     let mut tail_kind = TailKind::Signature;
+    // A mobile signature with nothing above it ("Sent from my iPhone" over a forwarded
+    // message or a quote, as iOS writes a forward with no note): the history under it
+    // decides; if there is none, it is the tail.
+    let mut leading_signature = None;
+    let first_content = kinds.iter().position(|k| *k != Kind::Blank);
     for i in 0..n {
         let info = &infos[i];
         if !info.text() {
             continue;
         }
         if kinds[i] != Kind::Text {
+            continue;
+        }
+        if Some(i) == first_content && is_mobile_signature(&info.key, true) {
+            // (Loose: what follows decides, and a first line followed by nothing but
+            // history is no customer's sentence.)
+            leading_signature = Some(i);
             continue;
         }
         if is_sig_delimiter(info.raw)
@@ -90,7 +103,11 @@ fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
             if let Some(start) = attribution_group(infos, i, &removed, Strength::Strong) {
                 let followed_by_quote =
                     next_nonblank(infos, i + 1).is_some_and(|j| kinds[j] == Kind::Quoted);
-                if !followed_by_quote {
+                // "Am 03.03.2016 um 17:21 schrieb ich Ihnen:" / "bitte stornieren …": a
+                // line going on in lower case right under it is the customer's own text,
+                // which the colon introduced (history starts after a blank or a quote).
+                let introduces_own_text = i + 1 < n && continues_a_sentence(infos, i + 1);
+                if !followed_by_quote && !introduces_own_text {
                     tail = start;
                     tail_kind = TailKind::History;
                     break;
@@ -98,23 +115,41 @@ fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
             }
         }
     }
+    if tail == n {
+        if let Some(s) = leading_signature {
+            // Nothing under it but a signature's lines, or `>` quotes (handled below).
+            if !(s + 1..n).any(|k| kinds[k] == Kind::Quoted) {
+                tail = s;
+            }
+        }
+    }
     if tail_kind == TailKind::History {
         history = true;
         // A forward with no note above it: what was forwarded is what the customer sends.
-        // (Separator lines are nothing: Outlook puts a rule above the forwarded headers.)
-        let nothing_above = (0..tail)
-            .all(|k| kinds[k] == Kind::Blank || (infos[k].text() && is_decoration(&infos[k].key)));
+        // (Separator lines are nothing: Outlook puts a rule above the forwarded headers;
+        // nor is a mobile signature at the top.)
+        let nothing_above = (0..tail).all(|k| {
+            kinds[k] == Kind::Blank
+                || Some(k) == leading_signature
+                || (infos[k].text()
+                    && (is_decoration(&infos[k].key) || is_decorated_title(&infos[k].key)))
+        });
         if nothing_above && depth < MAX_FORWARD_DEPTH {
             if let Some(body) = forwarded_body(infos, tail) {
                 return forward_roles(infos, &kinds, body, depth);
             }
         }
     }
-    // Decoration lines (dashes, underscores …) and blanks right above the tail belong to it.
+    // Decoration lines (dashes, underscores …) and blanks right above the tail belong to
+    // it; so does a decorated title above older history ("-------- Thư gốc --------"
+    // over a header block: whatever the words, in whatever language).
     if tail < n {
         while tail > 0 {
             let prev = &infos[tail - 1];
-            if prev.kind == Kind::Blank || (prev.text() && is_decoration(&prev.key)) {
+            let decorated = prev.text()
+                && (is_decoration(&prev.key)
+                    || (tail_kind == TailKind::History && is_decorated_title(&prev.key)));
+            if prev.kind == Kind::Blank || decorated {
                 tail -= 1;
             } else {
                 break;

@@ -6,6 +6,7 @@
 //! enough different fields come together (or it sits under a separator), which is what
 //! this module weighs. The field names come from the lexicon.
 
+use super::attributions::has_email;
 use super::lexicon::lexicon;
 use super::lines::{next_nonblank, Kind, LineInfo};
 use super::markers::{is_decoration, is_original_marker, is_underscore_rule};
@@ -79,10 +80,18 @@ pub(super) fn is_header_block(infos: &[LineInfo], i: usize) -> bool {
     let Some(first) = infos[i].label else {
         return false;
     };
+    // A block is judged whole, from its first field: the rest of one that was not a
+    // block is not one either.
+    if i > 0 && infos[i - 1].kind == Kind::Text && infos[i - 1].label.is_some() {
+        return false;
+    }
     let mut kinds = first;
     if first == H_FROM {
         kinds |= inline_labels(&infos[i].key);
     }
+    // Who sent the quoted message: an address in its From line. A block without one and
+    // without a Subject is a customer's list ("From: Berlin" / "To: Munich" / "Date: …").
+    let mut from_address = first == H_FROM && has_email(&infos[i].key);
     let mut j = i + 1;
     let mut continuation = 0;
     let mut blanks = 0;
@@ -103,6 +112,7 @@ pub(super) fn is_header_block(infos: &[LineInfo], i: usize) -> bool {
                 }
                 if let Some(k) = info.label {
                     kinds |= k;
+                    from_address |= k == H_FROM && has_email(&info.key);
                     continuation = 0;
                     blanks = 0;
                 } else {
@@ -120,6 +130,9 @@ pub(super) fn is_header_block(infos: &[LineInfo], i: usize) -> bool {
         scanned += 1;
     }
     let count = kinds.count_ones();
+    if kinds & H_SUBJECT == 0 && !from_address && count >= 3 {
+        return false;
+    }
     if kinds & H_FROM != 0 && count >= 3 {
         return true;
     }

@@ -142,7 +142,8 @@ pub(crate) fn is_invisible(c: char) -> bool {
     )
 }
 
-/// Lowercase, drop invisible characters, collapse whitespace, trim. Returns the key and
+/// Lowercase, drop invisible characters, collapse whitespace, trim (and write other digits
+/// as ASCII ones: [`push_key_char`]). Returns the key and
 /// whether it was truncated (at [`MAX_KEY_CHARS`] characters, counting the spaces kept).
 ///
 /// Runs once per text line of every message, so a run of ASCII that is not whitespace
@@ -209,12 +210,30 @@ fn push_key(s: &str, out: &mut String) -> bool {
             }
             i += run;
         } else {
-            out.extend(c.to_lowercase());
+            push_key_char(c, out);
             count += 1;
             i += c.len_utf8();
         }
     }
     false
+}
+
+/// A non-ASCII character as a key writes it: lowercased, except that the Turkish dotted
+/// capital I is "i" (not "i" and a combining dot: "İletilen ileti" reads "iletilen
+/// ileti"), and Arabic-Indic and full-width digits are ASCII digits (Gmail writes an
+/// Arabic attribution's date "٣ مارس ٢٠١٦"; the rules look for dates in ASCII).
+fn push_key_char(c: char, out: &mut String) {
+    let digit = match c {
+        '\u{0660}'..='\u{0669}' => Some(c as u32 - 0x0660),
+        '\u{06F0}'..='\u{06F9}' => Some(c as u32 - 0x06F0),
+        '\u{FF10}'..='\u{FF19}' => Some(c as u32 - 0xFF10),
+        _ => None,
+    };
+    match digit.and_then(|d| char::from_digit(d, 10)) {
+        Some(d) => out.push(d),
+        None if c == 'İ' => out.push('i'),
+        None => out.extend(c.to_lowercase()),
+    }
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;

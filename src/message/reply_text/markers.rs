@@ -49,7 +49,7 @@ pub(super) fn history_follows_rule(infos: &[LineInfo], i: usize) -> bool {
 fn is_decoration_char(c: char) -> bool {
     matches!(
         c,
-        '-' | '_' | '=' | '*' | '~' | '–' | '—' | '─' | '━' | '#' | '+' | '.'
+        '-' | '_' | '=' | '*' | '~' | '‐' | '‑' | '–' | '—' | '─' | '━' | '#' | '+' | '.'
     )
 }
 
@@ -64,6 +64,26 @@ pub(super) fn is_decoration(key: &str) -> bool {
         }
     }
     count >= 3
+}
+
+/// Words of a decorated title, at most ("-------- Оригінальне повідомлення --------").
+const MAX_TITLE_WORDS: usize = 6;
+
+/// A short title between separator characters, both sides ("-------- Thư gốc --------",
+/// "------------------ 原始邮件 ------------------"): right above a header block, the
+/// marker of the message under it, in any language.
+pub(super) fn is_decorated_title(key: &str) -> bool {
+    let lead = key.chars().take_while(|c| is_decoration_char(*c)).count();
+    let trail = key
+        .chars()
+        .rev()
+        .take_while(|c| is_decoration_char(*c))
+        .count();
+    if lead < 2 || trail < 2 || lead + trail >= key.chars().count() {
+        return false;
+    }
+    let core = key.trim_matches(|c: char| is_decoration_char(c) || c == ' ');
+    !core.is_empty() && core.split(' ').count() <= MAX_TITLE_WORDS
 }
 
 /// "-----Original Message-----", "---------- Forwarded message ---------",

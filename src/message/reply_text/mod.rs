@@ -17,8 +17,11 @@
 //!    "Original Message" / forward marker, an Outlook header block
 //!    (`From:`/`Sent:`/`To:`/`Subject:` in many languages) or an attribution line
 //!    ("On … wrote:") that is *not* followed by `>` quoted lines. Everything from there on
-//!    is history (decoration lines right above it belong to it too). A *forward* with
-//!    nothing above it is what the customer sends: its body is classified as the mail.
+//!    is history (decoration lines right above it belong to it too, and a decorated title
+//!    such as `-------- Thư gốc --------` in any language). A *forward* with nothing above
+//!    it is what the customer sends: its body is classified as the mail. A mobile
+//!    signature on the first line does not end the search (iOS writes it above a forward
+//!    with no note): it is the tail only if no history follows.
 //! 3. Above the tail, every run of `>` lines is a quoted block (a broken link or word
 //!    wrapped out of the quote counts as part of it); the attribution line(s) right above a
 //!    block (also when wrapped over up to three lines) are removed wherever they stand.

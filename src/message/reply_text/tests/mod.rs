@@ -6,6 +6,7 @@ use super::*;
 mod attributions;
 mod headers_and_markers;
 mod languages;
+mod probes;
 mod quotes;
 mod robustness;
 mod signatures;

@@ -137,7 +137,19 @@ fn key_by_chars(s: &str) -> (String, bool) {
             count += 1;
             space = false;
         }
-        out.extend(c.to_lowercase());
+        // Turkish İ is "i" (no combining dot: "İletilen ileti" reads "iletilen ileti");
+        // Arabic-Indic and full-width digits are ASCII digits.
+        if c == 'İ' {
+            out.push('i');
+        } else if let Some(d) = ('\u{0660}'..='\u{0669}')
+            .position(|x| x == c)
+            .or_else(|| ('\u{06F0}'..='\u{06F9}').position(|x| x == c))
+            .or_else(|| ('\u{FF10}'..='\u{FF19}').position(|x| x == c))
+        {
+            out.push(char::from(b'0' + d as u8));
+        } else {
+            out.extend(c.to_lowercase());
+        }
         count += 1;
     }
     (out, false)
@@ -152,6 +164,10 @@ fn key_ascii_path_agrees_with_unicode_rules() {
         "  \tFROM:\x0bBob\x0c  Smith\r",
         "Von:\u{00A0}Bob\u{2003}Müller\u{200B}",
         "ÉTÉ ΣΊΣΥΦΟΣ İstanbul \u{FEFF}Straße",
+        "في الخميس، ٣ مارس ٢٠١٦ في ٥:٢١ م ۱۲ ２０１６年",
+        "İLT: İletilen ileti",
+        "\u{0130}\u{0307}",
+        "FW: Pedido 12345\u{0130}",
         "发件人：  张三\u{3000}<zhang@example.cn>",
         "a\u{0085}b\u{00AD}c\u{2028}d",
         "*De :* Jean",
