@@ -25,3 +25,20 @@ pub(super) struct MessageRow<'a> {
     /// Our sender verification's verdict (direct delivery): ARC, verified, allowed.
     pub verdict: Option<(&'a str, bool, bool)>,
 }
+
+impl<'a> MessageRow<'a> {
+    /// `text_body` as stored: NULL when it is the reply text itself (nothing stored twice).
+    pub fn stored_text_body(&self) -> Option<&'a str> {
+        let c = self.content;
+        c.text_body
+            .as_deref()
+            .filter(|t| t.trim_end() != c.reply_text.trim_end())
+    }
+
+    /// `reply_text` as stored: NULL when the reply is a range of the raw bytes
+    /// (`reply_start`/`reply_len`).
+    pub fn stored_reply_text(&self) -> Option<&'a str> {
+        let c = self.content;
+        c.reply_range.is_none().then_some(c.reply_text.as_str())
+    }
+}

@@ -260,16 +260,13 @@ pub(super) fn message_columns<'a>(rows: &'a [MessageRow<'a>]) -> Vec<Column<'a>>
             text_opt(r.content.date.as_deref())
         }),
         column("text_body", "text", rows, |r| {
-            let c = r.content;
-            let body = c.text_body.as_deref();
-            text_opt(body.filter(|t| t.trim_end() != c.reply_text.trim_end()))
+            text_opt(r.stored_text_body())
         }),
         column("html_body", "text", rows, |r| {
             text_opt(r.content.html_body.as_deref())
         }),
         column("reply_text", "text", rows, |r| {
-            let c = r.content;
-            text_opt(c.reply_range.is_none().then_some(c.reply_text.as_str()))
+            text_opt(r.stored_reply_text())
         }),
         column("quoted_text", "text", rows, |r| {
             text(&r.content.quoted_text)

@@ -70,9 +70,9 @@ pub(super) fn message(tx: &Connection, row: &MessageRow<'_>) -> Result<Option<i6
             join(&c.cc),
             c.subject,
             c.date,
-            text_body_unless_reply(c),
+            row.stored_text_body(),
             c.html_body,
-            c.reply_range.is_none().then_some(c.reply_text.as_str()),
+            row.stored_reply_text(),
             c.quoted_text,
             e.sender,
             join(&e.recipients),
@@ -164,11 +164,4 @@ pub(super) fn inbox(
 
 fn join(list: &[String]) -> Option<String> {
     (!list.is_empty()).then(|| list.join(", "))
-}
-
-/// The text body, or `None` when it is the reply text itself (read back with COALESCE).
-fn text_body_unless_reply(c: &MessageContent) -> Option<&str> {
-    c.text_body
-        .as_deref()
-        .filter(|t| t.trim_end() != c.reply_text.trim_end())
 }
