@@ -4,7 +4,8 @@
 //! with its own message, the client's bytes with theirs), one row for copies of one
 //! message, no raw bytes left without a message, and a row the database refuses costing
 //! only its own delivery (the pipelined `COMMIT` then rolled the batch back, and it is
-//! written again delivery by delivery).
+//! written again delivery by delivery); and that each rare case the batch's checks find
+//! ends the same in a burst as alone.
 
 mod common;
 
@@ -116,4 +117,84 @@ fn a_row_the_database_refuses_in_a_burst_costs_only_its_own_delivery() {
     let (code, said) = smtp_deliver(srv.addr, to, next.as_bytes());
     assert_eq!(code, 250, "{said}");
     assert_eq!(srv.stored(), 6);
+}
+
+/// A burst that mixes plain replies with each rare case the batch's checks find (a retry of
+/// a stored message, a reused Message-ID, a reference into another conversation, a
+/// conversation closed meanwhile): each ends as if it had come alone, and nothing leaves
+/// raw bytes behind.
+#[test]
+fn each_rare_case_in_a_burst_ends_as_if_it_came_alone() {
+    let Some(db) = postgres::fresh() else { return };
+    let srv = db.node();
+    let conv = srv.conversation("bob@example.org");
+    let other = srv.conversation("bob@example.org");
+    let closed = srv.conversation("bob@example.org");
+    let to = conv.reply_address.as_str();
+    let first = reply_message(to, "first@example.org", "First text");
+    let (code, first_said) = smtp_deliver(srv.addr, to, first.as_bytes());
+    assert_eq!(code, 250, "{first_said}");
+    let there = reply_message(&other.reply_address, "there@example.org", "There");
+    let (code, said) = smtp_deliver(srv.addr, &other.reply_address, there.as_bytes());
+    assert_eq!(code, 250, "{said}");
+
+    let cross = reply_message(to, "cross@example.org", "Cross text");
+    let mail: Vec<(&str, String)> = vec![
+        (to, reply_message(to, "plain-0@example.org", "Plain 0")),
+        (to, first.clone()),
+        (to, reply_message(to, "first@example.org", "Other text")),
+        (to, format!("In-Reply-To: <there@example.org>\r\n{cross}")),
+        (
+            &closed.reply_address,
+            reply_message(&closed.reply_address, "late@example.org", "Late"),
+        ),
+        (to, reply_message(to, "plain-1@example.org", "Plain 1")),
+    ];
+    let sent: Vec<(&str, &[u8])> = mail.iter().map(|(to, m)| (*to, m.as_bytes())).collect();
+    let replies = burst(srv.addr, &sent, || {
+        srv.block(srv.store.close_conversation(&closed.uuid))
+            .unwrap();
+    });
+    for (code, said) in &replies {
+        assert_eq!(*code, 250, "{said}");
+    }
+    // The retry names the stored message.
+    assert_eq!(
+        replies[1].1.rsplit(' ').next(),
+        first_said.rsplit(' ').next(),
+        "{replies:?}"
+    );
+    let with_text = |text: &str| {
+        let found: Vec<_> = srv
+            .incoming()
+            .into_iter()
+            .filter(|m| m.reply_text.as_deref() == Some(text))
+            .collect();
+        assert_eq!(found.len(), 1, "{text}");
+        found.into_iter().next().unwrap()
+    };
+    for plain in ["Plain 0", "Plain 1", "First text"] {
+        let m = with_text(plain);
+        assert!(m.flags.is_empty(), "{plain}: {:?}", m.flags);
+        assert_eq!(m.conversation, conv.uuid);
+    }
+    let reused = with_text("Other text");
+    assert!(
+        reused.flags.contains(&Flag::MessageIdReused),
+        "{:?}",
+        reused.flags
+    );
+    let crossed = with_text("Cross text");
+    assert!(
+        crossed.flags.contains(&Flag::ThreadMismatch),
+        "{:?}",
+        crossed.flags
+    );
+    assert_eq!(srv.copies(&conv, "first@example.org"), 2);
+    // The two delivered alone, the two plain ones, the reused Message-ID, the cross one.
+    assert_eq!(srv.stored(), 2 + 2 + 1 + 1);
+    let inbox = srv.inbox();
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert_eq!(inbox[0].reason, InboxReason::ConversationClosed);
+    assert_eq!(raw_left_behind(&db), "0");
 }
