@@ -42,6 +42,7 @@
 //! | `sent-my` | "Sent from my" forms, which may name any device |
 //! | `closings` | words a closing line starts with ("regards", "mit freundlichen grüßen"): a closing alone under a quote does not make the quote the context of an answer |
 //! | `device-words` | device and app names that make a "Sent …" line a signature |
+//! | `reply-above` | what a helpdesk's "reply above this line" line says, in part ("reply above this line", "au-dessus de cette ligne"): where its mail, and so the history, starts |
 //!
 //! Order matters in `sent-prefixes` only: the first entry, in load order (files in the
 //! order of [`FILES`], entries in file order), that starts a line is the one whose rest is
@@ -97,6 +98,7 @@ enum Section {
     SentMy,
     DeviceWords,
     Closings,
+    ReplyAbove,
 }
 
 impl Section {
@@ -122,6 +124,7 @@ impl Section {
             "sent-my" => Section::SentMy,
             "device-words" => Section::DeviceWords,
             "closings" => Section::Closings,
+            "reply-above" => Section::ReplyAbove,
             _ => return None,
         })
     }
@@ -187,6 +190,7 @@ pub(super) struct Lexicon {
     pub(super) sent_my: Vec<&'static str>,
     pub(super) device_words: Vec<&'static str>,
     pub(super) closings: Vec<&'static str>,
+    pub(super) reply_above: Vec<&'static str>,
 }
 
 impl Lexicon {
@@ -210,6 +214,7 @@ impl Lexicon {
             sent_my: Vec::new(),
             device_words: Vec::new(),
             closings: Vec::new(),
+            reply_above: Vec::new(),
         };
         for (code, text) in files {
             let entries = parse_file(text).map_err(|e| format!("lexicon/{code}.txt: {e}"))?;
@@ -243,6 +248,7 @@ impl Lexicon {
                     Section::SentMy => &mut lex.sent_my,
                     Section::DeviceWords => &mut lex.device_words,
                     Section::Closings => &mut lex.closings,
+                    Section::ReplyAbove => &mut lex.reply_above,
                 };
                 if !table.contains(&entry) {
                     table.push(entry);

@@ -86,9 +86,26 @@ pub(super) fn is_decorated_title(key: &str) -> bool {
     !core.is_empty() && core.split(' ').count() <= MAX_TITLE_WORDS
 }
 
+/// Words of a "reply above this line" line, at most.
+const MAX_REPLY_ABOVE_WORDS: usize = 14;
+
+/// "##- Please type your reply above this line -##", "-- Antworten Sie oberhalb dieser
+/// Zeile --": the line a helpdesk puts at the top of its mail to say where a reply ends.
+/// Under it is that mail, quoted or not, whatever its decoration.
+pub(super) fn is_reply_above_marker(key: &str) -> bool {
+    // "Should I reply above this line?" is the customer asking.
+    !key.contains('?')
+        && key.split(' ').count() <= MAX_REPLY_ABOVE_WORDS
+        && lexicon().reply_above.iter().any(|p| key.contains(p))
+}
+
 /// "-----Original Message-----", "---------- Forwarded message ---------",
-/// "Begin forwarded message:", "-------- Message d'origine --------" …
+/// "Begin forwarded message:", "-------- Message d'origine --------",
+/// "##- Please type your reply above this line -##" …
 pub(super) fn is_original_marker(key: &str) -> bool {
+    if is_reply_above_marker(key) {
+        return true;
+    }
     let decorated_or_colon = key.starts_with(is_decoration_char)
         || key.ends_with(is_decoration_char)
         || ends_with_colon(key);

@@ -154,3 +154,43 @@ fn header_field_line_helper() {
     assert!(is_header_field_line("发件人：张三"));
     assert!(!is_header_field_line("Hello: world"));
 }
+
+/// A helpdesk's "reply above this line" line starts the history under it, in any language
+/// the lexicon has, however decorated, and whether or not the client quoted the mail.
+#[test]
+fn reply_above_this_line_markers() {
+    let cases = [
+        (
+            "Thanks, that fixed it.\n\n##- Please type your reply above this line -##\n\nYour request (#4512) has been updated.\nJane (Acme Support)\n",
+            "Thanks, that fixed it.",
+        ),
+        (
+            "Danke, jetzt geht es.\n\n##- Bitte geben Sie Ihre Antwort über dieser Zeile ein. -##\n\nIhre Anfrage (#4512) wurde aktualisiert.\n",
+            "Danke, jetzt geht es.",
+        ),
+        (
+            "Merci, c'est réglé.\n\n> ##- Veuillez écrire votre réponse au-dessus de cette ligne -##\n> Votre demande (4512) a été mise à jour.\n",
+            "Merci, c'est réglé.",
+        ),
+        (
+            "Gracias, ya funciona.\n\n-- Por favor, escriba su respuesta encima de esta línea --\nSu solicitud (4512) ha sido actualizada.\n",
+            "Gracias, ya funciona.",
+        ),
+        (
+            "Obrigado, resolvido.\n\nDigite sua resposta acima desta linha\n\nSua solicitação (4512) foi atualizada.\n",
+            "Obrigado, resolvido.",
+        ),
+    ];
+    for (text, expected) in cases {
+        let split = split_plain(text);
+        assert_eq!(split.reply, expected, "{text}");
+        assert!(split.quoted.contains("4512"), "{text}: {:?}", split.quoted);
+    }
+}
+
+/// The customer's own words about such a line are not one.
+#[test]
+fn a_question_about_the_reply_line_is_the_customers_text() {
+    let text = "Should I reply above this line?\nI never know where to write.\n";
+    assert_eq!(reply(text), text.trim_end());
+}
