@@ -16,7 +16,8 @@ use super::forwards::{forwarded_body, quoted_forward, ForwardBody};
 use super::header_blocks::is_header_block;
 use super::lines::{continues_a_sentence, next_nonblank, Kind, LineInfo};
 use super::markers::{
-    history_follows_rule, is_decorated_title, is_decoration, is_original_marker, is_underscore_rule,
+    history_follows_rule, is_decorated_title, is_decoration, is_original_marker,
+    is_reply_above_marker, is_underscore_rule,
 };
 use super::signatures::{is_closing, is_mobile_signature, is_sig_delimiter, is_signoff};
 use super::LineRole;
@@ -94,7 +95,10 @@ fn classify_at(infos: &[LineInfo], depth: usize) -> Classified {
             };
             break;
         }
-        if is_original_marker(&info.key) || is_header_block(infos, i) {
+        if is_original_marker(&info.key)
+            || is_reply_above_marker(infos, i)
+            || is_header_block(infos, i)
+        {
             tail = i;
             tail_kind = TailKind::History;
             break;

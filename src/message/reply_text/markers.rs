@@ -91,21 +91,24 @@ const MAX_REPLY_ABOVE_WORDS: usize = 14;
 
 /// "##- Please type your reply above this line -##", "-- Antworten Sie oberhalb dieser
 /// Zeile --": the line a helpdesk puts at the top of its mail to say where a reply ends.
-/// Under it is that mail, quoted or not, whatever its decoration.
-pub(super) fn is_reply_above_marker(key: &str) -> bool {
-    // "Should I reply above this line?" is the customer asking.
-    !key.contains('?')
+/// Under it is that mail, quoted or not. Such a line stands out, decorated or a paragraph
+/// of its own, so only those lines are searched for the lexicon's phrases: a long body's
+/// other lines cost two comparisons.
+pub(super) fn is_reply_above_marker(infos: &[LineInfo], i: usize) -> bool {
+    let key = &infos[i].key;
+    let decorated = key.starts_with(is_decoration_char) || key.ends_with(is_decoration_char);
+    let blank = |info: &LineInfo| info.kind == Kind::Blank;
+    let alone = (i == 0 || blank(&infos[i - 1])) && infos.get(i + 1).is_none_or(blank);
+    (decorated || alone)
+        // "Should I reply above this line?" is the customer asking.
+        && !key.contains('?')
         && key.split(' ').count() <= MAX_REPLY_ABOVE_WORDS
         && lexicon().reply_above.iter().any(|p| key.contains(p))
 }
 
 /// "-----Original Message-----", "---------- Forwarded message ---------",
-/// "Begin forwarded message:", "-------- Message d'origine --------",
-/// "##- Please type your reply above this line -##" …
+/// "Begin forwarded message:", "-------- Message d'origine --------" …
 pub(super) fn is_original_marker(key: &str) -> bool {
-    if is_reply_above_marker(key) {
-        return true;
-    }
     let decorated_or_colon = key.starts_with(is_decoration_char)
         || key.ends_with(is_decoration_char)
         || ends_with_colon(key);
