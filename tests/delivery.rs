@@ -153,11 +153,7 @@ fn reused_message_id_with_other_content_is_stored_and_flagged() {
         250
     );
     assert_eq!(srv.stored(), 2);
-    let second = srv
-        .incoming()
-        .into_iter()
-        .find(|m| m.reply_text.as_deref() == Some("Different text"))
-        .unwrap();
+    let second = srv.only_with_reply("Different text");
     assert!(
         second.flags.contains(&Flag::MessageIdReused),
         "{:?}",
@@ -278,11 +274,7 @@ fn a_burst_in_one_batch_stores_each_kind_of_mail_right() {
     assert_eq!(srv.stored(), 1 + 1 + 4 + 1);
     let same = srv.count_where(|m| m.reply_text.as_deref() == Some("Same text"));
     assert_eq!(same, 1);
-    let cross = srv
-        .incoming()
-        .into_iter()
-        .find(|m| m.reply_text.as_deref() == Some("Cross text"))
-        .unwrap();
+    let cross = srv.only_with_reply("Cross text");
     assert!(
         cross.flags.contains(&Flag::ThreadMismatch),
         "{:?}",

@@ -59,13 +59,7 @@ fn a_burst_of_replies_keeps_each_attachment_and_each_raw_with_its_message() {
 
     for (i, (to, sent)) in mail.iter().enumerate().take(6) {
         let text = format!("Text {i}");
-        let found: Vec<_> = srv
-            .incoming()
-            .into_iter()
-            .filter(|m| m.reply_text.as_deref() == Some(text.as_str()))
-            .collect();
-        assert_eq!(found.len(), 1, "{text}");
-        let m = &found[0];
+        let m = &srv.only_with_reply(&text);
         let conv = if i % 3 == 2 { &b } else { &a };
         assert_eq!(m.conversation, conv.uuid, "{text} went to {to}");
         assert_eq!(srv.client_bytes(m), *sent, "the raw bytes of {text}");
@@ -164,27 +158,18 @@ fn each_rare_case_in_a_burst_ends_as_if_it_came_alone() {
         first_said.rsplit(' ').next(),
         "{replies:?}"
     );
-    let with_text = |text: &str| {
-        let found: Vec<_> = srv
-            .incoming()
-            .into_iter()
-            .filter(|m| m.reply_text.as_deref() == Some(text))
-            .collect();
-        assert_eq!(found.len(), 1, "{text}");
-        found.into_iter().next().unwrap()
-    };
     for plain in ["Plain 0", "Plain 1", "First text"] {
-        let m = with_text(plain);
+        let m = srv.only_with_reply(plain);
         assert!(m.flags.is_empty(), "{plain}: {:?}", m.flags);
         assert_eq!(m.conversation, conv.uuid);
     }
-    let reused = with_text("Other text");
+    let reused = srv.only_with_reply("Other text");
     assert!(
         reused.flags.contains(&Flag::MessageIdReused),
         "{:?}",
         reused.flags
     );
-    let crossed = with_text("Cross text");
+    let crossed = srv.only_with_reply("Cross text");
     assert!(
         crossed.flags.contains(&Flag::ThreadMismatch),
         "{:?}",

@@ -303,6 +303,14 @@ impl TestServer {
         all
     }
 
+    /// The one incoming message whose reply text is `text`.
+    pub fn only_with_reply(&self, text: &str) -> StoredMessage {
+        let mut found = self.incoming();
+        found.retain(|m| m.reply_text.as_deref() == Some(text));
+        assert_eq!(found.len(), 1, "incoming messages with the reply {text:?}");
+        found.remove(0)
+    }
+
     /// The one incoming message there is.
     pub fn only_incoming(&self) -> StoredMessage {
         let mut all = self.incoming();
